@@ -1,1 +1,5 @@
-fn main(){}
+//! The `provisor` binary.
+
+fn main() {
+    std::process::exit(provisor::cli::main());
+}

@@ -44,8 +44,11 @@ impl Host {
         } else {
             fields.to_string()
         };
-        self.inner
-            .log(level as u8, RStr::from_str(message), RStr::from_str(&fields));
+        self.inner.log(
+            level as u8,
+            RStr::from_str(message),
+            RStr::from_str(&fields),
+        );
     }
     /// Logs at info level.
     pub fn info(&self, message: &str) {
@@ -313,6 +316,9 @@ mod tests {
     #[test]
     fn url_encode_keeps_unreserved_only() {
         assert_eq!(url_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
-        assert_eq!(form_encode(&[("func", "soft.edit"), ("ip", "0.0.0.0")]), "func=soft.edit&ip=0.0.0.0");
+        assert_eq!(
+            form_encode(&[("func", "soft.edit"), ("ip", "0.0.0.0")]),
+            "func=soft.edit&ip=0.0.0.0"
+        );
     }
 }

@@ -21,6 +21,7 @@ pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod __private {
     pub use crate::module::{root_module, Adapter};
     pub use abi_stable::library::{
-        CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader as call_root_module_loader,
+        __call_root_module_loader as call_root_module_loader, CheckTypeLayout, LibHeader,
+        RootModuleResult,
     };
 }

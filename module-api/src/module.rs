@@ -12,8 +12,8 @@ use abi_stable::{
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::abi::{
-    AbiError, HostServicesBox, ModuleRoot, ModuleRoot_Ref, ProcessingModule,
-    ProcessingModuleBox, ProcessingModule_TO,
+    AbiError, HostServicesBox, ModuleRoot, ModuleRoot_Ref, ProcessingModule, ProcessingModuleBox,
+    ProcessingModule_TO,
 };
 use crate::error::{ErrorKind, ModuleError};
 use crate::host::Host;

@@ -22,7 +22,13 @@ pub struct ManualTask {
     settings: Settings,
 }
 
-fn field(name: &str, label: &str, kind: FieldKind, required: bool, help: Option<&str>) -> FormField {
+fn field(
+    name: &str,
+    label: &str,
+    kind: FieldKind,
+    required: bool,
+    help: Option<&str>,
+) -> FormField {
     FormField {
         name: name.to_string(),
         label: label.to_string(),
@@ -33,7 +39,13 @@ fn field(name: &str, label: &str, kind: FieldKind, required: bool, help: Option<
 }
 
 fn notes() -> FormField {
-    field("notes", "Notes for the record", FieldKind::Text, false, None)
+    field(
+        "notes",
+        "Notes for the record",
+        FieldKind::Text,
+        false,
+        None,
+    )
 }
 
 impl ManualTask {
@@ -69,7 +81,11 @@ impl ManualTask {
             .as_deref()
             .map(|id| format!(" (remote id {id})"))
             .unwrap_or_default();
-        format!("service #{} on {plan}{remote} for {}", service.id, Self::who(service))
+        format!(
+            "service #{} on {plan}{remote} for {}",
+            service.id,
+            Self::who(service)
+        )
     }
 }
 
@@ -127,7 +143,10 @@ impl Module for ManualTask {
             what.push_str(&format!(". Checklist: {checklist}"));
         }
         if !s.plan.resources.is_empty() {
-            what.push_str(&format!(". Resources: {}", Value::Object(s.plan.resources.clone())));
+            what.push_str(&format!(
+                ". Resources: {}",
+                Value::Object(s.plan.resources.clone())
+            ));
         }
         self.task(
             what,
@@ -140,7 +159,13 @@ impl Module for ManualTask {
                     Some("How the service is known where it was set up"),
                 ),
                 field("username", "Login name", FieldKind::Text, false, None),
-                field("password", "Initial password", FieldKind::Secret, false, None),
+                field(
+                    "password",
+                    "Initial password",
+                    FieldKind::Secret,
+                    false,
+                    None,
+                ),
                 field("ip", "IP address", FieldKind::Ip, false, None),
                 field(
                     "login_url",
@@ -155,16 +180,25 @@ impl Module for ManualTask {
     }
 
     fn suspend(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
-        self.task(format!("Suspend {}", Self::subject(&request.service)), vec![notes()])
+        self.task(
+            format!("Suspend {}", Self::subject(&request.service)),
+            vec![notes()],
+        )
     }
 
     fn unsuspend(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
-        self.task(format!("Resume {}", Self::subject(&request.service)), vec![notes()])
+        self.task(
+            format!("Resume {}", Self::subject(&request.service)),
+            vec![notes()],
+        )
     }
 
     fn terminate(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
         self.task(
-            format!("Terminate {} and wipe its data", Self::subject(&request.service)),
+            format!(
+                "Terminate {} and wipe its data",
+                Self::subject(&request.service)
+            ),
             vec![notes()],
         )
     }
@@ -187,7 +221,13 @@ impl Module for ManualTask {
         self.task(
             format!("Renew {}", Self::subject(&request.service)),
             vec![
-                field("expires_on", "New expiry date", FieldKind::Date, false, None),
+                field(
+                    "expires_on",
+                    "New expiry date",
+                    FieldKind::Date,
+                    false,
+                    None,
+                ),
                 notes(),
             ],
         )
@@ -210,21 +250,39 @@ impl Module for ManualTask {
         let s = &request.service;
         let mut rows = Vec::new();
         if let Some(id) = &s.remote_id {
-            rows.push(PanelRow { label: "Reference".into(), value: id.clone() });
+            rows.push(PanelRow {
+                label: "Reference".into(),
+                value: id.clone(),
+            });
         }
         for (key, label) in [("username", "Login"), ("ip", "IP address")] {
             if let Some(v) = s.attributes.get(key).and_then(Value::as_str) {
-                rows.push(PanelRow { label: label.into(), value: v.to_string() });
+                rows.push(PanelRow {
+                    label: label.into(),
+                    value: v.to_string(),
+                });
             }
         }
         let links = s
             .attributes
             .get("login_url")
             .and_then(Value::as_str)
-            .map(|url| vec![PanelLink { label: "Log in".into(), url: url.to_string() }])
+            .map(|url| {
+                vec![PanelLink {
+                    label: "Log in".into(),
+                    url: url.to_string(),
+                }]
+            })
             .unwrap_or_default();
         Ok(Panel {
-            title: format!("{} (managed by our staff)", if s.plan.name.is_empty() { "Service" } else { &s.plan.name }),
+            title: format!(
+                "{} (managed by our staff)",
+                if s.plan.name.is_empty() {
+                    "Service"
+                } else {
+                    &s.plan.name
+                }
+            ),
             rows,
             links,
         })

@@ -1,0 +1,699 @@
+//! The `provisor` command line. Thin: it parses arguments, opens what a command needs,
+//! calls the library and prints. Every listing takes `--json`. Errors name the thing,
+//! the reason and the fix, and exit non-zero (2 bad input, 3 not found, 4 module
+//! failure, 5 storage, 1 anything else).
+
+mod demo;
+mod output;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::daemon::{self, ServeOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::handlers::{self, NewHandler};
+use crate::home::Home;
+use crate::registry::{LoadPolicy, Registry};
+use crate::runtime::{Limits, Runtime};
+use crate::schema;
+use crate::store::Store;
+
+/// Provisor: billing and provisioning for hosting providers.
+#[derive(Debug, Parser)]
+#[command(name = "provisor", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The Provisor home (database, modules). Default: ./provisor-home
+    #[arg(long, global = true, env = "PROVISOR_HOME")]
+    home: Option<PathBuf>,
+    /// Use this database instead of the embedded SQLite (postgres://… or sqlite://…).
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Seconds a module call may take before it is abandoned as failed (transient).
+    #[arg(
+        long,
+        global = true,
+        env = "PROVISOR_CALL_TIMEOUT",
+        default_value_t = 60
+    )]
+    call_timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Creates the home directory and the database.
+    Init,
+    /// Processing modules: list, inspect, install, history.
+    #[command(subcommand)]
+    Modules(ModulesCmd),
+    /// Handlers: a module plus its connection settings.
+    #[command(subcommand)]
+    Handlers(HandlersCmd),
+    /// Runs the daemon: loads and watches modules, honours handler changes, checks
+    /// connections.
+    Serve(ServeArgs),
+    /// Runs a demonstration in a fresh home and prints what happened.
+    Demo(demo::DemoArgs),
+    /// Loads one module file and prints its manifest as JSON (used internally to
+    /// check a file in a separate process).
+    #[command(name = "__probe", hide = true)]
+    Probe { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModulesCmd {
+    /// Every module file with its status (what the running daemon loaded).
+    List(JsonFlag),
+    /// Checks a module file and shows its manifest, without installing it.
+    Inspect {
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Checks a module file fully, then copies it into the modules directory.
+    Install { file: PathBuf },
+    /// Every load, upgrade and refusal, newest first.
+    History {
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HandlersCmd {
+    /// Adds a handler; its settings are validated against the module's schema first.
+    Add {
+        name: String,
+        #[arg(long)]
+        module: String,
+        /// A JSON file with the connection settings (`-` reads standard input).
+        #[arg(long)]
+        settings: PathBuf,
+        /// The department that takes this handler's manual tasks.
+        #[arg(long)]
+        department: Option<String>,
+        /// A label, e.g. the data centre.
+        #[arg(long)]
+        label: Option<String>,
+        /// At most this many operations at once through this handler.
+        #[arg(long)]
+        max_concurrent: Option<i32>,
+        /// Add it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Every handler.
+    List(JsonFlag),
+    /// One handler, secrets redacted.
+    Show {
+        name: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Lets the handler take new services.
+    Enable { name: String },
+    /// Stops new services going to the handler; existing ones are still processed.
+    Disable { name: String },
+    /// Runs the module's connection test for the handler.
+    Test {
+        name: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Args)]
+struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Seconds between connection checks of enabled handlers (0 disables them).
+    #[arg(long, default_value_t = 300)]
+    check_interval: u64,
+    /// Milliseconds between rescans of the modules directory (the watcher is faster).
+    #[arg(long, default_value_t = 1000)]
+    scan_interval_ms: u64,
+}
+
+/// Parses the command line, runs the command and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    if let Command::Probe { file } = &cli.command {
+        return match crate::registry::loader::run_probe(file) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        };
+    }
+    let serving = matches!(cli.command, Command::Serve(_));
+    init_tracing(serving);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let code = match rt.block_on(run(cli)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_code(&e)
+        }
+    };
+    // Calls that hung are abandoned, not waited for.
+    rt.shutdown_timeout(Duration::from_secs(5));
+    code
+}
+
+fn exit_code(e: &Error) -> i32 {
+    match e.kind() {
+        ErrorKind::Invalid => 2,
+        ErrorKind::NotFound => 3,
+        ErrorKind::Module => 4,
+        ErrorKind::Storage => 5,
+        ErrorKind::Io => 1,
+    }
+}
+
+fn init_tracing(serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { "info" } else { "warn" };
+    let filter =
+        EnvFilter::try_from_env("PROVISOR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+/// Everything a command may need, opened on demand.
+pub struct Ctx {
+    pub home: Home,
+    pub database_url: Option<String>,
+    pub limits: Limits,
+}
+
+impl Ctx {
+    fn new(cli: &Cli) -> Result<Ctx> {
+        let home = Home::new(
+            cli.home
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("provisor-home")),
+        )?;
+        if cli.call_timeout == 0 {
+            return Err(Error::Invalid(
+                "--call-timeout must be at least 1 second".to_string(),
+            ));
+        }
+        Ok(Ctx {
+            home,
+            database_url: cli.database_url.clone(),
+            limits: Limits {
+                call_timeout: Duration::from_secs(cli.call_timeout),
+                ..Limits::default()
+            },
+        })
+    }
+
+    /// Opens (and migrates) the database.
+    pub async fn store(&self) -> Result<Store> {
+        self.home.ensure()?;
+        let url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| self.home.sqlite_url());
+        Store::open(&url).await
+    }
+
+    /// Opens the database and the registry, and scans the modules directory. When a
+    /// daemon runs, it owns the recorded module state and this process only reads.
+    pub async fn runtime(&self) -> Result<Arc<Runtime>> {
+        let store = self.store().await?;
+        let record = !daemon::is_running(&self.home);
+        let registry = Arc::new(Registry::new(
+            self.home.clone(),
+            store.clone(),
+            LoadPolicy::standard(),
+            record,
+            "cli",
+        ));
+        registry.learn_proven().await?;
+        registry.scan().await?;
+        Ok(Arc::new(Runtime::new(
+            self.home.clone(),
+            store,
+            registry,
+            Clock::system(),
+            self.limits.clone(),
+        )?))
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx::new(&cli)?;
+    match cli.command {
+        Command::Init => {
+            let store = ctx.store().await?;
+            println!(
+                "initialised {} (database {})",
+                ctx.home.root().display(),
+                store.url_shown()
+            );
+            println!(
+                "drop module files into {} or run `provisor modules install FILE`",
+                ctx.home.modules_dir().display()
+            );
+            Ok(())
+        }
+        Command::Modules(cmd) => modules(&ctx, cmd).await,
+        Command::Handlers(cmd) => handlers_cmd(&ctx, cmd).await,
+        Command::Serve(args) => {
+            let opts = ServeOptions {
+                check_interval: Duration::from_secs(args.check_interval),
+                scan_interval: Duration::from_millis(args.scan_interval_ms.max(100)),
+            };
+            daemon::serve(&ctx, opts).await
+        }
+        Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Probe { .. } => Ok(()),
+    }
+}
+
+#[derive(Serialize)]
+struct ModuleRow {
+    file: String,
+    name: Option<String>,
+    version: Option<String>,
+    api_version: Option<String>,
+    status: String,
+    reason: Option<String>,
+    sha256: String,
+    capabilities: Vec<String>,
+    updated_at: String,
+}
+
+async fn modules(ctx: &Ctx, cmd: ModulesCmd) -> Result<()> {
+    match cmd {
+        ModulesCmd::List(flag) => {
+            let rt = ctx.runtime().await?;
+            let rows: Vec<ModuleRow> = Registry::recorded(&rt.store)
+                .await?
+                .into_iter()
+                .map(|m| ModuleRow {
+                    capabilities: m
+                        .manifest
+                        .as_deref()
+                        .and_then(|t| serde_json::from_str::<provisor_module_api::Manifest>(t).ok())
+                        .map(|mf| {
+                            mf.capabilities
+                                .iter()
+                                .map(|c| c.as_str().to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    file: m.file,
+                    name: m.name,
+                    version: m.version,
+                    api_version: m.api_version,
+                    status: m.status,
+                    reason: m.reason,
+                    sha256: m.sha256,
+                    updated_at: m.updated_at.to_rfc3339(),
+                })
+                .collect();
+            if flag.json {
+                output::json(&rows);
+            } else if rows.is_empty() {
+                println!("no module files in {}", ctx.home.modules_dir().display());
+            } else {
+                output::table(
+                    &["NAME", "VERSION", "STATUS", "FILE", "REASON"],
+                    &rows
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                output::opt(&r.name),
+                                output::opt(&r.version),
+                                r.status.clone(),
+                                r.file.clone(),
+                                output::opt(&r.reason),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+            Ok(())
+        }
+        ModulesCmd::Inspect { file, json } => {
+            let store = ctx.store().await?;
+            let registry = Registry::new(
+                ctx.home.clone(),
+                store,
+                LoadPolicy::standard(),
+                false,
+                "cli",
+            );
+            let file = absolute(&file)?;
+            let inspection = registry.inspect(&file)?;
+            match inspection.result {
+                Ok(manifest) => {
+                    if json.json {
+                        output::json(
+                            &serde_json::json!({"file": file, "sha256": inspection.sha256, "manifest": manifest}),
+                        );
+                    } else {
+                        print_manifest(&file, &inspection.sha256, &manifest);
+                    }
+                    Ok(())
+                }
+                Err(reason) => Err(Error::Invalid(format!(
+                    "module file {} refused: {reason}",
+                    file.display()
+                ))),
+            }
+        }
+        ModulesCmd::Install { file } => {
+            let file = absolute(&file)?;
+            let store = ctx.store().await?;
+            let daemon = daemon::is_running(&ctx.home);
+            let registry = Registry::new(
+                ctx.home.clone(),
+                store.clone(),
+                LoadPolicy::standard(),
+                !daemon,
+                "cli",
+            );
+            registry.learn_proven().await?;
+            registry.scan().await?;
+            let events = registry.install(&file).await?;
+            let mut refused = None;
+            for e in &events {
+                println!("{e}");
+                if let crate::registry::ScanEvent::Refused { reason, .. } = e {
+                    refused = Some(reason.clone());
+                }
+            }
+            if events.is_empty() {
+                println!("{} is already installed (same contents)", file.display());
+            }
+            if daemon {
+                println!("the running daemon picks it up within seconds; `provisor modules list` shows its status");
+            }
+            match refused {
+                Some(reason) => Err(Error::Invalid(format!(
+                    "module file {} was copied in but refused: {reason}",
+                    file.display()
+                ))),
+                None => Ok(()),
+            }
+        }
+        ModulesCmd::History { limit, json } => {
+            let store = ctx.store().await?;
+            let events = Registry::history(&store, limit).await?;
+            if json.json {
+                let rows: Vec<Value> = events
+                    .iter()
+                    .map(|e| serde_json::json!({"at": e.at.to_rfc3339(), "file": e.file, "sha256": e.sha256, "name": e.name, "version": e.version, "event": e.event, "reason": e.reason, "process": e.process}))
+                    .collect();
+                output::json(&rows);
+            } else {
+                output::table(
+                    &["AT", "EVENT", "NAME", "VERSION", "FILE", "REASON"],
+                    &events
+                        .iter()
+                        .map(|e| {
+                            vec![
+                                e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                                e.event.clone(),
+                                output::opt(&e.name),
+                                output::opt(&e.version),
+                                e.file.clone(),
+                                output::opt(&e.reason),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_manifest(file: &Path, sha256: &str, m: &provisor_module_api::Manifest) {
+    println!("file:          {}", file.display());
+    println!("sha256:        {sha256}");
+    println!("module:        {} {}", m.name, m.version);
+    println!("built against: provisor-module-api {}", m.api_version);
+    if !m.description.is_empty() {
+        println!("description:   {}", m.description);
+    }
+    let caps: Vec<&str> = m.capabilities.iter().map(|c| c.as_str()).collect();
+    println!(
+        "capabilities:  {}",
+        if caps.is_empty() {
+            "none".to_string()
+        } else {
+            caps.join(", ")
+        }
+    );
+    let secrets = schema::secret_paths(&m.settings_schema);
+    let required: Vec<String> = m
+        .settings_schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(props) = m
+        .settings_schema
+        .get("properties")
+        .and_then(Value::as_object)
+    {
+        println!("handler settings:");
+        for (name, sub) in props {
+            let ty = sub
+                .get("type")
+                .map(|t| t.to_string().trim_matches('"').to_string())
+                .unwrap_or_else(|| "any".to_string());
+            let mut flags = Vec::new();
+            if required.contains(name) {
+                flags.push("required");
+            }
+            if secrets.contains(&format!("/{name}")) {
+                flags.push("secret");
+            }
+            let desc = sub.get("description").and_then(Value::as_str).unwrap_or("");
+            println!("  {name:<20} {ty:<10} {:<18} {desc}", flags.join(", "));
+        }
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    if path.is_absolute() {
+        Ok(path.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()
+            .map_err(|e| Error::io("cannot read the current directory", e))?
+            .join(path))
+    }
+}
+
+fn read_settings(path: &Path) -> Result<Value> {
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| Error::io("cannot read settings from standard input", e))?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| {
+            Error::Invalid(format!(
+                "cannot read the settings file {}: {e}",
+                path.display()
+            ))
+        })?
+    };
+    let map = schema::parse_object(&text, &format!("the settings file {}", path.display()))?;
+    Ok(Value::Object(map))
+}
+
+async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
+    match cmd {
+        HandlersCmd::Add {
+            name,
+            module,
+            settings,
+            department,
+            label,
+            max_concurrent,
+            disabled,
+        } => {
+            let settings = read_settings(&settings)?;
+            let rt = ctx.runtime().await?;
+            let view = handlers::add(
+                &rt.store,
+                &rt.registry,
+                NewHandler {
+                    name,
+                    module,
+                    settings,
+                    department,
+                    label,
+                    max_concurrent,
+                    enabled: !disabled,
+                },
+            )
+            .await?;
+            println!(
+                "handler {} added (module {}, {})",
+                view.name,
+                view.module,
+                if view.enabled { "enabled" } else { "disabled" }
+            );
+            Ok(())
+        }
+        HandlersCmd::List(flag) => {
+            let rt = ctx.runtime().await?;
+            let views: Vec<_> = handlers::list(&rt.store)
+                .await?
+                .iter()
+                .map(|h| handlers::view(h, &rt.registry))
+                .collect();
+            if flag.json {
+                output::json(&views);
+            } else if views.is_empty() {
+                println!("no handlers; add one with `provisor handlers add NAME --module M --settings FILE.json`");
+            } else {
+                output::table(
+                    &[
+                        "NAME",
+                        "MODULE",
+                        "ENABLED",
+                        "DEPARTMENT",
+                        "LABEL",
+                        "LAST CHECK",
+                    ],
+                    &views
+                        .iter()
+                        .map(|v| {
+                            let check = match (v.last_check_ok, &v.last_check_message) {
+                                (Some(true), _) => "ok".to_string(),
+                                (Some(false), Some(m)) => format!("failed: {m}"),
+                                _ => "-".to_string(),
+                            };
+                            vec![
+                                v.name.clone(),
+                                v.module.clone(),
+                                if v.enabled { "yes" } else { "no" }.to_string(),
+                                output::opt(&v.department),
+                                output::opt(&v.label),
+                                check,
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+            Ok(())
+        }
+        HandlersCmd::Show { name, json } => {
+            let rt = ctx.runtime().await?;
+            let h = handlers::get(&rt.store, &name).await?;
+            let v = handlers::view(&h, &rt.registry);
+            if json.json {
+                output::json(&v);
+            } else {
+                println!("name:        {}", v.name);
+                println!("module:      {}", v.module);
+                println!(
+                    "enabled:     {}",
+                    if v.enabled {
+                        "yes"
+                    } else {
+                        "no (takes no new services; existing ones are still processed)"
+                    }
+                );
+                println!("department:  {}", output::opt(&v.department));
+                println!("label:       {}", output::opt(&v.label));
+                println!(
+                    "max at once: {}",
+                    v.max_concurrent
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "unlimited".into())
+                );
+                println!(
+                    "last check:  {}",
+                    match (&v.last_check_at, v.last_check_ok) {
+                        (Some(at), Some(ok)) => format!(
+                            "{at} {} {}",
+                            if ok { "ok" } else { "failed" },
+                            output::opt(&v.last_check_message)
+                        ),
+                        _ => "never".to_string(),
+                    }
+                );
+                println!(
+                    "settings:    {}",
+                    serde_json::to_string_pretty(&v.settings)
+                        .unwrap_or_default()
+                        .replace('\n', "\n             ")
+                );
+            }
+            Ok(())
+        }
+        HandlersCmd::Enable { name } => {
+            let store = ctx.store().await?;
+            let changed = handlers::set_enabled(&store, &name, true).await?;
+            println!(
+                "handler {name} {}",
+                if changed {
+                    "enabled"
+                } else {
+                    "was already enabled"
+                }
+            );
+            Ok(())
+        }
+        HandlersCmd::Disable { name } => {
+            let store = ctx.store().await?;
+            let changed = handlers::set_enabled(&store, &name, false).await?;
+            println!(
+                "handler {name} {}; it takes no new services, its existing services are still processed",
+                if changed { "disabled" } else { "was already disabled" }
+            );
+            Ok(())
+        }
+        HandlersCmd::Test { name, json } => {
+            let rt = ctx.runtime().await?;
+            let result = handlers::test(&rt, &name).await;
+            rt.retire_all();
+            rt.log.flush().await;
+            let info = result?;
+            if json.json {
+                output::json(&info);
+            } else {
+                println!("handler {name}: ok: {}", info.message);
+            }
+            Ok(())
+        }
+    }
+}

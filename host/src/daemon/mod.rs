@@ -1,0 +1,240 @@
+//! `provisor serve`: the long-running process. It owns the recorded module state while
+//! it runs (a lock file tells CLI processes so), loads modules dropped into the
+//! modules directory within seconds, upgrades them in place of the old version,
+//! notices handler changes made by other processes, and checks connections.
+//!
+//! Must not: change services itself; later, the operations engine's workers run here.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::Ctx;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::handlers;
+use crate::home::Home;
+use crate::registry::{watcher, LoadPolicy, Registry, ScanEvent};
+use crate::runtime::{Call, CallContext, Runtime};
+use crate::store::entities::handler;
+use provisor_module_api::{Capability, ConnectionInfo};
+
+/// How the daemon paces itself.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Between connection checks of enabled handlers; zero turns them off.
+    pub check_interval: Duration,
+    /// Between rescans of the modules directory.
+    pub scan_interval: Duration,
+}
+
+/// Whether a daemon holds the home's lock.
+pub fn is_running(home: &Home) -> bool {
+    match File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(home.daemon_lock())
+    {
+        Ok(file) => match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(_) => true,
+        },
+        Err(_) => false,
+    }
+}
+
+fn take_lock(home: &Home) -> Result<File> {
+    home.ensure()?;
+    let path = home.daemon_lock();
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+    file.try_lock().map_err(|_| {
+        Error::Invalid(format!(
+            "another `provisor serve` is already running for {}; stop it first",
+            home.root().display()
+        ))
+    })?;
+    Ok(file)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct HandlerSeen {
+    enabled: bool,
+    settings: String,
+    module: String,
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
+    let _lock = take_lock(&ctx.home)?;
+    let store = ctx.store().await?;
+    let registry = Arc::new(Registry::new(
+        ctx.home.clone(),
+        store.clone(),
+        LoadPolicy::standard(),
+        true,
+        &format!("serve[{}]", std::process::id()),
+    ));
+    let rt = Arc::new(Runtime::new(
+        ctx.home.clone(),
+        store.clone(),
+        Arc::clone(&registry),
+        Clock::system(),
+        ctx.limits.clone(),
+    )?);
+    registry.learn_proven().await?;
+    registry.scan().await?;
+    let (_watcher, mut changes) = watcher::watch(&ctx.home.modules_dir())?;
+    let mut seen = refresh_handlers(&rt, &HashMap::new()).await?;
+    println!(
+        "provisor serve: ready; home {}, {} module(s) loaded, {} handler(s)",
+        ctx.home.root().display(),
+        registry.loaded().len(),
+        seen.len()
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    let mut scan_tick = tokio::time::interval(opts.scan_interval);
+    let mut handler_tick = tokio::time::interval(Duration::from_millis(500));
+    let mut check_tick = tokio::time::interval(if opts.check_interval.is_zero() {
+        Duration::from_secs(3600 * 24 * 365)
+    } else {
+        opts.check_interval
+    });
+    let checks_on = !opts.check_interval.is_zero();
+    let mut checking: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::io("cannot listen for SIGTERM", e))?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            Some(()) = changes.recv() => {
+                // Let a burst of events (a copy in progress) settle into one scan.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                while changes.try_recv().is_ok() {}
+                rescan(&rt).await;
+            }
+            _ = scan_tick.tick() => rescan(&rt).await,
+            _ = handler_tick.tick() => {
+                match refresh_handlers(&rt, &seen).await {
+                    Ok(now) => seen = now,
+                    Err(e) => tracing::error!("cannot read handlers: {e}"),
+                }
+            }
+            _ = check_tick.tick(), if checks_on => {
+                checking.retain(|_, task| !task.is_finished());
+                for h in handlers::list(&rt.store).await.unwrap_or_default() {
+                    if h.enabled && !checking.contains_key(&h.name) {
+                        let rt = Arc::clone(&rt);
+                        let name = h.name.clone();
+                        checking.insert(name, tokio::spawn(async move { check(&rt, h).await }));
+                    }
+                }
+            }
+        }
+    }
+    println!("provisor serve: stopping");
+    for (_, task) in checking {
+        task.abort();
+    }
+    rt.retire_all();
+    rt.log.flush().await;
+    Ok(())
+}
+
+async fn rescan(rt: &Runtime) {
+    match rt.registry.scan().await {
+        Ok(events) => {
+            for e in events {
+                if let ScanEvent::Upgraded { name, .. } = &e {
+                    rt.retire_module(name);
+                }
+            }
+        }
+        Err(e) => tracing::error!("cannot scan the modules directory: {e}"),
+    }
+}
+
+/// Reads the handlers table, logs what other processes changed, and retires instances
+/// whose settings or module changed.
+async fn refresh_handlers(
+    rt: &Runtime,
+    before: &HashMap<String, HandlerSeen>,
+) -> Result<HashMap<String, HandlerSeen>> {
+    let rows = handlers::list(&rt.store).await?;
+    let mut now = HashMap::new();
+    for h in rows {
+        let cur = HandlerSeen {
+            enabled: h.enabled,
+            settings: h.settings.clone(),
+            module: h.module.clone(),
+        };
+        match before.get(&h.name) {
+            None if !before.is_empty() => {
+                tracing::info!(handler = %h.name, "handler {} added (module {}, {})", h.name, h.module, if h.enabled { "enabled" } else { "disabled" })
+            }
+            Some(old) if old.enabled != cur.enabled => {
+                if cur.enabled {
+                    tracing::info!(handler = %h.name, "handler {} enabled: takes new services", h.name);
+                } else {
+                    tracing::info!(handler = %h.name, "handler {} disabled: takes no new services; its existing services are still processed", h.name);
+                }
+            }
+            Some(old) if old.settings != cur.settings || old.module != cur.module => {
+                tracing::info!(handler = %h.name, "handler {} changed; its next call uses a new instance", h.name);
+                rt.retire_handler(&h.name);
+            }
+            _ => {}
+        }
+        now.insert(h.name, cur);
+    }
+    for name in before.keys().filter(|n| !now.contains_key(*n)) {
+        tracing::info!(handler = %name, "handler {name} removed");
+        rt.retire_handler(name);
+    }
+    Ok(now)
+}
+
+async fn check(rt: &Runtime, h: handler::Model) {
+    let instance = match rt.instance(&h).await {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(handler = %h.name, "connection check: {e}");
+            let _ = handlers::record_check(&rt.store, &h, false, &e.to_string()).await;
+            return;
+        }
+    };
+    if !instance.module.supports(Capability::TestConnection) {
+        return;
+    }
+    let result: std::result::Result<ConnectionInfo, _> = instance
+        .call(
+            Call::TestConnection,
+            &serde_json::json!({}),
+            CallContext::default(),
+        )
+        .await;
+    let (ok, message) = match result {
+        Ok(info) => (true, info.message),
+        Err(e) => (false, e.to_string()),
+    };
+    if ok {
+        tracing::info!(handler = %h.name, "connection check ok: {message}");
+    } else {
+        tracing::warn!(handler = %h.name, "connection check failed: {message}");
+    }
+    let _ = handlers::record_check(&rt.store, &h, ok, &message).await;
+}

@@ -1,0 +1,299 @@
+//! Loading one module file: permission checks, a probe in a child process (so a
+//! library whose initialisers crash or hang cannot take the host down), the
+//! content-addressed copy the host actually maps, and the in-process load.
+
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
+use provisor_module_api::abi::ModuleRoot_Ref;
+use provisor_module_api::{Manifest, ModuleError};
+use sha2::{Digest, Sha256};
+
+/// How module files are checked before they are mapped into this process.
+#[derive(Debug, Clone)]
+pub struct LoadPolicy {
+    /// The `provisor` executable used to probe a file in a child process first; `None`
+    /// loads directly (benchmarks, and the probe itself).
+    pub probe_exe: Option<PathBuf>,
+    /// How long a probe may take before the file is refused as hanging.
+    pub probe_timeout: Duration,
+    /// Refuse world-writable files and files not owned by this process's user.
+    pub strict_modes: bool,
+}
+
+impl LoadPolicy {
+    /// Probe with the running executable, strict modes on.
+    pub fn standard() -> LoadPolicy {
+        LoadPolicy {
+            probe_exe: std::env::current_exe().ok(),
+            probe_timeout: Duration::from_secs(20),
+            strict_modes: true,
+        }
+    }
+    /// Load in-process without a probe.
+    pub fn direct() -> LoadPolicy {
+        LoadPolicy {
+            probe_exe: None,
+            probe_timeout: Duration::from_secs(20),
+            strict_modes: true,
+        }
+    }
+}
+
+/// The SHA-256 of a file's bytes, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Refuses files a hoster should not trust: not a regular file, world-writable, or
+/// owned by another user (like sshd's StrictModes).
+pub fn check_file_modes(path: &Path, strict: bool) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    if !strict {
+        return Ok(());
+    }
+    if meta.permissions().mode() & 0o002 != 0 {
+        return Err(format!(
+            "it is world-writable (mode {:o}), so anyone could replace it: run chmod o-w {}",
+            meta.permissions().mode() & 0o7777,
+            path.display()
+        ));
+    }
+    let me = current_uid();
+    if meta.uid() != me {
+        return Err(format!(
+            "it is owned by uid {}, not by the user running Provisor (uid {me}): run chown {me} {}",
+            meta.uid(),
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[allow(unsafe_code)]
+fn current_uid() -> u32 {
+    // SAFETY: geteuid takes no arguments, cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether the bytes start like an ELF file.
+pub fn looks_like_elf(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x7fELF")
+}
+
+/// Loads `path` into this process and reads its manifest. abi_stable checks the
+/// interface's major version and every type's layout first.
+pub fn load_in_process(path: &Path) -> Result<(ModuleRoot_Ref, Manifest), String> {
+    let root = lib_header_from_path(path)
+        .and_then(|header| header.init_root_module::<ModuleRoot_Ref>())
+        .map_err(|e| describe_library_error(&e))?;
+    let manifest = read_manifest(root)?;
+    Ok((root, manifest))
+}
+
+/// Calls the root module's `manifest` and checks what it says.
+pub fn read_manifest(root: ModuleRoot_Ref) -> Result<Manifest, String> {
+    let json = std::panic::catch_unwind(|| (root.manifest())())
+        .map_err(|_| "its manifest() panicked".to_string())?
+        .into_result()
+        .map_err(|e| format!("its manifest() failed: {}", ModuleError::from_abi(e)))?;
+    let manifest: Manifest = serde_json::from_str(json.as_str())
+        .map_err(|e| format!("its manifest is not valid: {e}"))?;
+    validate_manifest(&manifest)?;
+    Ok(manifest)
+}
+
+fn validate_manifest(m: &Manifest) -> Result<(), String> {
+    let name_ok = !m.name.is_empty()
+        && m.name.len() <= 64
+        && m.name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !m.name.starts_with('-');
+    if !name_ok {
+        return Err(format!(
+            "its manifest names it {:?}: a module name is 1-64 lowercase letters, digits and '-'",
+            m.name
+        ));
+    }
+    semver::Version::parse(&m.version).map_err(|e| {
+        format!(
+            "its manifest version {:?} is not semantic versioning (like 1.2.0): {e}",
+            m.version
+        )
+    })?;
+    for (what, schema) in [
+        ("settings_schema", &m.settings_schema),
+        ("plan_schema", &m.plan_schema),
+    ] {
+        jsonschema::validator_for(schema)
+            .map_err(|e| format!("its manifest's {what} is not valid JSON Schema: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Turns abi_stable's error into one line that names the problem and the fix.
+pub fn describe_library_error(err: &LibraryError) -> String {
+    let host_api = provisor_module_api::API_VERSION;
+    match err {
+        LibraryError::OpenError { err, .. } => format!(
+            "cannot be loaded as a shared library ({}): it is damaged, truncated or not built for this platform; rebuild it or copy it again",
+            one_line(&err.to_string())
+        ),
+        LibraryError::GetSymbolError { .. } => "is a shared library but not a Provisor module (it has no abi_stable root module): build it with provisor_module_api::export_module!".to_string(),
+        LibraryError::IncompatibleVersionNumber { actual_version, .. } => format!(
+            "was built against provisor-module-api {actual_version}, but this host speaks {host_api}: rebuild it against provisor-module-api {}.x",
+            host_api.split('.').next().unwrap_or("1")
+        ),
+        LibraryError::AbiInstability(e) => {
+            let text = e.to_string();
+            let problems: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| {
+                    l.starts_with("Error:")
+                        || l.contains("mismatched")
+                        || l.contains("incompatible")
+                        || l.contains("Expected:")
+                        || l.contains("Found:")
+                })
+                .take(4)
+                .collect();
+            format!(
+                "its interface does not match provisor-module-api {host_api} (abi_stable found incompatible type layouts: {}); it is a different kind of abi_stable library or was built against an incompatible copy of the interface: rebuild it against provisor-module-api {}.x",
+                if problems.is_empty() { one_line(&text) } else { problems.join(" | ") },
+                host_api.split('.').next().unwrap_or("1")
+            )
+        }
+        LibraryError::Many(errs) => errs
+            .iter()
+            .map(describe_library_error)
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => format!("was refused by the loader: {}", one_line(&other.to_string())),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    let joined: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut s = joined.join(" ");
+    if s.len() > 400 {
+        s.truncate(400);
+        s.push('…');
+    }
+    s
+}
+
+/// Loads `path` in a child `provisor __probe` process and reports its manifest, so a
+/// crash or hang while loading is contained.
+pub fn probe_in_child(exe: &Path, path: &Path, timeout: Duration) -> Result<Manifest, String> {
+    let mut child = Command::new(exe)
+        .arg("__probe")
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the probe process {}: {e}", exe.display()))?;
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "loading it hung for more than {}s (its initialisers never returned)",
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("cannot wait for the probe process: {e}")),
+        }
+    };
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot read the probe's answer: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if let Some(line) = stdout.lines().rev().find(|l| l.starts_with('{')) {
+        if let Ok(answer) = serde_json::from_str::<ProbeAnswer>(line) {
+            return match answer {
+                ProbeAnswer::Ok { manifest } => Ok(manifest),
+                ProbeAnswer::Refused { reason } => Err(reason),
+            };
+        }
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let how = match status.signal() {
+        Some(sig) => format!("killed by signal {sig}"),
+        None => format!("exit status {}", status.code().unwrap_or(-1)),
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let tail: String = stderr.lines().rev().take(2).collect::<Vec<_>>().join(" | ");
+    Err(format!(
+        "loading it crashed the loader ({how}{}); the file is broken or not built for this host",
+        if tail.is_empty() {
+            String::new()
+        } else {
+            format!(": {tail}")
+        }
+    ))
+}
+
+/// What `provisor __probe FILE` prints as its last line.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "probe", rename_all = "snake_case")]
+pub enum ProbeAnswer {
+    /// The file loads; here is its manifest.
+    Ok {
+        /// The manifest.
+        manifest: Manifest,
+    },
+    /// The file was refused.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The body of `provisor __probe FILE`: loads the file here and prints the answer.
+pub fn run_probe(path: &Path) -> std::io::Result<()> {
+    let answer = match load_in_process(path) {
+        Ok((_, manifest)) => ProbeAnswer::Ok { manifest },
+        Err(reason) => ProbeAnswer::Refused { reason },
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string(&answer).unwrap_or_default()
+    )?;
+    out.flush()
+}
+
+/// Writes `bytes` to `dest` atomically (temporary file + rename), read-only.
+pub fn write_atomically(dest: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
+    tmp.persist(dest).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// `ModuleRoot_Ref`'s name for messages.
+pub fn interface_name() -> &'static str {
+    ModuleRoot_Ref::NAME
+}

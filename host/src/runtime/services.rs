@@ -1,0 +1,432 @@
+//! The services the host lends each module instance (`abi::HostServices`): logging
+//! bridged into `tracing`, the host clock, the handler-scoped key-value store, and HTTP
+//! performed by the host's `reqwest` client with every exchange recorded, redacted.
+//!
+//! Module calls run on blocking threads, so these synchronous methods may block on the
+//! runtime (`Handle::block_on`). Nothing here may unwind into the module: every body
+//! is wrapped in `catch_unwind`.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use abi_stable::std_types::{ROption, RResult, RStr, RString};
+use chrono::{SecondsFormat, Utc};
+use provisor_module_api::abi::{AbiError, HostServices, KIND_PERMANENT, KIND_TRANSIENT};
+use provisor_module_api::{HttpRequest, HttpResponse};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::clock::Clock;
+use crate::modlog::{LogRow, ModuleLog};
+use crate::schema::Redactor;
+use crate::store::entities::kv_entry;
+use crate::store::Store;
+
+/// What a module call is about; set for the duration of the call on its thread so the
+/// host services can tag log lines and recorded exchanges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContext {
+    pub service_id: Option<i64>,
+    pub operation_id: Option<i64>,
+    pub attempt: Option<i32>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<CallContext> = RefCell::new(CallContext::default());
+}
+
+/// Runs `f` with `ctx` as the current call context on this thread.
+pub fn with_context<T>(ctx: CallContext, f: impl FnOnce() -> T) -> T {
+    let previous = CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), ctx));
+    let out = f();
+    CURRENT.with(|c| *c.borrow_mut() = previous);
+    out
+}
+
+fn current() -> CallContext {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Who the services belong to.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub handler: String,
+    pub handler_id: i64,
+    pub module: String,
+    pub module_version: String,
+}
+
+/// The host services object for one handler instance.
+pub struct HostServicesImpl {
+    pub(crate) owner: Owner,
+    pub(crate) redactor: Redactor,
+    store: Store,
+    runtime: tokio::runtime::Handle,
+    clock: Clock,
+    http: reqwest::Client,
+    http_timeout: Duration,
+    log: ModuleLog,
+}
+
+impl HostServicesImpl {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        owner: Owner,
+        redactor: Redactor,
+        store: Store,
+        runtime: tokio::runtime::Handle,
+        clock: Clock,
+        http: reqwest::Client,
+        http_timeout: Duration,
+        log: ModuleLog,
+    ) -> Self {
+        HostServicesImpl {
+            owner,
+            redactor,
+            store,
+            runtime,
+            clock,
+            http,
+            http_timeout,
+            log,
+        }
+    }
+
+    fn row(
+        &self,
+        kind: &'static str,
+        call: String,
+        request: String,
+        response: String,
+        outcome: String,
+        duration: Duration,
+    ) -> LogRow {
+        let ctx = current();
+        LogRow {
+            at: Utc::now(),
+            handler: self.owner.handler.clone(),
+            module: self.owner.module.clone(),
+            module_version: self.owner.module_version.clone(),
+            service_id: ctx.service_id,
+            operation_id: ctx.operation_id,
+            attempt: ctx.attempt,
+            kind,
+            call,
+            request,
+            response,
+            outcome,
+            duration_ms: duration.as_millis() as i64,
+        }
+    }
+
+    fn kv_get_inner(&self, key: &str) -> Result<Option<String>, String> {
+        let id = self.owner.handler_id;
+        let db = self.store.db().clone();
+        let key = key.to_string();
+        self.runtime.block_on(async move {
+            kv_entry::Entity::find_by_id((id, key))
+                .one(&db)
+                .await
+                .map(|row| row.map(|r| r.value))
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn kv_put_inner(&self, key: &str, value: &str) -> Result<(), String> {
+        let row = kv_entry::ActiveModel {
+            handler_id: Set(self.owner.handler_id),
+            key: Set(key.to_string()),
+            value: Set(value.to_string()),
+            updated_at: Set(self.clock.now()),
+        };
+        let db = self.store.db().clone();
+        self.runtime.block_on(async move {
+            kv_entry::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::columns([kv_entry::Column::HandlerId, kv_entry::Column::Key])
+                        .update_columns([kv_entry::Column::Value, kv_entry::Column::UpdatedAt])
+                        .to_owned(),
+                )
+                .exec(&db)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn kv_delete_inner(&self, key: &str) -> Result<(), String> {
+        let db = self.store.db().clone();
+        let id = self.owner.handler_id;
+        let key = key.to_string();
+        self.runtime.block_on(async move {
+            kv_entry::Entity::delete_many()
+                .filter(kv_entry::Column::HandlerId.eq(id))
+                .filter(kv_entry::Column::Key.eq(key))
+                .exec(&db)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn kv_list_inner(&self, prefix: &str) -> Result<String, String> {
+        let db = self.store.db().clone();
+        let id = self.owner.handler_id;
+        let prefix = prefix.to_string();
+        let rows = self.runtime.block_on(async move {
+            kv_entry::Entity::find()
+                .filter(kv_entry::Column::HandlerId.eq(id))
+                .filter(kv_entry::Column::Key.starts_with(&prefix))
+                .all(&db)
+                .await
+                .map_err(|e| e.to_string())
+        })?;
+        let map: BTreeMap<String, String> = rows.into_iter().map(|r| (r.key, r.value)).collect();
+        serde_json::to_string(&map).map_err(|e| e.to_string())
+    }
+
+    fn http_inner(&self, request_json: &str) -> Result<String, AbiError> {
+        let req: HttpRequest = serde_json::from_str(request_json).map_err(|e| {
+            abi_error(
+                KIND_PERMANENT,
+                format!("the module sent a malformed HTTP request: {e}"),
+            )
+        })?;
+        let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| {
+                abi_error(
+                    KIND_PERMANENT,
+                    format!("unknown HTTP method {:?}", req.method),
+                )
+            })?;
+        let url = reqwest::Url::parse(&req.url).map_err(|e| {
+            abi_error(
+                KIND_PERMANENT,
+                format!("invalid URL {}: {e}", self.redactor.redact(&req.url)),
+            )
+        })?;
+        let timeout = req
+            .timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(self.http_timeout);
+        let shown_url = self.redactor.redact(url.as_str());
+        let call = format!("{method} {shown_url}");
+        let shown_request = {
+            let headers = self.redactor.redact_headers(&req.headers);
+            let head: Vec<String> = headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+            let body = req
+                .body
+                .as_deref()
+                .map(|b| self.redactor.redact(b))
+                .unwrap_or_default();
+            format!("{}\n\n{}", head.join("\n"), body)
+        };
+        let mut builder = self.http.request(method, url).timeout(timeout);
+        for (name, value) in &req.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = req.body {
+            builder = builder.body(body);
+        }
+        let started = Instant::now();
+        let result: Result<HttpResponse, reqwest::Error> = self.runtime.block_on(async move {
+            let resp = builder.send().await?;
+            let status = resp.status().as_u16();
+            let headers: Vec<(String, String)> = resp
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).to_string(),
+                    )
+                })
+                .collect();
+            let bytes = resp.bytes().await?;
+            Ok(HttpResponse {
+                status,
+                headers,
+                body: String::from_utf8_lossy(&bytes).to_string(),
+            })
+        });
+        let elapsed = started.elapsed();
+        match result {
+            Ok(resp) => {
+                let head: Vec<String> = self
+                    .redactor
+                    .redact_headers(&resp.headers)
+                    .iter()
+                    .map(|(n, v)| format!("{n}: {v}"))
+                    .collect();
+                let shown_response = format!(
+                    "{}\n\n{}",
+                    head.join("\n"),
+                    self.redactor.redact(&resp.body)
+                );
+                self.log.record(self.row(
+                    "http",
+                    call,
+                    shown_request,
+                    shown_response,
+                    resp.status.to_string(),
+                    elapsed,
+                ));
+                serde_json::to_string(&resp).map_err(|e| abi_error(KIND_PERMANENT, e.to_string()))
+            }
+            Err(e) => {
+                let why = if e.is_timeout() {
+                    format!("timed out after {}ms", timeout.as_millis())
+                } else if e.is_connect() {
+                    "could not connect".to_string()
+                } else {
+                    "the connection failed".to_string()
+                };
+                let message = self.redactor.redact(&format!("{call}: {why} ({e})"));
+                self.log.record(self.row(
+                    "http",
+                    call,
+                    shown_request,
+                    message.clone(),
+                    "transport_error".into(),
+                    elapsed,
+                ));
+                Err(abi_error(KIND_TRANSIENT, message))
+            }
+        }
+    }
+}
+
+fn abi_error(kind: u32, message: String) -> AbiError {
+    AbiError {
+        kind,
+        message: RString::from(message),
+        detail: ROption::RNone,
+    }
+}
+
+fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, AbiError>) -> RResult<T, AbiError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => RResult::ROk(v),
+        Ok(Err(e)) => RResult::RErr(e),
+        Err(_) => RResult::RErr(abi_error(
+            KIND_TRANSIENT,
+            format!("the host failed while serving {what}; see the host log"),
+        )),
+    }
+}
+
+impl HostServices for HostServicesImpl {
+    fn log(&self, level: u8, message: RStr<'_>, fields_json: RStr<'_>) {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let ctx = current();
+            let message = self.redactor.redact(message.as_str());
+            let fields = self.redactor.redact(fields_json.as_str());
+            let o = &self.owner;
+            macro_rules! emit {
+                ($lvl:expr) => {
+                    tracing::event!(
+                        $lvl,
+                        handler = %o.handler,
+                        module = %o.module,
+                        version = %o.module_version,
+                        service = ?ctx.service_id,
+                        operation = ?ctx.operation_id,
+                        fields = %fields,
+                        "{message}"
+                    )
+                };
+            }
+            let level_name = match level {
+                1 => {
+                    emit!(tracing::Level::ERROR);
+                    "error"
+                }
+                2 => {
+                    emit!(tracing::Level::WARN);
+                    "warn"
+                }
+                3 => {
+                    emit!(tracing::Level::INFO);
+                    "info"
+                }
+                4 => {
+                    emit!(tracing::Level::DEBUG);
+                    "debug"
+                }
+                _ => {
+                    emit!(tracing::Level::TRACE);
+                    "trace"
+                }
+            };
+            self.log.record(self.row(
+                "log",
+                level_name.to_string(),
+                message,
+                fields,
+                "ok".into(),
+                Duration::ZERO,
+            ));
+        }));
+    }
+
+    fn now(&self) -> RString {
+        RString::from(self.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true))
+    }
+
+    fn kv_get(&self, key: RStr<'_>) -> RResult<ROption<RString>, AbiError> {
+        guarded("kv_get", || {
+            self.kv_get_inner(key.as_str())
+                .map(|v| v.map(RString::from).into())
+                .map_err(|e| {
+                    abi_error(
+                        KIND_TRANSIENT,
+                        format!("key-value store read of {:?} failed: {e}", key.as_str()),
+                    )
+                })
+        })
+    }
+
+    fn kv_put(&self, key: RStr<'_>, value: RStr<'_>) -> RResult<(), AbiError> {
+        guarded("kv_put", || {
+            self.kv_put_inner(key.as_str(), value.as_str())
+                .map_err(|e| {
+                    abi_error(
+                        KIND_TRANSIENT,
+                        format!("key-value store write of {:?} failed: {e}", key.as_str()),
+                    )
+                })
+        })
+    }
+
+    fn kv_delete(&self, key: RStr<'_>) -> RResult<(), AbiError> {
+        guarded("kv_delete", || {
+            self.kv_delete_inner(key.as_str()).map_err(|e| {
+                abi_error(
+                    KIND_TRANSIENT,
+                    format!("key-value store delete of {:?} failed: {e}", key.as_str()),
+                )
+            })
+        })
+    }
+
+    fn kv_list(&self, prefix: RStr<'_>) -> RResult<RString, AbiError> {
+        guarded("kv_list", || {
+            self.kv_list_inner(prefix.as_str())
+                .map(RString::from)
+                .map_err(|e| {
+                    abi_error(
+                        KIND_TRANSIENT,
+                        format!("key-value store listing failed: {e}"),
+                    )
+                })
+        })
+    }
+
+    fn http(&self, request_json: RStr<'_>) -> RResult<RString, AbiError> {
+        guarded("http", || {
+            self.http_inner(request_json.as_str()).map(RString::from)
+        })
+    }
+}

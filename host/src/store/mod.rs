@@ -1,0 +1,97 @@
+//! Storage: the database connection, migrations and the row types.
+//!
+//! SQLite (`$PROVISOR_HOME/provisor.db`, WAL, a busy timeout) is the embedded default;
+//! PostgreSQL is used when a `postgres://` URL is given. Every pragma is set in the
+//! connect options so each pooled connection gets it.
+//!
+//! Owns: the schema. Must not: hold business rules; callers in `registry`, `handlers`
+//! and the engine decide what to write.
+
+pub mod entities;
+mod migration;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+
+use crate::error::{Error, Result};
+
+pub use migration::Migrator;
+
+/// A connected, migrated database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    url_shown: String,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies pending
+    /// migrations.
+    pub async fn open(url: &str) -> Result<Store> {
+        let shown = redact_url(url);
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.sqlx_logging(false)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10));
+        if url.starts_with("sqlite:") {
+            opts.max_connections(8)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|o| {
+                    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(30))
+                        .foreign_keys(true)
+                        .create_if_missing(true)
+                });
+        } else {
+            opts.max_connections(16).min_connections(1);
+        }
+        let db = Database::connect(opts).await.map_err(|e| {
+            Error::Storage(format!(
+                "cannot open the database {shown}: {e}; check the URL (--database-url or DATABASE_URL) and that the server is running"
+            ))
+        })?;
+        Migrator::up(&db, None)
+            .await
+            .map_err(|e| Error::Storage(format!("cannot migrate the database {shown}: {e}")))?;
+        Ok(Store {
+            db,
+            url_shown: shown,
+        })
+    }
+
+    /// The connection pool.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// The URL with any password removed, for messages.
+    pub fn url_shown(&self) -> &str {
+        &self.url_shown
+    }
+}
+
+/// Removes the password from a database URL.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.split_once('@') {
+            if let Some((user, _)) = creds.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// Maps a database error to ours, naming what we were doing.
+pub fn db_err(doing: &str) -> impl Fn(sea_orm::DbErr) -> Error + '_ {
+    move |e| Error::Storage(format!("{doing}: {e}"))
+}

@@ -59,6 +59,18 @@ enum Command {
     /// Runs the daemon: loads and watches modules, honours handler changes, checks
     /// connections.
     Serve(ServeArgs),
+    /// The module log: every module call, HTTP exchange and module log line, newest
+    /// first, secrets redacted.
+    Log {
+        #[arg(long)]
+        handler: Option<String>,
+        #[arg(long)]
+        service: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Runs a demonstration in a fresh home and prints what happened.
     Demo(demo::DemoArgs),
     /// Loads one module file and prints its manifest as JSON (used internally to
@@ -129,6 +141,17 @@ enum HandlersCmd {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Runs one module call by hand and prints its JSON answer (for module authors and
+    /// debugging). Lifecycle calls made this way change no service.
+    Call {
+        name: String,
+        /// test_connection, create, suspend, unsuspend, terminate, change_plan, renew,
+        /// usage, sso, list_accounts, client_area, admin_actions, run_action, daily.
+        call: String,
+        /// A JSON file with the request (`-` reads standard input); default `{}`.
+        #[arg(long)]
+        request: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -177,7 +200,7 @@ pub fn main() -> i32 {
         }
     };
     // Calls that hung are abandoned, not waited for.
-    rt.shutdown_timeout(Duration::from_secs(5));
+    rt.shutdown_timeout(Duration::from_secs(2));
     code
 }
 
@@ -293,6 +316,12 @@ async fn run(cli: Cli) -> Result<()> {
             daemon::serve(&ctx, opts).await
         }
         Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Log {
+            handler,
+            service,
+            limit,
+            json,
+        } => show_log(&ctx, handler, service, limit, json.json).await,
         Command::Probe { .. } => Ok(()),
     }
 }
@@ -682,6 +711,37 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
             );
             Ok(())
         }
+        HandlersCmd::Call {
+            name,
+            call,
+            request,
+        } => {
+            let call = crate::runtime::Call::parse(&call)?;
+            let request = match request {
+                Some(path) => read_settings(&path)?,
+                None => Value::Object(Default::default()),
+            };
+            let rt = ctx.runtime().await?;
+            let h = handlers::get(&rt.store, &name).await?;
+            let instance = rt.instance(&h).await?;
+            let ctx_call = crate::runtime::CallContext {
+                service_id: request.pointer("/service/id").and_then(Value::as_i64),
+                ..Default::default()
+            };
+            let result = instance.call_raw(call, request.to_string(), ctx_call).await;
+            drop(instance);
+            rt.retire_all();
+            rt.log.flush().await;
+            let text = result.map_err(|source| Error::Module {
+                context: format!("handler {name}: {}", call.as_str()),
+                source,
+            })?;
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) => output::json(&v),
+                Err(_) => println!("{text}"),
+            }
+            Ok(())
+        }
         HandlersCmd::Test { name, json } => {
             let rt = ctx.runtime().await?;
             let result = handlers::test(&rt, &name).await;
@@ -696,4 +756,60 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn show_log(
+    ctx: &Ctx,
+    handler: Option<String>,
+    service: Option<i64>,
+    limit: u64,
+    json: bool,
+) -> Result<()> {
+    use crate::store::entities::module_log;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let store = ctx.store().await?;
+    let mut q = module_log::Entity::find()
+        .order_by_desc(module_log::Column::Id)
+        .limit(limit);
+    if let Some(h) = &handler {
+        handlers::get(&store, h).await?;
+        q = q.filter(module_log::Column::Handler.eq(h.clone()));
+    }
+    if let Some(s) = service {
+        q = q.filter(module_log::Column::ServiceId.eq(s));
+    }
+    let rows = q
+        .all(store.db())
+        .await
+        .map_err(crate::store::db_err("reading the module log"))?;
+    if json {
+        let out: Vec<Value> = rows
+            .iter()
+            .map(|r| serde_json::json!({"id": r.id, "at": r.at.to_rfc3339(), "handler": r.handler, "module": r.module, "module_version": r.module_version, "service_id": r.service_id, "operation_id": r.operation_id, "attempt": r.attempt, "kind": r.kind, "call": r.call, "request": r.request, "response": r.response, "outcome": r.outcome, "duration_ms": r.duration_ms}))
+            .collect();
+        output::json(&out);
+    } else if rows.is_empty() {
+        println!("the module log is empty");
+    } else {
+        output::table(
+            &["AT", "HANDLER", "SERVICE", "KIND", "CALL", "OUTCOME", "MS"],
+            &rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        r.handler.clone(),
+                        r.service_id
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        r.kind.clone(),
+                        r.call.clone(),
+                        r.outcome.clone(),
+                        r.duration_ms.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(())
 }

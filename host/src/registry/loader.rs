@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use abi_stable::abi_stability::abi_checking::{
+    check_layout_compatibility, AbiInstability, AbiInstabilityErrors,
+};
 use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
 use provisor_module_api::abi::ModuleRoot_Ref;
 use provisor_module_api::{Manifest, ModuleError};
@@ -90,12 +93,54 @@ pub fn looks_like_elf(bytes: &[u8]) -> bool {
 
 /// Loads `path` into this process and reads its manifest. abi_stable checks the
 /// interface's major version and every type's layout first.
+///
+/// abi_stable 0.11 insists that a library has every field the host's prefix types
+/// have, so a module built against an older 1.x (whose vtable ends before methods
+/// appended since) fails its check. That one case is accepted here: when the only
+/// differences are prefix types that are shorter in the module, the module is loaded
+/// without the layout check, and calls to what it lacks run the interface's default
+/// bodies (`NotSupported`). Any other difference is refused.
 pub fn load_in_process(path: &Path) -> Result<(ModuleRoot_Ref, Manifest), String> {
-    let root = lib_header_from_path(path)
-        .and_then(|header| header.init_root_module::<ModuleRoot_Ref>())
-        .map_err(|e| describe_library_error(&e))?;
+    let header = lib_header_from_path(path).map_err(|e| describe_library_error(&e))?;
+    let root = match header.init_root_module::<ModuleRoot_Ref>() {
+        Ok(root) => root,
+        Err(err @ LibraryError::AbiInstability(_)) => {
+            let Some(module_layout) = header.layout() else {
+                return Err(describe_library_error(&err));
+            };
+            let host_layout = <ModuleRoot_Ref as abi_stable::StableAbi>::LAYOUT;
+            match check_layout_compatibility(host_layout, module_layout) {
+                Err(found) if only_appended_fields_missing(&found) => load_older_minor(header)?,
+                _ => return Err(describe_library_error(&err)),
+            }
+        }
+        Err(err) => return Err(describe_library_error(&err)),
+    };
     let manifest = read_manifest(root)?;
     Ok((root, manifest))
+}
+
+/// Whether every layout difference is a prefix type (root module or vtable) that ends
+/// earlier in the module than in the host: a module built before fields were appended.
+fn only_appended_fields_missing(found: &AbiInstabilityErrors) -> bool {
+    // Entries without problems of their own are the path down to the one that has.
+    let mut problems = found.errors.iter().flat_map(|e| e.errs.iter()).peekable();
+    problems.peek().is_some()
+        && problems
+            .all(|x| matches!(x, AbiInstability::FieldCountMismatch(n) if n.expected > n.found))
+}
+
+#[allow(unsafe_code)]
+fn load_older_minor(
+    header: &'static abi_stable::library::LibHeader,
+) -> Result<ModuleRoot_Ref, String> {
+    // SAFETY: the layout check passed but for prefix types that end before fields the
+    // host appended after `last_prefix_field` (checked by the caller); the major
+    // version is still checked by this call. abi_stable's accessors for appended
+    // fields consult the module's own field count at run time, so the host never
+    // reads a field or vtable slot the module does not have.
+    unsafe { header.init_root_module_with_unchecked_layout::<ModuleRoot_Ref>() }
+        .map_err(|e| describe_library_error(&e))
 }
 
 /// Calls the root module's `manifest` and checks what it says.

@@ -71,6 +71,38 @@ impl Call {
         }
     }
 
+    /// Every call, in ABI order.
+    pub const ALL: [Call; 14] = [
+        Call::TestConnection,
+        Call::Create,
+        Call::Suspend,
+        Call::Unsuspend,
+        Call::Terminate,
+        Call::ChangePlan,
+        Call::Renew,
+        Call::Usage,
+        Call::Sso,
+        Call::ListAccounts,
+        Call::ClientArea,
+        Call::AdminActions,
+        Call::RunAction,
+        Call::Daily,
+    ];
+
+    /// The call named `name`.
+    pub fn parse(name: &str) -> Result<Call> {
+        Call::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Call::ALL.iter().map(|c| c.as_str()).collect();
+                Error::Invalid(format!(
+                    "unknown module call {name:?}; one of: {}",
+                    names.join(", ")
+                ))
+            })
+    }
+
     fn invoke(self, obj: &ProcessingModuleBox, request: &str) -> RResult<RString, AbiError> {
         let r = RStr::from_str(request);
         match self {

@@ -324,6 +324,8 @@ pub enum Audience {
 #[allow(missing_docs)]
 pub struct SsoRequest {
     pub service: ServiceInfo,
+    /// Defaults to the client.
+    #[serde(default)]
     pub audience: Audience,
 }
 

@@ -12,25 +12,38 @@ use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The cargo target directory.
 pub fn target() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// The built `provisor` binary.
 pub fn bin() -> PathBuf {
     let p = target().join("debug").join("provisor");
-    assert!(p.exists(), "{} is missing: run `cargo build --workspace` before the tests", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` before the tests",
+        p.display()
+    );
     p
 }
 
 /// A built module from the workspace, by library name (`provisor_manual_task`).
 pub fn so(lib: &str) -> PathBuf {
     let p = target().join("debug").join(format!("lib{lib}.so"));
-    assert!(p.exists(), "{} is missing: run `cargo build --workspace` before the tests", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` before the tests",
+        p.display()
+    );
     p
 }
 
@@ -50,7 +63,10 @@ static FIXTURE_BUILD: Mutex<()> = Mutex::new(());
 pub fn abi_fixture(workspace: &str, lib: &str) -> PathBuf {
     let _guard = FIXTURE_BUILD.lock().unwrap_or_else(|p| p.into_inner());
     let target_dir = target().join("abi-fixtures");
-    let manifest = root().join("tests/fixtures/abi").join(workspace).join("Cargo.toml");
+    let manifest = root()
+        .join("tests/fixtures/abi")
+        .join(workspace)
+        .join("Cargo.toml");
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--quiet", "--manifest-path"])
         .arg(&manifest)
@@ -58,7 +74,12 @@ pub fn abi_fixture(workspace: &str, lib: &str) -> PathBuf {
         .arg(&target_dir)
         .output()
         .expect("cargo runs");
-    assert!(out.status.success(), "building {} failed:\n{}", manifest.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "building {} failed:\n{}",
+        manifest.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let p = target_dir.join("debug").join(format!("lib{lib}.so"));
     assert!(p.exists(), "{} was not produced", p.display());
     p
@@ -82,12 +103,20 @@ impl Run {
     }
     /// Asserts success and returns stdout.
     pub fn ok(self) -> String {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self.stdout
     }
     /// Asserts this exit code and returns stderr.
     pub fn fails_with(self, code: i32) -> String {
-        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self.stderr
     }
     /// Stdout parsed as JSON.
@@ -106,11 +135,17 @@ pub struct TestHome {
 impl TestHome {
     /// A fresh home on embedded SQLite.
     pub fn new() -> TestHome {
-        TestHome { dir: tempfile::tempdir().expect("tempdir"), database_url: None }
+        TestHome {
+            dir: tempfile::tempdir().expect("tempdir"),
+            database_url: None,
+        }
     }
     /// A fresh home on the given database.
     pub fn with_database(url: Option<String>) -> TestHome {
-        TestHome { dir: tempfile::tempdir().expect("tempdir"), database_url: url }
+        TestHome {
+            dir: tempfile::tempdir().expect("tempdir"),
+            database_url: url,
+        }
     }
     /// The home directory.
     pub fn path(&self) -> &Path {
@@ -139,7 +174,9 @@ impl TestHome {
     fn command(&self) -> Command {
         let mut c = Command::new(bin());
         c.arg("--home").arg(self.path());
-        c.env_remove("PROVISOR_HOME").env_remove("DATABASE_URL").env("PROVISOR_LOG", "warn");
+        c.env_remove("PROVISOR_HOME")
+            .env_remove("DATABASE_URL")
+            .env("PROVISOR_LOG", "warn");
         if let Some(url) = &self.database_url {
             c.arg("--database-url").arg(url);
         }
@@ -147,11 +184,19 @@ impl TestHome {
     }
     /// Runs `provisor --home HOME ARGS…`.
     pub fn run(&self, args: &[&str]) -> Run {
-        Run::from(self.command().args(args).stdin(Stdio::null()).output().expect("provisor runs"))
+        Run::from(
+            self.command()
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("provisor runs"),
+        )
     }
     /// Starts `provisor serve` with extra arguments and waits until it is ready.
     pub fn serve(&self, args: &[&str]) -> Daemon {
-        let log = self.path().join(format!("serve-{}.log", std::process::id()));
+        let log = self
+            .path()
+            .join(format!("serve-{}.log", std::process::id()));
         let file = std::fs::File::create(&log).expect("log file");
         let child = self
             .command()
@@ -198,10 +243,16 @@ impl Daemon {
                 return start.elapsed();
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("provisor serve exited ({status}) before printing {needle:?}:\n{}", self.output());
+                panic!(
+                    "provisor serve exited ({status}) before printing {needle:?}:\n{}",
+                    self.output()
+                );
             }
             if start.elapsed() > limit {
-                panic!("provisor serve did not print {needle:?} within {limit:?}:\n{}", self.output());
+                panic!(
+                    "provisor serve did not print {needle:?} within {limit:?}:\n{}",
+                    self.output()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -256,14 +307,28 @@ pub fn backends() -> Vec<(&'static str, Option<String>)> {
 pub fn fresh_pg_database(url: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let name = format!("provisor_t{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst), Instant::now().elapsed().as_nanos() % 1000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let name = format!(
+        "provisor_t{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
     let out = Command::new("psql")
         .arg(url)
         .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])
-        .arg(format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name};"))
+        .arg(format!("DROP DATABASE IF EXISTS {name}"))
+        .arg("-c")
+        .arg(format!("CREATE DATABASE {name}"))
         .output()
         .unwrap_or_else(|e| panic!("PROVISOR_TEST_PG is set but psql cannot run: {e}"));
-    assert!(out.status.success(), "PROVISOR_TEST_PG={url}: cannot create a test database: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "PROVISOR_TEST_PG={url}: cannot create a test database: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     match url.rfind('/') {
         Some(i) => format!("{}/{name}", &url[..i]),
         None => panic!("PROVISOR_TEST_PG={url} has no database name"),

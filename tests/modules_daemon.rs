@@ -621,10 +621,9 @@ fn a_second_daemon_on_the_same_home_is_refused() {
     );
 }
 
-// Regression tests for host bugs found while writing the tests above; they fail today.
+// Regression tests for host bugs found while writing the tests above.
 
 #[test]
-#[ignore = "host bug: with a daemon running, CLI handler commands load the file in the modules directory even when the daemon refused it"]
 fn cli_handler_commands_do_not_run_a_downgrade_the_daemon_refused() {
     let _serial = untimed();
     let home = TestHome::new();
@@ -642,7 +641,6 @@ fn cli_handler_commands_do_not_run_a_downgrade_the_daemon_refused() {
 }
 
 #[test]
-#[ignore = "host bug: a file refused because two files claimed its module is never reconsidered after the other file is removed"]
 fn removing_the_loaded_one_of_two_claiming_files_loads_the_other() {
     let _serial = untimed();
     let home = TestHome::new();

@@ -116,6 +116,7 @@ struct State {
     by_name: HashMap<String, Arc<LoadedModule>>,
     seen: HashMap<String, FileSeen>,
     proven: HashMap<String, Manifest>,
+    recorded: HashMap<String, module_file::Model>,
     generation: u64,
 }
 
@@ -220,6 +221,7 @@ impl Registry {
     pub async fn learn_proven(&self) -> Result<()> {
         let rows = Registry::recorded(&self.store).await?;
         let mut st = self.state();
+        st.recorded = rows.iter().map(|r| (r.file.clone(), r.clone())).collect();
         for row in rows {
             if row.status == "loaded" || row.status == "missing" {
                 if let Some(manifest) = row
@@ -303,8 +305,39 @@ impl Registry {
             tokio::time::sleep(settle - age).await;
         }
 
+        // Files that went away. When one held a module, files refused because of it
+        // (two files claiming one name) are looked at again.
         let mut events = Vec::new();
         let mut records: Vec<Record> = Vec::new();
+        let present: Vec<&String> = files.iter().map(|(f, _)| f).collect();
+        let gone: Vec<String> = {
+            let mut st = self.state();
+            let gone: Vec<String> = st
+                .seen
+                .keys()
+                .filter(|f| !present.contains(f))
+                .cloned()
+                .collect();
+            for f in &gone {
+                st.seen.remove(f);
+            }
+            gone
+        };
+        for file in &gone {
+            let held = self.loaded().into_iter().find(|m| &m.file == file);
+            if let Some(m) = held {
+                events.push(ScanEvent::Missing {
+                    name: m.name().to_string(),
+                    file: file.clone(),
+                });
+                records.push(Record::missing(file, &m));
+                let loaded_files: Vec<String> =
+                    self.loaded().iter().map(|m| m.file.clone()).collect();
+                self.state().seen.retain(|f, _| loaded_files.contains(f));
+            } else {
+                records.push(Record::forget(file));
+            }
+        }
         for (file, path) in &files {
             let Ok(meta) = std::fs::metadata(path) else {
                 continue;
@@ -345,35 +378,10 @@ impl Registry {
             records.push(record);
         }
 
-        // Files that went away.
-        let present: Vec<&String> = files.iter().map(|(f, _)| f).collect();
-        let gone: Vec<String> = {
-            let mut st = self.state();
-            let gone: Vec<String> = st
-                .seen
-                .keys()
-                .filter(|f| !present.contains(f))
-                .cloned()
-                .collect();
-            for f in &gone {
-                st.seen.remove(f);
-            }
-            gone
-        };
-        for file in gone {
-            let held = self.loaded().into_iter().find(|m| m.file == file);
-            if let Some(m) = held {
-                events.push(ScanEvent::Missing {
-                    name: m.name().to_string(),
-                    file: file.clone(),
-                });
-                records.push(Record::missing(&file, &m));
-            } else {
-                records.push(Record::forget(&file));
-            }
-        }
         if self.record {
             self.write_records(&records, &files).await?;
+        } else {
+            self.adopt_served();
         }
         let daemon = self.process.starts_with("serve");
         for e in &events {
@@ -404,8 +412,23 @@ impl Registry {
                 Record::refused(file, sha256, None, reason),
             )
         };
-        if let Err(reason) = self.check_and_probe(path, bytes) {
-            return refuse(reason);
+        let probed = match self.check_and_probe(path, bytes) {
+            Ok(m) => m,
+            Err(reason) => return refuse(reason),
+        };
+        // Refuse by version before mapping anything: a refused file is never loaded.
+        if !probed.name.is_empty() {
+            if let Err((reason, serving)) = self.version_rules(&probed, file, sha256, files) {
+                return (
+                    ScanEvent::Refused {
+                        file: file.to_string(),
+                        reason: reason.clone(),
+                    },
+                    Record::refused(file, sha256, Some(&probed), reason)
+                        .named(&probed.name, &probed.version)
+                        .serving(serving.as_deref()),
+                );
+            }
         }
         // Map a content-addressed copy, never the dropped file itself.
         let stem = file.trim_end_matches(".so");
@@ -434,50 +457,19 @@ impl Registry {
             }
         };
         let name = manifest.name.clone();
+        if let Err((reason, serving)) = self.version_rules(&manifest, file, sha256, files) {
+            return (
+                ScanEvent::Refused {
+                    file: file.to_string(),
+                    reason: reason.clone(),
+                },
+                Record::refused(file, sha256, Some(&manifest), reason)
+                    .named(&name, &manifest.version)
+                    .serving(serving.as_deref()),
+            );
+        }
         let mut st = self.state();
         let current = st.by_name.get(&name).cloned();
-        let with_name = |r: Record| r.named(&name, &manifest.version);
-        if let Some(cur) = &current {
-            let cur_file_present = files.iter().any(|(f, _)| *f == cur.file);
-            if cur.file != file && cur_file_present {
-                let reason = format!(
-                    "two files claim module {name}: {} (loaded, {}) and {file} ({}); remove one of them",
-                    cur.file, cur.version, manifest.version
-                );
-                return (
-                    ScanEvent::Refused {
-                        file: file.to_string(),
-                        reason: reason.clone(),
-                    },
-                    with_name(Record::refused(file, sha256, Some(&manifest), reason)),
-                );
-            }
-            if version < cur.version {
-                let reason = format!(
-                    "it is {name} {version}, older than the loaded {} (downgrades are refused; the loaded version keeps serving)",
-                    cur.version
-                );
-                return (
-                    ScanEvent::Refused {
-                        file: file.to_string(),
-                        reason: reason.clone(),
-                    },
-                    with_name(Record::refused(file, sha256, Some(&manifest), reason)),
-                );
-            }
-            if version == cur.version && cur.sha256 != sha256 {
-                let reason = format!(
-                    "it is {name} {version} like the loaded build but its contents differ; bump the version to upgrade (the loaded build keeps serving)"
-                );
-                return (
-                    ScanEvent::Refused {
-                        file: file.to_string(),
-                        reason: reason.clone(),
-                    },
-                    with_name(Record::refused(file, sha256, Some(&manifest), reason)),
-                );
-            }
-        }
         st.generation += 1;
         let module = Arc::new(LoadedModule {
             version,
@@ -509,6 +501,126 @@ impl Registry {
             },
         };
         (event, record)
+    }
+
+    /// The rules a loadable file must also pass: one file per module name, no
+    /// downgrade, no same-version rebuild; with a daemon running, its verdict on these
+    /// exact bytes. On refusal, also names the loaded copy that keeps serving.
+    fn version_rules(
+        &self,
+        manifest: &Manifest,
+        file: &str,
+        sha256: &str,
+        files: &[(String, PathBuf)],
+    ) -> std::result::Result<(), (String, Option<PathBuf>)> {
+        let name = &manifest.name;
+        let version = semver::Version::parse(&manifest.version).map_err(|e| {
+            (
+                format!(
+                    "its version {:?} is not semantic versioning: {e}",
+                    manifest.version
+                ),
+                None,
+            )
+        })?;
+        let st = self.state();
+        if !self.record {
+            if let Some(row) = st
+                .recorded
+                .get(file)
+                .filter(|r| r.sha256 == sha256 && r.status == "refused")
+            {
+                let reason = row
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "refused by the running daemon".to_string());
+                return Err((reason, None));
+            }
+        }
+        // What serves this name now: loaded here, or recorded for this very file.
+        let (cur_file, cur_version, cur_sha, cur_path) = match st.by_name.get(name) {
+            Some(cur) => (
+                cur.file.clone(),
+                cur.version.clone(),
+                cur.sha256.clone(),
+                Some(cur.loaded_path.clone()),
+            ),
+            None => match st
+                .recorded
+                .get(file)
+                .filter(|r| r.status == "loaded" && r.name.as_deref() == Some(name.as_str()))
+            {
+                Some(row) => match row
+                    .version
+                    .as_deref()
+                    .and_then(|v| semver::Version::parse(v).ok())
+                {
+                    Some(v) => (
+                        row.file.clone(),
+                        v,
+                        row.sha256.clone(),
+                        row.loaded_path.clone().map(PathBuf::from),
+                    ),
+                    None => return Ok(()),
+                },
+                None => return Ok(()),
+            },
+        };
+        let cur_file_present = files.iter().any(|(f, _)| *f == cur_file);
+        if cur_file != file && cur_file_present {
+            return Err((
+                format!("two files claim module {name}: {cur_file} (loaded, {cur_version}) and {file} ({version}); remove one of them"),
+                cur_path,
+            ));
+        }
+        if version < cur_version {
+            return Err((
+                format!("it is {name} {version}, older than the loaded {cur_version} (downgrades are refused; the loaded version keeps serving)"),
+                cur_path,
+            ));
+        }
+        if version == cur_version && cur_sha != sha256 {
+            return Err((
+                format!("it is {name} {version} like the loaded build but its contents differ; bump the version to upgrade (the loaded build keeps serving)"),
+                cur_path,
+            ));
+        }
+        Ok(())
+    }
+
+    /// With a daemon running: maps the copies the daemon serves that this process has
+    /// not loaded from the modules directory (its file was replaced by one the daemon
+    /// refused), so CLI calls run the same code the daemon runs.
+    fn adopt_served(&self) {
+        let rows: Vec<module_file::Model> = self.state().recorded.values().cloned().collect();
+        for row in rows {
+            let (Some(path), Some(name)) = (row.loaded_path.as_deref(), row.name.as_deref()) else {
+                continue;
+            };
+            if self.get(name).is_some() || !Path::new(path).exists() {
+                continue;
+            }
+            match loader::load_in_process(Path::new(path)) {
+                Ok((root, manifest)) => {
+                    let Ok(version) = semver::Version::parse(&manifest.version) else {
+                        continue;
+                    };
+                    let mut st = self.state();
+                    st.generation += 1;
+                    let module = Arc::new(LoadedModule {
+                        version,
+                        file: row.file.clone(),
+                        sha256: row.sha256.clone(),
+                        loaded_path: PathBuf::from(path),
+                        generation: st.generation,
+                        root,
+                        manifest: manifest.clone(),
+                    });
+                    st.by_name.insert(manifest.name.clone(), module);
+                }
+                Err(reason) => tracing::debug!("cannot map the daemon's copy {path}: {reason}"),
+            }
+        }
     }
 
     async fn write_records(&self, records: &[Record], files: &[(String, PathBuf)]) -> Result<()> {
@@ -678,6 +790,13 @@ impl Record {
             forget: true,
             ..Record::base(file, "", "removed")
         }
+    }
+    /// Keeps the path of the loaded copy that goes on serving despite this refusal.
+    fn serving(mut self, loaded_path: Option<&Path>) -> Record {
+        if let Some(p) = loaded_path {
+            self.loaded_path = Some(p.display().to_string());
+        }
+        self
     }
     fn named(mut self, name: &str, version: &str) -> Record {
         self.name = Some(name.to_string());

@@ -25,10 +25,12 @@
 //!   floor if modules were compiled into the host. `.so` minus typed is the whole
 //!   boundary (JSON encode/decode both ways, vtable call, panic guard).
 //!
-//! The harness is hand-rolled: each variant is calibrated to ~10 ms batches, then
-//! batches of all variants of a scenario run interleaved (so compiler jobs running
-//! beside the bench hit every variant alike); a figure is the median of the batches'
-//! per-call means, with the fastest batch in brackets.
+//! The harness is hand-rolled: each variant is warmed up and calibrated to ~1 ms
+//! batches, then batches of all variants of a scenario run interleaved (so compiler
+//! jobs running beside the bench hit every variant alike). A figure is the median of
+//! the per-call means of the batches during which the thread was not switched out
+//! (read from `/proc/thread-self/schedstat`: a preempted batch's wall time includes
+//! other processes), with the fastest batch in brackets.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -48,8 +50,9 @@ use provisor_module_api::{
     ClientInfo, ConnectionInfo, Host, LifecycleRequest, Module, Outcome, PlanInfo, ServiceInfo,
 };
 
-const BATCH: Duration = Duration::from_millis(10);
-const ROUNDS: usize = 60;
+const BATCH: Duration = Duration::from_millis(1);
+const ROUNDS: usize = 300;
+const WARM_UP: Duration = Duration::from_millis(100);
 const TARGET_OVERHEAD_NS: f64 = 1_000.0;
 const TARGET_CREATE_NS: f64 = 20_000.0;
 
@@ -250,10 +253,52 @@ fn realistic_request() -> LifecycleRequest {
 /// One variant: runs `iters` calls and returns the time they took (setup excluded).
 type Variant<'a> = (&'a str, Box<dyn FnMut(u64) -> Duration + 'a>);
 
-#[derive(Clone, Copy)]
 struct Stat {
+    /// Median per-call time over the batches that ran without being switched out.
     median_ns: f64,
+    /// The fastest batch's per-call time.
     min_ns: f64,
+    /// How many batches ran without being switched out (of `ROUNDS`).
+    kept: usize,
+    /// Each round's per-call time, and whether that batch ran without being switched
+    /// out.
+    rounds: Vec<(f64, bool)>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `.so` against a baseline, round by round: the two batches of a round ran within a
+/// few milliseconds of each other, so a machine that speeds up and slows down over
+/// seconds (a shared VM) moves both alike. Answers the median of the per-round
+/// differences and the median of the per-round ratios.
+fn paired(base: &Stat, so: &Stat) -> (f64, f64) {
+    let both = |clean_only: bool| -> Vec<(f64, f64)> {
+        base.rounds
+            .iter()
+            .zip(&so.rounds)
+            .filter(|((_, b), (_, s))| !clean_only || (*b && *s))
+            .map(|((b, _), (s, _))| (*b, *s))
+            .collect()
+    };
+    let mut pairs = both(true);
+    if pairs.len() < ROUNDS / 10 {
+        pairs = both(false);
+    }
+    (
+        median(pairs.iter().map(|(b, s)| s - b).collect()),
+        median(pairs.iter().map(|(b, s)| s / b).collect()),
+    )
+}
+
+/// How many times this thread has been scheduled onto a CPU (the third field of
+/// `/proc/thread-self/schedstat`), or `None` where the kernel does not say. A batch
+/// during which it changes was preempted, and its wall time includes other processes.
+fn times_scheduled() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().nth(2)?.parse().ok()
 }
 
 fn calibrate(f: &mut dyn FnMut(u64) -> Duration) -> u64 {
@@ -269,30 +314,48 @@ fn calibrate(f: &mut dyn FnMut(u64) -> Duration) -> u64 {
 }
 
 fn measure(variants: &mut [Variant<'_>]) -> Vec<Stat> {
-    // Warm-up doubles as calibration.
     let iters: Vec<u64> = variants
         .iter_mut()
         .map(|(_, f)| {
-            calibrate(f.as_mut());
+            let iters = calibrate(f.as_mut());
+            // Warm up: caches, branch predictors, the allocator's free lists.
+            let warm = Instant::now();
+            while warm.elapsed() < WARM_UP {
+                f(iters);
+            }
             calibrate(f.as_mut())
         })
         .collect();
-    let mut samples = vec![Vec::with_capacity(ROUNDS); variants.len()];
+    let mut rounds = vec![Vec::with_capacity(ROUNDS); variants.len()];
     for round in 0..ROUNDS {
         for k in 0..variants.len() {
             // Rotate the order so no variant always runs right after another.
             let i = (round + k) % variants.len();
+            let before = times_scheduled();
             let t = (variants[i].1)(iters[i]);
-            samples[i].push(t.as_nanos() as f64 / iters[i] as f64);
+            let after = times_scheduled();
+            let per_call = t.as_nanos() as f64 / iters[i] as f64;
+            rounds[i].push((per_call, before.is_some() && before == after));
         }
     }
-    samples
+    rounds
         .into_iter()
-        .map(|mut s| {
-            s.sort_by(f64::total_cmp);
+        .map(|rounds| {
+            let all: Vec<f64> = rounds.iter().map(|(t, _)| *t).collect();
+            let clean: Vec<f64> = rounds.iter().filter(|(_, c)| *c).map(|(t, _)| *t).collect();
+            let kept = clean.len();
+            let min_ns = all.iter().copied().fold(f64::INFINITY, f64::min);
+            // Too few clean batches (or no schedstat): fall back to every batch.
+            let median_ns = if kept >= ROUNDS / 10 {
+                median(clean)
+            } else {
+                median(all)
+            };
             Stat {
-                median_ns: s[s.len() / 2],
-                min_ns: s[0],
+                median_ns,
+                min_ns,
+                kept,
+                rounds,
             }
         })
         .collect()
@@ -306,14 +369,24 @@ fn timed(iters: u64, mut f: impl FnMut()) -> Duration {
     start.elapsed()
 }
 
-/// A typed `create` consumes its request: the clones are made before the clock starts.
+/// A typed `create` consumes its request: the clones are made before the clock starts,
+/// a few at a time so that they are still in cache when the module reads them (as a
+/// request the host just built would be).
 fn timed_typed_create<M: Module>(m: &M, req: &LifecycleRequest, iters: u64) -> Duration {
-    let requests: Vec<LifecycleRequest> = (0..iters).map(|_| req.clone()).collect();
-    let start = Instant::now();
-    for r in requests {
-        black_box(m.create(black_box(r)).expect("create succeeds"));
+    const CHUNK: u64 = 16;
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        let requests: Vec<LifecycleRequest> = (0..n).map(|_| req.clone()).collect();
+        let start = Instant::now();
+        for r in requests {
+            black_box(m.create(black_box(r)).expect("create succeeds"));
+        }
+        total += start.elapsed();
+        left -= n;
     }
-    start.elapsed()
+    total
 }
 
 /// The host's half of a call: encode the request, call across the ABI, decode the answer.
@@ -358,15 +431,15 @@ fn pass(ok: bool) -> &'static str {
     }
 }
 
-fn line(what: &str, base_name: &str, base: Stat, so: Stat, fmt: fn(f64) -> String) -> String {
+fn line(what: &str, base_name: &str, base: &Stat, so: &Stat, fmt: fn(f64) -> String) -> String {
+    let (overhead, ratio) = paired(base, so);
     format!(
-        "{what}: {base_name} {} [{}], .so {} [{}], overhead {} (ratio {:.2})",
+        "{what}: {base_name} {} [{}], .so {} [{}], overhead {} (ratio {ratio:.2})",
         fmt(base.median_ns),
         fmt(base.min_ns),
         fmt(so.median_ns),
         fmt(so.min_ns),
-        signed(so.median_ns - base.median_ns, fmt).trim_start_matches('+'),
-        so.median_ns / base.median_ns
+        signed(overhead, fmt).trim_start_matches('+'),
     )
 }
 
@@ -414,7 +487,7 @@ fn main() {
         "  create request {req_len} B of JSON; bench-noop answers {answer_len} B, manual-task {manual_answer_len} B"
     );
     println!(
-        "  {ROUNDS} interleaved batches of ~{} ms per variant; median per call [fastest batch]",
+        "  {ROUNDS} interleaved batches of ~{} ms per variant; median per call over the batches not preempted [fastest batch]",
         BATCH.as_millis()
     );
     let started = Instant::now();
@@ -465,8 +538,52 @@ fn main() {
             }),
         ),
     ]);
-    let [n_typed, n_direct, n_so] = [noop[0], noop[1], noop[2]];
-    let [c_typed, c_direct, c_so] = [create[0], create[1], create[2]];
+    let req_json = serde_json::to_string(&req).expect("encodes");
+    let answer_json = serde_json::to_string(&answer).expect("encodes");
+    let parts = measure(&mut [
+        (
+            "encode request",
+            Box::new(|n| {
+                timed(n, || {
+                    drop(black_box(serde_json::to_string(black_box(&req))))
+                })
+            }),
+        ),
+        (
+            "decode request",
+            Box::new(|n| {
+                timed(n, || {
+                    drop(black_box(serde_json::from_str::<LifecycleRequest>(
+                        black_box(&req_json),
+                    )))
+                })
+            }),
+        ),
+        (
+            "module work",
+            Box::new(|n| timed_typed_create(&typed_noop, &req, n)),
+        ),
+        (
+            "encode answer",
+            Box::new(|n| {
+                timed(n, || {
+                    drop(black_box(serde_json::to_string(black_box(&answer))))
+                })
+            }),
+        ),
+        (
+            "decode answer",
+            Box::new(|n| {
+                timed(n, || {
+                    drop(black_box(serde_json::from_str::<Outcome>(black_box(
+                        &answer_json,
+                    ))))
+                })
+            }),
+        ),
+    ]);
+    let [n_typed, n_direct, n_so] = [&noop[0], &noop[1], &noop[2]];
+    let [c_typed, c_direct, c_so] = [&create[0], &create[1], &create[2]];
 
     println!();
     println!("bench-noop; direct = the same module's rlib, through the same abi_stable object built in-process");
@@ -475,6 +592,23 @@ fn main() {
     println!("bench-noop; typed = the rlib's Module trait called as plain Rust (no ABI, no JSON)");
     println!("{}", line("noop", "typed", n_typed, n_so, fmt_ns));
     println!("{}", line("create ~1KB", "typed", c_typed, c_so, fmt_us));
+    let names = [
+        "encode request",
+        "decode request",
+        "module work",
+        "encode answer",
+        "decode answer",
+    ];
+    let breakdown: Vec<String> = names
+        .iter()
+        .zip(&parts)
+        .map(|(name, st)| format!("{name} {}", fmt_us(st.median_ns)))
+        .collect();
+    println!(
+        "create ~1KB breakdown (bench-noop, in-process, no ABI): {}; sum {}",
+        breakdown.join(", "),
+        fmt_us(parts.iter().map(|p| p.median_ns).sum())
+    );
     println!(
         "manual-task, a real module, .so only (its rlib cannot link beside bench-noop's: both export the root-module symbol)"
     );
@@ -486,8 +620,8 @@ fn main() {
         fmt_us(manual[1].min_ns),
     );
 
-    let over_noop = n_so.median_ns - n_direct.median_ns;
-    let over_create = c_so.median_ns - c_direct.median_ns;
+    let (over_noop, _) = paired(n_direct, n_so);
+    let (over_create, _) = paired(c_direct, c_so);
     let worst_create = c_so.median_ns.max(manual[1].median_ns);
     println!();
     println!(
@@ -501,8 +635,8 @@ fn main() {
         fmt_us(manual[1].median_ns),
         fmt_us(manual[1].min_ns),
     );
-    let strict_noop = n_so.median_ns - n_typed.median_ns;
-    let strict_create = c_so.median_ns - c_typed.median_ns;
+    let (strict_noop, _) = paired(n_typed, n_so);
+    let (strict_create, _) = paired(c_typed, c_so);
     println!(
         "strict (.so over the typed call): noop overhead <= 1 µs: {} ({}); create overhead <= 1 µs: {} ({}: the JSON encode/decode both ways)",
         pass(strict_noop <= TARGET_OVERHEAD_NS),
@@ -510,5 +644,21 @@ fn main() {
         pass(strict_create <= TARGET_OVERHEAD_NS),
         signed(strict_create, fmt_us),
     );
-    println!("measured in {:.1} s", started.elapsed().as_secs_f64());
+    let fewest = noop
+        .iter()
+        .chain(&create)
+        .chain(&parts)
+        .chain(&manual)
+        .map(|st| st.kept)
+        .min()
+        .unwrap_or(0);
+    println!(
+        "measured in {:.1} s; batches not preempted: at least {fewest} of {ROUNDS} per variant{}",
+        started.elapsed().as_secs_f64(),
+        if fewest < ROUNDS / 10 {
+            " (too few: some medians are over every batch)"
+        } else {
+            ""
+        }
+    );
 }

@@ -13,6 +13,10 @@ pub use module::Module;
 pub use serde_json;
 pub use types::*;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The version of this interface crate, recorded in every module's manifest.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -30,7 +30,10 @@
 //! jobs running beside the bench hit every variant alike). A figure is the median of
 //! the per-call means of the batches during which the thread was not switched out
 //! (read from `/proc/thread-self/schedstat`: a preempted batch's wall time includes
-//! other processes), with the fastest batch in brackets.
+//! other processes), with the fastest batch in brackets. An overhead or ratio is the
+//! median over rounds of the difference (ratio) between the two variants' batches of
+//! the same round, which ran milliseconds apart: a shared machine whose speed drifts
+//! over seconds moves both alike.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};

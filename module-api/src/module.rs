@@ -233,7 +233,18 @@ pub fn root_module<M: Module>() -> ModuleRoot_Ref {
 /// Exports a [`Module`] implementation as a Provisor processing module. Write it once,
 /// at the root of a `cdylib` crate:
 ///
-/// ```ignore
+/// ```no_run
+/// # use provisor_module_api::*;
+/// # pub struct MyModule;
+/// # impl Module for MyModule {
+/// #     type Settings = serde_json::Value;
+/// #     fn manifest() -> Manifest {
+/// #         Manifest { name: "my-module".into(), version: "1.0.0".into(), api_version: String::new(),
+/// #             description: String::new(), capabilities: vec![], settings_schema: empty_object_schema(),
+/// #             plan_schema: empty_object_schema() }
+/// #     }
+/// #     fn new(_: Host, _: serde_json::Value) -> Result<Self, ModuleError> { Ok(MyModule) }
+/// # }
 /// provisor_module_api::export_module!(MyModule);
 /// ```
 ///

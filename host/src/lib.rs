@@ -3,9 +3,11 @@
 //! The binary (`src/main.rs`) is a thin layer over this library. See
 //! `docs/architecture.md` for the code map and the invariant each part keeps.
 
+pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod daemon;
+pub mod engine;
 pub mod error;
 pub mod handlers;
 pub mod home;

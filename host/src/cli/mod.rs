@@ -5,6 +5,7 @@
 
 mod demo;
 mod output;
+mod processing;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,8 +57,39 @@ enum Command {
     /// Handlers: a module plus its connection settings.
     #[command(subcommand)]
     Handlers(HandlersCmd),
-    /// Runs the daemon: loads and watches modules, honours handler changes, checks
-    /// connections.
+    /// Departments: who takes manual tasks.
+    #[command(subcommand)]
+    Departments(processing::DepartmentsCmd),
+    /// Clients.
+    #[command(subcommand)]
+    Clients(processing::ClientsCmd),
+    /// Tariff plans.
+    #[command(subcommand)]
+    Plans(processing::PlansCmd),
+    /// Services: order, list, show, and queue lifecycle operations.
+    #[command(subcommand)]
+    Services(processing::ServicesCmd),
+    /// Operations: the durable queue ("current operations").
+    #[command(subcommand)]
+    Ops(processing::OpsCmd),
+    /// Manual tasks for departments.
+    #[command(subcommand)]
+    Tasks(processing::TasksCmd),
+    /// Emails waiting to be sent.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
+    /// Runs workers until no operation is due (for scripts and tests).
+    Work {
+        /// Required: stop when nothing is due (continuous work is `provisor serve`).
+        #[arg(long, required = true)]
+        until_idle: bool,
+        #[command(flatten)]
+        engine: processing::EngineArgs,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Runs the daemon: workers, the modules watcher, handler changes, connection
+    /// checks.
     Serve(ServeArgs),
     /// The module log: every module call, HTTP exchange and module log line, newest
     /// first, secrets redacted.
@@ -98,6 +130,12 @@ enum ModulesCmd {
         #[command(flatten)]
         json: JsonFlag,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCmd {
+    /// Every queued and sent email.
+    List(JsonFlag),
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +207,11 @@ struct ServeArgs {
     /// Milliseconds between rescans of the modules directory (the watcher is faster).
     #[arg(long, default_value_t = 1000)]
     scan_interval_ms: u64,
+    /// Run no workers (modules and handlers only).
+    #[arg(long)]
+    no_workers: bool,
+    #[command(flatten)]
+    engine: processing::EngineArgs,
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -312,10 +355,23 @@ async fn run(cli: Cli) -> Result<()> {
             let opts = ServeOptions {
                 check_interval: Duration::from_secs(args.check_interval),
                 scan_interval: Duration::from_millis(args.scan_interval_ms.max(100)),
+                engine: if args.no_workers {
+                    None
+                } else {
+                    Some(args.engine.config()?)
+                },
             };
             daemon::serve(&ctx, opts).await
         }
         Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Departments(cmd) => processing::departments(&ctx, cmd).await,
+        Command::Clients(cmd) => processing::clients(&ctx, cmd).await,
+        Command::Plans(cmd) => processing::plans(&ctx, cmd).await,
+        Command::Services(cmd) => processing::services(&ctx, cmd).await,
+        Command::Ops(cmd) => processing::ops(&ctx, cmd).await,
+        Command::Tasks(cmd) => processing::tasks_cmd(&ctx, cmd).await,
+        Command::Outbox(OutboxCmd::List(flag)) => processing::outbox_list(&ctx, flag.json).await,
+        Command::Work { engine, json, .. } => processing::work(&ctx, engine, json.json).await,
         Command::Log {
             handler,
             service,

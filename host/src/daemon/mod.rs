@@ -27,6 +27,8 @@ pub struct ServeOptions {
     pub check_interval: Duration,
     /// Between rescans of the modules directory.
     pub scan_interval: Duration,
+    /// Run a worker with these settings (`None`: no workers).
+    pub engine: Option<crate::engine::EngineConfig>,
 }
 
 /// Whether a daemon holds the home's lock.
@@ -106,6 +108,16 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = opts.engine.clone().map(|cfg| {
+        let worker = crate::engine::Worker::new(Arc::clone(&rt), cfg);
+        tracing::info!("worker {} started", worker.id());
+        tokio::spawn(async move {
+            if let Err(e) = worker.run_forever(stop_rx).await {
+                tracing::error!("the worker stopped: {e}");
+            }
+        })
+    });
     let mut scan_tick = tokio::time::interval(opts.scan_interval);
     let mut handler_tick = tokio::time::interval(Duration::from_millis(500));
     let mut check_tick = tokio::time::interval(if opts.check_interval.is_zero() {
@@ -147,6 +159,12 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
         }
     }
     println!("provisor serve: stopping");
+    let _ = stop_tx.send(true);
+    if let Some(w) = worker {
+        // Operations in flight finish (or their lease runs out and another worker
+        // takes them after a crash).
+        let _ = w.await;
+    }
     for (_, task) in checking {
         task.abort();
     }

@@ -139,3 +139,243 @@ pub mod module_log {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Departments: who takes manual tasks.
+pub mod department {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "departments")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub name: String,
+        pub email: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Clients (minimal until billing extends them).
+pub mod client {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clients")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        #[sea_orm(unique)]
+        pub email: String,
+        pub currency: String,
+        pub country: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Tariff plans: what a client buys and how it is provisioned.
+pub mod plan {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plans")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub name: String,
+        /// The module every handler of the plan must use.
+        pub module: String,
+        pub template: Option<String>,
+        /// JSON object: the resources passed to the module.
+        pub resources: String,
+        /// JSON object: plan settings, validated against the module's plan schema.
+        pub settings: String,
+        /// JSON object: configurable options `{name: {value: {resource: amount}}}`.
+        pub options: String,
+        pub is_addon: bool,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Which handlers process a plan, in order of preference.
+pub mod plan_handler {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plan_handlers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plan_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub handler_id: i64,
+        pub priority: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Services: one sold thing, processed by one handler.
+pub mod service {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "services")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub client_id: i64,
+        pub plan_id: i64,
+        pub handler_id: i64,
+        pub parent_id: Option<i64>,
+        /// pending, provisioning, active, suspended, terminated, failed, manual.
+        pub status: String,
+        pub remote_id: Option<String>,
+        /// JSON object of what modules and staff returned.
+        pub attributes: String,
+        /// JSON object of the configurable options chosen at order time.
+        pub options: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The operation queue: every lifecycle step, durable.
+pub mod operation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "operations")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub service_id: i64,
+        pub handler_id: i64,
+        /// create, suspend, unsuspend, terminate, change_plan, renew.
+        pub kind: String,
+        /// queued, running, done, manual, cancelled.
+        pub status: String,
+        #[sea_orm(unique)]
+        pub operation_key: String,
+        pub attempts: i32,
+        pub max_attempts: i32,
+        pub next_run_at: DateTimeUtc,
+        pub lease_owner: Option<String>,
+        pub lease_expires_at: Option<DateTimeUtc>,
+        pub params: String,
+        pub state: Option<String>,
+        pub last_error: Option<String>,
+        pub last_error_kind: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub finished_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One attempt of an operation, with its outcome and error text.
+pub mod operation_attempt {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "operation_attempts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub operation_id: i64,
+        pub attempt: i32,
+        pub worker: String,
+        pub started_at: DateTimeUtc,
+        pub finished_at: DateTimeUtc,
+        pub outcome: String,
+        pub error: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Manual tasks for departments.
+pub mod task {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tasks")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub operation_id: i64,
+        pub service_id: i64,
+        pub department: String,
+        /// open, taken, done, returned, cancelled.
+        pub status: String,
+        pub reason: String,
+        /// JSON array of the module's form fields.
+        pub fields: String,
+        pub taken_by: Option<String>,
+        pub values: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Emails waiting to be sent (delivery comes later).
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub kind: String,
+        pub recipient: String,
+        pub subject: String,
+        pub body: String,
+        pub service_id: Option<i64>,
+        #[sea_orm(unique)]
+        pub dedupe_key: String,
+        pub created_at: DateTimeUtc,
+        pub sent_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

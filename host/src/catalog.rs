@@ -1,0 +1,391 @@
+//! The catalog: departments, clients and tariff plans.
+//!
+//! Owns: validating what admins put in (names, emails, currencies, plan settings
+//! against the module's plan schema, every handler of a plan using the plan's module).
+//! Must not: create services or operations; the engine does.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::handlers;
+use crate::registry::Registry;
+use crate::schema;
+use crate::store::entities::{client, department, handler, plan, plan_handler};
+use crate::store::{db_err, Store};
+
+fn check_label(what: &str, name: &str) -> Result<()> {
+    let ok = !name.trim().is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ' | '(' | ')' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "{what} name {name:?} is not valid: use 1-100 letters, digits, spaces and - _ . ( ) /"
+        )))
+    }
+}
+
+/// Adds a department.
+pub async fn add_department(
+    store: &Store,
+    name: &str,
+    email: Option<String>,
+) -> Result<department::Model> {
+    check_label("department", name)?;
+    if find_department(store, name).await?.is_some() {
+        return Err(Error::Invalid(format!("department {name} already exists")));
+    }
+    department::ActiveModel {
+        name: Set(name.to_string()),
+        email: Set(email),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(store.db())
+    .await
+    .map_err(db_err("storing the department"))
+}
+
+/// The department called `name`, if any.
+pub async fn find_department(store: &Store, name: &str) -> Result<Option<department::Model>> {
+    department::Entity::find()
+        .filter(department::Column::Name.eq(name))
+        .one(store.db())
+        .await
+        .map_err(db_err("reading departments"))
+}
+
+/// Every department.
+pub async fn departments(store: &Store) -> Result<Vec<department::Model>> {
+    department::Entity::find()
+        .order_by_asc(department::Column::Name)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading departments"))
+}
+
+/// Checks that a department exists, naming how to add it.
+pub async fn require_department(store: &Store, name: &str) -> Result<()> {
+    match find_department(store, name).await? {
+        Some(_) => Ok(()),
+        None => Err(Error::Invalid(format!(
+            "department {name} does not exist; add it with `provisor departments add {name}`"
+        ))),
+    }
+}
+
+fn check_email(email: &str) -> Result<()> {
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!("{email:?} is not an email address")))
+    }
+}
+
+/// Adds a client.
+pub async fn add_client(
+    store: &Store,
+    name: &str,
+    email: &str,
+    currency: &str,
+    country: &str,
+) -> Result<client::Model> {
+    if name.trim().is_empty() {
+        return Err(Error::Invalid("a client needs a name".to_string()));
+    }
+    check_email(email)?;
+    let currency = currency.to_ascii_uppercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(Error::Invalid(format!(
+            "currency {currency:?} is not a 3-letter ISO 4217 code (like EUR)"
+        )));
+    }
+    let country = country.to_ascii_uppercase();
+    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(Error::Invalid(format!(
+            "country {country:?} is not a 2-letter ISO 3166 code (like NL)"
+        )));
+    }
+    if find_client_by_email(store, email).await?.is_some() {
+        return Err(Error::Invalid(format!(
+            "a client with email {email} already exists"
+        )));
+    }
+    client::ActiveModel {
+        name: Set(name.trim().to_string()),
+        email: Set(email.to_string()),
+        currency: Set(currency),
+        country: Set(country),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(store.db())
+    .await
+    .map_err(db_err("storing the client"))
+}
+
+/// The client with this email, if any.
+pub async fn find_client_by_email(store: &Store, email: &str) -> Result<Option<client::Model>> {
+    client::Entity::find()
+        .filter(client::Column::Email.eq(email))
+        .one(store.db())
+        .await
+        .map_err(db_err("reading clients"))
+}
+
+/// A client by id or email.
+pub async fn get_client(store: &Store, id_or_email: &str) -> Result<client::Model> {
+    let found = match id_or_email.parse::<i64>() {
+        Ok(id) => client::Entity::find_by_id(id)
+            .one(store.db())
+            .await
+            .map_err(db_err("reading clients"))?,
+        Err(_) => find_client_by_email(store, id_or_email).await?,
+    };
+    found.ok_or_else(|| {
+        Error::NotFound(format!(
+            "no client {id_or_email}; `provisor clients list` shows them"
+        ))
+    })
+}
+
+/// Every client.
+pub async fn clients(store: &Store) -> Result<Vec<client::Model>> {
+    client::Entity::find()
+        .order_by_asc(client::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading clients"))
+}
+
+/// What `plans add` needs.
+#[derive(Debug, Clone)]
+pub struct NewPlan {
+    pub name: String,
+    pub handlers: Vec<String>,
+    pub template: Option<String>,
+    pub resources: Map<String, Value>,
+    pub settings: Value,
+    pub options: Map<String, Value>,
+    pub is_addon: bool,
+}
+
+/// A plan as shown to admins.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanView {
+    pub id: i64,
+    pub name: String,
+    pub module: String,
+    pub handlers: Vec<String>,
+    pub template: Option<String>,
+    pub resources: Value,
+    pub settings: Value,
+    pub options: Value,
+    pub is_addon: bool,
+}
+
+/// Adds a plan: every handler must exist and use one module, and the settings must
+/// match that module's plan schema.
+pub async fn add_plan(store: &Store, registry: &Registry, new: NewPlan) -> Result<PlanView> {
+    check_label("plan", &new.name)?;
+    if new.handlers.is_empty() {
+        return Err(Error::Invalid(format!(
+            "plan {} needs at least one handler (--handler NAME)",
+            new.name
+        )));
+    }
+    let mut rows = Vec::new();
+    for name in &new.handlers {
+        rows.push(
+            handlers::get(store, name)
+                .await
+                .map_err(|e| Error::Invalid(e.to_string()))?,
+        );
+    }
+    let module = rows[0].module.clone();
+    if let Some(other) = rows.iter().find(|h| h.module != module) {
+        return Err(Error::Invalid(format!(
+            "plan {}: handler {} uses module {}, but {} uses {}; a plan's handlers must all use one module",
+            new.name, other.name, other.module, rows[0].name, module
+        )));
+    }
+    let loaded = registry.get(&module).ok_or_else(|| {
+        Error::Invalid(format!(
+            "module {module} is not loaded; install it before adding plans for it"
+        ))
+    })?;
+    schema::validate(
+        &loaded.manifest.plan_schema,
+        &new.settings,
+        &format!("the settings for plan {}", new.name),
+    )?;
+    for (name, values) in &new.options {
+        let ok = values
+            .as_object()
+            .is_some_and(|v| !v.is_empty() && v.values().all(Value::is_object));
+        if !ok {
+            return Err(Error::Invalid(format!(
+                "option {name} must map each choice to the resources it sets, like {{\"8\": {{\"ram_gb\": 8}}}}"
+            )));
+        }
+    }
+    if plan::Entity::find()
+        .filter(plan::Column::Name.eq(&new.name))
+        .one(store.db())
+        .await
+        .map_err(db_err("reading plans"))?
+        .is_some()
+    {
+        return Err(Error::Invalid(format!(
+            "a plan named {} already exists",
+            new.name
+        )));
+    }
+    let tx = store.db().begin().await.map_err(db_err("adding a plan"))?;
+    let row = plan::ActiveModel {
+        name: Set(new.name.clone()),
+        module: Set(module),
+        template: Set(new.template.clone()),
+        resources: Set(Value::Object(new.resources.clone()).to_string()),
+        settings: Set(new.settings.to_string()),
+        options: Set(Value::Object(new.options.clone()).to_string()),
+        is_addon: Set(new.is_addon),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&tx)
+    .await
+    .map_err(db_err("storing the plan"))?;
+    for (i, h) in rows.iter().enumerate() {
+        plan_handler::ActiveModel {
+            plan_id: Set(row.id),
+            handler_id: Set(h.id),
+            priority: Set(i as i32),
+        }
+        .insert(&tx)
+        .await
+        .map_err(db_err("storing the plan's handlers"))?;
+    }
+    tx.commit().await.map_err(db_err("adding a plan"))?;
+    view_plan(store, &row).await
+}
+
+/// A plan by id or name.
+pub async fn get_plan(store: &Store, id_or_name: &str) -> Result<plan::Model> {
+    let found = match id_or_name.parse::<i64>() {
+        Ok(id) => plan::Entity::find_by_id(id).one(store.db()).await,
+        Err(_) => {
+            plan::Entity::find()
+                .filter(plan::Column::Name.eq(id_or_name))
+                .one(store.db())
+                .await
+        }
+    }
+    .map_err(db_err("reading plans"))?;
+    found.ok_or_else(|| {
+        Error::NotFound(format!(
+            "no plan {id_or_name}; `provisor plans list` shows them"
+        ))
+    })
+}
+
+/// Every plan.
+pub async fn plans(store: &Store) -> Result<Vec<plan::Model>> {
+    plan::Entity::find()
+        .order_by_asc(plan::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading plans"))
+}
+
+/// The plan's handlers in order of preference.
+pub async fn plan_handlers(store: &Store, plan_id: i64) -> Result<Vec<handler::Model>> {
+    let links = plan_handler::Entity::find()
+        .filter(plan_handler::Column::PlanId.eq(plan_id))
+        .order_by_asc(plan_handler::Column::Priority)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading a plan's handlers"))?;
+    let mut out = Vec::new();
+    for l in links {
+        if let Some(h) = handler::Entity::find_by_id(l.handler_id)
+            .one(store.db())
+            .await
+            .map_err(db_err("reading handlers"))?
+        {
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
+/// A plan as shown to admins.
+pub async fn view_plan(store: &Store, p: &plan::Model) -> Result<PlanView> {
+    let handlers = plan_handlers(store, p.id)
+        .await?
+        .into_iter()
+        .map(|h| h.name)
+        .collect();
+    Ok(PlanView {
+        id: p.id,
+        name: p.name.clone(),
+        module: p.module.clone(),
+        handlers,
+        template: p.template.clone(),
+        resources: serde_json::from_str(&p.resources).unwrap_or(Value::Null),
+        settings: serde_json::from_str(&p.settings).unwrap_or(Value::Null),
+        options: serde_json::from_str(&p.options).unwrap_or(Value::Null),
+        is_addon: p.is_addon,
+    })
+}
+
+/// The resources for a plan with the chosen options applied; unknown options or
+/// choices are refused with the list of valid ones.
+pub fn resources_with_options(
+    p: &plan::Model,
+    chosen: &Map<String, Value>,
+) -> Result<Map<String, Value>> {
+    let mut resources: Map<String, Value> = serde_json::from_str(&p.resources).unwrap_or_default();
+    let options: Map<String, Value> = serde_json::from_str(&p.options).unwrap_or_default();
+    for (name, choice) in chosen {
+        let Some(choices) = options.get(name).and_then(Value::as_object) else {
+            let known: Vec<&String> = options.keys().collect();
+            return Err(Error::Invalid(format!(
+                "plan {} has no option {name} (options: {known:?})",
+                p.name
+            )));
+        };
+        let key = match choice {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let Some(set) = choices.get(&key).and_then(Value::as_object) else {
+            let known: Vec<&String> = choices.keys().collect();
+            return Err(Error::Invalid(format!(
+                "option {name} of plan {} has no choice {key} (choices: {known:?})",
+                p.name
+            )));
+        };
+        for (k, v) in set {
+            resources.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(resources)
+}

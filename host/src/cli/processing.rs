@@ -1,0 +1,966 @@
+//! CLI commands for service processing: departments, clients, plans, services,
+//! operations, tasks, the outbox, and `work`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{output, Ctx, JsonFlag};
+use crate::catalog::{self, NewPlan};
+use crate::engine::{self, tasks, EngineConfig, Worker};
+use crate::error::{Error, Result};
+use crate::runtime::{Call, CallContext};
+use crate::store::db_err;
+use crate::store::entities::{client, operation, operation_attempt, outbox, plan, service, task};
+
+#[derive(Debug, Subcommand)]
+pub enum DepartmentsCmd {
+    /// Adds a department (it takes the manual tasks of the handlers that name it).
+    Add {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Every department with its open tasks.
+    List(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCmd {
+    /// Adds a client.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+        #[arg(long, default_value = "NL")]
+        country: String,
+    },
+    /// Every client.
+    List(JsonFlag),
+    /// One client (by id or email) with its services.
+    Show {
+        client: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlansCmd {
+    /// Adds a tariff plan processed by one or more handlers (in order of preference).
+    Add {
+        name: String,
+        /// A handler that processes the plan; repeat for several.
+        #[arg(long = "handler", required = true)]
+        handlers: Vec<String>,
+        /// The remote account template (package, user group, pricelist).
+        #[arg(long)]
+        template: Option<String>,
+        /// Resources passed to the module, as a JSON object (or @FILE).
+        #[arg(long)]
+        resources: Option<String>,
+        /// Plan settings for the module, as a JSON object (or @FILE).
+        #[arg(long)]
+        settings: Option<String>,
+        /// Configurable options: {"ram": {"4": {"ram_gb": 4}, "8": {"ram_gb": 8}}} (or @FILE).
+        #[arg(long)]
+        options: Option<String>,
+        /// The plan is an addon, ordered for an existing service.
+        #[arg(long)]
+        addon: bool,
+    },
+    /// Every plan.
+    List(JsonFlag),
+    /// One plan.
+    Show {
+        plan: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServicesCmd {
+    /// Orders a plan for a client: the service and its create operation are written
+    /// at once; workers do the rest.
+    Order {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        plan: String,
+        /// Order an addon plan for this service.
+        #[arg(long)]
+        addon_of: Option<i64>,
+        /// A configurable option, NAME=CHOICE; repeat for several.
+        #[arg(long = "option")]
+        options: Vec<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Services, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        limit: u64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// One service with its operations and tasks.
+    Show {
+        id: i64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Queues a suspend.
+    Suspend { id: i64 },
+    /// Queues an unsuspend.
+    Unsuspend { id: i64 },
+    /// Queues a terminate.
+    Terminate { id: i64 },
+    /// Queues a move to another plan of the same module.
+    ChangePlan {
+        id: i64,
+        #[arg(long)]
+        plan: String,
+    },
+    /// Queues a renewal.
+    Renew { id: i64 },
+    /// Mints a single-sign-on link now (for the client, or an admin).
+    Sso {
+        id: i64,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// The client-area panel the module draws for the service.
+    ClientArea {
+        id: i64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpsCmd {
+    /// Current operations: state, attempts, next try, last error.
+    List {
+        /// queued, running, manual, done, cancelled, or `all` (default: not finished).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        limit: u64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// One operation with every attempt.
+    Show {
+        id: i64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Retries a manual operation now, with a fresh set of attempts.
+    Retry { id: i64 },
+    /// Cancels a queued or manual operation.
+    Cancel { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCmd {
+    /// Open and taken tasks.
+    List {
+        #[arg(long)]
+        department: Option<String>,
+        /// Include done, returned and cancelled tasks.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Takes a task.
+    Take {
+        id: i64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Completes a task with the values of its form (KEY=VALUE, repeat).
+    Complete {
+        id: i64,
+        #[arg(long = "set")]
+        set: Vec<String>,
+    },
+    /// Sends a task back for another automatic try.
+    Retry { id: i64 },
+}
+
+fn parse_json_arg(text: Option<String>, what: &str) -> Result<Value> {
+    let Some(text) = text else {
+        return Ok(Value::Object(Map::new()));
+    };
+    let text = match text.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(PathBuf::from(path))
+            .map_err(|e| Error::Invalid(format!("cannot read {what} from {path}: {e}")))?,
+        None => text,
+    };
+    Ok(Value::Object(crate::schema::parse_object(&text, what)?))
+}
+
+fn key_values(items: &[String], what: &str) -> Result<Map<String, Value>> {
+    let mut out = Map::new();
+    for item in items {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| Error::Invalid(format!("{what} {item:?} must look like KEY=VALUE")))?;
+        if k.is_empty() {
+            return Err(Error::Invalid(format!("{what} {item:?} has no key")));
+        }
+        out.insert(k.to_string(), Value::String(v.to_string()));
+    }
+    Ok(out)
+}
+
+pub async fn departments(ctx: &Ctx, cmd: DepartmentsCmd) -> Result<()> {
+    let store = ctx.store().await?;
+    match cmd {
+        DepartmentsCmd::Add { name, email } => {
+            let d = catalog::add_department(&store, &name, email).await?;
+            println!("department {} added", d.name);
+        }
+        DepartmentsCmd::List(flag) => {
+            let mut rows = Vec::new();
+            for d in catalog::departments(&store).await? {
+                let open = tasks::list(&store, Some(&d.name), false).await?.len();
+                rows.push(
+                    serde_json::json!({"name": d.name, "email": d.email, "open_tasks": open}),
+                );
+            }
+            if flag.json {
+                output::json(&rows);
+            } else {
+                output::table(
+                    &["NAME", "EMAIL", "OPEN TASKS"],
+                    &rows
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                r["name"].as_str().unwrap_or("").to_string(),
+                                r["email"].as_str().unwrap_or("-").to_string(),
+                                r["open_tasks"].to_string(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn clients(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
+    let store = ctx.store().await?;
+    match cmd {
+        ClientsCmd::Add {
+            name,
+            email,
+            currency,
+            country,
+        } => {
+            let c = catalog::add_client(&store, &name, &email, &currency, &country).await?;
+            println!("client #{} added: {} <{}>", c.id, c.name, c.email);
+        }
+        ClientsCmd::List(flag) => {
+            let rows = catalog::clients(&store).await?;
+            if flag.json {
+                output::json(&rows.iter().map(client_json).collect::<Vec<_>>());
+            } else {
+                output::table(
+                    &["ID", "NAME", "EMAIL", "CURRENCY", "COUNTRY"],
+                    &rows
+                        .iter()
+                        .map(|c| {
+                            vec![
+                                c.id.to_string(),
+                                c.name.clone(),
+                                c.email.clone(),
+                                c.currency.clone(),
+                                c.country.clone(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        ClientsCmd::Show { client, json } => {
+            let c = catalog::get_client(&store, &client).await?;
+            let services = service::Entity::find()
+                .filter(service::Column::ClientId.eq(c.id))
+                .order_by_asc(service::Column::Id)
+                .all(store.db())
+                .await
+                .map_err(db_err("reading services"))?;
+            if json.json {
+                let mut v = client_json(&c);
+                v["services"] = services.iter().map(|s| serde_json::json!({"id": s.id, "status": s.status, "plan_id": s.plan_id})).collect();
+                output::json(&v);
+            } else {
+                println!(
+                    "client #{}: {} <{}>, {} / {}",
+                    c.id, c.name, c.email, c.currency, c.country
+                );
+                for s in services {
+                    println!("  service #{} {}", s.id, s.status);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn client_json(c: &client::Model) -> Value {
+    serde_json::json!({"id": c.id, "name": c.name, "email": c.email, "currency": c.currency, "country": c.country})
+}
+
+pub async fn plans(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {
+    match cmd {
+        PlansCmd::Add {
+            name,
+            handlers,
+            template,
+            resources,
+            settings,
+            options,
+            addon,
+        } => {
+            let resources = parse_json_arg(resources, "--resources")?;
+            let settings = parse_json_arg(settings, "--settings")?;
+            let options = parse_json_arg(options, "--options")?;
+            let rt = ctx.runtime().await?;
+            let view = catalog::add_plan(
+                &rt.store,
+                &rt.registry,
+                NewPlan {
+                    name,
+                    handlers,
+                    template,
+                    resources: resources.as_object().cloned().unwrap_or_default(),
+                    settings,
+                    options: options.as_object().cloned().unwrap_or_default(),
+                    is_addon: addon,
+                },
+            )
+            .await?;
+            println!(
+                "plan #{} {} added (module {}, handlers {})",
+                view.id,
+                view.name,
+                view.module,
+                view.handlers.join(", ")
+            );
+        }
+        PlansCmd::List(flag) => {
+            let store = ctx.store().await?;
+            let mut views = Vec::new();
+            for p in catalog::plans(&store).await? {
+                views.push(catalog::view_plan(&store, &p).await?);
+            }
+            if flag.json {
+                output::json(&views);
+            } else {
+                output::table(
+                    &["ID", "NAME", "MODULE", "HANDLERS", "ADDON"],
+                    &views
+                        .iter()
+                        .map(|v| {
+                            vec![
+                                v.id.to_string(),
+                                v.name.clone(),
+                                v.module.clone(),
+                                v.handlers.join(","),
+                                if v.is_addon { "yes" } else { "no" }.to_string(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        PlansCmd::Show { plan, json } => {
+            let store = ctx.store().await?;
+            let p = catalog::get_plan(&store, &plan).await?;
+            let v = catalog::view_plan(&store, &p).await?;
+            if json.json {
+                output::json(&v);
+            } else {
+                println!(
+                    "plan #{} {} (module {}{})",
+                    v.id,
+                    v.name,
+                    v.module,
+                    if v.is_addon { ", addon" } else { "" }
+                );
+                println!("handlers:  {}", v.handlers.join(", "));
+                println!("template:  {}", output::opt(&v.template));
+                println!("resources: {}", v.resources);
+                println!("settings:  {}", v.settings);
+                println!("options:   {}", v.options);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ServiceView {
+    id: i64,
+    client_id: i64,
+    plan: String,
+    handler: String,
+    parent_id: Option<i64>,
+    status: String,
+    remote_id: Option<String>,
+    attributes: Value,
+    options: Value,
+    created_at: String,
+}
+
+async fn service_view(store: &crate::store::Store, s: &service::Model) -> Result<ServiceView> {
+    let plan = plan::Entity::find_by_id(s.plan_id)
+        .one(store.db())
+        .await
+        .map_err(db_err("reading plans"))?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let handler = crate::store::entities::handler::Entity::find_by_id(s.handler_id)
+        .one(store.db())
+        .await
+        .map_err(db_err("reading handlers"))?
+        .map(|h| h.name)
+        .unwrap_or_default();
+    Ok(ServiceView {
+        id: s.id,
+        client_id: s.client_id,
+        plan,
+        handler,
+        parent_id: s.parent_id,
+        status: s.status.clone(),
+        remote_id: s.remote_id.clone(),
+        attributes: serde_json::from_str(&s.attributes).unwrap_or(Value::Null),
+        options: serde_json::from_str(&s.options).unwrap_or(Value::Null),
+        created_at: s.created_at.to_rfc3339(),
+    })
+}
+
+pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
+    match cmd {
+        ServicesCmd::Order {
+            client,
+            plan,
+            addon_of,
+            options,
+            json,
+        } => {
+            let options = key_values(&options, "--option")?;
+            let rt = ctx.runtime().await?;
+            let ordered = engine::order(&rt, &client, &plan, addon_of, options).await?;
+            if json.json {
+                output::json(&ordered);
+            } else {
+                println!(
+                    "service #{} ordered (handler {}); create operation #{} queued",
+                    ordered.service_id, ordered.handler, ordered.operation_id
+                );
+            }
+        }
+        ServicesCmd::List {
+            status,
+            client,
+            limit,
+            json,
+        } => {
+            let store = ctx.store().await?;
+            let mut q = service::Entity::find()
+                .order_by_desc(service::Column::Id)
+                .limit(limit);
+            if let Some(s) = status {
+                q = q.filter(service::Column::Status.eq(s));
+            }
+            if let Some(c) = client {
+                let c = catalog::get_client(&store, &c).await?;
+                q = q.filter(service::Column::ClientId.eq(c.id));
+            }
+            let rows = q
+                .all(store.db())
+                .await
+                .map_err(db_err("reading services"))?;
+            let mut views = Vec::new();
+            for s in &rows {
+                views.push(service_view(&store, s).await?);
+            }
+            if json.json {
+                output::json(&views);
+            } else {
+                output::table(
+                    &["ID", "CLIENT", "PLAN", "HANDLER", "STATUS", "REMOTE ID"],
+                    &views
+                        .iter()
+                        .map(|v| {
+                            vec![
+                                v.id.to_string(),
+                                v.client_id.to_string(),
+                                v.plan.clone(),
+                                v.handler.clone(),
+                                v.status.clone(),
+                                output::opt(&v.remote_id),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        ServicesCmd::Show { id, json } => {
+            let store = ctx.store().await?;
+            let s = engine::get_service(&store, id).await?;
+            let view = service_view(&store, &s).await?;
+            let ops = operation::Entity::find()
+                .filter(operation::Column::ServiceId.eq(id))
+                .order_by_asc(operation::Column::Id)
+                .all(store.db())
+                .await
+                .map_err(db_err("reading operations"))?;
+            let tasks_of = task::Entity::find()
+                .filter(task::Column::ServiceId.eq(id))
+                .order_by_asc(task::Column::Id)
+                .all(store.db())
+                .await
+                .map_err(db_err("reading tasks"))?;
+            if json.json {
+                let mut v = serde_json::to_value(&view).unwrap_or(Value::Null);
+                v["operations"] = ops.iter().map(op_json).collect();
+                v["tasks"] = tasks_of.iter().map(task_json).collect();
+                output::json(&v);
+            } else {
+                println!(
+                    "service #{} — {} — plan {} — handler {}",
+                    view.id, view.status, view.plan, view.handler
+                );
+                println!(
+                    "client #{}; remote id {}",
+                    view.client_id,
+                    output::opt(&view.remote_id)
+                );
+                println!("attributes: {}", view.attributes);
+                for o in &ops {
+                    println!(
+                        "  op #{} {} {} (attempts {}){}",
+                        o.id,
+                        o.kind,
+                        o.status,
+                        o.attempts,
+                        o.last_error
+                            .as_deref()
+                            .map(|e| format!(" — {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+                for t in &tasks_of {
+                    println!(
+                        "  task #{} [{}] {} — {}",
+                        t.id, t.department, t.status, t.reason
+                    );
+                }
+            }
+        }
+        ServicesCmd::Suspend { id } => queue_op(ctx, id, "suspend", Value::Null).await?,
+        ServicesCmd::Unsuspend { id } => queue_op(ctx, id, "unsuspend", Value::Null).await?,
+        ServicesCmd::Terminate { id } => queue_op(ctx, id, "terminate", Value::Null).await?,
+        ServicesCmd::Renew { id } => queue_op(ctx, id, "renew", Value::Null).await?,
+        ServicesCmd::ChangePlan { id, plan } => {
+            let store = ctx.store().await?;
+            let p = catalog::get_plan(&store, &plan)
+                .await
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+            queue_op(ctx, id, "change_plan", serde_json::json!({"plan_id": p.id})).await?
+        }
+        ServicesCmd::Sso { id, admin } => {
+            let rt = ctx.runtime().await?;
+            let s = engine::get_service(&rt.store, id).await?;
+            if matches!(
+                s.status.as_str(),
+                "pending" | "provisioning" | "terminated" | "failed"
+            ) {
+                return Err(Error::Invalid(format!(
+                    "service #{id} is {}; single sign-on needs a provisioned service",
+                    s.status
+                )));
+            }
+            let h = crate::store::entities::handler::Entity::find_by_id(s.handler_id)
+                .one(rt.store.db())
+                .await
+                .map_err(db_err("reading handlers"))?
+                .ok_or_else(|| Error::NotFound("the service's handler is gone".into()))?;
+            let info = engine::service_info_for(&rt, &s).await?;
+            let instance = rt.instance(&h).await?;
+            let audience = if admin { "admin" } else { "client" };
+            let link: Result<provisor_module_api::SsoLink> = instance
+                .call(
+                    Call::Sso,
+                    &serde_json::json!({"service": info, "audience": audience}),
+                    CallContext {
+                        service_id: Some(id),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|source| Error::Module {
+                    context: format!("service #{id}: sso"),
+                    source,
+                });
+            rt.log.flush().await;
+            let link = link?;
+            println!("{}", link.url);
+        }
+        ServicesCmd::ClientArea { id, json } => {
+            let rt = ctx.runtime().await?;
+            let s = engine::get_service(&rt.store, id).await?;
+            let h = crate::store::entities::handler::Entity::find_by_id(s.handler_id)
+                .one(rt.store.db())
+                .await
+                .map_err(db_err("reading handlers"))?
+                .ok_or_else(|| Error::NotFound("the service's handler is gone".into()))?;
+            let info = engine::service_info_for(&rt, &s).await?;
+            let instance = rt.instance(&h).await?;
+            let panel: Result<provisor_module_api::Panel> = instance
+                .call(
+                    Call::ClientArea,
+                    &serde_json::json!({"service": info}),
+                    CallContext {
+                        service_id: Some(id),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|source| Error::Module {
+                    context: format!("service #{id}: client_area"),
+                    source,
+                });
+            rt.log.flush().await;
+            let panel = panel?;
+            if json.json {
+                output::json(&panel);
+            } else {
+                println!("{}", panel.title);
+                for r in &panel.rows {
+                    println!("  {:<16} {}", r.label, r.value);
+                }
+                for l in &panel.links {
+                    println!("  [{}] {}", l.label, l.url);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn queue_op(ctx: &Ctx, id: i64, kind: &str, params: Value) -> Result<()> {
+    let rt = ctx.runtime().await?;
+    let op = engine::request(&rt, id, kind, params).await?;
+    println!("{kind} of service #{id} queued as operation #{}", op.id);
+    Ok(())
+}
+
+fn op_json(o: &operation::Model) -> Value {
+    serde_json::json!({
+        "id": o.id, "service_id": o.service_id, "handler_id": o.handler_id, "kind": o.kind, "status": o.status,
+        "operation_key": o.operation_key, "attempts": o.attempts, "max_attempts": o.max_attempts,
+        "next_run_at": o.next_run_at.to_rfc3339(), "lease_owner": o.lease_owner,
+        "last_error": o.last_error, "last_error_kind": o.last_error_kind,
+        "created_at": o.created_at.to_rfc3339(), "finished_at": o.finished_at.map(|t| t.to_rfc3339()),
+    })
+}
+
+fn task_json(t: &task::Model) -> Value {
+    serde_json::json!({
+        "id": t.id, "operation_id": t.operation_id, "service_id": t.service_id, "department": t.department,
+        "status": t.status, "reason": t.reason, "fields": serde_json::from_str::<Value>(&t.fields).unwrap_or(Value::Null),
+        "taken_by": t.taken_by, "created_at": t.created_at.to_rfc3339(),
+    })
+}
+
+pub async fn ops(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
+    match cmd {
+        OpsCmd::List {
+            status,
+            limit,
+            json,
+        } => {
+            let store = ctx.store().await?;
+            let mut q = operation::Entity::find()
+                .order_by_asc(operation::Column::Id)
+                .limit(limit);
+            match status.as_deref() {
+                None => {
+                    q = q.filter(operation::Column::Status.is_in(["queued", "running", "manual"]))
+                }
+                Some("all") => {}
+                Some(s) => q = q.filter(operation::Column::Status.eq(s)),
+            }
+            let rows = q
+                .all(store.db())
+                .await
+                .map_err(db_err("reading operations"))?;
+            if json.json {
+                output::json(&rows.iter().map(op_json).collect::<Vec<_>>());
+            } else if rows.is_empty() {
+                println!("no current operations");
+            } else {
+                output::table(
+                    &[
+                        "ID",
+                        "SERVICE",
+                        "KIND",
+                        "STATUS",
+                        "ATTEMPTS",
+                        "NEXT TRY",
+                        "LAST ERROR",
+                    ],
+                    &rows
+                        .iter()
+                        .map(|o| {
+                            vec![
+                                o.id.to_string(),
+                                o.service_id.to_string(),
+                                o.kind.clone(),
+                                o.status.clone(),
+                                format!("{}/{}", o.attempts, o.max_attempts),
+                                if o.status == "queued" {
+                                    o.next_run_at.format("%Y-%m-%d %H:%M:%S").to_string()
+                                } else {
+                                    "-".into()
+                                },
+                                output::opt(&o.last_error),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        OpsCmd::Show { id, json } => {
+            let store = ctx.store().await?;
+            let o = engine::get_operation(&store, id).await?;
+            let attempts = operation_attempt::Entity::find()
+                .filter(operation_attempt::Column::OperationId.eq(id))
+                .order_by_asc(operation_attempt::Column::Id)
+                .all(store.db())
+                .await
+                .map_err(db_err("reading attempts"))?;
+            if json.json {
+                let mut v = op_json(&o);
+                v["attempt_log"] = attempts.iter().map(|a| serde_json::json!({"attempt": a.attempt, "worker": a.worker, "started_at": a.started_at.to_rfc3339(), "finished_at": a.finished_at.to_rfc3339(), "outcome": a.outcome, "error": a.error})).collect();
+                output::json(&v);
+            } else {
+                println!(
+                    "operation #{} {} of service #{} — {} (attempts {}/{})",
+                    o.id, o.kind, o.service_id, o.status, o.attempts, o.max_attempts
+                );
+                println!("key: {}", o.operation_key);
+                if let Some(e) = &o.last_error {
+                    println!("last error: {e}");
+                }
+                for a in attempts {
+                    println!(
+                        "  attempt {} by {} at {}: {}{}",
+                        a.attempt,
+                        a.worker,
+                        a.started_at.format("%H:%M:%S"),
+                        a.outcome,
+                        a.error.map(|e| format!(" — {e}")).unwrap_or_default()
+                    );
+                }
+                println!("module log: provisor log --service {}", o.service_id);
+            }
+        }
+        OpsCmd::Retry { id } => {
+            let rt = ctx.runtime().await?;
+            let o = tasks::retry_operation(&rt, id).await?;
+            println!(
+                "operation #{} queued again with {} fresh attempts",
+                o.id, o.max_attempts
+            );
+        }
+        OpsCmd::Cancel { id } => {
+            let rt = ctx.runtime().await?;
+            let o = tasks::cancel_operation(&rt, id).await?;
+            println!("operation #{} cancelled", o.id);
+        }
+    }
+    Ok(())
+}
+
+pub async fn tasks_cmd(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
+    match cmd {
+        TasksCmd::List {
+            department,
+            all,
+            json,
+        } => {
+            let store = ctx.store().await?;
+            if let Some(d) = &department {
+                catalog::require_department(&store, d)
+                    .await
+                    .map_err(|e| Error::NotFound(e.to_string()))?;
+            }
+            let rows = tasks::list(&store, department.as_deref(), all).await?;
+            if json.json {
+                output::json(&rows.iter().map(task_json).collect::<Vec<_>>());
+            } else if rows.is_empty() {
+                println!("no open tasks");
+            } else {
+                output::table(
+                    &[
+                        "ID",
+                        "DEPARTMENT",
+                        "SERVICE",
+                        "STATUS",
+                        "TAKEN BY",
+                        "REASON",
+                    ],
+                    &rows
+                        .iter()
+                        .map(|t| {
+                            vec![
+                                t.id.to_string(),
+                                t.department.clone(),
+                                t.service_id.to_string(),
+                                t.status.clone(),
+                                output::opt(&t.taken_by),
+                                t.reason.clone(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        TasksCmd::Take { id, staff } => {
+            let store = ctx.store().await?;
+            let t = tasks::take(&store, id, &staff).await?;
+            println!("task #{} taken by {}", t.id, t.taken_by.unwrap_or_default());
+        }
+        TasksCmd::Complete { id, set } => {
+            let values = key_values(&set, "--set")?;
+            let rt = ctx.runtime().await?;
+            let t = tasks::complete(&rt, id, values).await?;
+            println!(
+                "task #{} completed; service #{} moves on",
+                t.id, t.service_id
+            );
+        }
+        TasksCmd::Retry { id } => {
+            let rt = ctx.runtime().await?;
+            let o = tasks::send_back(&rt, id).await?;
+            println!(
+                "task #{id} sent back; operation #{} queued for another automatic try",
+                o.id
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn outbox_list(ctx: &Ctx, json: bool) -> Result<()> {
+    let store = ctx.store().await?;
+    let rows = outbox::Entity::find()
+        .order_by_asc(outbox::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading the outbox"))?;
+    if json {
+        output::json(&rows.iter().map(|m| serde_json::json!({"id": m.id, "kind": m.kind, "recipient": m.recipient, "subject": m.subject, "body": m.body, "service_id": m.service_id, "created_at": m.created_at.to_rfc3339(), "sent_at": m.sent_at.map(|t| t.to_rfc3339())})).collect::<Vec<_>>());
+    } else if rows.is_empty() {
+        println!("the outbox is empty");
+    } else {
+        output::table(
+            &["ID", "KIND", "TO", "SUBJECT", "SENT"],
+            &rows
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.id.to_string(),
+                        m.kind.clone(),
+                        m.recipient.clone(),
+                        m.subject.clone(),
+                        m.sent_at
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_else(|| "queued".into()),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(())
+}
+
+/// Options shared by `work` and `serve`.
+#[derive(Debug, clap::Args, Clone)]
+pub struct EngineArgs {
+    /// Seconds before retrying a transient failure (default 300, BILLmanager's rule).
+    #[arg(long, env = "PROVISOR_RETRY_SECS", default_value_t = 300)]
+    pub retry_secs: u64,
+    /// Double the delay on every further attempt, with jitter.
+    #[arg(long)]
+    pub exponential_backoff: bool,
+    /// Operations one worker runs at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Seconds a claimed operation stays leased without a heartbeat.
+    #[arg(long, default_value_t = 120)]
+    pub lease_secs: u64,
+}
+
+impl EngineArgs {
+    pub fn config(&self) -> Result<EngineConfig> {
+        if self.concurrency == 0 || self.lease_secs < 3 {
+            return Err(Error::Invalid(
+                "--concurrency must be at least 1 and --lease-secs at least 3".into(),
+            ));
+        }
+        Ok(EngineConfig {
+            retry_base: std::time::Duration::from_secs(self.retry_secs),
+            exponential: self.exponential_backoff,
+            lease: std::time::Duration::from_secs(self.lease_secs),
+            concurrency: self.concurrency,
+            ..EngineConfig::default()
+        })
+    }
+}
+
+pub async fn work(ctx: &Ctx, args: EngineArgs, json: bool) -> Result<()> {
+    let rt = ctx.runtime().await?;
+    let worker = Worker::new(Arc::clone(&rt), args.config()?);
+    let report = worker.run_until_idle().await?;
+    rt.retire_all();
+    rt.log.flush().await;
+    if json {
+        output::json(&report);
+    } else {
+        println!(
+            "work: {} done, {} in progress, {} to retry, {} manual{}",
+            report.done,
+            report.in_progress,
+            report.retried,
+            report.manual,
+            if report.lost_leases > 0 {
+                format!(", {} lost leases", report.lost_leases)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,422 @@
+//! The operations engine: the only part that changes a service's state.
+//!
+//! Owns: ordering (service + create operation in one transaction, routed to an enabled
+//! handler), queueing lifecycle operations, the durable queue (claim with a lease,
+//! heartbeat, reaper), what each module answer means (done, in progress, needs a
+//! human, transient or permanent error), retries, escalation to department tasks, and
+//! the email outbox. Every state change and the operation row that caused it are
+//! written in one transaction.
+//! Must not: talk to modules except through `runtime`.
+
+mod queue;
+pub mod tasks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, TransactionTrait,
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::catalog;
+use crate::error::{Error, Result};
+use crate::runtime::Runtime;
+use crate::store::entities::{client, handler, operation, outbox, plan, service};
+use crate::store::{db_err, Store};
+pub use queue::{Worker, WorkerReport};
+
+/// Retry and lease settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Delay before the first retry of a transient failure (BILLmanager: 5 minutes).
+    pub retry_base: Duration,
+    /// Double the delay on every further attempt (with ±20 % jitter) instead of a
+    /// fixed schedule.
+    pub exponential: bool,
+    /// Longest delay between retries.
+    pub retry_max: Duration,
+    /// Attempts before an operation turns manual.
+    pub max_attempts: i32,
+    /// How long a claimed operation stays leased without a heartbeat.
+    pub lease: Duration,
+    /// Operations one worker runs at once.
+    pub concurrency: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            retry_base: Duration::from_secs(300),
+            exponential: false,
+            retry_max: Duration::from_secs(6 * 3600),
+            max_attempts: 5,
+            lease: Duration::from_secs(120),
+            concurrency: 16,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The delay before retry number `attempt` (1 = after the first failure).
+    pub fn retry_delay(&self, attempt: i32) -> Duration {
+        if !self.exponential {
+            return self.retry_base;
+        }
+        let factor = 2u32.saturating_pow(attempt.clamp(1, 20) as u32 - 1);
+        let base = self.retry_base.saturating_mul(factor).min(self.retry_max);
+        // ±20 % jitter so a burst of failures does not retry in lockstep.
+        let nanos = Utc::now().timestamp_subsec_nanos() % 400;
+        let jitter = base.as_secs_f64() * ((nanos as f64 / 1000.0) - 0.2);
+        Duration::from_secs_f64((base.as_secs_f64() + jitter).max(1.0))
+    }
+}
+
+/// Lifecycle operations a service can have queued.
+pub const KINDS: [&str; 6] = [
+    "create",
+    "suspend",
+    "unsuspend",
+    "terminate",
+    "change_plan",
+    "renew",
+];
+
+/// What ordering produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ordered {
+    pub service_id: i64,
+    pub operation_id: i64,
+    pub handler: String,
+}
+
+/// Orders a plan for a client: picks an enabled handler, then writes the service
+/// (`pending`) and its `create` operation in one transaction.
+pub async fn order(
+    rt: &Runtime,
+    client_ref: &str,
+    plan_ref: &str,
+    addon_of: Option<i64>,
+    options: Map<String, Value>,
+) -> Result<Ordered> {
+    let store = &rt.store;
+    let client = catalog::get_client(store, client_ref)
+        .await
+        .map_err(invalid)?;
+    let plan = catalog::get_plan(store, plan_ref).await.map_err(invalid)?;
+    catalog::resources_with_options(&plan, &options)?;
+    match (addon_of, plan.is_addon) {
+        (Some(parent_id), true) => {
+            let parent = get_service(store, parent_id).await.map_err(invalid)?;
+            if matches!(parent.status.as_str(), "terminated" | "failed") {
+                return Err(Error::Invalid(format!(
+                    "service #{parent_id} is {}; an addon needs a live parent service",
+                    parent.status
+                )));
+            }
+            if parent.client_id != client.id {
+                return Err(Error::Invalid(format!(
+                    "service #{parent_id} belongs to another client"
+                )));
+            }
+        }
+        (Some(_), false) => {
+            return Err(Error::Invalid(format!(
+                "plan {} is not an addon plan; order it without --addon-of",
+                plan.name
+            )))
+        }
+        (None, true) => {
+            return Err(Error::Invalid(format!(
+                "plan {} is an addon: order it with --addon-of SERVICE",
+                plan.name
+            )))
+        }
+        (None, false) => {}
+    }
+    let chosen = route(store, &plan).await?;
+    let now = rt.clock.now();
+    let tx = store.db().begin().await.map_err(db_err("ordering"))?;
+    let svc = service::ActiveModel {
+        client_id: Set(client.id),
+        plan_id: Set(plan.id),
+        handler_id: Set(chosen.id),
+        parent_id: Set(addon_of),
+        status: Set("pending".to_string()),
+        remote_id: Set(None),
+        attributes: Set("{}".to_string()),
+        options: Set(Value::Object(options).to_string()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&tx)
+    .await
+    .map_err(db_err("storing the service"))?;
+    let op = insert_operation(&tx, &svc, "create", Value::Null, now, rt_max_attempts()).await?;
+    tx.commit().await.map_err(db_err("ordering"))?;
+    Ok(Ordered {
+        service_id: svc.id,
+        operation_id: op.id,
+        handler: chosen.name,
+    })
+}
+
+fn rt_max_attempts() -> i32 {
+    std::env::var("PROVISOR_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(5)
+}
+
+fn invalid(e: Error) -> Error {
+    match e {
+        Error::NotFound(m) => Error::Invalid(m),
+        other => other,
+    }
+}
+
+/// Picks the handler for a new service: enabled, under its limit of simultaneous
+/// operations if possible, without recent errors if possible, then by the plan's order.
+async fn route(store: &Store, plan: &plan::Model) -> Result<handler::Model> {
+    let handlers = catalog::plan_handlers(store, plan.id).await?;
+    let enabled: Vec<handler::Model> = handlers.iter().filter(|h| h.enabled).cloned().collect();
+    if enabled.is_empty() {
+        let names: Vec<String> = handlers.iter().map(|h| h.name.clone()).collect();
+        return Err(Error::Invalid(format!(
+            "plan {} takes no new services: all its handlers are disabled ({}); enable one with `provisor handlers enable NAME`",
+            plan.name,
+            names.join(", ")
+        )));
+    }
+    let recent = Utc::now() - chrono::Duration::minutes(15);
+    let mut best: Option<((bool, bool, usize), handler::Model)> = None;
+    for (i, h) in enabled.into_iter().enumerate() {
+        let busy = operation::Entity::find()
+            .filter(operation::Column::HandlerId.eq(h.id))
+            .filter(operation::Column::Status.is_in(["queued", "running"]))
+            .count(store.db())
+            .await
+            .map_err(db_err("counting a handler's operations"))?;
+        let over_limit = h.max_concurrent.is_some_and(|limit| busy >= limit as u64);
+        let failing = operation::Entity::find()
+            .filter(operation::Column::HandlerId.eq(h.id))
+            .filter(operation::Column::LastError.is_not_null())
+            .filter(operation::Column::UpdatedAt.gt(recent))
+            .filter(operation::Column::Status.is_in(["queued", "manual"]))
+            .count(store.db())
+            .await
+            .map_err(db_err("reading a handler's recent errors"))?;
+        let erroring = failing > 0 || h.last_check_ok == Some(false);
+        let score = (over_limit, erroring, i);
+        if best.as_ref().is_none_or(|(s, _)| score < *s) {
+            best = Some((score, h));
+        }
+    }
+    best.map(|(_, h)| h)
+        .ok_or_else(|| Error::Invalid(format!("plan {} has no handler", plan.name)))
+}
+
+async fn insert_operation<C: ConnectionTrait>(
+    db: &C,
+    svc: &service::Model,
+    kind: &str,
+    params: Value,
+    now: DateTime<Utc>,
+    max_attempts: i32,
+) -> Result<operation::Model> {
+    let key = format!("{kind}-s{}-{}", svc.id, uuid::Uuid::new_v4().simple());
+    operation::ActiveModel {
+        service_id: Set(svc.id),
+        handler_id: Set(svc.handler_id),
+        kind: Set(kind.to_string()),
+        status: Set("queued".to_string()),
+        operation_key: Set(key),
+        attempts: Set(0),
+        max_attempts: Set(max_attempts),
+        next_run_at: Set(now),
+        lease_owner: Set(None),
+        lease_expires_at: Set(None),
+        params: Set(params.to_string()),
+        state: Set(None),
+        last_error: Set(None),
+        last_error_kind: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        finished_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(db_err("queueing the operation"))
+}
+
+/// A service by id.
+pub async fn get_service(store: &Store, id: i64) -> Result<service::Model> {
+    service::Entity::find_by_id(id)
+        .one(store.db())
+        .await
+        .map_err(db_err("reading services"))?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "no service #{id}; `provisor services list` shows them"
+            ))
+        })
+}
+
+/// An operation by id.
+pub async fn get_operation(store: &Store, id: i64) -> Result<operation::Model> {
+    operation::Entity::find_by_id(id)
+        .one(store.db())
+        .await
+        .map_err(db_err("reading operations"))?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "no operation #{id}; `provisor ops list` shows them"
+            ))
+        })
+}
+
+/// Queues a lifecycle operation for a service after checking that it makes sense now.
+pub async fn request(
+    rt: &Runtime,
+    service_id: i64,
+    kind: &str,
+    params: Value,
+) -> Result<operation::Model> {
+    let store = &rt.store;
+    let svc = get_service(store, service_id).await.map_err(invalid)?;
+    let allowed: &[&str] = match kind {
+        "suspend" => &["active"],
+        "unsuspend" => &["suspended"],
+        "terminate" => &["active", "suspended", "manual", "failed"],
+        "change_plan" | "renew" => &["active", "suspended"],
+        _ => {
+            return Err(Error::Invalid(format!(
+                "{kind} is not an operation you can request"
+            )))
+        }
+    };
+    if !allowed.contains(&svc.status.as_str()) {
+        return Err(Error::Invalid(format!(
+            "service #{service_id} is {}; {kind} needs it to be {}",
+            svc.status,
+            allowed.join(" or ")
+        )));
+    }
+    let pending = operation::Entity::find()
+        .filter(operation::Column::ServiceId.eq(service_id))
+        .filter(operation::Column::Status.is_in(["queued", "running", "manual"]))
+        .one(store.db())
+        .await
+        .map_err(db_err("reading operations"))?;
+    if let Some(p) = pending {
+        return Err(Error::Invalid(format!(
+            "service #{service_id} already has operation #{} ({}, {}); wait for it, or `provisor ops cancel {}`",
+            p.id, p.kind, p.status, p.id
+        )));
+    }
+    if kind == "change_plan" {
+        let target = params
+            .get("plan_id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| Error::Invalid("change_plan needs a plan".into()))?;
+        let new_plan = plan::Entity::find_by_id(target)
+            .one(store.db())
+            .await
+            .map_err(db_err("reading plans"))?;
+        let current = plan::Entity::find_by_id(svc.plan_id)
+            .one(store.db())
+            .await
+            .map_err(db_err("reading plans"))?;
+        match (new_plan, current) {
+            (Some(n), Some(c)) if n.module == c.module && n.id != c.id && n.is_addon == c.is_addon => {}
+            (Some(n), Some(c)) => {
+                return Err(Error::Invalid(format!(
+                    "service #{service_id} cannot move from plan {} to {}: the plans must differ and use the same module ({} vs {})",
+                    c.name, n.name, c.module, n.module
+                )))
+            }
+            _ => return Err(Error::Invalid(format!("no plan #{target}"))),
+        }
+    }
+    let tx = store
+        .db()
+        .begin()
+        .await
+        .map_err(db_err("queueing an operation"))?;
+    let op = insert_operation(&tx, &svc, kind, params, rt.clock.now(), rt_max_attempts()).await?;
+    tx.commit().await.map_err(db_err("queueing an operation"))?;
+    Ok(op)
+}
+
+/// Queues a welcome email for a service's first successful create (once).
+pub(crate) async fn queue_welcome<C: ConnectionTrait>(
+    db: &C,
+    svc: &service::Model,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(client) = client::Entity::find_by_id(svc.client_id)
+        .one(db)
+        .await
+        .map_err(db_err("reading the client"))?
+    else {
+        return Ok(());
+    };
+    let plan_name = plan::Entity::find_by_id(svc.plan_id)
+        .one(db)
+        .await
+        .map_err(db_err("reading the plan"))?
+        .map(|p| p.name)
+        .unwrap_or_else(|| "service".to_string());
+    let attrs: Map<String, Value> = serde_json::from_str(&svc.attributes).unwrap_or_default();
+    let mut body = format!(
+        "Hello {},\n\nyour {plan_name} (service #{}) is ready.\n",
+        client.name, svc.id
+    );
+    if let Some(r) = &svc.remote_id {
+        body.push_str(&format!("Reference: {r}\n"));
+    }
+    for key in ["username", "ip", "domain", "login_url"] {
+        if let Some(v) = attrs.get(key).and_then(Value::as_str) {
+            body.push_str(&format!("{key}: {v}\n"));
+        }
+    }
+    let row = outbox::ActiveModel {
+        kind: Set("welcome".to_string()),
+        recipient: Set(client.email.clone()),
+        subject: Set(format!("Your {plan_name} is ready")),
+        body: Set(body),
+        service_id: Set(Some(svc.id)),
+        dedupe_key: Set(format!("welcome-{}", svc.id)),
+        created_at: Set(now),
+        sent_at: Set(None),
+        ..Default::default()
+    };
+    outbox::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(outbox::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await
+        .map_err(db_err("queueing the welcome email"))?;
+    Ok(())
+}
+
+/// What the module sees of a service (for immediate calls: SSO, client area).
+pub async fn service_info_for(
+    rt: &Runtime,
+    svc: &service::Model,
+) -> Result<provisor_module_api::ServiceInfo> {
+    queue::service_info(rt.store.db(), svc, 0).await
+}
+
+/// Shared handle for workers.
+pub type SharedRuntime = Arc<Runtime>;

@@ -179,6 +179,19 @@ enum HandlersCmd {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Records the handler's existing remote accounts as services, without
+    /// provisioning them (clients are matched by email, created where missing).
+    Import {
+        name: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Reconciles the states of the handler's services with its remote accounts.
+    Sync {
+        name: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Runs one module call by hand and prints its JSON answer (for module authors and
     /// debugging). Lifecycle calls made this way change no service.
     Call {
@@ -765,6 +778,47 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
                 "handler {name} {}; it takes no new services, its existing services are still processed",
                 if changed { "disabled" } else { "was already disabled" }
             );
+            Ok(())
+        }
+        HandlersCmd::Import { name, json } => {
+            let rt = ctx.runtime().await?;
+            let report = crate::engine::sync::import(&rt, &name).await;
+            rt.retire_all();
+            rt.log.flush().await;
+            let report = report?;
+            if json.json {
+                output::json(&report);
+            } else {
+                println!(
+                    "handler {name}: {} account(s) on {} page(s); {} imported, {} already known, {} client(s) created",
+                    report.seen, report.pages, report.imported, report.already_known, report.clients_created
+                );
+            }
+            Ok(())
+        }
+        HandlersCmd::Sync { name, json } => {
+            let rt = ctx.runtime().await?;
+            let report = crate::engine::sync::sync(&rt, &name).await;
+            rt.retire_all();
+            rt.log.flush().await;
+            let report = report?;
+            if json.json {
+                output::json(&report);
+            } else {
+                println!(
+                    "handler {name}: {} remote account(s) on {} page(s)",
+                    report.seen, report.pages
+                );
+                for c in &report.state_changes {
+                    println!("  {c}");
+                }
+                if !report.missing_remotely.is_empty() {
+                    println!(
+                        "  not found remotely: services {:?}",
+                        report.missing_remotely
+                    );
+                }
+            }
             Ok(())
         }
         HandlersCmd::Call {

@@ -9,6 +9,7 @@
 //! Must not: talk to modules except through `runtime`.
 
 mod queue;
+pub mod sync;
 pub mod tasks;
 
 use std::sync::Arc;

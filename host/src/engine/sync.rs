@@ -1,0 +1,259 @@
+//! Import and sync (ComputeStacks' Server Sync Tool): page through a handler's
+//! `list_accounts`, record remote accounts we do not know as services without
+//! provisioning them, and reconcile the states of those we do.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use provisor_module_api::{
+    AccountPage, Capability, ListAccountsRequest, RemoteAccount, RemoteStatus,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog;
+use crate::error::{Error, Result};
+use crate::handlers;
+use crate::runtime::{Call, CallContext, Runtime};
+use crate::store::db_err;
+use crate::store::entities::{plan, plan_handler, service};
+
+/// Accounts per page asked of the module.
+const PER_PAGE: u32 = 50;
+/// A bound on pages, against a module whose `next_page` never ends.
+const MAX_PAGES: u32 = 10_000;
+
+/// What an import or sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    pub pages: u32,
+    pub seen: u64,
+    pub imported: u64,
+    pub already_known: u64,
+    pub clients_created: u64,
+    pub state_changes: Vec<String>,
+    pub missing_remotely: Vec<i64>,
+}
+
+async fn all_accounts(
+    rt: &Runtime,
+    name: &str,
+) -> Result<(
+    crate::store::entities::handler::Model,
+    Vec<RemoteAccount>,
+    u32,
+)> {
+    let h = handlers::get(&rt.store, name).await?;
+    let instance = rt.instance(&h).await?;
+    if !instance.module.supports(Capability::ListAccounts) {
+        return Err(Error::Invalid(format!(
+            "module {} {} cannot list accounts, so handler {name} cannot be imported or synced",
+            instance.module.name(),
+            instance.module.manifest.version
+        )));
+    }
+    let mut accounts = Vec::new();
+    let mut page = 1;
+    let mut pages = 0;
+    loop {
+        let answer: AccountPage = instance
+            .call(
+                Call::ListAccounts,
+                &ListAccountsRequest {
+                    page,
+                    per_page: PER_PAGE,
+                },
+                CallContext::default(),
+            )
+            .await
+            .map_err(|source| Error::Module {
+                context: format!("handler {name}: list_accounts page {page}"),
+                source,
+            })?;
+        pages += 1;
+        accounts.extend(answer.accounts);
+        match answer.next_page {
+            Some(next) if next > page && pages < MAX_PAGES => page = next,
+            Some(next) if next <= page => {
+                return Err(Error::Invalid(format!(
+                    "handler {name}: list_accounts page {page} pointed back to page {next}; the module's paging is broken"
+                )))
+            }
+            _ => break,
+        }
+    }
+    Ok((h, accounts, pages))
+}
+
+fn status_of(s: RemoteStatus) -> &'static str {
+    match s {
+        RemoteStatus::Suspended => "suspended",
+        RemoteStatus::Terminated => "terminated",
+        RemoteStatus::Active | RemoteStatus::Unknown => "active",
+    }
+}
+
+/// Records every remote account the handler has that we do not know yet.
+pub async fn import(rt: &Runtime, name: &str) -> Result<SyncReport> {
+    let (h, accounts, pages) = all_accounts(rt, name).await?;
+    let store = &rt.store;
+    let links = plan_handler::Entity::find()
+        .filter(plan_handler::Column::HandlerId.eq(h.id))
+        .all(store.db())
+        .await
+        .map_err(db_err("reading plans"))?;
+    let mut plans = Vec::new();
+    for l in &links {
+        if let Some(p) = plan::Entity::find_by_id(l.plan_id)
+            .one(store.db())
+            .await
+            .map_err(db_err("reading plans"))?
+        {
+            plans.push(p);
+        }
+    }
+    let Some(default_plan) = plans.iter().find(|p| !p.is_addon).cloned() else {
+        return Err(Error::Invalid(format!(
+            "handler {name} serves no plan; add one (`provisor plans add NAME --handler {name}`) so imported accounts have a plan"
+        )));
+    };
+    let known: HashMap<String, i64> = service::Entity::find()
+        .filter(service::Column::HandlerId.eq(h.id))
+        .all(store.db())
+        .await
+        .map_err(db_err("reading services"))?
+        .into_iter()
+        .filter_map(|s| s.remote_id.map(|r| (r, s.id)))
+        .collect();
+    let mut report = SyncReport {
+        pages,
+        seen: accounts.len() as u64,
+        ..Default::default()
+    };
+    let now = rt.clock.now();
+    for a in accounts {
+        if known.contains_key(&a.remote_id) {
+            report.already_known += 1;
+            continue;
+        }
+        let email = if a.email.is_empty() {
+            format!("{}@imported.invalid", a.remote_id)
+        } else {
+            a.email.clone()
+        };
+        let client = match catalog::find_client_by_email(store, &email).await? {
+            Some(c) => c,
+            None => {
+                let display = if a.name.is_empty() {
+                    email.clone()
+                } else {
+                    a.name.clone()
+                };
+                report.clients_created += 1;
+                catalog::add_client(store, &display, &email, "EUR", "ZZ").await?
+            }
+        };
+        let plan = a
+            .plan_hint
+            .as_deref()
+            .and_then(|hint| {
+                plans
+                    .iter()
+                    .find(|p| p.template.as_deref() == Some(hint) || p.name == hint)
+            })
+            .unwrap_or(&default_plan);
+        let tx = store
+            .db()
+            .begin()
+            .await
+            .map_err(db_err("importing an account"))?;
+        service::ActiveModel {
+            client_id: Set(client.id),
+            plan_id: Set(plan.id),
+            handler_id: Set(h.id),
+            parent_id: Set(None),
+            status: Set(status_of(a.status).to_string()),
+            remote_id: Set(Some(a.remote_id.clone())),
+            attributes: Set(Value::Object(a.attributes.clone()).to_string()),
+            options: Set("{}".to_string()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&tx)
+        .await
+        .map_err(db_err("storing an imported service"))?;
+        tx.commit().await.map_err(db_err("importing an account"))?;
+        report.imported += 1;
+    }
+    Ok(report)
+}
+
+/// Reconciles the states of the handler's services with the remote accounts.
+pub async fn sync(rt: &Runtime, name: &str) -> Result<SyncReport> {
+    let (h, accounts, pages) = all_accounts(rt, name).await?;
+    let store = &rt.store;
+    let remote: HashMap<String, RemoteAccount> = accounts
+        .into_iter()
+        .map(|a| (a.remote_id.clone(), a))
+        .collect();
+    let mut report = SyncReport {
+        pages,
+        seen: remote.len() as u64,
+        ..Default::default()
+    };
+    let services = service::Entity::find()
+        .filter(service::Column::HandlerId.eq(h.id))
+        .filter(service::Column::Status.is_in(["active", "suspended"]))
+        .all(store.db())
+        .await
+        .map_err(db_err("reading services"))?;
+    for s in services {
+        let Some(rid) = s.remote_id.clone() else {
+            continue;
+        };
+        match remote.get(&rid) {
+            None => report.missing_remotely.push(s.id),
+            Some(a) => {
+                let want = status_of(a.status);
+                if a.status != RemoteStatus::Unknown && want != s.status {
+                    // Only when no operation is under way: it will set the state itself.
+                    let busy = crate::store::entities::operation::Entity::find()
+                        .filter(crate::store::entities::operation::Column::ServiceId.eq(s.id))
+                        .filter(
+                            crate::store::entities::operation::Column::Status
+                                .is_in(["queued", "running", "manual"]),
+                        )
+                        .one(store.db())
+                        .await
+                        .map_err(db_err("reading operations"))?;
+                    if busy.is_some() {
+                        continue;
+                    }
+                    service::Entity::update_many()
+                        .col_expr(
+                            service::Column::Status,
+                            sea_orm::sea_query::Expr::value(want),
+                        )
+                        .col_expr(
+                            service::Column::UpdatedAt,
+                            sea_orm::sea_query::Expr::value(Utc::now()),
+                        )
+                        .filter(service::Column::Id.eq(s.id))
+                        .filter(service::Column::Status.eq(s.status.clone()))
+                        .exec(store.db())
+                        .await
+                        .map_err(db_err("reconciling a service"))?;
+                    report.state_changes.push(format!(
+                        "service #{} {} -> {want} (remote {rid})",
+                        s.id, s.status
+                    ));
+                }
+            }
+        }
+    }
+    Ok(report)
+}

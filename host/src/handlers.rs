@@ -98,6 +98,9 @@ pub async fn add(store: &Store, registry: &Registry, new: NewHandler) -> Result<
             )));
         }
     }
+    if let Some(d) = &new.department {
+        crate::catalog::require_department(store, d).await?;
+    }
     if find(store, &new.name).await?.is_some() {
         return Err(Error::Invalid(format!(
             "a handler named {} already exists; pick another name",

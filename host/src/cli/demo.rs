@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use provisor_module_api::{
-    ClientInfo, LifecycleRequest, Outcome, Panel, PlanInfo, ServiceInfo, ServiceRequest,
-};
+use provisor_module_api::{Panel, ServiceRequest};
 use serde_json::json;
 
 use super::{output, Ctx};
@@ -149,6 +147,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     if let Err(e) = bad {
         println!("   refused as expected: {e}");
     }
+    crate::catalog::add_department(&store, "datacenter", Some("dc@example.invalid".into())).await?;
     let staff = handlers::add(
         &store,
         &registry,
@@ -173,77 +172,101 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     let info = handlers::test(&rt, "dedicated-staff").await?;
     println!("   connection test: {}", info.message);
 
-    println!("\n-- 3. A create through the manual-task module becomes a task for the department");
-    let h = handlers::get(&store, "dedicated-staff").await?;
-    let instance = rt.instance(&h).await?;
-    let service = ServiceInfo {
-        id: 1001,
-        status: "provisioning".into(),
-        client: ClientInfo {
-            id: 7,
-            name: "Ada Lovelace".into(),
-            email: "ada@example.invalid".into(),
-            currency: "EUR".into(),
-            country: "NL".into(),
-        },
-        plan: PlanInfo {
+    println!("\n-- 3. A client orders; the service and its create operation are written at once");
+    let client =
+        crate::catalog::add_client(&store, "Ada Lovelace", "ada@example.invalid", "EUR", "NL")
+            .await?;
+    let plan = crate::catalog::add_plan(
+        &store,
+        &registry,
+        crate::catalog::NewPlan {
             name: "Dedicated L".into(),
+            handlers: vec!["dedicated-staff".into()],
             template: None,
-            resources: json!({"cpu": 16, "ram_gb": 64})
+            resources: json!({"cpu": 16}).as_object().cloned().unwrap_or_default(),
+            settings: json!({"checklist": "rack, cable, install Debian"}),
+            options: json!({"ram": {"64": {"ram_gb": 64}, "128": {"ram_gb": 128}}})
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
-            settings: json!({"checklist": "rack, cable, install Debian"}),
+            is_addon: false,
         },
-        ..Default::default()
-    };
-    let request = LifecycleRequest {
-        operation_key: "op-demo-1".into(),
-        attempt: 1,
-        service: service.clone(),
-        ..Default::default()
-    };
-    let ctx_call = CallContext {
-        service_id: Some(service.id),
-        operation_id: Some(1),
-        attempt: Some(1),
-    };
-    let outcome: Outcome = instance
-        .call(Call::Create, &request, ctx_call.clone())
-        .await
-        .map_err(|source| Error::Module {
-            context: "demo create".into(),
-            source,
-        })?;
-    if let Outcome::NeedsHuman { reason, fields } = &outcome {
-        println!("   task: {reason}");
-        for f in fields {
-            println!(
-                "     [{}] {:<12} {}{}",
-                if f.required { "x" } else { " " },
-                f.name,
-                f.label,
-                f.help
-                    .as_deref()
-                    .map(|h| format!(" ({h})"))
-                    .unwrap_or_default()
-            );
-        }
-    }
-    println!("   staff complete it with remote_id=srv-88, ip=192.0.2.10, login_url=https://ipmi.example.invalid/srv-88");
-    let mut done = service.clone();
-    done.status = "active".into();
-    done.remote_id = Some("srv-88".into());
-    done.attributes =
-        json!({"ip": "192.0.2.10", "login_url": "https://ipmi.example.invalid/srv-88"})
+    )
+    .await?;
+    let rt = Arc::new(rt);
+    let ordered = crate::engine::order(
+        &rt,
+        &client.email,
+        &plan.name,
+        None,
+        json!({"ram": "128"})
             .as_object()
             .cloned()
-            .unwrap_or_default();
+            .unwrap_or_default(),
+    )
+    .await?;
+    println!("   service #{} ordered by {} on plan {} (ram 128), create operation #{} queued for handler {}", ordered.service_id, client.name, plan.name, ordered.operation_id, ordered.handler);
+
+    println!("\n-- 4. A worker runs the operation; manual-task answers that a person must act");
+    let worker =
+        crate::engine::Worker::new(Arc::clone(&rt), crate::engine::EngineConfig::default());
+    let report = worker.run_until_idle().await?;
+    println!(
+        "   worker: {} done, {} turned into tasks",
+        report.done, report.manual
+    );
+    let open = crate::engine::tasks::list(&store, Some("datacenter"), false).await?;
+    let task = open
+        .first()
+        .ok_or_else(|| Error::Io("the demo expected a task".into()))?;
+    println!(
+        "   task #{} for {}: {}",
+        task.id, task.department, task.reason
+    );
+    let fields: Vec<provisor_module_api::FormField> =
+        serde_json::from_str(&task.fields).unwrap_or_default();
+    for f in &fields {
+        println!(
+            "     [{}] {:<12} {}",
+            if f.required { "x" } else { " " },
+            f.name,
+            f.label
+        );
+    }
+    crate::engine::tasks::take(&store, task.id, "bob").await?;
+    let values = json!({"remote_id": "srv-88", "ip": "192.0.2.10", "login_url": "https://ipmi.example.invalid/srv-88"});
+    crate::engine::tasks::complete(
+        &rt,
+        task.id,
+        values.as_object().cloned().unwrap_or_default(),
+    )
+    .await?;
+    let svc = crate::engine::get_service(&store, ordered.service_id).await?;
+    println!("   bob took it and filled in remote_id=srv-88, ip, login_url: service #{} is now {} (remote id {})", svc.id, svc.status, svc.remote_id.clone().unwrap_or_default());
+    for m in crate::store::entities::outbox::Entity::find()
+        .all(store.db())
+        .await
+        .map_err(crate::store::db_err("reading the outbox"))?
+    {
+        println!(
+            "   welcome email queued to {}: {:?}",
+            m.recipient, m.subject
+        );
+    }
+
+    println!("\n-- 5. The client area panel and a single sign-on link, from the module");
+    let h = handlers::get(&store, "dedicated-staff").await?;
+    let instance = rt.instance(&h).await?;
+    let info = crate::engine::service_info_for(&rt, &svc).await?;
+    let ctx_call = CallContext {
+        service_id: Some(svc.id),
+        ..Default::default()
+    };
     let panel: Panel = instance
         .call(
             Call::ClientArea,
             &ServiceRequest {
-                service: done.clone(),
+                service: info.clone(),
             },
             ctx_call.clone(),
         )
@@ -252,18 +275,14 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
             context: "demo client area".into(),
             source,
         })?;
-    println!("\n-- 4. The client area panel the module returns");
     println!("   {}", panel.title);
     for row in &panel.rows {
         println!("   {:<12} {}", row.label, row.value);
     }
-    for link in &panel.links {
-        println!("   [{}] {}", link.label, link.url);
-    }
     let sso: provisor_module_api::SsoLink = instance
         .call(
             Call::Sso,
-            &json!({"service": done, "audience": "client"}),
+            &json!({"service": info, "audience": "client"}),
             ctx_call.clone(),
         )
         .await
@@ -273,7 +292,23 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
         })?;
     println!("   single sign-on link for the client: {}", sso.url);
 
-    println!("\n-- 5. Calls the skeleton remote modules do not support yet answer not_supported");
+    println!("\n-- 6. A suspend is an operation too; with manual-task it is a task as well");
+    let op = crate::engine::request(&rt, svc.id, "suspend", serde_json::Value::Null).await?;
+    worker.run_until_idle().await?;
+    let t = crate::engine::tasks::list(&store, Some("datacenter"), false).await?;
+    if let Some(t) = t.first() {
+        crate::engine::tasks::complete(&rt, t.id, Default::default()).await?;
+    }
+    let svc = crate::engine::get_service(&store, svc.id).await?;
+    println!(
+        "   operation #{} suspend: service #{} is {}",
+        op.id, svc.id, svc.status
+    );
+    drop(instance);
+
+    println!(
+        "\n-- 7. The four remote modules are skeletons so far: they load and validate settings"
+    );
     for name in [
         "computestacks",
         "solusvm",
@@ -303,7 +338,9 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
         .map(|rows| rows.len())
         .unwrap_or(0);
     use sea_orm::EntityTrait;
-    println!("\n-- 6. The module log recorded {logged} calls and lines, secrets redacted");
-    println!("\nDone. Services, orders, the operation queue and tasks, the remote panels' simulators and billing are not in this build yet.");
+    println!("\n-- 8. The module log recorded {logged} calls and lines, secrets redacted");
+    println!(
+        "\nDone. Not in this build yet: the remote panels' simulators and modules, and billing."
+    );
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin layer over this library. See
 //! `docs/architecture.md` for the code map and the invariant each part keeps.
 
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod clock;

@@ -103,6 +103,9 @@ enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Benchmarks (figures beside a baseline measured in the same run).
+    #[command(subcommand)]
+    Bench(BenchCmd),
     /// Runs a demonstration in a fresh home and prints what happened.
     Demo(demo::DemoArgs),
     /// Loads one module file and prints its manifest as JSON (used internally to
@@ -127,6 +130,26 @@ enum ModulesCmd {
     History {
         #[arg(long, default_value_t = 50)]
         limit: u64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCmd {
+    /// Orders services through a no-op module from order to active: ops/s on SQLite
+    /// and (with --pg or PROVISOR_TEST_PG) PostgreSQL, beside raw write transactions.
+    Ops {
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// The no-op module (default: the bench-noop fixture next to this binary).
+        #[arg(long)]
+        module: Option<PathBuf>,
+        /// A PostgreSQL server URL; a fresh database is created beside it.
+        #[arg(long, env = "PROVISOR_TEST_PG")]
+        pg: Option<String>,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -377,6 +400,40 @@ async fn run(cli: Cli) -> Result<()> {
             daemon::serve(&ctx, opts).await
         }
         Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Bench(BenchCmd::Ops {
+            count,
+            module,
+            pg,
+            concurrency,
+            json,
+        }) => {
+            if count == 0 || concurrency == 0 {
+                return Err(Error::Invalid(
+                    "--count and --concurrency must be at least 1".into(),
+                ));
+            }
+            let module = module.or_else(crate::bench::default_module).ok_or_else(|| {
+                Error::Invalid("no no-op module: build the workspace (cargo build --workspace) or pass --module FILE".into())
+            })?;
+            let mut all = Vec::new();
+            let f = crate::bench::ops_on("", "sqlite", &module, count, concurrency).await?;
+            if !json.json {
+                crate::bench::print(&f);
+            }
+            all.push(f);
+            if let Some(pg) = pg {
+                let url = crate::bench::fresh_pg(&pg).await?;
+                let f = crate::bench::ops_on(&url, "postgres", &module, count, concurrency).await?;
+                if !json.json {
+                    crate::bench::print(&f);
+                }
+                all.push(f);
+            }
+            if json.json {
+                output::json(&all);
+            }
+            Ok(())
+        }
         Command::Departments(cmd) => processing::departments(&ctx, cmd).await,
         Command::Clients(cmd) => processing::clients(&ctx, cmd).await,
         Command::Plans(cmd) => processing::plans(&ctx, cmd).await,

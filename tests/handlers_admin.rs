@@ -61,8 +61,19 @@ fn scenario(backend: &str, url: Option<String>) {
     };
 
     // A handler's department must exist.
-    let err = add("cs", "computestacks", &format!(r#"{{"url": "https://cs.example.invalid", "api_key": "k1", "api_secret": "{SECRET}"}}"#)).fails_with(2);
-    assert!(err.contains("department noc does not exist") && err.contains("provisor departments add noc"), "[{backend}] {err}");
+    let err = add(
+        "cs",
+        "computestacks",
+        &format!(
+            r#"{{"url": "https://cs.example.invalid", "api_key": "k1", "api_secret": "{SECRET}"}}"#
+        ),
+    )
+    .fails_with(2);
+    assert!(
+        err.contains("department noc does not exist")
+            && err.contains("provisor departments add noc"),
+        "[{backend}] {err}"
+    );
     home.run(&["departments", "add", "noc"]).ok();
 
     // Settings are validated before anything is stored.

@@ -214,6 +214,24 @@ impl TestHome {
     }
 }
 
+impl Drop for TestHome {
+    fn drop(&mut self) {
+        // Databases made by `fresh_pg_database` go with the home.
+        if let Some(url) = &self.database_url {
+            if let Some((server, name)) = url.rsplit_once('/') {
+                let name = name.split('?').next().unwrap_or(name);
+                if name.starts_with("provisor_t") {
+                    let _ = Command::new("psql")
+                        .arg(format!("{server}/postgres"))
+                        .args(["-q", "-c"])
+                        .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .output();
+                }
+            }
+        }
+    }
+}
+
 impl Default for TestHome {
     fn default() -> Self {
         Self::new()
@@ -330,7 +348,8 @@ pub fn fresh_pg_database(url: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     match url.rfind('/') {
-        Some(i) => format!("{}/{name}", &url[..i]),
+        // Every CLI call opens new connections; TLS on loopback only costs time.
+        Some(i) => format!("{}/{name}?sslmode=disable", &url[..i]),
         None => panic!("PROVISOR_TEST_PG={url} has no database name"),
     }
 }

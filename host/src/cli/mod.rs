@@ -345,6 +345,26 @@ impl Ctx {
         Store::open(&url).await
     }
 
+    /// The runtime without loading modules: for commands that only write the queue
+    /// (orders, requests, task completion) and never call a module.
+    pub async fn runtime_without_modules(&self) -> Result<Arc<Runtime>> {
+        let store = self.store().await?;
+        let registry = Arc::new(Registry::new(
+            self.home.clone(),
+            store.clone(),
+            LoadPolicy::standard(),
+            false,
+            "cli",
+        ));
+        Ok(Arc::new(Runtime::new(
+            self.home.clone(),
+            store,
+            registry,
+            Clock::system(),
+            self.limits.clone(),
+        )?))
+    }
+
     /// Opens the database and the registry, and scans the modules directory. When a
     /// daemon runs, it owns the recorded module state and this process only reads.
     pub async fn runtime(&self) -> Result<Arc<Runtime>> {

@@ -467,7 +467,7 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
             json,
         } => {
             let options = key_values(&options, "--option")?;
-            let rt = ctx.runtime().await?;
+            let rt = ctx.runtime_without_modules().await?;
             let ordered = engine::order(&rt, &client, &plan, addon_of, options).await?;
             if json.json {
                 output::json(&ordered);
@@ -669,7 +669,7 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
 }
 
 async fn queue_op(ctx: &Ctx, id: i64, kind: &str, params: Value) -> Result<()> {
-    let rt = ctx.runtime().await?;
+    let rt = ctx.runtime_without_modules().await?;
     let op = engine::request(&rt, id, kind, params).await?;
     println!("{kind} of service #{id} queued as operation #{}", op.id);
     Ok(())
@@ -787,7 +787,7 @@ pub async fn ops(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
             }
         }
         OpsCmd::Retry { id } => {
-            let rt = ctx.runtime().await?;
+            let rt = ctx.runtime_without_modules().await?;
             let o = tasks::retry_operation(&rt, id).await?;
             println!(
                 "operation #{} queued again with {} fresh attempts",
@@ -795,7 +795,7 @@ pub async fn ops(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
             );
         }
         OpsCmd::Cancel { id } => {
-            let rt = ctx.runtime().await?;
+            let rt = ctx.runtime_without_modules().await?;
             let o = tasks::cancel_operation(&rt, id).await?;
             println!("operation #{} cancelled", o.id);
         }
@@ -854,7 +854,7 @@ pub async fn tasks_cmd(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
         }
         TasksCmd::Complete { id, set } => {
             let values = key_values(&set, "--set")?;
-            let rt = ctx.runtime().await?;
+            let rt = ctx.runtime_without_modules().await?;
             let t = tasks::complete(&rt, id, values).await?;
             println!(
                 "task #{} completed; service #{} moves on",
@@ -862,7 +862,7 @@ pub async fn tasks_cmd(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
             );
         }
         TasksCmd::Retry { id } => {
-            let rt = ctx.runtime().await?;
+            let rt = ctx.runtime_without_modules().await?;
             let o = tasks::send_back(&rt, id).await?;
             println!(
                 "task #{id} sent back; operation #{} queued for another automatic try",

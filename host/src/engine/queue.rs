@@ -23,7 +23,12 @@ use crate::catalog;
 use crate::error::{Error, Result};
 use crate::runtime::{Call, CallContext, Runtime};
 use crate::store::db_err;
-use crate::store::entities::{client, handler, operation, operation_attempt, plan, service, task};
+use crate::store::entities::{
+    client, department, handler, operation, operation_attempt, plan, service, task,
+};
+
+/// Where tasks of a handler without a department go.
+pub const DEFAULT_DEPARTMENT: &str = "support";
 
 /// What a worker run did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -463,10 +468,28 @@ async fn process(
             if op.kind == "create" {
                 set_service_status(&tx, svc.id, "manual", now).await?;
             }
-            let department = h
-                .department
-                .clone()
-                .unwrap_or_else(|| "support".to_string());
+            let department = match h.department.clone() {
+                Some(d) => d,
+                None => {
+                    // Tasks of a handler without a department go to `support`, which
+                    // exists from the first such task on.
+                    department::Entity::insert(department::ActiveModel {
+                        name: Set(DEFAULT_DEPARTMENT.to_string()),
+                        email: Set(None),
+                        created_at: Set(now),
+                        ..Default::default()
+                    })
+                    .on_conflict(
+                        sea_orm::sea_query::OnConflict::column(department::Column::Name)
+                            .do_nothing()
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&tx)
+                    .await
+                    .map_err(db_err("creating the support department"))?;
+                    DEFAULT_DEPARTMENT.to_string()
+                }
+            };
             task::ActiveModel {
                 operation_id: Set(op.id),
                 service_id: Set(svc.id),

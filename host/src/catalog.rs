@@ -323,17 +323,14 @@ pub async fn plan_handlers(store: &Store, plan_id: i64) -> Result<Vec<handler::M
         .all(store.db())
         .await
         .map_err(db_err("reading a plan's handlers"))?;
-    let mut out = Vec::new();
-    for l in links {
-        if let Some(h) = handler::Entity::find_by_id(l.handler_id)
-            .one(store.db())
-            .await
-            .map_err(db_err("reading handlers"))?
-        {
-            out.push(h);
-        }
-    }
-    Ok(out)
+    let ids: Vec<i64> = links.iter().map(|l| l.handler_id).collect();
+    let mut rows = handler::Entity::find()
+        .filter(handler::Column::Id.is_in(ids.clone()))
+        .all(store.db())
+        .await
+        .map_err(db_err("reading handlers"))?;
+    rows.sort_by_key(|h| ids.iter().position(|id| *id == h.id));
+    Ok(rows)
 }
 
 /// A plan as shown to admins.

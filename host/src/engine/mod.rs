@@ -195,6 +195,10 @@ async fn route(store: &Store, plan: &plan::Model) -> Result<handler::Model> {
             names.join(", ")
         )));
     }
+    // One candidate and no limit to respect: nothing to weigh.
+    if enabled.len() == 1 && enabled[0].max_concurrent.is_none() {
+        return Ok(enabled[0].clone());
+    }
     let recent = Utc::now() - chrono::Duration::minutes(15);
     let mut best: Option<((bool, bool, usize), handler::Model)> = None;
     for (i, h) in enabled.into_iter().enumerate() {

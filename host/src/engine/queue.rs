@@ -288,6 +288,25 @@ impl Worker {
             .await
             .map_err(db_err("claiming operations"))?;
         ops.sort_by_key(|o| o.id);
+        // Services whose create is now running show as provisioning (one statement per
+        // claim, not one per operation).
+        let creating: Vec<i64> = ops
+            .iter()
+            .filter(|o| o.kind == "create")
+            .map(|o| o.service_id)
+            .collect();
+        if !creating.is_empty() {
+            service::Entity::update_many()
+                .col_expr(
+                    service::Column::Status,
+                    sea_orm::sea_query::Expr::value("provisioning"),
+                )
+                .filter(service::Column::Id.is_in(creating))
+                .filter(service::Column::Status.eq("pending"))
+                .exec(db)
+                .await
+                .map_err(db_err("marking services provisioning"))?;
+        }
         Ok(ops)
     }
 }
@@ -316,18 +335,6 @@ async fn process(
             op.id
         )));
     };
-    if op.kind == "create" && svc.status == "pending" {
-        service::Entity::update_many()
-            .col_expr(
-                service::Column::Status,
-                sea_orm::sea_query::Expr::value("provisioning"),
-            )
-            .filter(service::Column::Id.eq(svc.id))
-            .filter(service::Column::Status.eq("pending"))
-            .exec(db)
-            .await
-            .map_err(db_err("marking the service provisioning"))?;
-    }
     let verdict = match build_request(rt, &op, &svc).await {
         Err(e) => Verdict::Retry {
             error: ModuleError::transient(e.to_string()),

@@ -10,7 +10,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001ModuleHost), Box::new(M0002ServiceProcessing)]
+        vec![
+            Box::new(M0001ModuleHost),
+            Box::new(M0002ServiceProcessing),
+            Box::new(M0003HandlerLoad),
+        ]
     }
 }
 
@@ -334,5 +338,40 @@ impl MigrationTrait for M0002ServiceProcessing {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// An index for routing: a handler's unfinished and recently failed operations.
+pub(crate) struct M0003HandlerLoad;
+
+impl MigrationName for M0003HandlerLoad {
+    fn name(&self) -> &str {
+        "m0003_handler_load"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003HandlerLoad {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_index(
+            Index::create()
+                .name("operations_handler_status")
+                .table("operations")
+                .col("handler_id")
+                .col("status")
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("operations_handler_status")
+                .table("operations")
+                .to_owned(),
+        )
+        .await
     }
 }

@@ -36,7 +36,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10));
         if url.starts_with("sqlite:") {
-            opts.max_connections(8)
+            opts.max_connections(sqlite_pool_size())
                 .min_connections(1)
                 .map_sqlx_sqlite_opts(|o| {
                     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -94,4 +94,17 @@ pub fn redact_url(url: &str) -> String {
 /// Maps a database error to ours, naming what we were doing.
 pub fn db_err(doing: &str) -> impl Fn(sea_orm::DbErr) -> Error + '_ {
     move |e| Error::Storage(format!("{doing}: {e}"))
+}
+
+/// Connections in the SQLite pool (`PROVISOR_SQLITE_POOL`, default 1). SQLite has one
+/// writer; several pooled connections contend for its lock and its busy handler
+/// sleeps in millisecond steps while they wait, so one connection that serialises
+/// statements in-process is faster under load. Other processes (CLI, daemon) still
+/// share the file through the busy timeout.
+fn sqlite_pool_size() -> u32 {
+    std::env::var("PROVISOR_SQLITE_POOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
 }

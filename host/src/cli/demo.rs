@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use provisor_module_api::{Panel, ServiceRequest};
+use provisor_module_api::Panel;
 use serde_json::json;
 
 use super::{output, Ctx};
@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::handlers::{self, NewHandler};
 use crate::home::Home;
 use crate::registry::{LoadPolicy, Registry};
-use crate::runtime::{Call, CallContext, Runtime};
+use crate::runtime::{Call, Runtime};
 use crate::store::Store;
 
 /// The shipped modules' file names, as cargo builds them.
@@ -255,41 +255,18 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     }
 
     println!("\n-- 5. The client area panel and a single sign-on link, from the module");
-    let h = handlers::get(&store, "dedicated-staff").await?;
-    let instance = rt.instance(&h).await?;
-    let info = crate::engine::service_info_for(&rt, &svc).await?;
-    let ctx_call = CallContext {
-        service_id: Some(svc.id),
-        ..Default::default()
-    };
-    let panel: Panel = instance
-        .call(
-            Call::ClientArea,
-            &ServiceRequest {
-                service: info.clone(),
-            },
-            ctx_call.clone(),
-        )
-        .await
-        .map_err(|source| Error::Module {
-            context: "demo client area".into(),
-            source,
-        })?;
+    let panel: Panel =
+        crate::engine::call_now(&rt, svc.id, Call::ClientArea, Default::default()).await?;
     println!("   {}", panel.title);
     for row in &panel.rows {
         println!("   {:<12} {}", row.label, row.value);
     }
-    let sso: provisor_module_api::SsoLink = instance
-        .call(
-            Call::Sso,
-            &json!({"service": info, "audience": "client"}),
-            ctx_call.clone(),
-        )
-        .await
-        .map_err(|source| Error::Module {
-            context: "demo sso".into(),
-            source,
-        })?;
+    let audience = json!({"audience": "client"})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let sso: provisor_module_api::SsoLink =
+        crate::engine::call_now(&rt, svc.id, Call::Sso, audience).await?;
     println!("   single sign-on link for the client: {}", sso.url);
 
     println!("\n-- 6. A suspend is an operation too; with manual-task it is a task as well");
@@ -304,7 +281,6 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
         "   operation #{} suspend: service #{} is {}",
         op.id, svc.id, svc.status
     );
-    drop(instance);
 
     println!(
         "\n-- 7. The four remote modules are skeletons so far: they load and validate settings"

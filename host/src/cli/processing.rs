@@ -13,7 +13,7 @@ use super::{output, Ctx, JsonFlag};
 use crate::catalog::{self, NewPlan};
 use crate::engine::{self, tasks, EngineConfig, Worker};
 use crate::error::{Error, Result};
-use crate::runtime::{Call, CallContext};
+use crate::runtime::Call;
 use crate::store::db_err;
 use crate::store::entities::{client, operation, operation_attempt, outbox, plan, service, task};
 
@@ -600,56 +600,22 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
                     s.status
                 )));
             }
-            let h = crate::store::entities::handler::Entity::find_by_id(s.handler_id)
-                .one(rt.store.db())
-                .await
-                .map_err(db_err("reading handlers"))?
-                .ok_or_else(|| Error::NotFound("the service's handler is gone".into()))?;
-            let info = engine::service_info_for(&rt, &s).await?;
-            let instance = rt.instance(&h).await?;
             let audience = if admin { "admin" } else { "client" };
-            let link: Result<provisor_module_api::SsoLink> = instance
-                .call(
-                    Call::Sso,
-                    &serde_json::json!({"service": info, "audience": audience}),
-                    CallContext {
-                        service_id: Some(id),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|source| Error::Module {
-                    context: format!("service #{id}: sso"),
-                    source,
-                });
+            let extra = serde_json::json!({"audience": audience});
+            let link: Result<provisor_module_api::SsoLink> = engine::call_now(
+                &rt,
+                id,
+                Call::Sso,
+                extra.as_object().cloned().unwrap_or_default(),
+            )
+            .await;
             rt.log.flush().await;
-            let link = link?;
-            println!("{}", link.url);
+            println!("{}", link?.url);
         }
         ServicesCmd::ClientArea { id, json } => {
             let rt = ctx.runtime().await?;
-            let s = engine::get_service(&rt.store, id).await?;
-            let h = crate::store::entities::handler::Entity::find_by_id(s.handler_id)
-                .one(rt.store.db())
-                .await
-                .map_err(db_err("reading handlers"))?
-                .ok_or_else(|| Error::NotFound("the service's handler is gone".into()))?;
-            let info = engine::service_info_for(&rt, &s).await?;
-            let instance = rt.instance(&h).await?;
-            let panel: Result<provisor_module_api::Panel> = instance
-                .call(
-                    Call::ClientArea,
-                    &serde_json::json!({"service": info}),
-                    CallContext {
-                        service_id: Some(id),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|source| Error::Module {
-                    context: format!("service #{id}: client_area"),
-                    source,
-                });
+            let panel: Result<provisor_module_api::Panel> =
+                engine::call_now(&rt, id, Call::ClientArea, Map::new()).await;
             rt.log.flush().await;
             let panel = panel?;
             if json.json {

@@ -423,5 +423,39 @@ pub async fn service_info_for(
     queue::service_info(rt.store.db(), svc, 0).await
 }
 
+/// Calls the service's module right away (SSO, client area): no operation, nothing
+/// about the service changes. `extra` joins the request beside `service`.
+pub async fn call_now<T: serde::de::DeserializeOwned>(
+    rt: &Runtime,
+    service_id: i64,
+    call: crate::runtime::Call,
+    extra: Map<String, Value>,
+) -> Result<T> {
+    let svc = get_service(&rt.store, service_id).await?;
+    let h = handler::Entity::find_by_id(svc.handler_id)
+        .one(rt.store.db())
+        .await
+        .map_err(db_err("reading handlers"))?
+        .ok_or_else(|| Error::NotFound(format!("service #{service_id}'s handler is gone")))?;
+    let mut request = extra;
+    let info = service_info_for(rt, &svc).await?;
+    request.insert(
+        "service".into(),
+        serde_json::to_value(info).unwrap_or(Value::Null),
+    );
+    let instance = rt.instance(&h).await?;
+    let ctx = crate::runtime::CallContext {
+        service_id: Some(service_id),
+        ..Default::default()
+    };
+    instance
+        .call(call, &Value::Object(request), ctx)
+        .await
+        .map_err(|source| Error::Module {
+            context: format!("service #{service_id}: {}", call.as_str()),
+            source,
+        })
+}
+
 /// Shared handle for workers.
 pub type SharedRuntime = Arc<Runtime>;

@@ -12,7 +12,6 @@ mod queue;
 pub mod sync;
 pub mod tasks;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -76,16 +75,6 @@ impl EngineConfig {
         Duration::from_secs_f64((base.as_secs_f64() + jitter).max(1.0))
     }
 }
-
-/// Lifecycle operations a service can have queued.
-pub const KINDS: [&str; 6] = [
-    "create",
-    "suspend",
-    "unsuspend",
-    "terminate",
-    "change_plan",
-    "renew",
-];
 
 /// What ordering produced.
 #[derive(Debug, Clone, Serialize)]
@@ -456,6 +445,3 @@ pub async fn call_now<T: serde::de::DeserializeOwned>(
             source,
         })
 }
-
-/// Shared handle for workers.
-pub type SharedRuntime = Arc<Runtime>;

@@ -13,8 +13,8 @@ use provisor_module_api::{
     ClientInfo, ErrorKind, LifecycleRequest, ModuleError, Outcome, PlanInfo, ServiceInfo,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, Statement, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement, TransactionTrait,
 };
 use serde_json::{Map, Value};
 
@@ -510,8 +510,9 @@ async fn process(
                 updated_at: Set(now),
                 ..Default::default()
             }
-            .insert_into(&tx)
-            .await?;
+            .insert(&tx)
+            .await
+            .map_err(db_err("opening a task"))?;
             ("manual", text)
         }
     };
@@ -532,20 +533,6 @@ async fn process(
         .await
         .map_err(db_err("completing an operation"))?;
     Ok(Some(label))
-}
-
-trait InsertInto {
-    async fn insert_into(self, tx: &DatabaseTransaction) -> Result<()>;
-}
-
-impl InsertInto for task::ActiveModel {
-    async fn insert_into(self, tx: &DatabaseTransaction) -> Result<()> {
-        task::Entity::insert(self)
-            .exec_without_returning(tx)
-            .await
-            .map_err(db_err("opening a task"))?;
-        Ok(())
-    }
 }
 
 fn default_fields(kind: &str) -> Value {

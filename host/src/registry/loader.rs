@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use abi_stable::abi_stability::abi_checking::{
     check_layout_compatibility, AbiInstability, AbiInstabilityErrors,
 };
-use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
+use abi_stable::library::{lib_header_from_path, LibraryError};
 use provisor_module_api::abi::ModuleRoot_Ref;
 use provisor_module_api::{Manifest, ModuleError};
 use sha2::{Digest, Sha256};
@@ -336,9 +336,4 @@ pub fn write_atomically(dest: &Path, bytes: &[u8], mode: u32) -> std::io::Result
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
     tmp.persist(dest).map_err(|e| e.error)?;
     Ok(())
-}
-
-/// `ModuleRoot_Ref`'s name for messages.
-pub fn interface_name() -> &'static str {
-    ModuleRoot_Ref::NAME
 }

@@ -447,15 +447,6 @@ impl Registry {
             Ok(ok) => ok,
             Err(reason) => return refuse(reason),
         };
-        let version = match semver::Version::parse(&manifest.version) {
-            Ok(v) => v,
-            Err(e) => {
-                return refuse(format!(
-                    "its version {:?} is not semantic versioning: {e}",
-                    manifest.version
-                ))
-            }
-        };
         let name = manifest.name.clone();
         if let Err((reason, serving)) = self.version_rules(&manifest, file, sha256, files) {
             return (
@@ -468,33 +459,19 @@ impl Registry {
                     .serving(serving.as_deref()),
             );
         }
-        let mut st = self.state();
-        let current = st.by_name.get(&name).cloned();
-        st.generation += 1;
-        let module = Arc::new(LoadedModule {
-            version,
-            file: file.to_string(),
-            sha256: sha256.to_string(),
-            loaded_path: loaded_path.clone(),
-            generation: st.generation,
-            root,
-            manifest: manifest.clone(),
-        });
-        st.by_name.insert(name.clone(), module);
+        let current = match self.register(manifest.clone(), root, file, sha256, &loaded_path) {
+            Ok(previous) => previous,
+            Err(reason) => return refuse(reason),
+        };
         let record = Record::loaded(file, sha256, &manifest, &loaded_path);
-        let event = match current {
-            Some(cur)
-                if cur.version
-                    != semver::Version::parse(&manifest.version).unwrap_or(cur.version.clone()) =>
-            {
-                ScanEvent::Upgraded {
-                    name,
-                    from: cur.version.to_string(),
-                    to: manifest.version.clone(),
-                    file: file.to_string(),
-                }
-            }
-            _ => ScanEvent::Loaded {
+        let event = match current.filter(|cur| cur.manifest.version != manifest.version) {
+            Some(cur) => ScanEvent::Upgraded {
+                name,
+                from: cur.version.to_string(),
+                to: manifest.version.clone(),
+                file: file.to_string(),
+            },
+            None => ScanEvent::Loaded {
                 name,
                 version: manifest.version.clone(),
                 file: file.to_string(),
@@ -588,6 +565,35 @@ impl Registry {
         Ok(())
     }
 
+    /// Makes a mapped module the one serving its name; answers the one it replaces.
+    fn register(
+        &self,
+        manifest: Manifest,
+        root: ModuleRoot_Ref,
+        file: &str,
+        sha256: &str,
+        loaded_path: &Path,
+    ) -> std::result::Result<Option<Arc<LoadedModule>>, String> {
+        let version = semver::Version::parse(&manifest.version).map_err(|e| {
+            format!(
+                "its version {:?} is not semantic versioning: {e}",
+                manifest.version
+            )
+        })?;
+        let mut st = self.state();
+        st.generation += 1;
+        let module = Arc::new(LoadedModule {
+            version,
+            file: file.to_string(),
+            sha256: sha256.to_string(),
+            loaded_path: loaded_path.to_path_buf(),
+            generation: st.generation,
+            root,
+            manifest,
+        });
+        Ok(st.by_name.insert(module.manifest.name.clone(), module))
+    }
+
     /// With a daemon running: maps the copies the daemon serves that this process has
     /// not loaded from the modules directory (its file was replaced by one the daemon
     /// refused), so CLI calls run the same code the daemon runs.
@@ -600,24 +606,11 @@ impl Registry {
             if self.get(name).is_some() || !Path::new(path).exists() {
                 continue;
             }
-            match loader::load_in_process(Path::new(path)) {
-                Ok((root, manifest)) => {
-                    let Ok(version) = semver::Version::parse(&manifest.version) else {
-                        continue;
-                    };
-                    let mut st = self.state();
-                    st.generation += 1;
-                    let module = Arc::new(LoadedModule {
-                        version,
-                        file: row.file.clone(),
-                        sha256: row.sha256.clone(),
-                        loaded_path: PathBuf::from(path),
-                        generation: st.generation,
-                        root,
-                        manifest: manifest.clone(),
-                    });
-                    st.by_name.insert(manifest.name.clone(), module);
-                }
+            let mapped = loader::load_in_process(Path::new(path)).and_then(|(root, manifest)| {
+                self.register(manifest, root, &row.file, &row.sha256, Path::new(path))
+            });
+            match mapped {
+                Ok(_) => {}
                 Err(reason) => tracing::debug!("cannot map the daemon's copy {path}: {reason}"),
             }
         }

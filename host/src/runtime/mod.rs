@@ -149,7 +149,8 @@ pub struct Instance {
     pub handler: String,
     /// The module it was built from.
     pub module: Arc<LoadedModule>,
-    settings_sha: String,
+    /// The settings it was built with; other settings build a new instance.
+    settings: String,
     obj: Option<ProcessingModuleBox>,
     redactor: Redactor,
     runtime: tokio::runtime::Handle,
@@ -307,11 +308,8 @@ impl Runtime {
                 h.name, h.module
             ))
         })?;
-        let settings_sha = crate::registry::loader::sha256_hex(h.settings.as_bytes());
         if let Some(existing) = self.instances().get(&h.name) {
-            if existing.module.generation == module.generation
-                && existing.settings_sha == settings_sha
-            {
+            if existing.module.generation == module.generation && existing.settings == h.settings {
                 return Ok(Arc::clone(existing));
             }
         }
@@ -375,7 +373,7 @@ impl Runtime {
         let instance = Arc::new(Instance {
             handler: h.name.clone(),
             module,
-            settings_sha,
+            settings: h.settings.clone(),
             obj: Some(obj),
             redactor,
             runtime: tokio::runtime::Handle::current(),

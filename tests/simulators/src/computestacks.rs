@@ -1,0 +1,1 @@
+//! The computestacks simulator (being written; see the crate docs).

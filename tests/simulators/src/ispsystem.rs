@@ -1,0 +1,1 @@
+//! The ispsystem simulator (being written; see the crate docs).

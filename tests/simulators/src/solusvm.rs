@@ -1,0 +1,1 @@
+//! The solusvm simulator (being written; see the crate docs).

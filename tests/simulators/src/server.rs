@@ -5,7 +5,6 @@
 //! same whether the caller is a synchronous test or an async command (`provisor demo`).
 //! Faults are applied here, around [`Api::handle`], so every API gets every fault.
 
-use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -16,7 +16,8 @@
 //! * Never rename, reorder or retype a field or a method. `Decimal` has no stable
 //!   layout: money travels as canonical decimal text inside the JSON.
 //!
-//! `daily` is the first appended method: a module built before it existed (the
+//! `daily` (on `ProcessingModule`) and `kv_swap` (on `HostServices`) are appended
+//! methods. For `daily`: a module built before it existed (the
 //! `tests/fixtures/abi/v1-frozen` copy of this file stops before it) still loads, and
 //! the host sees `NotSupported` when it asks for the daily run.
 
@@ -88,6 +89,25 @@ pub trait HostServices: Send + Sync {
     /// kind transient; any HTTP status, even 500, is a response.
     #[sabi(last_prefix_field)]
     fn http(&self, request_json: RStr<'_>) -> RResult<RString, AbiError>;
+
+    /// Atomic compare-and-swap in the handler-scoped key-value store: when the key's
+    /// value is `expected` (`RNone`: the key is absent), it becomes `new` (`RNone`: the
+    /// key is removed) and the answer is `true`; otherwise nothing changes and the
+    /// answer is `false`. Appended after 1.0's prefix: a host without it answers
+    /// `NotSupported` through this default body.
+    fn kv_swap(
+        &self,
+        key: RStr<'_>,
+        expected: ROption<RStr<'_>>,
+        new: ROption<RStr<'_>>,
+    ) -> RResult<bool, AbiError> {
+        let _ = (key, expected, new);
+        RResult::RErr(AbiError {
+            kind: KIND_NOT_SUPPORTED,
+            message: RString::from("this host has no key-value compare-and-swap: upgrade provisor"),
+            detail: ROption::RNone,
+        })
+    }
 }
 
 /// The boxed host-services object handed to [`ModuleRoot::instantiate`].

@@ -121,6 +121,35 @@ impl Host {
         }
     }
 
+    /// Atomically replaces the value of `key` with `new` if it is still `expected`
+    /// (`None`: absent; a `new` of `None` removes the key). `true` when it swapped.
+    /// Two instances racing for the same pooled item cannot both win:
+    ///
+    /// ```no_run
+    /// # fn f(host: &provisor_module_api::Host) -> Result<(), provisor_module_api::ModuleError> {
+    /// for (key, value) in host.kv_list("pool/")? {
+    ///     if host.kv_swap(&key, Some(&value), None)? {
+    ///         // this call, and no other, took the pooled item
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn kv_swap(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, ModuleError> {
+        match self.inner.kv_swap(
+            RStr::from_str(key),
+            expected.map(RStr::from_str).into(),
+            new.map(RStr::from_str).into(),
+        ) {
+            RResult::ROk(swapped) => Ok(swapped),
+            RResult::RErr(e) => Err(ModuleError::from_abi(e)),
+        }
+    }
+
     /// Performs an HTTP request through the host. Any status is a response; only
     /// transport failures (connect, timeout, TLS) are errors, of kind transient.
     pub fn http(&self, request: &HttpRequest) -> Result<HttpResponse, ModuleError> {

@@ -15,8 +15,8 @@ use abi_stable::std_types::{ROption, RResult, RStr, RString};
 use chrono::{SecondsFormat, Utc};
 use provisor_module_api::abi::{AbiError, HostServices, KIND_PERMANENT, KIND_TRANSIENT};
 use provisor_module_api::{HttpRequest, HttpResponse};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use crate::clock::Clock;
 use crate::modlog::{LogRow, ModuleLog};
@@ -168,6 +168,76 @@ impl HostServicesImpl {
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
+        })
+    }
+
+    fn kv_swap_inner(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, String> {
+        let id = self.owner.handler_id;
+        let db = self.store.db().clone();
+        let (key, expected, new) = (
+            key.to_string(),
+            expected.map(str::to_string),
+            new.map(str::to_string),
+        );
+        let now = self.clock.now();
+        // Each case is one conditional statement, so the database makes it atomic
+        // without a read-then-write transaction.
+        self.runtime.block_on(async move {
+            let scoped = || {
+                Condition::all()
+                    .add(kv_entry::Column::HandlerId.eq(id))
+                    .add(kv_entry::Column::Key.eq(key.clone()))
+            };
+            let affected = match (expected, new) {
+                (None, None) => {
+                    let found = kv_entry::Entity::find().filter(scoped()).one(&db).await;
+                    return found.map(|row| row.is_none()).map_err(|e| e.to_string());
+                }
+                (None, Some(value)) => {
+                    let row = kv_entry::ActiveModel {
+                        handler_id: Set(id),
+                        key: Set(key.clone()),
+                        value: Set(value),
+                        updated_at: Set(now),
+                    };
+                    kv_entry::Entity::insert(row)
+                        .on_conflict(
+                            OnConflict::columns([
+                                kv_entry::Column::HandlerId,
+                                kv_entry::Column::Key,
+                            ])
+                            .do_nothing()
+                            .to_owned(),
+                        )
+                        .exec_without_returning(&db)
+                        .await
+                        .map_err(|e| e.to_string())?
+                }
+                (Some(old), Some(value)) => {
+                    kv_entry::Entity::update_many()
+                        .col_expr(kv_entry::Column::Value, Expr::value(value))
+                        .col_expr(kv_entry::Column::UpdatedAt, Expr::value(now))
+                        .filter(scoped().add(kv_entry::Column::Value.eq(old)))
+                        .exec(&db)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .rows_affected
+                }
+                (Some(old), None) => {
+                    kv_entry::Entity::delete_many()
+                        .filter(scoped().add(kv_entry::Column::Value.eq(old)))
+                        .exec(&db)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .rows_affected
+                }
+            };
+            Ok(affected == 1)
         })
     }
 
@@ -428,5 +498,107 @@ impl HostServices for HostServicesImpl {
         guarded("http", || {
             self.http_inner(request_json.as_str()).map(RString::from)
         })
+    }
+
+    fn kv_swap(
+        &self,
+        key: RStr<'_>,
+        expected: ROption<RStr<'_>>,
+        new: ROption<RStr<'_>>,
+    ) -> RResult<bool, AbiError> {
+        guarded("kv_swap", || {
+            self.kv_swap_inner(
+                key.as_str(),
+                expected.into_option().map(|s| s.as_str()),
+                new.into_option().map(|s| s.as_str()),
+            )
+            .map_err(|e| {
+                abi_error(
+                    KIND_TRANSIENT,
+                    format!(
+                        "key-value compare-and-swap of {:?} failed: {e}",
+                        key.as_str()
+                    ),
+                )
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn services(url: &str, rt: &tokio::runtime::Runtime, handler_id: i64) -> HostServicesImpl {
+        let store = rt.block_on(Store::open(url)).expect("store opens");
+        let log = rt.block_on(async { ModuleLog::start(store.clone()) });
+        HostServicesImpl::new(
+            Owner {
+                handler: "h".into(),
+                handler_id,
+                module: "m".into(),
+                module_version: "1.0.0".into(),
+            },
+            Redactor::default(),
+            store,
+            rt.handle().clone(),
+            Clock::system(),
+            reqwest::Client::new(),
+            Duration::from_secs(1),
+            log,
+        )
+    }
+
+    fn swap_semantics(host: &HostServicesImpl) {
+        let swap = |e: Option<&str>, n: Option<&str>| host.kv_swap_inner("pool/1", e, n).unwrap();
+        assert!(swap(None, None), "absent key matches None");
+        assert!(swap(None, Some("a")), "insert when absent");
+        assert!(!swap(None, Some("b")), "no insert over a value");
+        assert!(!swap(Some("x"), Some("b")), "no update from a stale value");
+        assert!(swap(Some("a"), Some("b")));
+        assert_eq!(host.kv_get_inner("pool/1").unwrap().as_deref(), Some("b"));
+        assert!(!swap(Some("a"), None), "no delete of a changed value");
+        assert!(swap(Some("b"), None));
+        assert_eq!(host.kv_get_inner("pool/1").unwrap(), None);
+    }
+
+    /// Many threads race to take one pooled item: exactly one wins.
+    fn one_winner(host: &Arc<HostServicesImpl>) {
+        host.kv_put_inner("pool/race", "item").unwrap();
+        let winners: usize = (0..8)
+            .map(|_| {
+                let host = host.clone();
+                std::thread::spawn(move || {
+                    host.kv_swap_inner("pool/race", Some("item"), None).unwrap() as usize
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(winners, 1);
+    }
+
+    #[test]
+    fn kv_swap_on_sqlite() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let host = Arc::new(services(&url, &rt, 1));
+        swap_semantics(&host);
+        one_winner(&host);
+    }
+
+    #[test]
+    fn kv_swap_on_postgres() {
+        let Ok(url) = std::env::var("PROVISOR_TEST_PG") else {
+            return;
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let handler_id = 1_000_000 + (std::process::id() as i64);
+        let host = Arc::new(services(&url, &rt, handler_id));
+        swap_semantics(&host);
+        one_winner(&host);
     }
 }

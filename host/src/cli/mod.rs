@@ -88,6 +88,19 @@ enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// The daily run for a date: every handler's `daily` (renewals, license pools,
+    /// addon lifetimes, enabled or disabled handlers alike); what modules ask for is
+    /// queued as operations (`work --until-idle` or `serve` carries them out).
+    Cron {
+        /// The day to run, YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        date: Option<String>,
+        /// Say which handlers would be called, call nothing, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Runs the daemon: workers, the modules watcher, handler changes, connection
     /// checks.
     Serve(ServeArgs),
@@ -462,6 +475,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Tasks(cmd) => processing::tasks_cmd(&ctx, cmd).await,
         Command::Outbox(OutboxCmd::List(flag)) => processing::outbox_list(&ctx, flag.json).await,
         Command::Work { engine, json, .. } => processing::work(&ctx, engine, json.json).await,
+        Command::Cron {
+            date,
+            dry_run,
+            json,
+        } => processing::cron(&ctx, date, dry_run, json.json).await,
         Command::Log {
             handler,
             service,

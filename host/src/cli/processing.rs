@@ -141,6 +141,18 @@ pub enum ServicesCmd {
         #[arg(long)]
         admin: bool,
     },
+    /// Metered usage for a period, read from the module now (nothing is billed).
+    Usage {
+        id: i64,
+        /// First day of the period, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// First day after the period, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// The client-area panel the module draws for the service.
     ClientArea {
         id: i64,
@@ -612,6 +624,41 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
             rt.log.flush().await;
             println!("{}", link?.url);
         }
+        ServicesCmd::Usage { id, from, to, json } => {
+            let start = parse_day("--from", &from)?;
+            let end = parse_day("--to", &to)?;
+            if end <= start {
+                return Err(Error::Invalid(format!(
+                    "--to {to} must be after --from {from} (the period ends the day after its last day)"
+                )));
+            }
+            let rt = ctx.runtime().await?;
+            let extra = serde_json::json!({"period_start": from, "period_end": to});
+            let report: Result<provisor_module_api::UsageReport> = engine::call_now(
+                &rt,
+                id,
+                Call::Usage,
+                extra.as_object().cloned().unwrap_or_default(),
+            )
+            .await;
+            rt.log.flush().await;
+            let report = report?;
+            if json.json {
+                output::json(&report);
+            } else if report.items.is_empty() {
+                println!("no usage for service #{id} from {from} to {to}");
+            } else {
+                for item in &report.items {
+                    println!(
+                        "{:<24} {:>12} {:<8} {}",
+                        item.description,
+                        item.quantity,
+                        item.unit,
+                        item.amount.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
         ServicesCmd::ClientArea { id, json } => {
             let rt = ctx.runtime().await?;
             let panel: Result<provisor_module_api::Panel> =
@@ -632,6 +679,74 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `provisor cron`: the daily run for a date.
+pub async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: bool) -> Result<()> {
+    let date = match date {
+        Some(d) => parse_day("--date", &d)?,
+        None => chrono::Utc::now().date_naive(),
+    };
+    let rt = ctx.runtime().await?;
+    let runs = engine::daily::run(&rt, date, dry_run).await?;
+    if json {
+        output::json(
+            &serde_json::json!({"date": date.to_string(), "dry_run": dry_run, "handlers": runs}),
+        );
+    } else {
+        let verb = if dry_run { "would call" } else { "called" };
+        println!("daily run for {date}: {verb} {} handler(s)", runs.len());
+        for r in &runs {
+            let state = if r.enabled { "" } else { " (disabled)" };
+            println!(
+                "  {}{state} [{}]: {} service(s), {}{}",
+                r.handler,
+                r.module,
+                r.services,
+                r.status,
+                r.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+            for a in &r.actions {
+                let target = a
+                    .service_id
+                    .map(|id| format!("service #{id} "))
+                    .unwrap_or_default();
+                let effect = match (a.queued_operation, &a.note) {
+                    (Some(op), _) => format!(" -> operation #{op} queued"),
+                    (None, Some(n)) => format!(" ({n})"),
+                    _ => String::new(),
+                };
+                println!("    {target}{}: {}{effect}", a.event, a.message);
+            }
+        }
+    }
+    let failed: Vec<&str> = runs
+        .iter()
+        .filter(|r| r.status == "failed")
+        .map(|r| r.handler.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Err(Error::Module {
+            context: format!("daily run for {date}"),
+            source: provisor_module_api::ModuleError::permanent(format!(
+                "it failed for handler(s) {}: see the errors above and `provisor log --handler NAME`; running the same date again is safe",
+                failed.join(", ")
+            )),
+        });
+    }
+    Ok(())
+}
+
+/// A `YYYY-MM-DD` argument, refused by name when it is not a real date.
+pub(crate) fn parse_day(flag: &str, text: &str) -> Result<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        Error::Invalid(format!(
+            "{flag} {text:?} is not a date: write YYYY-MM-DD (a day that exists, e.g. 2026-02-28)"
+        ))
+    })
 }
 
 async fn queue_op(ctx: &Ctx, id: i64, kind: &str, params: Value) -> Result<()> {

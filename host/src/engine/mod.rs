@@ -8,6 +8,7 @@
 //! written in one transaction.
 //! Must not: talk to modules except through `runtime`.
 
+pub mod daily;
 mod queue;
 pub mod sync;
 pub mod tasks;

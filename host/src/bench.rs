@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+};
 use serde_json::{json, Map};
 
 use crate::catalog::{self, NewPlan};
@@ -17,6 +19,7 @@ use crate::handlers::{self, NewHandler};
 use crate::home::Home;
 use crate::registry::{LoadPolicy, Registry};
 use crate::runtime::{Limits, Runtime};
+use crate::store::entities::service;
 use crate::store::{db_err, Store};
 
 /// What one backend measured.
@@ -26,8 +29,13 @@ pub struct OpsFigures {
     pub services: usize,
     pub order_secs: f64,
     pub work_secs: f64,
+    /// Operations the worker ran to done per second, draining the backlog.
     pub ops_per_sec: f64,
-    pub processing_ops_per_sec: f64,
+    /// Orders (service + create operation, one transaction each) per second.
+    pub orders_per_sec: f64,
+    /// Services per second from first order to last active, the phases one after the
+    /// other.
+    pub order_to_active_per_sec: f64,
     pub raw_write_tx_per_sec: f64,
 }
 
@@ -109,9 +117,24 @@ pub async fn ops_on(
     )
     .await?;
 
+    // Phase 1: orders arrive from ORDERERS clients at once. Phase 2: the worker drains
+    // the backlog; its rate is the queue's capacity, the figure the targets are about.
+    const ORDERERS: usize = 8;
     let started = Instant::now();
-    for _ in 0..count {
-        engine::order(&rt, &client.id.to_string(), "Noop", None, Map::new()).await?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut orderers = tokio::task::JoinSet::new();
+    for _ in 0..ORDERERS {
+        let (rt, next) = (Arc::clone(&rt), Arc::clone(&next));
+        let client = client.id.to_string();
+        orderers.spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                engine::order(&rt, &client, "Noop", None, Map::new()).await?;
+            }
+            Ok::<_, Error>(())
+        });
+    }
+    while let Some(r) = orderers.join_next().await {
+        r.map_err(|e| Error::Io(format!("an ordering task failed: {e}")))??;
     }
     let order_secs = started.elapsed().as_secs_f64();
     let work_started = Instant::now();
@@ -130,7 +153,16 @@ pub async fn ops_on(
             report.done
         )));
     }
-    let total = started.elapsed().as_secs_f64();
+    let active = service::Entity::find()
+        .filter(service::Column::Status.eq("active"))
+        .count(store.db())
+        .await
+        .map_err(db_err("counting active services"))? as usize;
+    if active != count {
+        return Err(Error::Io(format!(
+            "{label}: {active} of {count} services are active after the run"
+        )));
+    }
     rt.retire_all();
     rt.log.flush().await;
     Ok(OpsFigures {
@@ -138,8 +170,9 @@ pub async fn ops_on(
         services: count,
         order_secs,
         work_secs,
-        ops_per_sec: count as f64 / total,
-        processing_ops_per_sec: count as f64 / work_secs,
+        ops_per_sec: count as f64 / work_secs,
+        orders_per_sec: count as f64 / order_secs,
+        order_to_active_per_sec: count as f64 / (order_secs + work_secs),
         raw_write_tx_per_sec: raw,
     })
 }
@@ -195,13 +228,14 @@ pub async fn fresh_pg(url: &str) -> Result<String> {
 /// Prints one backend's figures.
 pub fn print(f: &OpsFigures) {
     println!(
-        "{:<9} {} services order→active in {:.2} s: {:.0} ops/s (ordering {:.0}/s, workers {:.0} ops/s); single-row write transactions on the same database: {:.0}/s (ops/s ÷ raw = {:.2})",
+        "{:<9} {} services: operations {:.0}/s (pending→active, worker draining the backlog, {:.2} s); orders {:.0}/s (8 concurrent clients, {:.2} s); order→active overall {:.0}/s; raw single-row write transactions, one after another: {:.0}/s (operations ÷ raw = {:.2})",
         f.backend,
         f.services,
-        f.order_secs + f.work_secs,
         f.ops_per_sec,
-        f.services as f64 / f.order_secs.max(1e-9),
-        f.processing_ops_per_sec,
+        f.work_secs,
+        f.orders_per_sec,
+        f.order_secs,
+        f.order_to_active_per_sec,
         f.raw_write_tx_per_sec,
         f.ops_per_sec / f.raw_write_tx_per_sec.max(1e-9)
     );

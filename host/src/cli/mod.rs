@@ -161,7 +161,8 @@ enum BenchCmd {
         /// A PostgreSQL server URL; a fresh database is created beside it.
         #[arg(long, env = "PROVISOR_TEST_PG")]
         pg: Option<String>,
-        #[arg(long, default_value_t = 32)]
+        /// Operations the worker runs at once (module calls in flight).
+        #[arg(long, default_value_t = 128)]
         concurrency: usize,
         #[command(flatten)]
         json: JsonFlag,

@@ -131,6 +131,7 @@ pub async fn order(
     }
     let chosen = route(store, &plan).await?;
     let now = rt.clock.now();
+    let _turn = store.write_turn().await;
     let tx = store.db().begin().await.map_err(db_err("ordering"))?;
     let svc = service::ActiveModel {
         client_id: Set(client.id),
@@ -340,6 +341,7 @@ pub async fn request(
             _ => return Err(Error::Invalid(format!("no plan #{target}"))),
         }
     }
+    let _turn = store.write_turn().await;
     let tx = store
         .db()
         .begin()
@@ -350,25 +352,13 @@ pub async fn request(
     Ok(op)
 }
 
-/// Queues a welcome email for a service's first successful create (once).
-pub(crate) async fn queue_welcome<C: ConnectionTrait>(
-    db: &C,
+/// The welcome email for a service that has just become active.
+pub(crate) fn welcome_row(
     svc: &service::Model,
+    client: &client::Model,
+    plan_name: &str,
     now: DateTime<Utc>,
-) -> Result<()> {
-    let Some(client) = client::Entity::find_by_id(svc.client_id)
-        .one(db)
-        .await
-        .map_err(db_err("reading the client"))?
-    else {
-        return Ok(());
-    };
-    let plan_name = plan::Entity::find_by_id(svc.plan_id)
-        .one(db)
-        .await
-        .map_err(db_err("reading the plan"))?
-        .map(|p| p.name)
-        .unwrap_or_else(|| "service".to_string());
+) -> outbox::ActiveModel {
     let attrs: Map<String, Value> = serde_json::from_str(&svc.attributes).unwrap_or_default();
     let mut body = format!(
         "Hello {},\n\nyour {plan_name} (service #{}) is ready.\n",
@@ -382,7 +372,7 @@ pub(crate) async fn queue_welcome<C: ConnectionTrait>(
             body.push_str(&format!("{key}: {v}\n"));
         }
     }
-    let row = outbox::ActiveModel {
+    outbox::ActiveModel {
         kind: Set("welcome".to_string()),
         recipient: Set(client.email.clone()),
         subject: Set(format!("Your {plan_name} is ready")),
@@ -392,7 +382,14 @@ pub(crate) async fn queue_welcome<C: ConnectionTrait>(
         created_at: Set(now),
         sent_at: Set(None),
         ..Default::default()
-    };
+    }
+}
+
+/// Queues an email once: the dedupe key makes a second insert a no-op.
+pub(crate) async fn insert_welcome<C: ConnectionTrait>(
+    db: &C,
+    row: outbox::ActiveModel,
+) -> Result<()> {
     outbox::Entity::insert(row)
         .on_conflict(
             OnConflict::column(outbox::Column::DedupeKey)

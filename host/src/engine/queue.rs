@@ -4,7 +4,7 @@
 //! whose lease expired (their worker died). A completion only applies while the
 //! worker still holds the lease, so an operation is never completed twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,19 +12,22 @@ use chrono::{DateTime, Utc};
 use provisor_module_api::{
     ClientInfo, ErrorKind, LifecycleRequest, ModuleError, Outcome, PlanInfo, ServiceInfo,
 };
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
     DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement, TransactionTrait,
 };
 use serde_json::{Map, Value};
 
-use super::{queue_welcome, EngineConfig};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use super::{insert_welcome, welcome_row, EngineConfig};
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::runtime::{Call, CallContext, Runtime};
 use crate::store::db_err;
 use crate::store::entities::{
-    client, department, handler, operation, operation_attempt, plan, service, task,
+    client, department, handler, operation, operation_attempt, outbox, plan, service, task,
 };
 
 /// Where tasks of a handler without a department go.
@@ -107,7 +110,18 @@ impl Worker {
     ) -> Result<WorkerReport> {
         let report = Arc::new(Mutex::new(WorkerReport::default()));
         let heartbeat = self.spawn_heartbeat();
-        let mut tasks = tokio::task::JoinSet::new();
+        let concurrency = self.cfg.concurrency.max(1);
+        // A permit per operation from claim until its outcome is committed.
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let (finished_tx, finished_rx) = mpsc::unbounded_channel::<Finished>();
+        let completer = tokio::spawn(complete(
+            Arc::clone(&self.rt),
+            self.cfg.clone(),
+            self.id.clone(),
+            Arc::clone(&self.running),
+            Arc::clone(&report),
+            finished_rx,
+        ));
         let mut last_reap = std::time::Instant::now() - Duration::from_secs(60);
         loop {
             if stop.as_ref().is_some_and(|s| *s.borrow()) {
@@ -117,41 +131,44 @@ impl Worker {
                 self.reap().await?;
                 last_reap = std::time::Instant::now();
             }
-            let room = self.cfg.concurrency.saturating_sub(tasks.len());
-            let claimed = if room > 0 {
+            let room = permits.available_permits();
+            let in_flight = concurrency - room;
+            // Claim in batches: with work in flight, wait until a quarter of the slots
+            // are free rather than claiming one operation per freed slot.
+            let claimed = if room > 0 && (in_flight == 0 || room >= concurrency.div_ceil(4)) {
                 self.claim(room).await?
             } else {
                 Vec::new()
             };
-            let claimed_any = !claimed.is_empty();
-            for op in claimed {
-                self.running().insert(op.id);
-                let rt = Arc::clone(&self.rt);
-                let cfg = self.cfg.clone();
-                let me = self.id.clone();
-                let running = Arc::clone(&self.running);
-                let report = Arc::clone(&report);
-                tasks.spawn(async move {
-                    let id = op.id;
-                    let result = process(&rt, &cfg, &me, op).await;
-                    running
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&id);
-                    let mut r = report.lock().unwrap_or_else(|p| p.into_inner());
-                    match result {
-                        Ok(Some(kind)) => match kind {
-                            "done" => r.done += 1,
-                            "in_progress" => r.in_progress += 1,
-                            "retry" => r.retried += 1,
-                            _ => r.manual += 1,
-                        },
-                        Ok(None) => r.lost_leases += 1,
-                        Err(e) => tracing::error!("operation #{id}: {e}"),
-                    }
-                });
+            if !claimed.is_empty() {
+                let mut batch = Arc::clone(&permits)
+                    .try_acquire_many_owned(claimed.len() as u32)
+                    .expect("only this loop takes permits, and it saw them free");
+                {
+                    let mut running = self.running();
+                    running.extend(claimed.iter().map(|o| o.id));
+                }
+                for (prepared, permit) in prepare(&self.rt, claimed)
+                    .await
+                    .into_iter()
+                    .map(|p| (p, batch.split(1).expect("one permit per claimed operation")))
+                {
+                    let rt = Arc::clone(&self.rt);
+                    let finished_tx = finished_tx.clone();
+                    tokio::spawn(async move {
+                        let started = Utc::now();
+                        let verdict = call_module(&rt, &prepared).await;
+                        let _ = finished_tx.send(Finished {
+                            prepared,
+                            verdict,
+                            started,
+                            _permit: permit,
+                        });
+                    });
+                }
+                continue;
             }
-            if tasks.is_empty() && !claimed_any {
+            if in_flight == 0 {
                 match &mut stop {
                     None => break,
                     Some(s) => {
@@ -163,17 +180,20 @@ impl Worker {
                 }
                 continue;
             }
-            if !claimed_any || tasks.len() >= self.cfg.concurrency {
-                // Wait for one to finish before claiming more.
-                if let Some(Err(e)) = tasks.join_next().await {
-                    tracing::error!("a worker task failed: {e}");
-                }
+            // Wait for an outcome to be committed (a slot frees), or poll again soon.
+            tokio::select! {
+                _ = permits.acquire() => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
         }
-        while let Some(res) = tasks.join_next().await {
-            if let Err(e) = res {
-                tracing::error!("a worker task failed: {e}");
-            }
+        // Let every operation in flight finish and be recorded.
+        let _all = permits
+            .acquire_many(concurrency as u32)
+            .await
+            .expect("the semaphore is never closed");
+        drop(finished_tx);
+        if let Err(e) = completer.await {
+            tracing::error!("the completion task failed: {e}");
         }
         heartbeat.abort();
         self.rt.log.flush().await;
@@ -203,6 +223,7 @@ impl Worker {
                     continue;
                 }
                 let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+                let _turn = rt.store.write_turn().await;
                 let r = operation::Entity::update_many()
                     .col_expr(
                         operation::Column::LeaseExpiresAt,
@@ -223,6 +244,7 @@ impl Worker {
     /// Requeues operations whose lease expired (their worker died).
     pub async fn reap(&self) -> Result<u64> {
         let now = Utc::now();
+        let _turn = self.rt.store.write_turn().await;
         let r = operation::Entity::update_many()
             .col_expr(
                 operation::Column::Status,
@@ -283,6 +305,7 @@ impl Worker {
                 (n as i64).into(),
             ],
         );
+        let _turn = self.rt.store.write_turn().await;
         let mut ops = operation::Model::find_by_statement(stmt)
             .all(db)
             .await
@@ -311,85 +334,199 @@ impl Worker {
     }
 }
 
-/// Runs one claimed operation; answers what happened, or `None` if the lease was lost
-/// before the outcome could be written.
-async fn process(
-    rt: &Runtime,
-    cfg: &EngineConfig,
-    me: &str,
+/// A claimed operation with what its module call needs, read for a whole claim at once.
+struct Prepared {
     op: operation::Model,
-) -> Result<Option<&'static str>> {
-    let started = Utc::now();
+    /// `None` when the service or its handler is missing (cannot happen with foreign
+    /// keys; the operation is then left to the reaper and logged).
+    svc: Option<service::Model>,
+    handler: Option<handler::Model>,
+    client: Option<client::Model>,
+    plan: Option<plan::Model>,
+    request: Result<LifecycleRequest>,
+}
+
+/// A module call's verdict on its way to the database.
+struct Finished {
+    prepared: Prepared,
+    verdict: Verdict,
+    started: DateTime<Utc>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Reads the services, handlers, clients and plans of a claim with one query each.
+async fn prepare(rt: &Runtime, ops: Vec<operation::Model>) -> Vec<Prepared> {
     let db = rt.store.db();
-    let svc = service::Entity::find_by_id(op.service_id)
-        .one(db)
-        .await
-        .map_err(db_err("reading the service"))?;
-    let h = handler::Entity::find_by_id(op.handler_id)
-        .one(db)
-        .await
-        .map_err(db_err("reading the handler"))?;
-    let (Some(svc), Some(h)) = (svc, h) else {
-        return Err(Error::NotFound(format!(
-            "operation #{} refers to a missing service or handler",
-            op.id
-        )));
-    };
-    let verdict = match build_request(rt, &op, &svc).await {
-        Err(e) => Verdict::Retry {
-            error: ModuleError::transient(e.to_string()),
-        },
-        Ok(request) => match rt.instance(&h).await {
-            Err(e) => Verdict::Retry {
-                error: ModuleError::transient(e.to_string()),
-            },
-            Ok(instance) => {
-                let call = match op.kind.as_str() {
-                    "create" => Call::Create,
-                    "suspend" => Call::Suspend,
-                    "unsuspend" => Call::Unsuspend,
-                    "terminate" => Call::Terminate,
-                    "change_plan" => Call::ChangePlan,
-                    _ => Call::Renew,
+    let loaded = async {
+        let services = by_id(
+            service::Entity::find()
+                .filter(service::Column::Id.is_in(ops.iter().map(|o| o.service_id)))
+                .all(db)
+                .await,
+            |s: &service::Model| s.id,
+        )?;
+        let handlers = by_id(
+            handler::Entity::find()
+                .filter(handler::Column::Id.is_in(ops.iter().map(|o| o.handler_id)))
+                .all(db)
+                .await,
+            |h: &handler::Model| h.id,
+        )?;
+        let clients = by_id(
+            client::Entity::find()
+                .filter(client::Column::Id.is_in(services.values().map(|s| s.client_id)))
+                .all(db)
+                .await,
+            |c: &client::Model| c.id,
+        )?;
+        let plan_ids: HashSet<i64> = services
+            .values()
+            .map(|s| s.plan_id)
+            .chain(ops.iter().filter_map(target_plan))
+            .collect();
+        let plans = by_id(
+            plan::Entity::find()
+                .filter(plan::Column::Id.is_in(plan_ids))
+                .all(db)
+                .await,
+            |p: &plan::Model| p.id,
+        )?;
+        Ok::<_, Error>((services, handlers, clients, plans))
+    }
+    .await;
+    let mut out = Vec::with_capacity(ops.len());
+    match loaded {
+        Ok((services, handlers, clients, plans)) => {
+            for op in ops {
+                let svc = services.get(&op.service_id).cloned();
+                let handler = handlers.get(&op.handler_id).cloned();
+                let client = svc
+                    .as_ref()
+                    .and_then(|s| clients.get(&s.client_id).cloned());
+                let plan = svc.as_ref().and_then(|s| plans.get(&s.plan_id).cloned());
+                let request = match &svc {
+                    Some(s) => {
+                        build_request(db, &op, s, client.as_ref(), plan.as_ref(), &plans).await
+                    }
+                    None => Err(Error::NotFound(format!("operation #{}'s service", op.id))),
                 };
-                let ctx = CallContext {
-                    service_id: Some(svc.id),
-                    operation_id: Some(op.id),
-                    attempt: Some(op.attempts),
-                };
-                match instance.call::<_, Outcome>(call, &request, ctx).await {
-                    Ok(Outcome::Done {
-                        remote_id,
-                        attributes,
-                        ..
-                    }) => Verdict::Done {
-                        remote_id,
-                        attributes,
-                    },
-                    Ok(Outcome::InProgress {
-                        poll_after_secs,
-                        state,
-                        ..
-                    }) => Verdict::InProgress {
-                        after: Duration::from_secs(u64::from(poll_after_secs.max(1))),
-                        state,
-                    },
-                    Ok(Outcome::NeedsHuman { reason, fields }) => Verdict::Manual {
-                        reason,
-                        fields: serde_json::to_value(fields).unwrap_or(Value::Array(vec![])),
-                        error: None,
-                    },
-                    Err(e) if e.kind == ErrorKind::Transient => Verdict::Retry { error: e },
-                    Err(e) => Verdict::Manual {
-                        reason: format!("{} failed: {e}", op.kind),
-                        fields: default_fields(&op.kind),
-                        error: Some(e),
-                    },
-                }
+                out.push(Prepared {
+                    op,
+                    svc,
+                    handler,
+                    client,
+                    plan,
+                    request,
+                });
             }
+        }
+        Err(e) => {
+            // The database is unwell: every operation retries (the verdict says why).
+            let text = e.to_string();
+            for op in ops {
+                out.push(Prepared {
+                    svc: None,
+                    handler: None,
+                    client: None,
+                    plan: None,
+                    request: Err(Error::Storage(text.clone())),
+                    op,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn by_id<T>(
+    rows: std::result::Result<Vec<T>, sea_orm::DbErr>,
+    key: impl Fn(&T) -> i64,
+) -> Result<HashMap<i64, T>> {
+    let rows = rows.map_err(db_err("reading what claimed operations need"))?;
+    Ok(rows.into_iter().map(|r| (key(&r), r)).collect())
+}
+
+/// The plan a `change_plan` moves to.
+fn target_plan(op: &operation::Model) -> Option<i64> {
+    if op.kind != "change_plan" {
+        return None;
+    }
+    serde_json::from_str::<Value>(&op.params)
+        .ok()?
+        .get("plan_id")
+        .and_then(Value::as_i64)
+}
+
+/// Calls the module for one prepared operation and says what its answer means.
+async fn call_module(rt: &Runtime, p: &Prepared) -> Verdict {
+    let op = &p.op;
+    let (Some(svc), Some(h)) = (&p.svc, &p.handler) else {
+        return Verdict::Retry {
+            error: ModuleError::transient(match &p.request {
+                Err(e) => e.to_string(),
+                Ok(_) => format!("operation #{}'s service or handler is missing", op.id),
+            }),
+        };
+    };
+    let request = match &p.request {
+        Ok(r) => r,
+        Err(e) => {
+            return Verdict::Retry {
+                error: ModuleError::transient(e.to_string()),
+            }
+        }
+    };
+    let instance = match rt.instance(h).await {
+        Ok(i) => i,
+        Err(e) => {
+            return Verdict::Retry {
+                error: ModuleError::transient(e.to_string()),
+            }
+        }
+    };
+    let call = match op.kind.as_str() {
+        "create" => Call::Create,
+        "suspend" => Call::Suspend,
+        "unsuspend" => Call::Unsuspend,
+        "terminate" => Call::Terminate,
+        "change_plan" => Call::ChangePlan,
+        _ => Call::Renew,
+    };
+    let ctx = CallContext {
+        service_id: Some(svc.id),
+        operation_id: Some(op.id),
+        attempt: Some(op.attempts),
+    };
+    let verdict = match instance.call::<_, Outcome>(call, request, ctx).await {
+        Ok(Outcome::Done {
+            remote_id,
+            attributes,
+            ..
+        }) => Verdict::Done {
+            remote_id,
+            attributes,
+        },
+        Ok(Outcome::InProgress {
+            poll_after_secs,
+            state,
+            ..
+        }) => Verdict::InProgress {
+            after: Duration::from_secs(u64::from(poll_after_secs.max(1))),
+            state,
+        },
+        Ok(Outcome::NeedsHuman { reason, fields }) => Verdict::Manual {
+            reason,
+            fields: serde_json::to_value(fields).unwrap_or(Value::Array(vec![])),
+            error: None,
+        },
+        Err(e) if e.kind == ErrorKind::Transient => Verdict::Retry { error: e },
+        Err(e) => Verdict::Manual {
+            reason: format!("{} failed: {e}", op.kind),
+            fields: default_fields(&op.kind),
+            error: Some(e),
         },
     };
-    let verdict = match verdict {
+    match verdict {
         Verdict::Retry { error } if op.attempts >= op.max_attempts => Verdict::Manual {
             reason: format!(
                 "{} gave up after {} attempts; last error: {error}",
@@ -399,41 +536,318 @@ async fn process(
             error: Some(error),
         },
         v => v,
-    };
+    }
+}
+
+/// Writes verdicts as they arrive, as many per transaction as have arrived: while one
+/// group commits, the next gathers.
+async fn complete(
+    rt: Arc<Runtime>,
+    cfg: EngineConfig,
+    me: String,
+    running: Arc<Mutex<HashSet<i64>>>,
+    report: Arc<Mutex<WorkerReport>>,
+    mut finished: mpsc::UnboundedReceiver<Finished>,
+) {
+    const GROUP: usize = 512;
+    while let Some(first) = finished.recv().await {
+        let mut group = vec![first];
+        while group.len() < GROUP {
+            match finished.try_recv() {
+                Ok(f) => group.push(f),
+                Err(_) => break,
+            }
+        }
+        let labels = match commit(&rt, &cfg, &me, &group).await {
+            Ok(labels) => labels,
+            Err(e) => {
+                // One bad row must not sink the others: try each on its own.
+                tracing::warn!(
+                    "committing {} outcomes together failed ({e}); one by one",
+                    group.len()
+                );
+                let mut labels = Vec::with_capacity(group.len());
+                for f in &group {
+                    match commit(&rt, &cfg, &me, std::slice::from_ref(f)).await {
+                        Ok(mut l) => labels.push(l.pop().flatten()),
+                        Err(e) => {
+                            // Left running: its lease expires and the reaper requeues it.
+                            tracing::error!(
+                                "operation #{}: its outcome could not be written: {e}",
+                                f.prepared.op.id
+                            );
+                            labels.push(Some("unwritten"));
+                        }
+                    }
+                }
+                labels
+            }
+        };
+        {
+            let mut running = running.lock().unwrap_or_else(|p| p.into_inner());
+            let mut r = report.lock().unwrap_or_else(|p| p.into_inner());
+            for (f, label) in group.iter().zip(labels) {
+                running.remove(&f.prepared.op.id);
+                match label {
+                    Some("done") => r.done += 1,
+                    Some("in_progress") => r.in_progress += 1,
+                    Some("retry") => r.retried += 1,
+                    Some("manual") => r.manual += 1,
+                    Some(_) => {}
+                    None => r.lost_leases += 1,
+                }
+            }
+        }
+        // Dropping the group frees the permits: the claim loop may take more.
+        drop(group);
+    }
+}
+
+/// Commits a group of verdicts in one transaction. Only operations this worker still
+/// holds the lease of are completed (`None` for the others: reaped and someone else's
+/// now). The lease check is the transaction's first statement, a write, so SQLite takes
+/// its write lock before anything is read (a read first would make the later write fail
+/// with SQLITE_BUSY_SNAPSHOT whenever another connection wrote in between).
+async fn commit(
+    rt: &Runtime,
+    cfg: &EngineConfig,
+    me: &str,
+    group: &[Finished],
+) -> Result<Vec<Option<&'static str>>> {
     let now = rt.clock.now();
-    let tx = db
+    let _turn = rt.store.write_turn().await;
+    let tx = rt
+        .store
+        .db()
         .begin()
         .await
-        .map_err(db_err("completing an operation"))?;
-    // Only the lease holder may complete; a reaped operation belongs to someone else.
-    // This write comes first so that SQLite takes its write lock before the
-    // transaction reads anything (a read first would make the later write fail with
-    // SQLITE_BUSY_SNAPSHOT whenever another connection wrote in between).
-    let held = operation::Entity::update_many()
-        .col_expr(
-            operation::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(operation::Column::Id.eq(op.id))
+        .map_err(db_err("completing operations"))?;
+    let held: HashSet<i64> = operation::Entity::update_many()
+        .col_expr(operation::Column::UpdatedAt, Expr::value(now))
+        .filter(operation::Column::Id.is_in(group.iter().map(|f| f.prepared.op.id)))
         .filter(operation::Column::Status.eq("running"))
         .filter(operation::Column::LeaseOwner.eq(me))
-        .exec(&tx)
+        .exec_with_returning(&tx)
         .await
-        .map_err(db_err("checking the lease"))?;
-    if held.rows_affected == 0 {
-        return Ok(None);
+        .map_err(db_err("checking leases"))?
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    let mut labels = Vec::with_capacity(group.len());
+    let mut attempts = Vec::with_capacity(group.len());
+    let mut done = DoneBatch::default();
+    for f in group {
+        let p = &f.prepared;
+        let (true, Some(svc), Some(h)) = (held.contains(&p.op.id), &p.svc, &p.handler) else {
+            labels.push(None);
+            continue;
+        };
+        let (label, error) = match &f.verdict {
+            // The common case is written for the whole group at once below.
+            Verdict::Done {
+                remote_id,
+                attributes,
+            } if p.op.kind != "change_plan" => {
+                done.add(p, svc, remote_id.clone(), attributes.clone(), now);
+                ("done", None)
+            }
+            verdict => apply_verdict(&tx, cfg, p, svc, h, verdict, now).await?,
+        };
+        attempts.push(operation_attempt::ActiveModel {
+            operation_id: Set(p.op.id),
+            attempt: Set(p.op.attempts),
+            worker: Set(me.to_string()),
+            started_at: Set(f.started),
+            finished_at: Set(Utc::now()),
+            outcome: Set(label.to_string()),
+            error: Set(error),
+            ..Default::default()
+        });
+        labels.push(Some(label));
     }
-    let (label, error_text) = match verdict {
+    done.write(&tx, now).await?;
+    for chunk in attempts.chunks(CHUNK) {
+        operation_attempt::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&tx)
+            .await
+            .map_err(db_err("recording attempts"))?;
+    }
+    tx.commit().await.map_err(db_err("completing operations"))?;
+    Ok(labels)
+}
+
+/// Rows per multi-row statement: far below SQLite's and PostgreSQL's limits on bound
+/// parameters (32766 and 65535) at up to nine columns a row.
+const CHUNK: usize = 500;
+
+/// Done operations of a group (other than plan changes), written with a handful of
+/// statements whatever the group's size: one update of the operations, one of the
+/// services (from a `VALUES` list), one insert of welcome emails.
+#[derive(Default)]
+struct DoneBatch {
+    ops: Vec<i64>,
+    /// (service id, new status, attributes JSON, new remote id).
+    services: Vec<(i64, String, String, Option<String>)>,
+    welcomes: Vec<outbox::ActiveModel>,
+}
+
+impl DoneBatch {
+    fn add(
+        &mut self,
+        p: &Prepared,
+        svc: &service::Model,
+        remote_id: Option<String>,
+        attributes: Map<String, Value>,
+        now: DateTime<Utc>,
+    ) {
+        let mut after = svc.clone();
+        after.status = done_status(&p.op.kind, &svc.status).to_string();
+        let mut attrs: Map<String, Value> =
+            serde_json::from_str(&svc.attributes).unwrap_or_default();
+        attrs.extend(attributes);
+        after.attributes = Value::Object(attrs).to_string();
+        let remote_id = remote_id.filter(|r| !r.is_empty());
+        if let Some(r) = &remote_id {
+            after.remote_id = Some(r.clone());
+        }
+        if p.op.kind == "create" {
+            if let Some(c) = &p.client {
+                let plan_name = p
+                    .plan
+                    .as_ref()
+                    .map(|p| p.name.as_str())
+                    .unwrap_or("service");
+                self.welcomes.push(welcome_row(&after, c, plan_name, now));
+            }
+        }
+        self.ops.push(p.op.id);
+        self.services
+            .push((after.id, after.status, after.attributes, remote_id));
+    }
+
+    async fn write(self, tx: &DatabaseTransaction, now: DateTime<Utc>) -> Result<()> {
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        for ids in self.ops.chunks(CHUNK) {
+            operation::Entity::update_many()
+                .col_expr(operation::Column::Status, Expr::value("done"))
+                .col_expr(operation::Column::FinishedAt, Expr::value(Some(now)))
+                .col_expr(
+                    operation::Column::LeaseOwner,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    operation::Column::State,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(operation::Column::UpdatedAt, Expr::value(now))
+                .filter(operation::Column::Id.is_in(ids.iter().copied()))
+                .exec(tx)
+                .await
+                .map_err(db_err("finishing operations"))?;
+        }
+        let backend = tx.get_database_backend();
+        for rows in self.services.chunks(CHUNK) {
+            // `updated_at` is the first parameter on both backends (`$1`; SQLite numbers
+            // `?` in order of appearance and SET comes before FROM).
+            let mut values: Vec<sea_orm::Value> = vec![now.into()];
+            let mut tuples = Vec::with_capacity(rows.len());
+            for (id, status, attrs, remote) in rows {
+                let n = values.len();
+                tuples.push(match backend {
+                    DbBackend::Postgres => format!(
+                        "(${}::bigint, ${}::text, ${}::text, ${}::text)",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4
+                    ),
+                    _ => "(?, ?, ?, ?)".to_string(),
+                });
+                values.extend([
+                    (*id).into(),
+                    status.clone().into(),
+                    attrs.clone().into(),
+                    remote.clone().into(),
+                ]);
+            }
+            let sql = match backend {
+                DbBackend::Postgres => format!(
+                    "UPDATE services AS s SET status = v.status, attributes = v.attributes, \
+                     remote_id = COALESCE(v.remote_id, s.remote_id), updated_at = $1 \
+                     FROM (VALUES {}) AS v(id, status, attributes, remote_id) WHERE s.id = v.id",
+                    tuples.join(", ")
+                ),
+                _ => format!(
+                    "UPDATE services SET status = v.column2, attributes = v.column3, \
+                     remote_id = COALESCE(v.column4, services.remote_id), updated_at = ? \
+                     FROM (VALUES {}) AS v WHERE services.id = v.column1",
+                    tuples.join(", ")
+                ),
+            };
+            tx.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await
+                .map_err(db_err("updating services"))?;
+        }
+        for rows in self.welcomes.chunks(CHUNK) {
+            outbox::Entity::insert_many(rows.to_vec())
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::column(outbox::Column::DedupeKey)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(tx)
+                .await
+                .map_err(db_err("queueing welcome emails"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A service's state after a successful operation of `kind`.
+fn done_status<'a>(kind: &str, current: &'a str) -> &'a str {
+    match kind {
+        "create" | "unsuspend" => "active",
+        "suspend" => "suspended",
+        "terminate" => "terminated",
+        _ => current,
+    }
+}
+
+/// Writes one verdict inside the group's transaction: the operation, the service, and
+/// a task when a person must act. Answers the label and the error text for the attempt.
+async fn apply_verdict(
+    tx: &DatabaseTransaction,
+    cfg: &EngineConfig,
+    p: &Prepared,
+    svc: &service::Model,
+    h: &handler::Model,
+    verdict: &Verdict,
+    now: DateTime<Utc>,
+) -> Result<(&'static str, Option<String>)> {
+    let op = &p.op;
+    Ok(match verdict {
         Verdict::Done {
             remote_id,
             attributes,
         } => {
-            apply_done(&tx, &op, &svc, remote_id, attributes, now).await?;
+            apply_done_with(
+                tx,
+                op,
+                svc,
+                p.client.as_ref(),
+                p.plan.as_ref(),
+                remote_id.clone(),
+                attributes.clone(),
+                now,
+            )
+            .await?;
             ("done", None)
         }
         Verdict::InProgress { after, state } => {
-            let next = now + chrono::Duration::from_std(after).unwrap_or_default();
-            update_op(&tx, op.id, |m| {
+            let next = now + chrono::Duration::from_std(*after).unwrap_or_default();
+            update_op(tx, op.id, |m| {
                 m.status = Set("queued".into());
                 m.attempts = Set((op.attempts - 1).max(0));
                 m.next_run_at = Set(next);
@@ -447,7 +861,7 @@ async fn process(
             let next =
                 now + chrono::Duration::from_std(cfg.retry_delay(op.attempts)).unwrap_or_default();
             let text = error.to_string();
-            update_op(&tx, op.id, |m| {
+            update_op(tx, op.id, |m| {
                 m.status = Set("queued".into());
                 m.next_run_at = Set(next);
                 m.last_error = Set(Some(text.clone()));
@@ -463,17 +877,17 @@ async fn process(
             error,
         } => {
             let text = error.as_ref().map(|e| e.to_string());
-            update_op(&tx, op.id, |m| {
+            update_op(tx, op.id, |m| {
                 m.status = Set("manual".into());
                 m.lease_owner = Set(None);
-                if let Some(e) = &error {
+                if let Some(e) = error {
                     m.last_error = Set(Some(e.to_string()));
                     m.last_error_kind = Set(Some(e.kind.as_str().into()));
                 }
             })
             .await?;
             if op.kind == "create" {
-                set_service_status(&tx, svc.id, "manual", now).await?;
+                set_service_status(tx, svc.id, "manual", now).await?;
             }
             let department = match h.department.clone() {
                 Some(d) => d,
@@ -491,7 +905,7 @@ async fn process(
                             .do_nothing()
                             .to_owned(),
                     )
-                    .exec_without_returning(&tx)
+                    .exec_without_returning(tx)
                     .await
                     .map_err(db_err("creating the support department"))?;
                     DEFAULT_DEPARTMENT.to_string()
@@ -502,7 +916,7 @@ async fn process(
                 service_id: Set(svc.id),
                 department: Set(department),
                 status: Set("open".into()),
-                reason: Set(reason),
+                reason: Set(reason.clone()),
                 fields: Set(fields.to_string()),
                 taken_by: Set(None),
                 values: Set(None),
@@ -510,29 +924,12 @@ async fn process(
                 updated_at: Set(now),
                 ..Default::default()
             }
-            .insert(&tx)
+            .insert(tx)
             .await
             .map_err(db_err("opening a task"))?;
             ("manual", text)
         }
-    };
-    operation_attempt::Entity::insert(operation_attempt::ActiveModel {
-        operation_id: Set(op.id),
-        attempt: Set(op.attempts),
-        worker: Set(me.to_string()),
-        started_at: Set(started),
-        finished_at: Set(Utc::now()),
-        outcome: Set(label.to_string()),
-        error: Set(error_text),
-        ..Default::default()
     })
-    .exec_without_returning(&tx)
-    .await
-    .map_err(db_err("recording the attempt"))?;
-    tx.commit()
-        .await
-        .map_err(db_err("completing an operation"))?;
-    Ok(Some(label))
 }
 
 fn default_fields(kind: &str) -> Value {
@@ -584,11 +981,44 @@ async fn set_service_status(
 
 /// Applies a successful operation: the operation is done, and the service moves on
 /// (state, remote id, attributes, plan) exactly as the kind says; the first create
-/// queues the welcome email. Used by workers and by completed tasks alike.
+/// queues the welcome email. Used by completed tasks; workers call
+/// [`apply_done_with`] with the client and plan they already read.
 pub(crate) async fn apply_done(
     tx: &DatabaseTransaction,
     op: &operation::Model,
     svc: &service::Model,
+    remote_id: Option<String>,
+    attributes: Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let c = client::Entity::find_by_id(svc.client_id)
+        .one(tx)
+        .await
+        .map_err(db_err("reading the client"))?;
+    let p = plan::Entity::find_by_id(svc.plan_id)
+        .one(tx)
+        .await
+        .map_err(db_err("reading the plan"))?;
+    apply_done_with(
+        tx,
+        op,
+        svc,
+        c.as_ref(),
+        p.as_ref(),
+        remote_id,
+        attributes,
+        now,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_done_with(
+    tx: &DatabaseTransaction,
+    op: &operation::Model,
+    svc: &service::Model,
+    client: Option<&client::Model>,
+    plan: Option<&plan::Model>,
     remote_id: Option<String>,
     attributes: Map<String, Value>,
     now: DateTime<Utc>,
@@ -602,27 +1032,24 @@ pub(crate) async fn apply_done(
     .await?;
     let mut attrs: Map<String, Value> = serde_json::from_str(&svc.attributes).unwrap_or_default();
     attrs.extend(attributes);
-    let status = match op.kind.as_str() {
-        "create" | "unsuspend" => "active",
-        "suspend" => "suspended",
-        "terminate" => "terminated",
-        _ => svc.status.as_str(),
-    };
+    let status = done_status(&op.kind, &svc.status);
+    let mut after = svc.clone();
+    after.status = status.to_string();
+    after.attributes = Value::Object(attrs).to_string();
+    after.updated_at = now;
     let mut m = service::ActiveModel {
         id: Set(svc.id),
-        status: Set(status.to_string()),
-        attributes: Set(Value::Object(attrs).to_string()),
+        status: Set(after.status.clone()),
+        attributes: Set(after.attributes.clone()),
         updated_at: Set(now),
         ..Default::default()
     };
     if let Some(r) = remote_id.filter(|r| !r.is_empty()) {
+        after.remote_id = Some(r.clone());
         m.remote_id = Set(Some(r));
     }
     if op.kind == "change_plan" {
-        if let Some(p) = serde_json::from_str::<Value>(&op.params)
-            .ok()
-            .and_then(|v| v.get("plan_id").and_then(Value::as_i64))
-        {
+        if let Some(p) = target_plan(op) {
             m.plan_id = Set(p);
         }
     }
@@ -631,12 +1058,9 @@ pub(crate) async fn apply_done(
         .await
         .map_err(db_err("updating the service"))?;
     if op.kind == "create" {
-        let fresh = service::Entity::find_by_id(svc.id)
-            .one(tx)
-            .await
-            .map_err(db_err("reading the service"))?;
-        if let Some(fresh) = fresh {
-            queue_welcome(tx, &fresh, now).await?;
+        if let Some(c) = client {
+            let plan_name = plan.map(|p| p.name.as_str()).unwrap_or("service");
+            insert_welcome(tx, welcome_row(&after, c, plan_name, now)).await?;
         }
     }
     Ok(())
@@ -656,12 +1080,24 @@ pub(crate) async fn service_info<C: ConnectionTrait>(
         .one(db)
         .await
         .map_err(db_err("reading the plan"))?;
+    service_info_with(db, svc, c.as_ref(), p.as_ref(), depth).await
+}
+
+/// [`service_info`] with the client and plan already read; only an addon's parent is
+/// read here.
+async fn service_info_with<C: ConnectionTrait>(
+    db: &C,
+    svc: &service::Model,
+    c: Option<&client::Model>,
+    p: Option<&plan::Model>,
+    depth: u8,
+) -> Result<ServiceInfo> {
     let options: Map<String, Value> = serde_json::from_str(&svc.options).unwrap_or_default();
     let plan_info = match p {
         Some(p) => PlanInfo {
             name: p.name.clone(),
             template: p.template.clone(),
-            resources: catalog::resources_with_options(&p, &options).unwrap_or_default(),
+            resources: catalog::resources_with_options(p, &options).unwrap_or_default(),
             settings: serde_json::from_str(&p.settings).unwrap_or(Value::Null),
         },
         None => PlanInfo::default(),
@@ -683,10 +1119,10 @@ pub(crate) async fn service_info<C: ConnectionTrait>(
         client: c
             .map(|c| ClientInfo {
                 id: c.id,
-                name: c.name,
-                email: c.email,
-                currency: c.currency,
-                country: c.country,
+                name: c.name.clone(),
+                email: c.email.clone(),
+                currency: c.currency.clone(),
+                country: c.country.clone(),
             })
             .unwrap_or_default(),
         plan: plan_info,
@@ -696,29 +1132,23 @@ pub(crate) async fn service_info<C: ConnectionTrait>(
     })
 }
 
-async fn build_request(
-    rt: &Runtime,
+async fn build_request<C: ConnectionTrait>(
+    db: &C,
     op: &operation::Model,
     svc: &service::Model,
+    client: Option<&client::Model>,
+    plan: Option<&plan::Model>,
+    plans: &HashMap<i64, plan::Model>,
 ) -> Result<LifecycleRequest> {
-    let db = rt.store.db();
-    let service = service_info(db, svc, 0).await?;
+    let service = service_info_with(db, svc, client, plan, 0).await?;
     let mut params: Value = serde_json::from_str(&op.params).unwrap_or(Value::Null);
-    if op.kind == "change_plan" {
-        if let Some(pid) = params.get("plan_id").and_then(Value::as_i64) {
-            if let Some(p) = plan::Entity::find_by_id(pid)
-                .one(db)
-                .await
-                .map_err(db_err("reading the plan"))?
-            {
-                params["plan"] = serde_json::json!({
-                    "name": p.name,
-                    "template": p.template,
-                    "resources": serde_json::from_str::<Value>(&p.resources).unwrap_or(Value::Null),
-                    "settings": serde_json::from_str::<Value>(&p.settings).unwrap_or(Value::Null),
-                });
-            }
-        }
+    if let Some(p) = target_plan(op).and_then(|id| plans.get(&id)) {
+        params["plan"] = serde_json::json!({
+            "name": p.name,
+            "template": p.template,
+            "resources": serde_json::from_str::<Value>(&p.resources).unwrap_or(Value::Null),
+            "settings": serde_json::from_str::<Value>(&p.settings).unwrap_or(Value::Null),
+        });
     }
     Ok(LifecycleRequest {
         operation_key: op.operation_key.clone(),

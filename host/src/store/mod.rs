@@ -10,6 +10,7 @@
 pub mod entities;
 mod migration;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
@@ -24,6 +25,9 @@ pub use migration::Migrator;
 pub struct Store {
     db: DatabaseConnection,
     url_shown: String,
+    /// SQLite has one writer: the engine's writers take turns here instead of meeting
+    /// in SQLite's busy handler, which sleeps for milliseconds at a time.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Store {
@@ -57,15 +61,29 @@ impl Store {
         Migrator::up(&db, None)
             .await
             .map_err(|e| Error::Storage(format!("cannot migrate the database {shown}: {e}")))?;
+        let writer = url
+            .starts_with("sqlite:")
+            .then(|| Arc::new(tokio::sync::Mutex::new(())));
         Ok(Store {
             db,
             url_shown: shown,
+            writer,
         })
     }
 
     /// The connection pool.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Waits for this process's turn to write (SQLite only; PostgreSQL has row locks and
+    /// answers `None` at once). Hold the guard across the whole write transaction. Other
+    /// processes on the same file still meet in SQLite's busy timeout.
+    pub async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.writer {
+            Some(m) => Some(Arc::clone(m).lock_owned().await),
+            None => None,
+        }
     }
 
     /// Which backend this is.

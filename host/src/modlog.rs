@@ -68,7 +68,11 @@ impl ModuleLog {
                 }
                 if !batch.is_empty() {
                     let rows = std::mem::take(&mut batch);
-                    if let Err(e) = module_log::Entity::insert_many(rows).exec(store.db()).await {
+                    let _turn = store.write_turn().await;
+                    if let Err(e) = module_log::Entity::insert_many(rows)
+                        .exec_without_returning(store.db())
+                        .await
+                    {
                         tracing::error!("cannot write the module log: {e}");
                     }
                 }

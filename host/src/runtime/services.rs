@@ -142,7 +142,9 @@ impl HostServicesImpl {
             updated_at: Set(self.clock.now()),
         };
         let db = self.store.db().clone();
+        let store = self.store.clone();
         self.runtime.block_on(async move {
+            let _turn = store.write_turn().await;
             kv_entry::Entity::insert(row)
                 .on_conflict(
                     OnConflict::columns([kv_entry::Column::HandlerId, kv_entry::Column::Key])
@@ -158,9 +160,11 @@ impl HostServicesImpl {
 
     fn kv_delete_inner(&self, key: &str) -> Result<(), String> {
         let db = self.store.db().clone();
+        let store = self.store.clone();
         let id = self.owner.handler_id;
         let key = key.to_string();
         self.runtime.block_on(async move {
+            let _turn = store.write_turn().await;
             kv_entry::Entity::delete_many()
                 .filter(kv_entry::Column::HandlerId.eq(id))
                 .filter(kv_entry::Column::Key.eq(key))
@@ -179,6 +183,7 @@ impl HostServicesImpl {
     ) -> Result<bool, String> {
         let id = self.owner.handler_id;
         let db = self.store.db().clone();
+        let store = self.store.clone();
         let (key, expected, new) = (
             key.to_string(),
             expected.map(str::to_string),
@@ -188,6 +193,7 @@ impl HostServicesImpl {
         // Each case is one conditional statement, so the database makes it atomic
         // without a read-then-write transaction.
         self.runtime.block_on(async move {
+            let _turn = store.write_turn().await;
             let scoped = || {
                 Condition::all()
                     .add(kv_entry::Column::HandlerId.eq(id))

@@ -130,6 +130,8 @@ impl Run {
 pub struct TestHome {
     pub dir: tempfile::TempDir,
     pub database_url: Option<String>,
+    /// Extra environment for every command this home runs (`PROVISOR_RETRY_SECS`…).
+    pub env: Vec<(String, String)>,
 }
 
 impl TestHome {
@@ -138,6 +140,7 @@ impl TestHome {
         TestHome {
             dir: tempfile::tempdir().expect("tempdir"),
             database_url: None,
+            env: Vec::new(),
         }
     }
     /// A fresh home on the given database.
@@ -145,7 +148,13 @@ impl TestHome {
         TestHome {
             dir: tempfile::tempdir().expect("tempdir"),
             database_url: url,
+            env: Vec::new(),
         }
+    }
+    /// Sets an environment variable for every command this home runs.
+    pub fn with_env(mut self, key: &str, value: &str) -> TestHome {
+        self.env.push((key.to_string(), value.to_string()));
+        self
     }
     /// The home directory.
     pub fn path(&self) -> &Path {
@@ -177,6 +186,7 @@ impl TestHome {
         c.env_remove("PROVISOR_HOME")
             .env_remove("DATABASE_URL")
             .env("PROVISOR_LOG", "warn");
+        c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if let Some(url) = &self.database_url {
             c.arg("--database-url").arg(url);
         }

@@ -1,89 +1,29 @@
 //! `ispsystem-noc`: ISPmanager 6 and VMmanager 6 licenses ordered from ISPsystem's
 //! billing (BILLmanager's API: `{url}?authinfo=user:pass&func=...&out=xml`), one license
-//! per service, renewed monthly.
+//! per service, renewed monthly by the daily run.
 //!
-//! What the module will do (DESIGN.md, "The five shipped modules"): order a license
-//! (`soft.order.param`, or `platform.order.param` for VMmanager 6) and wait, with a
-//! limit, for its key; suspend and resume it; terminate **frees** it into a pool kept in
-//! the handler's key-value store (renamed `free.lic`, IP `0.0.0.0`) and the next order
-//! with the same pricelist and nodes reuses a pooled license before buying one; the
-//! daily run extends attached licenses (`service.prolong`) and drops pooled ones a month
-//! past expiry. Ordering debits the reseller balance at once, so a retried order must
-//! adopt the license an earlier attempt bought instead of buying a second one.
+//! * **create** adopts the license carrying the service's `remoteid` (`l{service id}`)
+//!   if an earlier attempt bought it (a retried order, a lost reply), else takes a
+//!   license of the same pricelist and node count from the pool, else orders one with
+//!   `skipbasket=on` (which debits the reseller balance at once); then it waits for the
+//!   license key with bounded `InProgress` polls.
+//! * **terminate** never deletes: it suspends the license, renames it `free.lic` with IP
+//!   `0.0.0.0` and no `remoteid`, and keeps it in the pool (the handler's key-value
+//!   store) for the next order.
+//! * **daily** renews attached licenses from one day before expiry and drops pooled
+//!   ones a month past expiry.
 //!
-//! **This version is a skeleton.** It loads, declares its settings and plan schemas,
-//! checks the settings when a handler is configured, and answers `NotSupported` to every
-//! call: its manifest lists no capabilities. The remote calls arrive with issue 4.
+//! The billmgr client and the lifecycle live in `provisor-ispsystem-billmgr`, shared
+//! with `billmanager-noc-addon`. See `docs/modules/ispsystem.md`.
 
-use std::fmt;
-
+use provisor_ispsystem_billmgr::{
+    pricelist, service_value, Attached, Binding, Licenses, Product, Settings, PRICELISTS,
+};
 use provisor_module_api::serde_json::json;
 use provisor_module_api::*;
 use serde::Deserialize;
 
-/// ISPsystem's billing API, as preset by ISPsystem's own WHMCS partner addon.
-pub const DEFAULT_URL: &str = "https://api.ispsystem.com/manager/billmgr";
-
-/// The pricelists this module orders: id, product, and the order function it uses.
-/// (VMmanager 6 is 55163 and DCImanager 6, not sold here, 55161, per ISPsystem's v6
-/// reselling docs.)
-pub const PRICELISTS: [(u64, &str, &str); 5] = [
-    (55227, "ISPmanager 6 Lite", "soft.order.param"),
-    (55228, "ISPmanager 6 Pro", "soft.order.param"),
-    (55229, "ISPmanager 6 Host", "soft.order.param"),
-    (55230, "ISPmanager 6 Business", "soft.order.param"),
-    (55163, "VMmanager 6", "platform.order.param"),
-];
-
-fn default_url() -> String {
-    DEFAULT_URL.to_string()
-}
-
-/// A handler's connection settings: the reseller account at ISPsystem.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// The billing API's URL.
-    #[serde(default = "default_url")]
-    pub url: String,
-    /// The reseller account's user name (`authinfo=username:password`).
-    pub username: String,
-    /// The reseller account's password (a secret: `writeOnly` in the schema).
-    pub password: String,
-    /// The BILLmanager project id sent with orders, if any.
-    #[serde(default)]
-    pub project: Option<u64>,
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("url", &self.url)
-            .field("username", &self.username)
-            .field("password", &"[redacted]")
-            .field("project", &self.project)
-            .finish()
-    }
-}
-
-impl Settings {
-    /// Checks what the JSON Schema cannot, and drops a trailing `/` from the URL.
-    pub fn validate(mut self) -> Result<Self, ModuleError> {
-        self.url = check_base_url(&self.url)?;
-        if self.username.trim().is_empty() || self.password.is_empty() {
-            return Err(ModuleError::invalid_config(
-                "username and password must not be empty: use your ISPsystem reseller account",
-            ));
-        }
-        if self.username.contains(':') {
-            return Err(ModuleError::invalid_config(format!(
-                "username {:?} contains ':', which the API's authinfo=user:password cannot carry",
-                self.username
-            )));
-        }
-        Ok(self)
-    }
-}
+pub use provisor_ispsystem_billmgr::{DEFAULT_SSO_URL, DEFAULT_URL};
 
 fn default_period() -> i64 {
     1
@@ -95,27 +35,97 @@ fn default_period() -> i64 {
 pub struct PlanSettings {
     /// One of the [`PRICELISTS`] ids.
     pub pricelist: u64,
-    /// Extra nodes ordered with the license (VMmanager 6's node addon); 0 orders none.
+    /// The value sent as `addon_{addon_id}=` with the order: the license's node count
+    /// (ISPmanager 6 Business, VMmanager 6). 0 sends no addon (one node).
+    /// ASSUMPTION: the addon's value is the total node count, the first one included in
+    /// the pricelist's price.
     #[serde(default)]
     pub addon_nodes: u32,
+    /// The node addon's id; by default the pricelist's own (55236 for ISPmanager 6
+    /// Business, 55165 for VMmanager 6).
+    #[serde(default)]
+    pub addon_id: Option<u64>,
     /// Months bought per order and per renewal.
     #[serde(default = "default_period")]
     pub period: i64,
 }
 
-/// Accepts `http(s)://host[...]` and returns it without a trailing `/`.
-fn check_base_url(url: &str) -> Result<String, ModuleError> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !url.contains(char::is_whitespace) => {
-            Ok(url.trim_end_matches('/').to_string())
-        }
-        _ => Err(ModuleError::invalid_config(format!(
-            "url {url:?} is not an http(s) address: leave it out for {DEFAULT_URL}, or give the billing API's URL"
-        ))),
+impl PlanSettings {
+    /// Reads a service's plan settings.
+    pub fn of(service: &ServiceInfo) -> Result<PlanSettings, ModuleError> {
+        serde_json::from_value(service.plan.settings.clone()).map_err(|e| {
+            ModuleError::invalid_config(format!(
+                "plan {:?}'s settings do not fit ispsystem-noc ({e}): give it {{\"pricelist\": 55227}} or another pricelist",
+                service.plan.name
+            ))
+        })
     }
+
+    /// The product these settings buy.
+    pub fn product(&self) -> Result<Product, ModuleError> {
+        let pl = pricelist(self.pricelist).ok_or_else(|| {
+            ModuleError::invalid_config(format!(
+                "pricelist {} is not one this module sells ({})",
+                self.pricelist,
+                PRICELISTS
+                    .iter()
+                    .map(|p| format!("{} {}", p.id, p.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let addon = match (self.addon_nodes, self.addon_id.or(pl.node_addon)) {
+            (0, _) => None,
+            (n, Some(id)) => Some((id, n)),
+            (n, None) => {
+                return Err(ModuleError::invalid_config(format!(
+                    "the plan asks for addon_nodes {n}, but {} (pricelist {}) has no node addon: set addon_nodes to 0 or give addon_id",
+                    pl.name, pl.id
+                )))
+            }
+        };
+        Ok(Product {
+            pricelist: pl,
+            period: self.period,
+            addon,
+        })
+    }
+}
+
+/// The service's remoteid at ISPsystem.
+pub fn remoteid(service: &ServiceInfo) -> String {
+    format!("l{}", service.id)
+}
+
+/// Who the license is for. The name is the service's `licname` or `domain` (attribute,
+/// then plan resource, then the parent service's), else `provisor-{id}`; the IP is the
+/// service's `ip` (attribute, then resource, then the parent's).
+pub fn binding(service: &ServiceInfo) -> Result<Binding, ModuleError> {
+    let parent = service.parent.as_deref();
+    let from_parent = |key: &str| parent.and_then(|p| service_value(p, key));
+    let licname = service_value(service, "licname")
+        .or_else(|| service_value(service, "domain"))
+        .or_else(|| from_parent("domain"))
+        .unwrap_or_else(|| format!("provisor-{}", service.id));
+    let ip = service_value(service, "ip")
+        .or_else(|| from_parent("ip"))
+        .ok_or_else(|| {
+            ModuleError::permanent(format!(
+                "service #{} has no IP address to bind its license to: give it an `ip` (a plan resource or configurable option, e.g. --option ip=…), or order it as an addon of the server it is for",
+                service.id
+            ))
+        })?;
+    if ip.parse::<std::net::Ipv4Addr>().is_err() {
+        return Err(ModuleError::permanent(format!(
+            "service #{}'s ip {ip:?} is not an IPv4 address; ISPsystem binds licenses to one",
+            service.id
+        )));
+    }
+    Ok(Binding {
+        licname,
+        ip,
+        remoteid: remoteid(service),
+    })
 }
 
 /// The module: one instance per handler.
@@ -124,53 +134,40 @@ pub struct IspsystemNoc {
     settings: Settings,
 }
 
+impl IspsystemNoc {
+    fn ops(&self) -> Licenses<'_> {
+        Licenses::new(&self.host, &self.settings)
+    }
+}
+
 impl Module for IspsystemNoc {
     type Settings = Settings;
 
     fn manifest() -> Manifest {
-        let pricelists: Vec<u64> = PRICELISTS.iter().map(|(id, _, _)| *id).collect();
+        let pricelists: Vec<u64> = PRICELISTS.iter().map(|p| p.id).collect();
         let names: Vec<String> = PRICELISTS
             .iter()
-            .map(|(id, name, _)| format!("{id} {name}"))
+            .map(|p| format!("{} {}", p.id, p.name))
             .collect();
+        let addons: Vec<u64> = PRICELISTS.iter().filter_map(|p| p.node_addon).collect();
         Manifest {
             name: "ispsystem-noc".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             api_version: String::new(), // filled in by the SDK
-            description: "ISPmanager / VMmanager licenses from ISPsystem (skeleton: validates settings, no remote calls yet)".to_string(),
-            // Honest: nothing is implemented yet, so every call answers NotSupported.
-            capabilities: Vec::new(),
-            settings_schema: json!({
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["username", "password"],
-                "properties": {
-                    "url": {
-                        "type": "string",
-                        "format": "uri",
-                        "pattern": "^https?://[^/\\s]",
-                        "default": DEFAULT_URL,
-                        "description": "ISPsystem's billing API"
-                    },
-                    "username": {
-                        "type": "string",
-                        "minLength": 1,
-                        "pattern": "^[^:]*$",
-                        "description": "Your ISPsystem reseller account's user name"
-                    },
-                    "password": {
-                        "type": "string",
-                        "minLength": 1,
-                        "writeOnly": true,
-                        "description": "That account's password"
-                    },
-                    "project": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "BILLmanager project id sent with orders (left out when empty)"
-                    }
-                }
-            }),
+            description: "ISPmanager / VMmanager licenses from ISPsystem's billing; released licenses are pooled and reused".to_string(),
+            capabilities: vec![
+                Capability::TestConnection,
+                Capability::Create,
+                Capability::Suspend,
+                Capability::Unsuspend,
+                Capability::Terminate,
+                Capability::Renew,
+                Capability::Sso,
+                Capability::ListAccounts,
+                Capability::ClientArea,
+                Capability::Daily,
+            ],
+            settings_schema: Settings::schema(),
             plan_schema: json!({
                 "type": "object",
                 "additionalProperties": false,
@@ -185,7 +182,12 @@ impl Module for IspsystemNoc {
                         "type": "integer",
                         "minimum": 0,
                         "default": 0,
-                        "description": "Extra nodes ordered with the license (VMmanager 6's node addon, addon_55165); a pooled license is reused only for the same pricelist and addon_nodes"
+                        "description": "Node count sent as addon_{addon_id}= with the order (ISPmanager 6 Business, VMmanager 6); 0 sends no addon. A pooled license is reused only for the same pricelist and addon_nodes"
+                    },
+                    "addon_id": {
+                        "type": "integer",
+                        "enum": addons,
+                        "description": "The node addon's id; by default the pricelist's own (55236 for ISPmanager 6 Business, 55165 for VMmanager 6)"
                     },
                     "period": {
                         "type": "integer",
@@ -204,15 +206,85 @@ impl Module for IspsystemNoc {
     }
 
     fn test_connection(&self) -> Result<ConnectionInfo, ModuleError> {
-        self.host.log(
-            Level::Debug,
-            "test_connection: no request sent (skeleton module)",
-            json!({"url": self.settings.url}),
-        );
-        Err(ModuleError::not_supported(
-            "test_connection (the ISPsystem NOC module is a skeleton; its remote calls arrive with issue 4)",
-        ))
+        self.ops().test_connection()
     }
+
+    fn create(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
+        let product = PlanSettings::of(&request.service)?.product()?;
+        let binding = binding(&request.service)?;
+        self.ops().create(&request, &product, &binding)
+    }
+
+    fn suspend(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
+        self.ops().suspend(&request, &remoteid(&request.service))
+    }
+
+    fn unsuspend(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
+        let product = PlanSettings::of(&request.service)?.product()?;
+        let binding = binding(&request.service)?;
+        self.ops().unsuspend(&request, &product, &binding)
+    }
+
+    fn terminate(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
+        let product = PlanSettings::of(&request.service)?.product()?;
+        self.ops()
+            .terminate(&request, &product, &remoteid(&request.service))
+    }
+
+    fn renew(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
+        let period = PlanSettings::of(&request.service)?.period;
+        self.ops()
+            .renew(&request, period, &remoteid(&request.service))
+    }
+
+    fn sso(&self, request: SsoRequest) -> Result<SsoLink, ModuleError> {
+        match request.audience {
+            Audience::Admin => self.ops().admin_sso(),
+            Audience::Client => Err(ModuleError::new(
+                ErrorKind::NotSupported,
+                "client SSO: an ISPsystem license has no client login at the reseller's billing; admins get a link (services sso ID --admin)",
+            )),
+        }
+    }
+
+    fn list_accounts(&self, request: ListAccountsRequest) -> Result<AccountPage, ModuleError> {
+        self.ops().list_accounts(&request)
+    }
+
+    fn client_area(&self, request: ServiceRequest) -> Result<Panel, ModuleError> {
+        let s = &request.service;
+        let title = PlanSettings::of(s)
+            .ok()
+            .and_then(|p| pricelist(p.pricelist))
+            .map(|p| format!("{} license", p.name))
+            .unwrap_or_else(|| "ISPsystem license".to_string());
+        self.ops().client_area(s, &remoteid(s), &title)
+    }
+
+    fn daily(&self, request: DailyRequest) -> Result<DailyReport, ModuleError> {
+        let attached = attached(&request.services);
+        Ok(DailyReport {
+            actions: self.ops().daily(&request.date, &attached)?,
+        })
+    }
+}
+
+/// The active services whose licenses the daily run keeps renewed.
+fn attached(services: &[ServiceInfo]) -> Vec<Attached> {
+    services
+        .iter()
+        .filter(|s| s.status == "active")
+        .filter_map(|s| {
+            let license = s.remote_id.as_deref()?.trim().parse().ok()?;
+            let period = PlanSettings::of(s).map(|p| p.period).unwrap_or(1);
+            Some(Attached {
+                service_id: s.id,
+                license,
+                remoteid: remoteid(s),
+                period,
+            })
+        })
+        .collect()
 }
 
 export_module!(IspsystemNoc);
@@ -239,16 +311,22 @@ mod tests {
             "url": "https://api-eu.ispmanager.com/billmgr",
             "username": "reseller",
             "password": "hunter2",
-            "project": 1
+            "project": 1,
+            "timeout_ms": 20000,
+            "key_poll_secs": 10,
+            "key_max_polls": 30,
+            "sso_url": "https://my.ispsystem.com/billmgr"
         })
     }
 
     #[test]
-    fn manifest_is_honest_about_a_skeleton() {
+    fn manifest_lists_what_is_implemented() {
         let m = IspsystemNoc::manifest();
         assert_eq!(m.name, "ispsystem-noc");
-        assert_eq!(m.version, "0.1.0");
-        assert!(m.capabilities.is_empty());
+        assert!(m.capabilities.contains(&Capability::Daily));
+        assert!(m.capabilities.contains(&Capability::ListAccounts));
+        assert!(!m.capabilities.contains(&Capability::Usage));
+        assert!(!m.capabilities.contains(&Capability::ChangePlan));
     }
 
     #[test]
@@ -281,6 +359,11 @@ mod tests {
         assert!(fits(&schema, &minimal));
         let s = settings(minimal).unwrap();
         assert_eq!(s.url, DEFAULT_URL);
+        assert_eq!(s.sso_url, DEFAULT_SSO_URL);
+        assert_eq!(
+            (s.timeout_ms, s.key_poll_secs, s.key_max_polls),
+            (30_000, 30, 20)
+        );
         assert_eq!(schema["properties"]["url"]["default"], json!(DEFAULT_URL));
     }
 
@@ -295,7 +378,18 @@ mod tests {
         colon["username"] = json!("a:b");
         let mut not_a_url = full();
         not_a_url["url"] = json!("api.ispsystem.com");
-        for bad in [no_password, unknown, colon, not_a_url] {
+        let mut tiny_timeout = full();
+        tiny_timeout["timeout_ms"] = json!(5);
+        let mut no_polls = full();
+        no_polls["key_max_polls"] = json!(0);
+        for bad in [
+            no_password,
+            unknown,
+            colon,
+            not_a_url,
+            tiny_timeout,
+            no_polls,
+        ] {
             assert!(!fits(&schema, &bad), "schema accepted {bad}");
             assert!(settings(bad.clone()).is_err(), "struct accepted {bad}");
         }
@@ -311,20 +405,107 @@ mod tests {
             (plan.pricelist, plan.addon_nodes, plan.period),
             (55227, 0, 1)
         );
+        assert_eq!(plan.product().unwrap().addon, None);
 
         let vm = json!({"pricelist": 55163, "addon_nodes": 2, "period": 12});
         assert!(fits(&schema, &vm));
+        let vm: PlanSettings = serde_json::from_value(vm).unwrap();
+        let product = vm.product().unwrap();
+        assert_eq!(product.addon, Some((55165, 2)));
+        assert_eq!(product.pricelist.order_func, "platform.order.param");
+
+        let business = json!({"pricelist": 55230, "addon_nodes": 3, "addon_id": 55236});
+        assert!(fits(&schema, &business));
+
+        let lite_nodes: PlanSettings =
+            serde_json::from_value(json!({"pricelist": 55227, "addon_nodes": 2})).unwrap();
+        let err = lite_nodes.product().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidConfig);
+        assert!(err.message.contains("no node addon"), "{err}");
+
         for bad in [
             json!({}),
             json!({"pricelist": 3541}),
             json!({"pricelist": 55227, "period": 3}),
             json!({"pricelist": 55227, "nodes": 1}),
+            json!({"pricelist": 55163, "addon_id": 1}),
         ] {
             assert!(!fits(&schema, &bad), "schema accepted {bad}");
         }
         assert!(
             serde_json::from_value::<PlanSettings>(json!({"pricelist": 55227, "nodes": 1}))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn the_license_binding_comes_from_the_service_then_its_parent() {
+        let mut s = ServiceInfo {
+            id: 7,
+            ..Default::default()
+        };
+        let err = binding(&s).unwrap_err();
+        assert!(err.message.contains("has no IP address"), "{err}");
+        s.plan.resources.insert("ip".into(), json!("192.0.2.7"));
+        let b = binding(&s).unwrap();
+        assert_eq!(
+            (b.licname.as_str(), b.ip.as_str(), b.remoteid.as_str()),
+            ("provisor-7", "192.0.2.7", "l7")
+        );
+        s.attributes.insert("domain".into(), json!("shop.example"));
+        s.attributes.insert("ip".into(), json!("192.0.2.70"));
+        let b = binding(&s).unwrap();
+        assert_eq!(
+            (b.licname.as_str(), b.ip.as_str()),
+            ("shop.example", "192.0.2.70")
+        );
+
+        let mut child = ServiceInfo {
+            id: 8,
+            ..Default::default()
+        };
+        let mut parent = ServiceInfo::default();
+        parent
+            .attributes
+            .insert("domain".into(), json!("vps.example"));
+        parent.attributes.insert("ip".into(), json!("198.51.100.4"));
+        child.parent = Some(Box::new(parent));
+        let b = binding(&child).unwrap();
+        assert_eq!(
+            (b.licname.as_str(), b.ip.as_str()),
+            ("vps.example", "198.51.100.4")
+        );
+
+        child.attributes.insert("ip".into(), json!("not-an-ip"));
+        assert!(binding(&child).is_err());
+    }
+
+    #[test]
+    fn only_active_services_with_a_license_are_renewed() {
+        let svc = |id: i64, status: &str, remote: Option<&str>| ServiceInfo {
+            id,
+            status: status.into(),
+            remote_id: remote.map(str::to_string),
+            plan: PlanInfo {
+                settings: json!({"pricelist": 55227, "period": 12}),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let got = attached(&[
+            svc(1, "active", Some("4100001")),
+            svc(2, "suspended", Some("4100002")),
+            svc(3, "active", None),
+            svc(4, "provisioning", Some("x")),
+        ]);
+        assert_eq!(
+            got,
+            vec![Attached {
+                service_id: 1,
+                license: 4_100_001,
+                remoteid: "l1".into(),
+                period: 12
+            }]
         );
     }
 

@@ -1,21 +1,28 @@
-//! `provisor demo`: a full run of what this build can do, in a fresh home, against the
-//! five shipped modules. It prints a readable account and exits 0.
+//! `provisor demo`: a full run of what this build can do, in a fresh home: it starts the
+//! shipped simulators of ComputeStacks, SolusVM 2 and ISPsystem's billing, loads the five
+//! shipped modules, sets up handlers, plans and clients, orders services through every
+//! module, runs the work to completion, and prints a readable account. Exits 0.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use provisor_module_api::Panel;
-use serde_json::json;
+use provisor_module_api::{Panel, SsoLink, UsageReport};
+use provisor_simulators::{computestacks as cs, ispsystem as isp, solusvm as solus};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{json, Map, Value};
 
 use super::{output, Ctx};
 use crate::clock::Clock;
+use crate::engine::{self, EngineConfig, Worker};
 use crate::error::{Error, Result};
 use crate::handlers::{self, NewHandler};
 use crate::home::Home;
 use crate::registry::{LoadPolicy, Registry};
 use crate::runtime::{Call, Runtime};
-use crate::store::Store;
+use crate::store::entities::{module_log, operation, outbox};
+use crate::store::{db_err, Store};
 
 /// The shipped modules' file names, as cargo builds them.
 pub const SHIPPED: [&str; 5] = [
@@ -40,6 +47,7 @@ pub struct DemoArgs {
 
 /// Runs the demo.
 pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
+    let began = Instant::now();
     let from = match args.modules_from {
         Some(dir) => dir,
         None => std::env::current_exe()
@@ -64,6 +72,37 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     };
     home.ensure()?;
     println!("== Provisor demo in {}", home.root().display());
+
+    // ---------------------------------------------------------------------------
+    println!(
+        "\n-- 1. The remote panels: the shipped simulators, on loopback, state in {}/simulators",
+        home.root().display()
+    );
+    let state = home.root().join("simulators");
+    let sim_err =
+        |what: &str, e: std::io::Error| Error::io(format!("cannot start the {what} simulator"), e);
+    let (cs_sim, cs_api) =
+        cs::start_with_api(Some(&state), 0).map_err(|e| sim_err("ComputeStacks", e))?;
+    let (solus_sim, solus_api) =
+        solus::start(Some(&state), 0).map_err(|e| sim_err("SolusVM", e))?;
+    let (isp_sim, isp_api) =
+        isp::start_with_handle(Some(&state), 0).map_err(|e| sim_err("ISPsystem", e))?;
+    isp_api.set_key_delay(1);
+    println!(
+        "   ComputeStacks admin API   {}/api/admin  (Basic auth)",
+        cs_sim.url()
+    );
+    println!(
+        "   SolusVM 2 API v1          {}/api/v1     (bearer token)",
+        solus_sim.url()
+    );
+    println!(
+        "   ISPsystem billmgr         {}  (authinfo; reseller balance {})",
+        isp::api_url(&isp_sim),
+        isp_api.balance()
+    );
+
+    // ---------------------------------------------------------------------------
     for file in SHIPPED {
         let src = from.join(file);
         let dest = home.modules_dir().join(
@@ -87,56 +126,42 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
         "demo",
     ));
     registry.scan().await?;
-    let rt = Runtime::new(
+    let rt = Arc::new(Runtime::new(
         home.clone(),
         store.clone(),
         Arc::clone(&registry),
         Clock::system(),
         ctx.limits.clone(),
-    )?;
-
+    )?);
     println!(
-        "\n-- 1. Modules dropped into {} and loaded (each checked in a child process first)",
+        "\n-- 2. The five modules dropped into {} and loaded (each checked in a child process first)",
         home.modules_dir().display()
     );
-    let rows: Vec<Vec<String>> = Registry::recorded(&store)
-        .await?
-        .into_iter()
+    let rows: Vec<Vec<String>> = registry
+        .loaded()
+        .iter()
         .map(|m| {
+            let caps: Vec<&str> = m.manifest.capabilities.iter().map(|c| c.as_str()).collect();
             vec![
-                output::opt(&m.name),
-                output::opt(&m.version),
-                m.status,
-                m.file,
-                output::opt(&m.reason),
+                m.name().to_string(),
+                m.manifest.version.clone(),
+                caps.join(" "),
             ]
         })
         .collect();
-    output::table(&["NAME", "VERSION", "STATUS", "FILE", "REASON"], &rows);
+    output::table(&["MODULE", "VERSION", "CAPABILITIES"], &rows);
 
-    println!("\n-- 2. Handler settings are checked against each module's schema; secrets are never shown");
-    for m in registry.loaded() {
-        let secrets = crate::schema::secret_paths(&m.manifest.settings_schema);
-        let required = m
-            .manifest
-            .settings_schema
-            .get("required")
-            .cloned()
-            .unwrap_or(json!([]));
-        println!(
-            "   {:<22} required {}  secret {:?}",
-            m.name(),
-            required,
-            secrets
-        );
-    }
+    // ---------------------------------------------------------------------------
+    println!(
+        "\n-- 3. Handlers: settings checked against each module's schema, secrets never shown"
+    );
     let bad = handlers::add(
         &store,
         &registry,
         NewHandler {
             name: "broken".into(),
-            module: "manual-task".into(),
-            settings: json!({"instructions": 42}),
+            module: "computestacks".into(),
+            settings: json!({"url": cs_sim.url(), "api_key": cs::API_KEY}),
             department: None,
             label: None,
             max_concurrent: None,
@@ -147,176 +172,413 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     if let Err(e) = bad {
         println!("   refused as expected: {e}");
     }
-    crate::catalog::add_department(&store, "datacenter", Some("dc@example.invalid".into())).await?;
-    let staff = handlers::add(
-        &store,
-        &registry,
-        NewHandler {
-            name: "dedicated-staff".into(),
-            module: "manual-task".into(),
-            settings: json!({"instructions": "Runbook: https://wiki.example.invalid/dedicated"}),
-            department: Some("datacenter".into()),
-            label: Some("AMS-1".into()),
-            max_concurrent: Some(4),
-            enabled: true,
-        },
-    )
-    .await?;
+    for dept in ["cloud", "licenses", "datacenter"] {
+        crate::catalog::add_department(&store, dept, Some(format!("{dept}@example.invalid")))
+            .await?;
+    }
+    let isp_settings = json!({
+        "url": isp::api_url(&isp_sim),
+        "username": isp::USERNAME,
+        "password": isp::PASSWORD,
+        "key_poll_secs": 1,
+        "sso_url": format!("{}/billmgr", isp_sim.url()),
+    });
+    let setups = [
+        (
+            "cs-ams",
+            "computestacks",
+            json!({"url": cs_sim.url(), "api_key": cs::API_KEY, "api_secret": cs::API_SECRET}),
+            "cloud",
+        ),
+        (
+            "solus-fra",
+            "solusvm",
+            json!({"url": solus_sim.url(), "api_token": solus::API_TOKEN, "token_price": {"EUR": "0.01"}}),
+            "cloud",
+        ),
+        ("noc", "ispsystem-noc", isp_settings.clone(), "licenses"),
+        (
+            "noc-addon",
+            "billmanager-noc-addon",
+            isp_settings,
+            "licenses",
+        ),
+        (
+            "dc-staff",
+            "manual-task",
+            json!({"instructions": "Runbook: https://wiki.example.invalid/dedicated"}),
+            "datacenter",
+        ),
+    ];
+    for (name, module, settings, dept) in setups {
+        let h = handlers::add(
+            &store,
+            &registry,
+            NewHandler {
+                name: name.into(),
+                module: module.into(),
+                settings,
+                department: Some(dept.into()),
+                label: None,
+                max_concurrent: None,
+                enabled: true,
+            },
+        )
+        .await?;
+        let check = match handlers::test(&rt, &h.name).await {
+            Ok(info) => info.message,
+            Err(e) => format!("(no connection test: {e})"),
+        };
+        println!(
+            "   {:<10} {:<22} department {:<10} test: {}",
+            h.name, h.module, dept, check
+        );
+    }
+    let shown = handlers::view(&handlers::get(&store, "cs-ams").await?, &registry);
     println!(
-        "   handler {} added: module {}, department {}, label {}",
-        staff.name,
-        staff.module,
-        output::opt(&staff.department),
-        output::opt(&staff.label)
+        "   cs-ams settings as shown to admins: {}",
+        serde_json::to_string(&shown.settings).unwrap_or_default()
     );
-    let info = handlers::test(&rt, "dedicated-staff").await?;
-    println!("   connection test: {}", info.message);
 
-    println!("\n-- 3. A client orders; the service and its create operation are written at once");
-    let client =
+    // ---------------------------------------------------------------------------
+    println!("\n-- 4. Catalog: clients and plans");
+    let ada =
         crate::catalog::add_client(&store, "Ada Lovelace", "ada@example.invalid", "EUR", "NL")
             .await?;
-    let plan = crate::catalog::add_plan(
-        &store,
-        &registry,
-        crate::catalog::NewPlan {
-            name: "Dedicated L".into(),
-            handlers: vec!["dedicated-staff".into()],
-            template: None,
-            resources: json!({"cpu": 16}).as_object().cloned().unwrap_or_default(),
-            settings: json!({"checklist": "rack, cable, install Debian"}),
-            options: json!({"ram": {"64": {"ram_gb": 64}, "128": {"ram_gb": 128}}})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            is_addon: false,
-        },
-    )
-    .await?;
-    let rt = Arc::new(rt);
-    let ordered = crate::engine::order(
-        &rt,
-        &client.email,
-        &plan.name,
-        None,
-        json!({"ram": "128"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    )
-    .await?;
-    println!("   service #{} ordered by {} on plan {} (ram 128), create operation #{} queued for handler {}", ordered.service_id, client.name, plan.name, ordered.operation_id, ordered.handler);
-
-    println!("\n-- 4. A worker runs the operation; manual-task answers that a person must act");
-    let worker =
-        crate::engine::Worker::new(Arc::clone(&rt), crate::engine::EngineConfig::default());
-    let report = worker.run_until_idle().await?;
+    let bob = crate::catalog::add_client(&store, "Bob Builder", "bob@example.invalid", "EUR", "DE")
+        .await?;
+    let plans = [
+        ("Cloud Starter", "cs-ams", json!({}), json!({}), false),
+        ("VPS Post-paid", "solus-fra", json!({}), json!({}), false),
+        (
+            "ISPmanager 6 Lite",
+            "noc",
+            json!({"pricelist": 55227}),
+            json!({"server": {"web1": {"ip": "192.0.2.10", "domain": "web1.example"}, "web2": {"ip": "192.0.2.20", "domain": "web2.example"}}}),
+            false,
+        ),
+        (
+            "Dedicated L",
+            "dc-staff",
+            json!({"checklist": "rack, cable, install Debian"}),
+            json!({"hostname": {"vps": {"domain": "vps.example"}}}),
+            false,
+        ),
+        (
+            "ISPmanager addon",
+            "noc-addon",
+            json!({"license_type": "ispmanager6-lite", "lifetime_months": 12}),
+            json!({}),
+            true,
+        ),
+    ];
+    for (name, handler, settings, options, is_addon) in plans {
+        crate::catalog::add_plan(
+            &store,
+            &registry,
+            crate::catalog::NewPlan {
+                name: name.into(),
+                handlers: vec![handler.into()],
+                template: None,
+                resources: Map::new(),
+                settings,
+                options: obj(options),
+                is_addon,
+            },
+        )
+        .await?;
+        println!(
+            "   plan {:<18} → handler {}{}",
+            name,
+            handler,
+            if is_addon { " (an addon)" } else { "" }
+        );
+    }
     println!(
-        "   worker: {} done, {} turned into tasks",
-        report.done, report.manual
+        "   clients: {} <{}>, {} <{}>",
+        ada.name, ada.email, bob.name, bob.email
+    );
+
+    // ---------------------------------------------------------------------------
+    println!("\n-- 5. Orders through every module; each writes the service and its create operation at once");
+    let orders: [(&str, &str, Value); 5] = [
+        ("ada", "Cloud Starter", json!({})),
+        ("ada", "VPS Post-paid", json!({})),
+        ("bob", "VPS Post-paid", json!({})),
+        ("ada", "ISPmanager 6 Lite", json!({"server": "web1"})),
+        ("bob", "Dedicated L", json!({"hostname": "vps"})),
+    ];
+    let mut ids = Vec::new();
+    for (who, plan, options) in orders {
+        let client = if who == "ada" { &ada } else { &bob };
+        let o = engine::order(&rt, &client.email, plan, None, obj(options)).await?;
+        println!(
+            "   service #{} {:<18} for {:<12} → operation #{} on {}",
+            o.service_id, plan, client.name, o.operation_id, o.handler
+        );
+        ids.push(o.service_id);
+    }
+    let (cs_id, solus_id, solus_bob, lic_id, dedicated) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
+
+    println!("\n-- 6. Workers run the operations (the license key arrives after an \"in progress\" poll)");
+    let worker = Worker::new(Arc::clone(&rt), EngineConfig::default());
+    let r = settle(&worker, &store).await?;
+    println!(
+        "   {} done, {} polls in progress, {} retries, {} handed to people",
+        r.0, r.1, r.2, r.3
     );
     let open = crate::engine::tasks::list(&store, Some("datacenter"), false).await?;
-    let task = open
-        .first()
-        .ok_or_else(|| Error::Io("the demo expected a task".into()))?;
-    println!(
-        "   task #{} for {}: {}",
-        task.id, task.department, task.reason
-    );
-    let fields: Vec<provisor_module_api::FormField> =
-        serde_json::from_str(&task.fields).unwrap_or_default();
-    for f in &fields {
+    if let Some(task) = open.first() {
         println!(
-            "     [{}] {:<12} {}",
-            if f.required { "x" } else { " " },
-            f.name,
-            f.label
+            "   task #{} for department {}: {}",
+            task.id, task.department, task.reason
         );
+        crate::engine::tasks::take(&store, task.id, "bob").await?;
+        let values = json!({"remote_id": "srv-88", "ip": "203.0.113.5", "login_url": "https://ipmi.example.invalid/srv-88"});
+        crate::engine::tasks::complete(&rt, task.id, obj(values)).await?;
+        println!("   staff member bob took it and filled in remote_id srv-88, ip 203.0.113.5: the server is active");
     }
-    crate::engine::tasks::take(&store, task.id, "bob").await?;
-    let values = json!({"remote_id": "srv-88", "ip": "192.0.2.10", "login_url": "https://ipmi.example.invalid/srv-88"});
-    crate::engine::tasks::complete(
+    let addon = engine::order(
         &rt,
-        task.id,
-        values.as_object().cloned().unwrap_or_default(),
+        &bob.email,
+        "ISPmanager addon",
+        Some(dedicated),
+        Map::new(),
     )
     .await?;
-    let svc = crate::engine::get_service(&store, ordered.service_id).await?;
-    println!("   bob took it and filled in remote_id=srv-88, ip, login_url: service #{} is now {} (remote id {})", svc.id, svc.status, svc.remote_id.clone().unwrap_or_default());
-    for m in crate::store::entities::outbox::Entity::find()
+    println!("   service #{} ISPmanager addon ordered on the server #{dedicated} (named after its domain, bound to its IP)", addon.service_id);
+    settle(&worker, &store).await?;
+
+    // ---------------------------------------------------------------------------
+    println!("\n-- 7. Services");
+    let mut rows = Vec::new();
+    for s in crate::store::entities::service::Entity::find()
         .all(store.db())
         .await
-        .map_err(crate::store::db_err("reading the outbox"))?
+        .map_err(db_err("reading services"))?
     {
+        let attrs: Map<String, Value> = serde_json::from_str(&s.attributes).unwrap_or_default();
+        let detail = ["licname", "lickey", "email", "ip"]
+            .iter()
+            .filter_map(|k| {
+                attrs
+                    .get(*k)
+                    .and_then(Value::as_str)
+                    .map(|v| format!("{k}={v}"))
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let handler = crate::store::entities::handler::Entity::find_by_id(s.handler_id)
+            .one(store.db())
+            .await
+            .map_err(db_err("reading handlers"))?
+            .map(|h| h.name)
+            .unwrap_or_default();
+        rows.push(vec![
+            format!("#{}", s.id),
+            handler,
+            s.status,
+            s.remote_id.unwrap_or_default(),
+            detail,
+        ]);
+    }
+    output::table(
+        &["SERVICE", "HANDLER", "STATUS", "REMOTE ID", "DETAILS"],
+        &rows,
+    );
+
+    // ---------------------------------------------------------------------------
+    println!("\n-- 8. Client-area panels and single sign-on links, minted on request");
+    for id in [cs_id, solus_id, lic_id, dedicated] {
+        match engine::call_now::<Panel>(&rt, id, Call::ClientArea, Map::new()).await {
+            Ok(panel) => {
+                println!("   service #{id}: {}", panel.title);
+                for row in panel.rows.iter().take(6) {
+                    println!("     {:<16} {}", row.label, row.value);
+                }
+            }
+            Err(e) => println!("   service #{id}: no client area ({e})"),
+        }
+        for audience in ["client", "admin"] {
+            match engine::call_now::<SsoLink>(
+                &rt,
+                id,
+                Call::Sso,
+                obj(json!({"audience": audience})),
+            )
+            .await
+            {
+                Ok(link) => println!("     SSO for the {audience:<6} {}", link.url),
+                Err(e) => println!(
+                    "     SSO for the {audience:<6} not offered: {}",
+                    first_line(&e.to_string())
+                ),
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------
+    println!(
+        "\n-- 9. Suspend and unsuspend are operations; terminate does what each panel really does"
+    );
+    for kind in ["suspend", "unsuspend"] {
+        let op = engine::request(&rt, cs_id, kind, Value::Null).await?;
+        settle(&worker, &store).await?;
+        let svc = engine::get_service(&store, cs_id).await?;
+        let remote = svc
+            .remote_id
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .and_then(|id| cs_api.user(id));
         println!(
-            "   welcome email queued to {}: {:?}",
-            m.recipient, m.subject
+            "   {kind} #{cs_id} (operation #{}): service {}, ComputeStacks user active={}",
+            op.id,
+            svc.status,
+            remote
+                .map(|u| u.active.to_string())
+                .unwrap_or_else(|| "?".into())
         );
     }
-
-    println!("\n-- 5. The client area panel and a single sign-on link, from the module");
-    let panel: Panel =
-        crate::engine::call_now(&rt, svc.id, Call::ClientArea, Default::default()).await?;
-    println!("   {}", panel.title);
-    for row in &panel.rows {
-        println!("   {:<12} {}", row.label, row.value);
-    }
-    let audience = json!({"audience": "client"})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let sso: provisor_module_api::SsoLink =
-        crate::engine::call_now(&rt, svc.id, Call::Sso, audience).await?;
-    println!("   single sign-on link for the client: {}", sso.url);
-
-    println!("\n-- 6. A suspend is an operation too; with manual-task it is a task as well");
-    let op = crate::engine::request(&rt, svc.id, "suspend", serde_json::Value::Null).await?;
-    worker.run_until_idle().await?;
-    let t = crate::engine::tasks::list(&store, Some("datacenter"), false).await?;
-    if let Some(t) = t.first() {
-        crate::engine::tasks::complete(&rt, t.id, Default::default()).await?;
-    }
-    let svc = crate::engine::get_service(&store, svc.id).await?;
+    let balance_before = isp_api.balance();
+    engine::request(&rt, lic_id, "terminate", Value::Null).await?;
+    settle(&worker, &store).await?;
+    let pooled = isp_api
+        .licenses()
+        .into_iter()
+        .find(|l| l.licname == "free.lic");
     println!(
-        "   operation #{} suspend: service #{} is {}",
-        op.id, svc.id, svc.status
+        "   terminate #{lic_id}: the license is suspended and pooled as {} with IP {}",
+        pooled.as_ref().map(|l| l.licname.as_str()).unwrap_or("?"),
+        pooled.as_ref().map(|l| l.ip.as_str()).unwrap_or("?")
+    );
+    let again = engine::order(
+        &rt,
+        &ada.email,
+        "ISPmanager 6 Lite",
+        None,
+        obj(json!({"server": "web2"})),
+    )
+    .await?;
+    settle(&worker, &store).await?;
+    let svc = engine::get_service(&store, again.service_id).await?;
+    println!(
+        "   a new order (#{}) reused license {} from the pool: reseller balance {} before, {} after, {} licenses bought in all",
+        again.service_id,
+        svc.remote_id.unwrap_or_default(),
+        balance_before,
+        isp_api.balance(),
+        isp_api.licenses().len()
     );
 
-    println!(
-        "\n-- 7. The four remote modules are skeletons so far: they load and validate settings"
-    );
-    for name in [
-        "computestacks",
-        "solusvm",
-        "ispsystem-noc",
-        "billmanager-noc-addon",
-    ] {
-        if let Some(m) = registry.get(name) {
-            let caps: Vec<&str> = m.manifest.capabilities.iter().map(|c| c.as_str()).collect();
+    // ---------------------------------------------------------------------------
+    println!("\n-- 10. Post-paid usage from SolusVM: started hours × token rate, capped by the monthly cap");
+    for (service, name, hours) in [(solus_id, "web-1", 700u64), (solus_bob, "db-1", 30)] {
+        let svc = engine::get_service(&store, service).await?;
+        let uid: u64 = svc
+            .remote_id
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        if let Ok(vm) = solus_api.create_server(uid, 1, name) {
+            let _ = solus_api.record_uptime_hours(vm.id, "2026-01", hours);
+        }
+        let report: UsageReport = engine::call_now(
+            &rt,
+            service,
+            Call::Usage,
+            obj(json!({"period_start": "2026-01-01", "period_end": "2026-02-01"})),
+        )
+        .await?;
+        for item in report.items {
             println!(
-                "   {:<22} {} capabilities: {}",
-                name,
-                m.manifest.version,
-                if caps.is_empty() {
-                    "none yet".to_string()
-                } else {
-                    caps.join(", ")
-                }
+                "   service #{service} {:<10} {} {} (rate {}, amount {})",
+                item.description,
+                item.quantity,
+                item.unit,
+                item.rate.unwrap_or_default(),
+                item.amount.unwrap_or_default()
             );
         }
     }
 
+    // ---------------------------------------------------------------------------
+    let today = chrono::Utc::now().date_naive();
+    let runs = engine::daily::run(&rt, today, false).await?;
+    println!("\n-- 11. The daily run for {today} (`provisor cron`): every handler's renewals, pools and lifetimes");
+    for r in &runs {
+        println!(
+            "   {:<10} {:<14} {} service(s), {} action(s)",
+            r.handler,
+            r.status,
+            r.services,
+            r.actions.len()
+        );
+    }
+
+    // ---------------------------------------------------------------------------
     rt.retire_all();
     rt.log.flush().await;
-    let logged = crate::store::entities::module_log::Entity::find()
+    let mails = outbox::Entity::find()
         .all(store.db())
         .await
-        .map(|rows| rows.len())
-        .unwrap_or(0);
-    use sea_orm::EntityTrait;
-    println!("\n-- 8. The module log recorded {logged} calls and lines, secrets redacted");
+        .map_err(db_err("reading the outbox"))?;
     println!(
-        "\nDone. Not in this build yet: the remote panels' simulators and modules, and billing."
+        "\n-- 12. {} welcome email(s) queued in the outbox",
+        mails.len()
     );
+    for m in mails.iter().take(8) {
+        println!("   to {:<22} {}", m.recipient, m.subject);
+    }
+    let logged = module_log::Entity::find()
+        .count(store.db())
+        .await
+        .map_err(db_err("reading the module log"))?;
+    let http = module_log::Entity::find()
+        .filter(module_log::Column::Kind.eq("http"))
+        .count(store.db())
+        .await
+        .map_err(db_err("reading the module log"))?;
+    println!("   the module log holds {logged} rows ({http} HTTP exchanges with the panels), secrets redacted");
+    println!(
+        "\nDone in {:.1} s. Not in this build yet: billing (invoices, credit, usage charges).",
+        began.elapsed().as_secs_f64()
+    );
+    drop((cs_sim, solus_sim, isp_sim));
     Ok(())
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}
+
+/// Runs the worker until no operation is queued or running, waiting out "in progress"
+/// polls. Answers (done, in progress, retried, manual).
+async fn settle(worker: &Worker, store: &Store) -> Result<(u64, u64, u64, u64)> {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut totals = (0, 0, 0, 0);
+    loop {
+        let r = worker.run_until_idle().await?;
+        totals.0 += r.done;
+        totals.1 += r.in_progress;
+        totals.2 += r.retried;
+        totals.3 += r.manual;
+        let waiting = operation::Entity::find()
+            .filter(operation::Column::Status.is_in(["queued", "running"]))
+            .count(store.db())
+            .await
+            .map_err(db_err("reading operations"))?;
+        if waiting == 0 {
+            return Ok(totals);
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Io(format!(
+                "{waiting} operation(s) still waiting after 40 s: see `provisor ops list`"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

@@ -19,7 +19,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value};
 
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::{insert_welcome, welcome_row, EngineConfig};
 use crate::catalog;
@@ -114,6 +114,7 @@ impl Worker {
         // A permit per operation from claim until its outcome is committed.
         let permits = Arc::new(Semaphore::new(concurrency));
         let (finished_tx, finished_rx) = mpsc::unbounded_channel::<Finished>();
+        let committed = Arc::new(Notify::new());
         let completer = tokio::spawn(complete(
             Arc::clone(&self.rt),
             self.cfg.clone(),
@@ -121,6 +122,7 @@ impl Worker {
             Arc::clone(&self.running),
             Arc::clone(&report),
             finished_rx,
+            Arc::clone(&committed),
         ));
         let mut last_reap = std::time::Instant::now() - Duration::from_secs(60);
         loop {
@@ -180,9 +182,10 @@ impl Worker {
                 }
                 continue;
             }
-            // Wait for an outcome to be committed (a slot frees), or poll again soon.
+            // Wait for a group of outcomes to be committed (slots free up), or poll
+            // again soon for operations that became due.
             tokio::select! {
-                _ = permits.acquire() => {}
+                _ = committed.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
         }
@@ -548,6 +551,7 @@ async fn complete(
     running: Arc<Mutex<HashSet<i64>>>,
     report: Arc<Mutex<WorkerReport>>,
     mut finished: mpsc::UnboundedReceiver<Finished>,
+    committed: Arc<Notify>,
 ) {
     const GROUP: usize = 512;
     while let Some(first) = finished.recv().await {
@@ -600,6 +604,7 @@ async fn complete(
         }
         // Dropping the group frees the permits: the claim loop may take more.
         drop(group);
+        committed.notify_one();
     }
 }
 

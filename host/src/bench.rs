@@ -218,11 +218,16 @@ pub async fn fresh_pg(url: &str) -> Result<String> {
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
         .map_err(db_err("creating the bench database"))?;
-    let base = url
+    // Keep the query (`?sslmode=disable`…): only the database name changes.
+    let (path, query) = match url.split_once('?') {
+        Some((p, q)) => (p, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let base = path
         .rsplit_once('/')
         .map(|(b, _)| b)
         .ok_or_else(|| Error::Invalid(format!("{url} has no database name")))?;
-    Ok(format!("{base}/{name}"))
+    Ok(format!("{base}/{name}{query}"))
 }
 
 /// Prints one backend's figures.

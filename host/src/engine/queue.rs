@@ -288,9 +288,13 @@ impl Worker {
         let backend = db.get_database_backend();
         let sql = match backend {
             DbBackend::Postgres => {
-                "UPDATE operations SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
+                // One statement (one commit, one WAL flush) claims the operations and
+                // marks the services of claimed creates as provisioning.
+                "WITH claimed AS (UPDATE operations SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
                  WHERE id IN (SELECT id FROM operations WHERE status = 'queued' AND next_run_at <= $3 ORDER BY next_run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                 RETURNING *"
+                 RETURNING *), \
+                 marked AS (UPDATE services SET status = 'provisioning' WHERE status = 'pending' AND id IN (SELECT service_id FROM claimed WHERE kind = 'create')) \
+                 SELECT * FROM claimed"
             }
             _ => {
                 "UPDATE operations SET status = 'running', lease_owner = ?1, lease_expires_at = ?2, attempts = attempts + 1, updated_at = ?3 \
@@ -315,13 +319,13 @@ impl Worker {
             .map_err(db_err("claiming operations"))?;
         ops.sort_by_key(|o| o.id);
         // Services whose create is now running show as provisioning (one statement per
-        // claim, not one per operation).
+        // claim, not one per operation; on PostgreSQL the claim statement did it).
         let creating: Vec<i64> = ops
             .iter()
             .filter(|o| o.kind == "create")
             .map(|o| o.service_id)
             .collect();
-        if !creating.is_empty() {
+        if !creating.is_empty() && backend != DbBackend::Postgres {
             service::Entity::update_many()
                 .col_expr(
                     service::Column::Status,

@@ -3,6 +3,7 @@
 //! the reason and the fix, and exit non-zero (2 bad input, 3 not found, 4 module
 //! failure, 5 storage, 1 anything else).
 
+mod billing;
 mod demo;
 mod output;
 mod processing;
@@ -60,12 +61,12 @@ enum Command {
     /// Departments: who takes manual tasks.
     #[command(subcommand)]
     Departments(processing::DepartmentsCmd),
-    /// Clients.
+    /// Clients, and their credit (billing adds `credit` and `ledger`).
     #[command(subcommand)]
-    Clients(processing::ClientsCmd),
-    /// Tariff plans.
+    Clients(billing::ClientsCmd),
+    /// Tariff plans, with their prices and deposits.
     #[command(subcommand)]
-    Plans(processing::PlansCmd),
+    Plans(billing::PlansCmd),
     /// Services: order, list, show, and queue lifecycle operations.
     #[command(subcommand)]
     Services(processing::ServicesCmd),
@@ -78,6 +79,15 @@ enum Command {
     /// Emails waiting to be sent.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// Billing: currencies and exchange rates.
+    #[command(subcommand)]
+    Currencies(billing::CurrenciesCmd),
+    /// Billing: tax rates per country.
+    #[command(subcommand)]
+    Taxes(billing::TaxesCmd),
+    /// Billing: invoices and payments.
+    #[command(subcommand)]
+    Invoices(billing::InvoicesCmd),
     /// Runs workers until no operation is due (for scripts and tests).
     Work {
         /// Required: stop when nothing is due (continuous work is `provisor serve`).
@@ -469,8 +479,20 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Departments(cmd) => processing::departments(&ctx, cmd).await,
-        Command::Clients(cmd) => processing::clients(&ctx, cmd).await,
-        Command::Plans(cmd) => processing::plans(&ctx, cmd).await,
+        // Billing: clients and plans gain billing subcommands; ordering prints the
+        // invoice a priced plan gets; currencies, taxes and invoices (cli/billing.rs).
+        Command::Clients(cmd) => billing::clients(&ctx, cmd).await,
+        Command::Plans(cmd) => billing::plans(&ctx, cmd).await,
+        Command::Services(processing::ServicesCmd::Order {
+            client,
+            plan,
+            addon_of,
+            options,
+            json,
+        }) => billing::order(&ctx, client, plan, addon_of, options, json.json).await,
+        Command::Currencies(cmd) => billing::currencies_cmd(&ctx, cmd).await,
+        Command::Taxes(cmd) => billing::taxes_cmd(&ctx, cmd).await,
+        Command::Invoices(cmd) => billing::invoices_cmd(&ctx, cmd).await,
         Command::Services(cmd) => processing::services(&ctx, cmd).await,
         Command::Ops(cmd) => processing::ops(&ctx, cmd).await,
         Command::Tasks(cmd) => processing::tasks_cmd(&ctx, cmd).await,

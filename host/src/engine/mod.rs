@@ -83,6 +83,9 @@ pub struct Ordered {
     pub service_id: i64,
     pub operation_id: i64,
     pub handler: String,
+    /// For a priced plan: the invoice its create waits on (see `billing::orders`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<i64>,
 }
 
 /// Orders a plan for a client: picks an enabled handler, then writes the service
@@ -130,6 +133,9 @@ pub async fn order(
         (None, false) => {}
     }
     let chosen = route(store, &plan).await?;
+    // Billing gate: a plan with prices or a deposit is invoiced first (read here,
+    // before the transaction); `None` keeps the create queued at once.
+    let quote = crate::billing::orders::quote(store, &client, &plan).await?;
     let now = rt.clock.now();
     let _turn = store.write_turn().await;
     let tx = store.db().begin().await.map_err(db_err("ordering"))?;
@@ -150,11 +156,20 @@ pub async fn order(
     .await
     .map_err(db_err("storing the service"))?;
     let op = insert_operation(&tx, &svc, "create", Value::Null, now, rt_max_attempts()).await?;
+    // Billing gate: the create waits as `awaiting_payment` and the invoice is issued in
+    // this transaction; paying it (or credit) queues the create.
+    let invoice_id = match quote {
+        Some(q) => {
+            Some(crate::billing::orders::hold_and_invoice(&tx, &client, &svc, &op, q, now).await?)
+        }
+        None => None,
+    };
     tx.commit().await.map_err(db_err("ordering"))?;
     Ok(Ordered {
         service_id: svc.id,
         operation_id: op.id,
         handler: chosen.name,
+        invoice_id,
     })
 }
 

@@ -379,3 +379,251 @@ pub mod outbox {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Currencies: one is the default (rate 1); every other rate says how many units of
+/// it one unit of the default buys. Money in every billing table is decimal text.
+pub mod currency {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "currencies")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// ISO 4217 code, upper case.
+        #[sea_orm(unique)]
+        pub code: String,
+        pub symbol: String,
+        /// Digits after the decimal point (2 for EUR, 0 for JPY).
+        pub minor_units: i32,
+        /// Decimal text: units of this currency per unit of the default currency.
+        pub rate: String,
+        /// half-up, half-even or down.
+        pub rounding: String,
+        pub is_default: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Tax rates by country (percent, exclusive); a country without a row pays none.
+pub mod tax_rate {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tax_rates")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// ISO 3166 alpha-2, upper case.
+        #[sea_orm(unique)]
+        pub country: String,
+        /// Decimal text, percent (`21` is 21 %).
+        pub rate: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A plan's recurring price in one currency for one period.
+pub mod plan_price {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plan_prices")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub plan_id: i64,
+        pub currency: String,
+        /// monthly, quarterly, semiannual or annual.
+        pub period: String,
+        /// Decimal text in the currency's minor units.
+        pub amount: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The deposit a plan requires at sign-up, per currency; paid, it becomes credit.
+pub mod plan_deposit {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plan_deposits")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub plan_id: i64,
+        pub currency: String,
+        pub amount: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Invoices. The number is given when the invoice leaves `draft`, in the same
+/// transaction, from `invoice_sequences`.
+pub mod invoice {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invoices")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub client_id: i64,
+        /// The service whose order this invoice gates, if any.
+        pub service_id: Option<i64>,
+        /// `YYYY-NNNNNN`, gapless per year; `None` while a draft.
+        #[sea_orm(unique)]
+        pub number: Option<String>,
+        pub number_year: Option<i32>,
+        pub number_seq: Option<i64>,
+        /// draft, unpaid, paid, cancelled, refunded.
+        pub status: String,
+        pub currency: String,
+        pub subtotal: String,
+        pub tax_total: String,
+        pub total: String,
+        /// Payments and credit applied so far.
+        pub amount_paid: String,
+        pub issue_date: Option<Date>,
+        pub due_date: Option<Date>,
+        pub paid_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One line of an invoice, with its rounded amounts.
+pub mod invoice_line {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invoice_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub invoice_id: i64,
+        pub position: i32,
+        /// service, deposit or manual.
+        pub kind: String,
+        pub description: String,
+        pub quantity: String,
+        pub unit_price: String,
+        /// quantity × unit price, rounded.
+        pub net: String,
+        /// Percent.
+        pub tax_rate: String,
+        /// net × rate / 100, rounded.
+        pub tax: String,
+        /// net + tax.
+        pub total: String,
+        pub service_id: Option<i64>,
+        pub period: Option<String>,
+        pub period_start: Option<Date>,
+        pub period_end: Option<Date>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The last invoice number given per year.
+pub mod invoice_sequence {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invoice_sequences")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub year: i32,
+        pub last: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Money applied to an invoice: a recorded payment (with its unique reference) or
+/// credit from the ledger.
+pub mod payment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payments")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub invoice_id: i64,
+        pub client_id: i64,
+        /// payment or credit.
+        pub method: String,
+        #[sea_orm(unique)]
+        pub reference: Option<String>,
+        pub currency: String,
+        /// What went to the invoice.
+        pub amount: String,
+        /// What arrived (more than `amount` when overpaid: the rest became credit).
+        pub received: String,
+        pub received_on: Date,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The client credit ledger: append-only; the balance is the sum.
+pub mod credit_entry {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "credit_entries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub client_id: i64,
+        pub currency: String,
+        /// Signed decimal text.
+        pub amount: String,
+        pub reason: String,
+        pub invoice_id: Option<i64>,
+        pub payment_id: Option<i64>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0001ModuleHost),
             Box::new(M0002ServiceProcessing),
             Box::new(M0003HandlerLoad),
+            Box::new(M0004Billing),
         ]
     }
 }
@@ -373,5 +374,260 @@ impl MigrationTrait for M0003HandlerLoad {
                 .to_owned(),
         )
         .await
+    }
+}
+
+/// Billing foundations: currencies, tax rates, plan prices and deposits, invoices with
+/// their lines, gapless per-year invoice numbers, payments and the client credit
+/// ledger. Money is canonical decimal text (`12.10`), never a float.
+pub(crate) struct M0004Billing;
+
+impl MigrationName for M0004Billing {
+    fn name(&self) -> &str {
+        "m0004_billing"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004Billing {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("currencies")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(text_uniq("code"))
+                .col(text("symbol"))
+                .col(integer("minor_units"))
+                .col(text("rate"))
+                .col(text("rounding"))
+                .col(boolean("is_default"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("tax_rates")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(text_uniq("country"))
+                .col(text("rate"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("plan_prices")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("plan_id"))
+                .col(text("currency"))
+                .col(text("period"))
+                .col(text("amount"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("plan_prices_key")
+                .table("plan_prices")
+                .col("plan_id")
+                .col("currency")
+                .col("period")
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("plan_deposits")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("plan_id"))
+                .col(text("currency"))
+                .col(text("amount"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("plan_deposits_key")
+                .table("plan_deposits")
+                .col("plan_id")
+                .col("currency")
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("invoices")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("client_id"))
+                .col(big_integer_null("service_id"))
+                .col(text_null("number"))
+                .col(integer_null("number_year"))
+                .col(big_integer_null("number_seq"))
+                .col(text("status"))
+                .col(text("currency"))
+                .col(text("subtotal"))
+                .col(text("tax_total"))
+                .col(text("total"))
+                .col(text("amount_paid"))
+                .col(date_null("issue_date"))
+                .col(date_null("due_date"))
+                .col(timestamp_with_time_zone_null("paid_at"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("invoices_number")
+                .table("invoices")
+                .col("number")
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("invoices_client_status")
+                .table("invoices")
+                .col("client_id")
+                .col("status")
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("invoice_lines")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("invoice_id"))
+                .col(integer("position"))
+                .col(text("kind"))
+                .col(text("description"))
+                .col(text("quantity"))
+                .col(text("unit_price"))
+                .col(text("net"))
+                .col(text("tax_rate"))
+                .col(text("tax"))
+                .col(text("total"))
+                .col(big_integer_null("service_id"))
+                .col(text_null("period"))
+                .col(date_null("period_start"))
+                .col(date_null("period_end"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("invoice_lines_invoice")
+                .table("invoice_lines")
+                .col("invoice_id")
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("invoice_sequences")
+                .if_not_exists()
+                .col(integer("year").primary_key())
+                .col(big_integer("last"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("payments")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("invoice_id"))
+                .col(big_integer("client_id"))
+                .col(text("method"))
+                .col(text_null("reference"))
+                .col(text("currency"))
+                .col(text("amount"))
+                .col(text("received"))
+                .col(date("received_on"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("payments_reference")
+                .table("payments")
+                .col("reference")
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("payments_invoice")
+                .table("payments")
+                .col("invoice_id")
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("credit_entries")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("client_id"))
+                .col(text("currency"))
+                .col(text("amount"))
+                .col(text("reason"))
+                .col(big_integer_null("invoice_id"))
+                .col(big_integer_null("payment_id"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("credit_entries_client")
+                .table("credit_entries")
+                .col("client_id")
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in [
+            "credit_entries",
+            "payments",
+            "invoice_sequences",
+            "invoice_lines",
+            "invoices",
+            "plan_deposits",
+            "plan_prices",
+            "tax_rates",
+            "currencies",
+        ] {
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -16,7 +16,10 @@ pub mod ledger;
 pub mod money;
 pub mod orders;
 pub mod prices;
+pub mod recurring;
+pub mod run;
 pub mod taxes;
+pub mod usage;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::OnConflict;

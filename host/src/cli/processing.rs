@@ -688,12 +688,28 @@ pub async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: bool) ->
         None => chrono::Utc::now().date_naive(),
     };
     let rt = ctx.runtime().await?;
+    // Billing first (it reads the day's state), then the modules' own daily work.
+    let billing = crate::billing::run::day(&rt, date, dry_run).await?;
     let runs = engine::daily::run(&rt, date, dry_run).await?;
     if json {
-        output::json(
-            &serde_json::json!({"date": date.to_string(), "dry_run": dry_run, "handlers": runs}),
-        );
+        output::json(&serde_json::json!({
+            "date": date.to_string(), "dry_run": dry_run, "billing": billing, "handlers": runs
+        }));
     } else {
+        let verb = if dry_run { "would bill" } else { "billed" };
+        println!("billing for {date}: {verb} {} item(s)", billing.len());
+        for e in &billing {
+            let money = match (&e.amount, &e.currency) {
+                (Some(a), Some(c)) => format!(" {a} {c}"),
+                _ => String::new(),
+            };
+            let invoice = e
+                .invoice
+                .as_deref()
+                .map(|i| format!(" invoice {i}"))
+                .unwrap_or_default();
+            println!("  [{}]{invoice}{money}: {}", e.step, e.message);
+        }
         let verb = if dry_run { "would call" } else { "called" };
         println!("daily run for {date}: {verb} {} handler(s)", runs.len());
         for r in &runs {

@@ -1,0 +1,45 @@
+//! The billing part of the daily run (`provisor cron --date D`): each step for date D in
+//! a fixed order, every charge keyed by (service, period) so a date run twice, or a
+//! past period run again, bills once. A dry run goes through the same steps and writes
+//! nothing (each step rolls its transactions back and reports what it would have done).
+//!
+//! Steps, in order: month-end collection of pushed usage into billable items
+//! (`usage::month_end`), post-paid usage invoices on the 1st (`usage::postpaid`), and
+//! prepaid renewals, overdue suspends and terminates, and license billing
+//! (`recurring::daily`).
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::{recurring, usage};
+use crate::error::Result;
+use crate::runtime::Runtime;
+
+/// One thing a billing step did, or would do in a dry run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Event {
+    /// The step (`month_end`, `postpaid`, `renewal`, `overdue`, `license`…).
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_id: Option<i64>,
+    /// The invoice written (or that would be), by number or id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<String>,
+    /// Decimal text, in `currency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// One line for admins.
+    pub message: String,
+}
+
+/// Runs every billing step for `date`.
+pub async fn day(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
+    let mut events = usage::month_end(rt, date, dry_run).await?;
+    events.extend(usage::postpaid(rt, date, dry_run).await?);
+    events.extend(recurring::daily(rt, date, dry_run).await?);
+    Ok(events)
+}

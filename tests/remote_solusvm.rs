@@ -329,6 +329,19 @@ fn post_pay_lifecycle_from_sign_up_to_the_last_bill() {
             .trim()
             .to_string();
         assert_ne!(second, link, "[{b}] every click mints a fresh token");
+        // Neither the generated password nor a login token reaches the module log.
+        let log = env.ok(&["log", "--service", &sid.to_string(), "--json"]);
+        let password = &env.api.users_with_email("ann@example.com")[0].password;
+        let token = second.rsplit('=').next().unwrap();
+        assert!(
+            log.contains("POST /api/v1/users") || log.contains("api/v1/users"),
+            "[{b}] {log}"
+        );
+        assert!(
+            !log.contains(password.as_str()),
+            "[{b}] the password is in the log"
+        );
+        assert!(!log.contains(token), "[{b}] the SSO token is in the log");
         // Admin: the user's page in the admin area, nothing minted.
         let tokens = env.api.tokens_of(uid).len();
         let admin = env

@@ -80,26 +80,34 @@ pub struct Redactor {
 impl Redactor {
     /// A redactor for the secret values found in `settings` under `schema`.
     pub fn for_settings(settings: &Value, schema: &Value) -> Redactor {
-        let mut needles = Vec::new();
+        let mut values = Vec::new();
         for path in secret_paths(schema) {
             if let Some(v) = settings.pointer(&path) {
-                let text = match v {
+                values.push(match v {
                     Value::String(s) => s.clone(),
                     Value::Null => continue,
                     other => other.to_string(),
-                };
-                // Very short values would blank out ordinary text; they are still
-                // covered by redacting whole Authorization headers.
-                if text.len() >= 4 {
-                    needles.push(provisor_module_api::url_encode(&text));
-                    needles.push(
-                        Value::String(text.clone())
-                            .to_string()
-                            .trim_matches('"')
-                            .to_string(),
-                    );
-                    needles.push(text);
-                }
+                });
+            }
+        }
+        Redactor::default().with_values(&values)
+    }
+
+    /// This redactor plus `values` (a module's per-request secrets).
+    pub fn with_values(&self, values: &[String]) -> Redactor {
+        let mut needles = self.needles.clone();
+        for text in values {
+            // Very short values would blank out ordinary text; they are still
+            // covered by redacting whole Authorization headers.
+            if text.len() >= 4 {
+                needles.push(provisor_module_api::url_encode(text));
+                needles.push(
+                    Value::String(text.clone())
+                        .to_string()
+                        .trim_matches('"')
+                        .to_string(),
+                );
+                needles.push(text.clone());
             }
         }
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));

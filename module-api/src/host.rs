@@ -177,6 +177,15 @@ pub struct HttpRequest {
     /// Overrides the host's default timeout (milliseconds).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Values the host redacts from the module log for this exchange, besides the
+    /// handler's secret settings: a password the module generated, a one-time key
+    /// (plain, URL-encoded or JSON-escaped; in the URL, headers and both bodies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    /// The response body is a credential (a login token): the module log keeps its
+    /// status and headers but not its body.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret_response: bool,
 }
 
 impl HttpRequest {
@@ -207,6 +216,16 @@ impl HttpRequest {
     /// `DELETE url`.
     pub fn delete(url: impl Into<String>) -> Self {
         Self::new("DELETE", url)
+    }
+    /// Marks a value as secret: the module log shows `[redacted]` in its place.
+    pub fn secret(mut self, value: impl Into<String>) -> Self {
+        self.secrets.push(value.into());
+        self
+    }
+    /// Keeps the response body out of the module log (it carries a login token).
+    pub fn secret_response(mut self) -> Self {
+        self.secret_response = true;
+        self
     }
     /// Adds a header.
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {

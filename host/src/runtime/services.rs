@@ -270,6 +270,10 @@ impl HostServicesImpl {
                 format!("the module sent a malformed HTTP request: {e}"),
             )
         })?;
+        // The handler's secret settings plus what the module marked secret for this
+        // exchange (a generated password, a one-time key).
+        let redactor = self.redactor.with_values(&req.secrets);
+        let secret_response = req.secret_response;
         let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| {
                 abi_error(
@@ -280,22 +284,22 @@ impl HostServicesImpl {
         let url = reqwest::Url::parse(&req.url).map_err(|e| {
             abi_error(
                 KIND_PERMANENT,
-                format!("invalid URL {}: {e}", self.redactor.redact(&req.url)),
+                format!("invalid URL {}: {e}", redactor.redact(&req.url)),
             )
         })?;
         let timeout = req
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(self.http_timeout);
-        let shown_url = self.redactor.redact(url.as_str());
+        let shown_url = redactor.redact(url.as_str());
         let call = format!("{method} {shown_url}");
         let shown_request = {
-            let headers = self.redactor.redact_headers(&req.headers);
+            let headers = redactor.redact_headers(&req.headers);
             let head: Vec<String> = headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
             let body = req
                 .body
                 .as_deref()
-                .map(|b| self.redactor.redact(b))
+                .map(|b| redactor.redact(b))
                 .unwrap_or_default();
             format!("{}\n\n{}", head.join("\n"), body)
         };
@@ -330,8 +334,7 @@ impl HostServicesImpl {
         let elapsed = started.elapsed();
         match result {
             Ok(resp) => {
-                let head: Vec<String> = self
-                    .redactor
+                let head: Vec<String> = redactor
                     .redact_headers(&resp.headers)
                     .iter()
                     .map(|(n, v)| format!("{n}: {v}"))
@@ -339,7 +342,11 @@ impl HostServicesImpl {
                 let shown_response = format!(
                     "{}\n\n{}",
                     head.join("\n"),
-                    self.redactor.redact(&resp.body)
+                    if secret_response {
+                        "[redacted: the module marked this response secret]".to_string()
+                    } else {
+                        redactor.redact(&resp.body)
+                    }
                 );
                 self.log.record(self.row(
                     "http",
@@ -359,7 +366,7 @@ impl HostServicesImpl {
                 } else {
                     "the connection failed".to_string()
                 };
-                let message = self.redactor.redact(&format!("{call}: {why} ({e})"));
+                let message = redactor.redact(&format!("{call}: {why} ({e})"));
                 self.log.record(self.row(
                     "http",
                     call,

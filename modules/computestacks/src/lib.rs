@@ -1033,7 +1033,12 @@ impl Module for ComputeStacks {
             Audience::Admin => "staff (as the client's user)",
         };
         let what = format!("mint a sign-on token for ComputeStacks user {id} for {who}");
-        let reply = self.send(&what, self.api("POST", &format!("users/{id}/user_sso")))?;
+        let reply = self.send(
+            &what,
+            // The token is a login for a minute: kept out of the module log.
+            self.api("POST", &format!("users/{id}/user_sso"))
+                .secret_response(),
+        )?;
         if reply.status == 404 {
             return Err(Self::gone(service, id));
         }

@@ -564,6 +564,14 @@ impl SolusVm {
             .timeout_ms(self.settings.timeout_ms);
         if let Some(body) = body {
             request = request.json(body)?;
+            // The generated password of a new user never reaches the module log.
+            if let Some(password) = body.get("password").and_then(Value::as_str) {
+                request = request.secret(password);
+            }
+        }
+        // Nor does a minted login token.
+        if path.ends_with("/tokens") {
+            request = request.secret_response();
         }
         self.host.http(&request).map_err(|e| ModuleError {
             message: format!(

@@ -243,10 +243,16 @@ impl<'a> Client<'a> {
         let mut fields: Vec<(&str, &str)> =
             vec![("authinfo", &authinfo), ("func", func), ("out", "xml")];
         fields.extend_from_slice(params);
-        let request = HttpRequest::post(self.settings.url.clone())
+        let mut request = HttpRequest::post(self.settings.url.clone())
             .form(&fields)
             .header("Accept", "text/xml")
             .timeout_ms(self.settings.timeout_ms);
+        // A one-time login key (`session.newkey`) never reaches the module log.
+        for (name, value) in params {
+            if *name == "key" {
+                request = request.secret(*value);
+            }
+        }
         let reply = self.host.http(&request).map_err(|e| {
             ModuleError::transient(format!(
                 "{what}: ISPsystem's billing ({} func={func}) did not answer: {}",

@@ -459,9 +459,8 @@ fn lifecycle(backend: &'static str, url: Option<String>) {
     assert!(!kept.active);
     assert_eq!(env.requests("DELETE /api/admin/users/{id}"), 0);
 
-    // Deleting is an explicit admin action.
-    let service = json!({"id": sid, "remote_id": id.to_string()});
-    let actions = env.call("admin_actions", &json!({ "service": service }));
+    // Deleting is an explicit admin action, run as an operation on the service.
+    let actions = env.json(&["services", "actions", &sid.to_string(), "--json"]);
     assert_eq!(
         actions[0]["name"], "delete_account",
         "[{backend}] {actions:#}"
@@ -470,13 +469,33 @@ fn lifecycle(backend: &'static str, url: Option<String>) {
         .as_str()
         .unwrap()
         .contains("cannot be undone"));
-    let deleted = env.call(
-        "run_action",
-        &json!({"operation_key": "delete-1", "service": service, "action": "delete_account"}),
+    // It asks for confirmation first; nothing is queued without it.
+    env.refused(
+        &["services", "action", &sid.to_string(), "delete_account"],
+        &["confirmation", "--yes"],
     );
-    assert_eq!(deleted["status"], "done", "[{backend}] {deleted:#}");
-    assert_eq!(deleted["attributes"]["cs_deleted"], true);
+    env.refused(
+        &["services", "action", &sid.to_string(), "explode", "--yes"],
+        &["no admin action", "delete_account"],
+    );
+    let queued = env.ok(&[
+        "services",
+        "action",
+        &sid.to_string(),
+        "delete_account",
+        "--yes",
+    ]);
+    assert!(
+        queued.contains("queued as operation"),
+        "[{backend}] {queued}"
+    );
+    env.work(&[]);
+    let svc = env.service(sid);
+    assert_eq!(svc["attributes"]["cs_deleted"], true, "[{backend}] {svc:#}");
+    assert_eq!(svc["status"], "terminated", "[{backend}] still terminated");
     assert!(api.user(id).is_none(), "[{backend}] the user is deleted");
+    // Already gone is success.
+    let service = json!({"id": sid, "remote_id": id.to_string()});
     let again = env.call(
         "run_action",
         &json!({"operation_key": "delete-2", "service": service, "action": "delete_account"}),

@@ -131,3 +131,43 @@ fn sso_links_and_the_client_area_come_from_the_module_on_every_backend() {
         scenario(backend, url);
     }
 }
+
+/// `provisor … | head` reads a few lines and closes the pipe: no panic, no message.
+#[test]
+fn a_closed_pipe_is_a_quiet_exit() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let home = provisor_e2e::TestHome::new();
+    home.run(&[
+        "clients",
+        "add",
+        "--name",
+        "Pipe",
+        "--email",
+        "pipe@example.com",
+    ])
+    .ok();
+    let mut child = Command::new(provisor_e2e::bin())
+        .arg("--home")
+        .arg(home.path())
+        .args(["clients", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close our end at once: every write the command makes meets a closed pipe.
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        status.success() || status.code() == Some(141),
+        "{status:?}: {err}"
+    );
+}

@@ -135,6 +135,24 @@ pub enum ServicesCmd {
     },
     /// Queues a renewal.
     Renew { id: i64 },
+    /// The module's custom admin actions for the service (`services action` runs one).
+    Actions {
+        id: i64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Queues one of the module's admin actions (e.g. ComputeStacks' delete_account).
+    Action {
+        id: i64,
+        /// The action's name, as `services actions ID` lists it.
+        name: String,
+        /// A form value, KEY=VALUE; repeat for several.
+        #[arg(long)]
+        set: Vec<String>,
+        /// Confirms an action that asks for confirmation (destructive ones).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Mints a single-sign-on link now (for the client, or an admin).
     Sso {
         id: i64,
@@ -593,6 +611,57 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
         ServicesCmd::Unsuspend { id } => queue_op(ctx, id, "unsuspend", Value::Null).await?,
         ServicesCmd::Terminate { id } => queue_op(ctx, id, "terminate", Value::Null).await?,
         ServicesCmd::Renew { id } => queue_op(ctx, id, "renew", Value::Null).await?,
+        ServicesCmd::Actions { id, json } => {
+            let rt = ctx.runtime().await?;
+            let actions: Result<Vec<provisor_module_api::AdminAction>> =
+                engine::call_now(&rt, id, Call::AdminActions, Map::new()).await;
+            rt.log.flush().await;
+            let actions = actions?;
+            if json.json {
+                output::json(&actions);
+            } else if actions.is_empty() {
+                println!("service #{id}'s module offers no admin actions");
+            } else {
+                for a in &actions {
+                    println!(
+                        "{:<20} {}{}",
+                        a.name,
+                        a.label,
+                        a.confirm
+                            .as_deref()
+                            .map(|c| format!(" (asks: {c})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        ServicesCmd::Action { id, name, set, yes } => {
+            let rt = ctx.runtime().await?;
+            let actions: Result<Vec<provisor_module_api::AdminAction>> =
+                engine::call_now(&rt, id, Call::AdminActions, Map::new()).await;
+            rt.log.flush().await;
+            let actions = actions?;
+            let Some(action) = actions.iter().find(|a| a.name == name) else {
+                let names: Vec<&str> = actions.iter().map(|a| a.name.as_str()).collect();
+                return Err(Error::Invalid(format!(
+                    "service #{id}'s module has no admin action {name:?}; it offers: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )));
+            };
+            if let (Some(question), false) = (&action.confirm, yes) {
+                return Err(Error::Invalid(format!(
+                    "{name} asks for confirmation: {question} Add --yes to go ahead."
+                )));
+            }
+            let mut params = key_values(&set, "--set")?;
+            params.insert("action".into(), Value::String(name.clone()));
+            let op = engine::request(&rt, id, "action", Value::Object(params)).await?;
+            println!("{name} of service #{id} queued as operation #{}", op.id);
+        }
         ServicesCmd::ChangePlan { id, plan } => {
             let store = ctx.store().await?;
             let p = catalog::get_plan(&store, &plan)

@@ -173,7 +173,7 @@ pub async fn order(
     })
 }
 
-fn rt_max_attempts() -> i32 {
+pub(crate) fn rt_max_attempts() -> i32 {
     std::env::var("PROVISOR_MAX_ATTEMPTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -233,7 +233,7 @@ async fn route(store: &Store, plan: &plan::Model) -> Result<handler::Model> {
         .ok_or_else(|| Error::Invalid(format!("plan {} has no handler", plan.name)))
 }
 
-async fn insert_operation<C: ConnectionTrait>(
+pub(crate) async fn insert_operation<C: ConnectionTrait>(
     db: &C,
     svc: &service::Model,
     kind: &str,
@@ -307,6 +307,8 @@ pub async fn request(
         "unsuspend" => &["suspended"],
         "terminate" => &["active", "suspended", "manual", "failed"],
         "change_plan" | "renew" => &["active", "suspended"],
+        // A module's custom admin action (ComputeStacks' delete after terminate).
+        "action" => &["active", "suspended", "manual", "failed", "terminated"],
         _ => {
             return Err(Error::Invalid(format!(
                 "{kind} is not an operation you can request"
@@ -331,6 +333,9 @@ pub async fn request(
             "service #{service_id} already has operation #{} ({}, {}); wait for it, or `provisor ops cancel {}`",
             p.id, p.kind, p.status, p.id
         )));
+    }
+    if kind == "action" && params.get("action").and_then(Value::as_str).is_none() {
+        return Err(Error::Invalid("an admin action needs its name".into()));
     }
     if kind == "change_plan" {
         let target = params

@@ -497,6 +497,7 @@ async fn call_module(rt: &Runtime, p: &Prepared) -> Verdict {
         "unsuspend" => Call::Unsuspend,
         "terminate" => Call::Terminate,
         "change_plan" => Call::ChangePlan,
+        "action" => Call::RunAction,
         _ => Call::Renew,
     };
     let ctx = CallContext {
@@ -1159,6 +1160,15 @@ async fn build_request<C: ConnectionTrait>(
             "settings": serde_json::from_str::<Value>(&p.settings).unwrap_or(Value::Null),
         });
     }
+    // An admin action names itself in its params (beside the form's values).
+    let action = if op.kind == "action" {
+        params
+            .get("action")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    } else {
+        None
+    };
     Ok(LifecycleRequest {
         operation_key: op.operation_key.clone(),
         attempt: op.attempts.max(1) as u32,
@@ -1168,6 +1178,6 @@ async fn build_request<C: ConnectionTrait>(
             .as_deref()
             .and_then(|s| serde_json::from_str(s).ok()),
         params,
-        action: None,
+        action,
     })
 }

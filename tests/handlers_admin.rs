@@ -44,20 +44,12 @@ fn scenario(backend: &str, url: Option<String>) {
     home.drop_module(&so("provisor_computestacks"), "computestacks.so");
     home.drop_module(&so("provisor_fixture_versioned_v1"), "versioned.so");
     let add = |name: &str, module: &str, settings: &str| {
-        let f = home.write(&format!("{name}.json"), settings);
-        home.run(&[
-            "handlers",
-            "add",
+        home.try_add_handler(
             name,
-            "--module",
             module,
-            "--settings",
-            f.to_str().unwrap(),
-            "--department",
-            "noc",
-            "--label",
-            "AMS",
-        ])
+            settings,
+            &["--department", "noc", "--label", "AMS"],
+        )
     };
 
     // A handler's department must exist.

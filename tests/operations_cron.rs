@@ -4,46 +4,26 @@
 use provisor_e2e::{backends, so, TestHome};
 
 fn scenario(backend: &str, url: Option<String>) {
-    let home = TestHome::with_database(url);
+    let home = TestHome::with_database(url).with_label(backend);
     home.drop_module(&so("provisor_fixture_recorder"), "recorder.so");
     let settings = serde_json::json!({
         "journal": home.path().join("journal").to_str().unwrap(),
         "expire_on": "2026-03-01",
     });
-    let f = home.write("rec.json", &settings.to_string());
-    let f = f.to_str().unwrap();
-    home.run(&[
-        "handlers",
-        "add",
-        "rec",
-        "--module",
-        "recorder",
-        "--settings",
-        f,
-    ])
-    .ok();
-    home.run(&[
+    home.add_handler("rec", "recorder", &settings, None);
+    home.ok(&[
         "clients",
         "add",
         "--name",
         "Cron",
         "--email",
         "cron@example.com",
-    ])
-    .ok();
-    home.run(&["plans", "add", "P", "--handler", "rec"]).ok();
+    ]);
+    home.ok(&["plans", "add", "P", "--handler", "rec"]);
     for _ in 0..2 {
-        home.run(&[
-            "services",
-            "order",
-            "--client",
-            "cron@example.com",
-            "--plan",
-            "P",
-        ])
-        .ok();
+        home.order("cron@example.com", "P", &[]);
     }
-    home.run(&["work", "--until-idle"]).ok();
+    home.work();
 
     // Bad dates are refused by name, and nothing runs.
     for bad in ["2026-02-30", "yesterday", "2026-13-01"] {
@@ -63,7 +43,7 @@ fn scenario(backend: &str, url: Option<String>) {
         "[{backend}] {dry:#}"
     );
     assert_eq!(dry["handlers"][0]["services"], 2);
-    let show = home.run(&["services", "show", "1", "--json"]).json();
+    let show = home.service(1);
     assert!(
         show["attributes"].get("last_daily").is_none(),
         "[{backend}] {show:#}"
@@ -82,7 +62,7 @@ fn scenario(backend: &str, url: Option<String>) {
         .unwrap()
         .iter()
         .all(|a| a["event"] == "seen" && a.get("queued_operation").is_none()));
-    let show = home.run(&["services", "show", "1", "--json"]).json();
+    let show = home.service(1);
     assert_eq!(
         show["attributes"]["last_daily"], "2026-02-01",
         "[{backend}] {show:#}"

@@ -4,26 +4,31 @@
 //! retried until they give up, permanent and unsupported calls), routing between a
 //! plan's handlers, and bad input that must be refused without writing anything.
 
-use std::process::{Command, Stdio};
-use std::time::Instant;
-
-use provisor_e2e::{backends, bin, so, Run, TestHome};
+use provisor_e2e::{each_backend, operation_id_in, so, TestHome};
 use serde_json::{json, Value};
 
 /// The environment of the escalation test: retry at once, give up after 3 attempts.
 const FAST_RETRY: [(&str, &str); 2] =
     [("PROVISOR_RETRY_SECS", "0"), ("PROVISOR_MAX_ATTEMPTS", "3")];
 
-/// A home with some modules, on one backend; every call reports the backend and the
-/// command when it does not do what was expected.
+/// A home with some modules, on one backend; the home's checked calls (`ok`, `json`,
+/// `fails`, `work`…) are the harness's, and report the backend and the command when
+/// they do not do what was expected.
 struct Env {
     home: TestHome,
     backend: &'static str,
 }
 
+impl std::ops::Deref for Env {
+    type Target = TestHome;
+    fn deref(&self) -> &TestHome {
+        &self.home
+    }
+}
+
 impl Env {
     fn new(backend: &'static str, url: Option<String>, modules: &[&str]) -> Env {
-        let home = TestHome::with_database(url);
+        let home = TestHome::with_database(url).with_label(backend);
         for m in modules {
             let lib = match *m {
                 "versioned" => "provisor_fixture_versioned_v1",
@@ -34,120 +39,6 @@ impl Env {
             home.drop_module(&so(lib), &format!("{m}.so"));
         }
         Env { home, backend }
-    }
-
-    /// Runs `provisor ARGS…` with extra environment variables (the harness's
-    /// `TestHome::run` takes none): the same command line the harness builds.
-    fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut c = Command::new(bin());
-        c.arg("--home").arg(self.home.path());
-        c.env_remove("PROVISOR_HOME")
-            .env_remove("DATABASE_URL")
-            .env_remove("PROVISOR_RETRY_SECS")
-            .env_remove("PROVISOR_MAX_ATTEMPTS")
-            .env("PROVISOR_LOG", "warn")
-            .env("RUST_BACKTRACE", "0");
-        if let Some(url) = &self.home.database_url {
-            c.arg("--database-url").arg(url);
-        }
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let out = c
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("provisor runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        }
-    }
-
-    fn check(&self, run: Run, env: &[(&str, &str)], args: &[&str], code: Option<i32>) -> Run {
-        let good = match code {
-            Some(c) => run.code == c,
-            None => run.code != 0,
-        };
-        if !good {
-            panic!(
-                "[{}] `provisor {}`{}: expected exit {}, got {}\nstdout:\n{}\nstderr:\n{}",
-                self.backend,
-                args.join(" "),
-                if env.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (env {env:?})")
-                },
-                code.map(|c| c.to_string())
-                    .unwrap_or_else(|| "non-zero".into()),
-                run.code,
-                run.stdout,
-                run.stderr
-            );
-        }
-        run
-    }
-
-    /// Runs through the harness and asserts success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let run = self.home.run(args);
-        self.check(run, &[], args, Some(0)).stdout
-    }
-
-    /// Runs with extra environment and asserts success; returns stdout.
-    fn ok_env(&self, env: &[(&str, &str)], args: &[&str]) -> String {
-        let run = self.run_env(env, args);
-        self.check(run, env, args, Some(0)).stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| {
-            panic!(
-                "[{}] `provisor {}` printed no JSON ({e}):\n{out}",
-                self.backend,
-                args.join(" ")
-            )
-        })
-    }
-
-    /// Asserts the exit code and returns stderr.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let run = self.home.run(args);
-        self.check(run, &[], args, Some(code)).stderr
-    }
-
-    /// Asserts the exit code and that stderr names every needle; returns stderr.
-    fn refused(&self, args: &[&str], code: i32, needles: &[&str]) -> String {
-        let err = self.fails(args, code);
-        for n in needles {
-            assert!(
-                err.contains(n),
-                "[{}] `provisor {}` was refused, but the message does not name {n:?}:\n{err}",
-                self.backend,
-                args.join(" ")
-            );
-        }
-        err
-    }
-
-    fn handler(&self, name: &str, module: &str, settings: &str, department: Option<&str>) {
-        let f = self.home.write(&format!("handler-{name}.json"), settings);
-        let mut args = vec![
-            "handlers",
-            "add",
-            name,
-            "--module",
-            module,
-            "--settings",
-            f.to_str().unwrap(),
-        ];
-        if let Some(d) = department {
-            args.extend(["--department", d]);
-        }
-        self.ok(&args);
     }
 
     /// Orders and returns (service id, create operation id, handler).
@@ -164,28 +55,10 @@ impl Env {
         )
     }
 
-    /// `work --until-idle --json`.
-    fn work(&self) -> Value {
-        self.json(&["work", "--until-idle", "--json"])
-    }
-
-    fn work_env(&self, env: &[(&str, &str)]) -> Value {
-        let out = self.ok_env(env, &["work", "--until-idle", "--json"]);
-        serde_json::from_str(&out).expect("work --json prints JSON")
-    }
-
-    fn service(&self, id: i64) -> Value {
-        self.json(&["services", "show", &id.to_string(), "--json"])
-    }
-
-    fn op(&self, id: i64) -> Value {
-        self.json(&["ops", "show", &id.to_string(), "--json"])
-    }
-
     /// Queues a lifecycle operation (`services suspend ID` …) and returns its id.
     fn queue(&self, env: &[(&str, &str)], kind: &str, service: i64) -> i64 {
         let out = self.ok_env(env, &["services", kind, &service.to_string()]);
-        op_id_in(&out)
+        operation_id_in(&out)
     }
 
     /// Every task (open or not) of an operation, oldest first.
@@ -244,19 +117,6 @@ impl Env {
     }
 }
 
-/// The operation id in "… queued as operation #N".
-fn op_id_in(out: &str) -> i64 {
-    out.rsplit_once("operation #")
-        .and_then(|(_, rest)| {
-            rest.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no operation id in {out:?}"))
-}
-
 /// Seconds since the epoch of an RFC 3339 UTC time as the CLI prints it
 /// (`2026-01-02T03:04:05.123+00:00`), to the second.
 fn epoch_secs(v: &Value) -> i64 {
@@ -278,51 +138,13 @@ fn epoch_secs(v: &Value) -> i64 {
     days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
 }
 
-/// Runs a scenario on every backend at once, each in a fresh home and database.
-fn each_backend(what: &str, scenario: fn(&'static str, Option<String>)) {
-    std::thread::scope(|s| {
-        let runs: Vec<_> = backends()
-            .into_iter()
-            .map(|(backend, url)| {
-                // Every command opens its own connections, and a TLS handshake in a
-                // debug build costs most of a PostgreSQL command's time: these tests
-                // are about processing, not transport, so they go without.
-                let url = url.map(|u| {
-                    if u.contains('?') {
-                        u
-                    } else {
-                        format!("{u}?sslmode=disable")
-                    }
-                });
-                let run = s.spawn(move || {
-                    let start = Instant::now();
-                    scenario(backend, url);
-                    start.elapsed()
-                });
-                (backend, run)
-            })
-            .collect();
-        let mut failed = Vec::new();
-        for (backend, run) in runs {
-            match run.join() {
-                Ok(took) => eprintln!("{what} on {backend}: {took:?}"),
-                Err(_) => failed.push(backend),
-            }
-        }
-        assert!(
-            failed.is_empty(),
-            "{what} failed on {failed:?}; the panic messages above say why"
-        );
-    });
-}
-
 // ---------------------------------------------------------------------------------
 // 1. The full lifecycle through a module that always succeeds.
 
 fn lifecycle(backend: &'static str, url: Option<String>) {
     let env = Env::new(backend, url, &["versioned"]);
     env.ok(&["departments", "add", "noc", "--email", "noc@example.com"]);
-    env.handler("v1", "versioned", "{}", Some("noc"));
+    env.add_handler("v1", "versioned", &json!({}), Some("noc"));
     env.ok(&[
         "clients",
         "add",
@@ -423,7 +245,7 @@ fn lifecycle(backend: &'static str, url: Option<String>) {
         ops.push((kind, id));
     }
     check_outbox("after terminate");
-    env.refused(
+    env.refused_with(
         &["services", "suspend", &sid.to_string()],
         2,
         &[&format!("#{sid}"), "terminated"],
@@ -512,10 +334,10 @@ fn a_service_lives_through_create_suspend_unsuspend_terminate() {
 fn manual_tasks(backend: &'static str, url: Option<String>) {
     let env = Env::new(backend, url, &["manual-task"]);
     env.ok(&["departments", "add", "dc-ops"]);
-    env.handler(
+    env.add_handler(
         "hands",
         "manual-task",
-        r#"{"instructions": "See runbook RB-7"}"#,
+        &json!({"instructions": "See runbook RB-7"}),
         Some("dc-ops"),
     );
     env.ok(&[
@@ -608,24 +430,24 @@ fn manual_tasks(backend: &'static str, url: Option<String>) {
         (Some("taken"), Some("alice")),
         "[{backend}] {t:#}"
     );
-    env.refused(&["tasks", "take", &tid_s, "--staff", "bob"], 2, &["alice"]);
+    env.refused_with(&["tasks", "take", &tid_s, "--staff", "bob"], 2, &["alice"]);
     // Taking it again as the same person is harmless.
     env.ok(&["tasks", "take", &tid_s, "--staff", "alice"]);
 
     // Refused completions change nothing.
     let before = env.snapshot();
-    env.refused(
+    env.refused_with(
         &["tasks", "complete", &tid_s, "--set", "ip=192.0.2.9"],
         2,
         &["remote_id"],
     );
-    env.refused(
+    env.refused_with(
         &["tasks", "complete", &tid_s, "--set", "remote_id="],
         2,
         &["remote_id"],
     );
-    env.refused(&["tasks", "complete", &tid_s], 2, &["remote_id"]);
-    env.refused(
+    env.refused_with(&["tasks", "complete", &tid_s], 2, &["remote_id"]);
+    env.refused_with(
         &[
             "tasks",
             "complete",
@@ -638,7 +460,7 @@ fn manual_tasks(backend: &'static str, url: Option<String>) {
         2,
         &["colour"],
     );
-    env.refused(
+    env.refused_with(
         &["tasks", "complete", &tid_s, "--set", "remote_id"],
         2,
         &["KEY=VALUE"],
@@ -699,12 +521,12 @@ fn manual_tasks(backend: &'static str, url: Option<String>) {
         0,
         "[{backend}]"
     );
-    env.refused(
+    env.refused_with(
         &["tasks", "complete", &tid_s, "--set", "remote_id=srv-10"],
         2,
         &["done"],
     );
-    env.refused(&["tasks", "retry", &tid_s], 2, &["done"]);
+    env.refused_with(&["tasks", "retry", &tid_s], 2, &["done"]);
     let report = env.work();
     assert_eq!(
         (report["done"].as_u64(), report["manual"].as_u64()),
@@ -749,8 +571,8 @@ fn escalation_setup(backend: &'static str, url: Option<String>) -> Env {
     env.ok(&["departments", "add", "noc"]);
     // No --department: its tasks go to "support" (not added here: see
     // `tasks_of_a_handler_without_a_department_are_listed_under_support`).
-    env.handler("pk", "panicky", "{}", None);
-    env.handler("v1", "versioned", "{}", Some("noc"));
+    env.add_handler("pk", "panicky", &json!({}), None);
+    env.add_handler("v1", "versioned", &json!({}), Some("noc"));
     env.ok(&[
         "clients",
         "add",
@@ -807,7 +629,7 @@ fn escalation_of_creates(backend: &'static str, url: Option<String>) {
 
     // ops retry: queued again with fresh attempts; the task is closed.
     let create_s = create.to_string();
-    env.refused(&["ops", "cancel", "999"], 3, &["#999"]);
+    env.refused_with(&["ops", "cancel", "999"], 3, &["#999"]);
     let out = env.ok(&["ops", "retry", &create_s]);
     assert!(out.contains("queued again"), "[{backend}] {out}");
     let o = env.op(create);
@@ -822,7 +644,7 @@ fn escalation_of_creates(backend: &'static str, url: Option<String>) {
         "[{backend}] {:#?}",
         env.open_tasks()
     );
-    env.refused(&["ops", "retry", &create_s], 2, &["queued"]);
+    env.refused_with(&["ops", "retry", &create_s], 2, &["queued"]);
     // It panics again: a second task.
     env.work();
     let o = env.op(create);
@@ -857,8 +679,8 @@ fn escalation_of_creates(backend: &'static str, url: Option<String>) {
         env.tasks_of(create)
     );
     assert!(env.open_tasks().is_empty(), "[{backend}]");
-    env.refused(&["ops", "cancel", &create_s], 2, &["cancelled"]);
-    env.refused(&["ops", "retry", &create_s], 2, &["cancelled"]);
+    env.refused_with(&["ops", "cancel", &create_s], 2, &["cancelled"]);
+    env.refused_with(&["ops", "retry", &create_s], 2, &["cancelled"]);
     let report = env.work();
     assert_eq!(
         report["manual"], 0,
@@ -880,7 +702,7 @@ fn escalation_of_creates(backend: &'static str, url: Option<String>) {
         "--plan",
         "bigger",
     ]);
-    let change = op_id_in(&out);
+    let change = operation_id_in(&out);
     let report = env.work();
     assert_eq!(
         (report["retried"].as_u64(), report["manual"].as_u64()),
@@ -976,8 +798,8 @@ fn escalation_of_retries(backend: &'static str, url: Option<String>) {
         report["retried"], 0,
         "[{backend}] retried before --retry-secs passed: {report:#}"
     );
-    env.refused(&["ops", "retry", &suspend.to_string()], 2, &["queued"]);
-    env.refused(
+    env.refused_with(&["ops", "retry", &suspend.to_string()], 2, &["queued"]);
+    env.refused_with(
         &["services", "suspend", &sid.to_string()],
         2,
         &[&format!("#{suspend}")],
@@ -1056,8 +878,8 @@ fn escalation_of_retries(backend: &'static str, url: Option<String>) {
         "returned",
         "[{backend}]"
     );
-    env.refused(&["tasks", "retry", &tid], 2, &["returned"]);
-    env.refused(&["tasks", "complete", &tid], 2, &["returned"]);
+    env.refused_with(&["tasks", "retry", &tid], 2, &["returned"]);
+    env.refused_with(&["tasks", "complete", &tid], 2, &["returned"]);
     // The fresh attempts run out again: another task.
     let report = env.work_env(&FAST_RETRY);
     assert_eq!(
@@ -1126,7 +948,7 @@ fn transient_errors_are_retried_until_they_give_up_and_permanent_ones_escalate_a
 /// lists them, like any other, without anyone having to add it first.
 fn default_department(backend: &'static str, url: Option<String>) {
     let env = Env::new(backend, url, &["panicky"]);
-    env.handler("pk", "panicky", "{}", None);
+    env.add_handler("pk", "panicky", &json!({}), None);
     env.ok(&[
         "clients",
         "add",
@@ -1175,8 +997,8 @@ fn tasks_of_a_handler_without_a_department_are_listed_under_support() {
 fn routing(backend: &'static str, url: Option<String>) {
     let env = Env::new(backend, url, &["versioned"]);
     env.ok(&["departments", "add", "noc"]);
-    env.handler("ams", "versioned", "{}", Some("noc"));
-    env.handler("fra", "versioned", "{}", Some("noc"));
+    env.add_handler("ams", "versioned", &json!({}), Some("noc"));
+    env.add_handler("fra", "versioned", &json!({}), Some("noc"));
     env.ok(&[
         "clients",
         "add",
@@ -1256,7 +1078,7 @@ fn routing(backend: &'static str, url: Option<String>) {
     // No enabled handler: the order is refused and nothing is written.
     env.ok(&["handlers", "disable", "fra"]);
     let before = env.snapshot();
-    env.refused(
+    env.refused_with(
         &[
             "services",
             "order",
@@ -1301,9 +1123,9 @@ fn bad_input_setup(backend: &'static str, url: Option<String>, manual_task: bool
     };
     let env = Env::new(backend, url, modules);
     env.ok(&["departments", "add", "noc"]);
-    env.handler("v1", "versioned", "{}", Some("noc"));
+    env.add_handler("v1", "versioned", &json!({}), Some("noc"));
     if manual_task {
-        env.handler("hands", "manual-task", "{}", Some("noc"));
+        env.add_handler("hands", "manual-task", &json!({}), Some("noc"));
     }
     for (name, email) in [("Eve", "eve@example.com"), ("Fay", "fay@example.com")] {
         env.ok(&["clients", "add", "--name", name, "--email", email]);
@@ -1330,7 +1152,7 @@ fn refuse_all(env: &Env, cases: &[(Vec<String>, i32, Vec<&str>)]) {
     let before = env.snapshot();
     for (a, code, needles) in cases {
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        env.refused(&a, *code, needles);
+        env.refused_with(&a, *code, needles);
     }
     env.assert_unchanged(&before, "one of the refused commands");
 }
@@ -1663,12 +1485,12 @@ fn bad_service_input(backend: &'static str, url: Option<String>) {
     // A second request while one is queued is refused too.
     env.queue(&[], "suspend", live.parse().unwrap());
     let ops = env.json(&["ops", "list", "--status", "all", "--json"]);
-    env.refused(
+    env.refused_with(
         &["services", "suspend", &live],
         2,
         &["already has operation"],
     );
-    env.refused(
+    env.refused_with(
         &["services", "terminate", &live],
         2,
         &["already has operation"],

@@ -6,11 +6,10 @@
 //! import of 95 users over four pages, a 429 retried once the window resets, and bad
 //! credentials reported as invalid configuration.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use provisor_e2e::{backends, bin, so, Run, TestHome};
+use provisor_e2e::{backends, so, Run, TestHome};
 use provisor_simulators::computestacks::{self as cs, ComputeStacksApi, UsageSeed};
 use provisor_simulators::{Fault, FaultRule, Simulator};
 use serde_json::{json, Value};
@@ -19,7 +18,8 @@ use serde_json::{json, Value};
 const RETRY_NOW: [(&str, &str); 1] = [("PROVISOR_RETRY_SECS", "0")];
 
 /// A home with the computestacks module, a handler `cs` on a fresh simulator, a plan
-/// `Cloud` and a client Ada, on one backend.
+/// `Cloud` and a client Ada, on one backend; the home's checked calls (`ok`, `json`,
+/// `refused`…) are the harness's, labelled with the backend.
 struct Env {
     home: TestHome,
     backend: &'static str,
@@ -27,9 +27,16 @@ struct Env {
     api: Arc<ComputeStacksApi>,
 }
 
+impl std::ops::Deref for Env {
+    type Target = TestHome;
+    fn deref(&self) -> &TestHome {
+        &self.home
+    }
+}
+
 impl Env {
     fn new(backend: &'static str, url: Option<String>) -> Env {
-        let home = TestHome::with_database(url);
+        let home = TestHome::with_database(url).with_label(backend);
         home.drop_module(&so("provisor_computestacks"), "computestacks.so");
         let (sim, api) =
             cs::start_with_api(Some(&home.path().join("sim")), 0).expect("simulator starts");
@@ -55,21 +62,8 @@ impl Env {
         for (k, v) in extra {
             settings[*k] = v.clone();
         }
-        let file = self
-            .home
-            .write(&format!("{name}.json"), &settings.to_string());
-        let args = [
-            "handlers",
-            "add",
-            name,
-            "--module",
-            "computestacks",
-            "--settings",
-            file.to_str().unwrap(),
-            "--department",
-            "cloud",
-        ];
-        self.run(&[], &args)
+        let settings = settings.to_string();
+        self.try_add_handler(name, "computestacks", &settings, &["--department", "cloud"])
     }
 
     fn client(&self, name: &str, email: &str) {
@@ -87,101 +81,9 @@ impl Env {
         ]);
     }
 
-    /// Runs `provisor ARGS…` with extra environment (the harness's `TestHome::run`
-    /// takes none).
-    fn run(&self, envs: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut c = Command::new(bin());
-        c.arg("--home").arg(self.home.path());
-        c.env_remove("PROVISOR_HOME")
-            .env_remove("DATABASE_URL")
-            .env_remove("PROVISOR_RETRY_SECS")
-            .env_remove("PROVISOR_MAX_ATTEMPTS")
-            .env("PROVISOR_LOG", "warn")
-            .env("RUST_BACKTRACE", "0");
-        if let Some(url) = &self.home.database_url {
-            c.arg("--database-url").arg(url);
-        }
-        for (k, v) in envs {
-            c.env(k, v);
-        }
-        let out = c
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("provisor runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        }
-    }
-
-    fn ok_env(&self, envs: &[(&str, &str)], args: &[&str]) -> String {
-        let run = self.run(envs, args);
-        assert_eq!(
-            run.code,
-            0,
-            "[{}] `provisor {}` failed\nstdout:\n{}\nstderr:\n{}",
-            self.backend,
-            args.join(" "),
-            run.stdout,
-            run.stderr
-        );
-        run.stdout
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_env(&[], args)
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| {
-            panic!(
-                "[{}] `provisor {}` printed no JSON ({e}):\n{out}",
-                self.backend,
-                args.join(" ")
-            )
-        })
-    }
-
-    /// Asserts failure and that stderr names every needle; returns stderr.
-    fn refused(&self, args: &[&str], needles: &[&str]) -> String {
-        let run = self.run(&[], args);
-        assert_ne!(
-            run.code,
-            0,
-            "[{}] `provisor {}` should fail:\n{}",
-            self.backend,
-            args.join(" "),
-            run.stdout
-        );
-        for n in needles {
-            assert!(
-                run.stderr.contains(n),
-                "[{}] `provisor {}`: the message does not name {n:?}:\n{}",
-                self.backend,
-                args.join(" "),
-                run.stderr
-            );
-        }
-        run.stderr
-    }
-
+    /// Orders a plan; returns the service id.
     fn order(&self, email: &str, plan: &str) -> i64 {
-        let v = self.json(&[
-            "services", "order", "--client", email, "--plan", plan, "--json",
-        ]);
-        v["service_id"].as_i64().expect("service_id")
-    }
-
-    fn work(&self, envs: &[(&str, &str)]) -> Value {
-        let out = self.ok_env(envs, &["work", "--until-idle", "--json"]);
-        serde_json::from_str(&out).expect("work --json prints JSON")
-    }
-
-    fn service(&self, id: i64) -> Value {
-        self.json(&["services", "show", &id.to_string(), "--json"])
+        self.home.order(email, plan, &[]).0
     }
 
     fn last_op(&self, id: i64) -> Value {
@@ -196,7 +98,7 @@ impl Env {
     /// Queues a lifecycle operation and works it off.
     fn lifecycle(&self, kind: &str, id: i64) -> Value {
         self.ok(&["services", kind, &id.to_string()]);
-        self.work(&RETRY_NOW)
+        self.work_env(&RETRY_NOW)
     }
 
     fn remote_id(&self, id: i64) -> u64 {
@@ -278,7 +180,7 @@ fn lifecycle(backend: &'static str, url: Option<String>) {
 
     // Create: one controller user per service, found again by its external id.
     let sid = env.order("ada@example.com", "Cloud");
-    let report = env.work(&RETRY_NOW);
+    let report = env.work_env(&RETRY_NOW);
     assert_eq!(report["done"], 1, "[{backend}] {report:#}");
     let svc = env.service(sid);
     assert_eq!(svc["status"], "active", "[{backend}] {svc:#}");
@@ -489,7 +391,7 @@ fn lifecycle(backend: &'static str, url: Option<String>) {
         queued.contains("queued as operation"),
         "[{backend}] {queued}"
     );
-    env.work(&[]);
+    env.work();
     let svc = env.service(sid);
     assert_eq!(svc["attributes"]["cs_deleted"], true, "[{backend}] {svc:#}");
     assert_eq!(svc["status"], "terminated", "[{backend}] still terminated");
@@ -534,7 +436,7 @@ fn lost_reply(backend: &'static str, url: Option<String>) {
         .faults()
         .add(FaultRule::once("POST /api/admin/users", Fault::LostReply));
     let sid = env.order("ada@example.com", "Cloud");
-    let report = env.work(&RETRY_NOW);
+    let report = env.work_env(&RETRY_NOW);
     assert_eq!(
         (report["done"].as_i64(), report["retried"].as_i64()),
         (Some(1), Some(1)),
@@ -587,7 +489,7 @@ fn email_clash(backend: &'static str, url: Option<String>) {
         }))
         .unwrap();
     let sid = env.order("ada@example.com", "Cloud");
-    let report = env.work(&RETRY_NOW);
+    let report = env.work_env(&RETRY_NOW);
     assert_eq!(report["manual"], 1, "[{backend}] {report:#}");
     let op = env.last_op(sid);
     assert_eq!(
@@ -629,7 +531,7 @@ fn email_clash(backend: &'static str, url: Option<String>) {
             "merge_labels": {"provisor": {"service_id": bob}}
         }))
         .unwrap();
-    let report = env.work(&RETRY_NOW);
+    let report = env.work_env(&RETRY_NOW);
     assert_eq!(report["done"], 1, "[{backend}] {report:#}");
     assert_eq!(env.remote_id(bob), ours.id, "[{backend}]");
     assert_eq!(env.api.count_users(), 2);
@@ -691,7 +593,7 @@ fn throttled(backend: &'static str, url: Option<String>) {
     api.exhaust_rate_limit();
     let retry_soon = [("PROVISOR_RETRY_SECS", "1")];
     let sid = env.order("ada@example.com", "Cloud");
-    let report = env.work(&retry_soon);
+    let report = env.work_env(&retry_soon);
     assert_eq!(
         (report["done"].as_i64(), report["retried"].as_i64()),
         (Some(0), Some(1)),
@@ -711,7 +613,7 @@ fn throttled(backend: &'static str, url: Option<String>) {
     let start = Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(400));
-        let report = env.work(&retry_soon);
+        let report = env.work_env(&retry_soon);
         if report["done"] == 1 {
             break;
         }
@@ -749,7 +651,7 @@ fn bad_credentials(backend: &'static str, url: Option<String>) {
     );
     env.ok(&["plans", "add", "Broken", "--handler", "wrong"]);
     let sid = env.order("ada@example.com", "Broken");
-    let report = env.work(&RETRY_NOW);
+    let report = env.work_env(&RETRY_NOW);
     assert_eq!(report["manual"], 1, "[{backend}] {report:#}");
     let op = env.last_op(sid);
     assert_eq!(op["attempts"], 1, "[{backend}] not retried: {op:#}");

@@ -6,11 +6,10 @@
 //! too low to buy anything.
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use provisor_e2e::{backends, bin, so, Run, TestHome};
+use provisor_e2e::{backends, operation_id_in, so, TestHome};
 use provisor_simulators::ispsystem::{self, add_days, add_months, Billmgr};
 use provisor_simulators::{Fault, FaultRule, Simulator};
 use serde_json::{json, Value};
@@ -28,7 +27,8 @@ enum Modules {
 }
 
 /// A home with the license modules (and manual-task), a billmgr simulator, a handler
-/// for each module, a client and the plans the scenarios use.
+/// for each module, a client and the plans the scenarios use; the home's checked calls
+/// (`ok`, `json`, `work`…) are the harness's, labelled with the backend.
 struct Env {
     home: TestHome,
     backend: &'static str,
@@ -36,9 +36,19 @@ struct Env {
     api: Arc<Billmgr>,
 }
 
+impl std::ops::Deref for Env {
+    type Target = TestHome;
+    fn deref(&self) -> &TestHome {
+        &self.home
+    }
+}
+
 impl Env {
     fn new(backend: &'static str, url: Option<String>, modules: Modules) -> Env {
-        let home = TestHome::with_database(url);
+        let mut home = TestHome::with_database(url).with_label(backend);
+        for (k, v) in ENV {
+            home = home.with_env(k, v);
+        }
         home.drop_module(&so("provisor_ispsystem_noc"), "ispsystem-noc.so");
         if modules == Modules::All {
             home.drop_module(
@@ -72,30 +82,10 @@ impl Env {
             ],
         };
         for &(name, module) in handlers {
-            let f = env
-                .home
-                .write(&format!("{name}.json"), &settings.to_string());
-            env.ok(&[
-                "handlers",
-                "add",
-                name,
-                "--module",
-                module,
-                "--settings",
-                f.to_str().unwrap(),
-            ]);
+            env.add_handler(name, module, &settings, None);
         }
         if modules == Modules::All {
-            let f = env.home.write("staff.json", "{}");
-            env.ok(&[
-                "handlers",
-                "add",
-                "staff",
-                "--module",
-                "manual-task",
-                "--settings",
-                f.to_str().unwrap(),
-            ]);
+            env.add_handler("staff", "manual-task", &json!({}), None);
         }
         env.ok(&[
             "clients",
@@ -123,81 +113,9 @@ impl Env {
         env
     }
 
-    fn run(&self, args: &[&str]) -> Run {
-        let mut c = Command::new(bin());
-        c.arg("--home").arg(self.home.path());
-        c.env_remove("PROVISOR_HOME")
-            .env_remove("DATABASE_URL")
-            .env_remove("PROVISOR_MAX_ATTEMPTS")
-            .env("PROVISOR_LOG", "warn");
-        for (k, v) in ENV {
-            c.env(k, v);
-        }
-        if let Some(url) = &self.home.database_url {
-            c.arg("--database-url").arg(url);
-        }
-        let out = c
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("provisor runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let run = self.run(args);
-        assert_eq!(
-            run.code,
-            0,
-            "[{}] `provisor {}` failed\nstdout:\n{}\nstderr:\n{}",
-            self.backend,
-            args.join(" "),
-            run.stdout,
-            run.stderr
-        );
-        run.stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| {
-            panic!(
-                "[{}] `provisor {}` printed no JSON ({e}):\n{out}",
-                self.backend,
-                args.join(" ")
-            )
-        })
-    }
-
-    /// Orders a plan; returns (service id, create operation id).
+    /// Orders a plan for Acme; returns (service id, create operation id).
     fn order(&self, plan: &str, extra: &[&str]) -> (i64, i64) {
-        let mut args = vec![
-            "services",
-            "order",
-            "--client",
-            "ops@acme.example",
-            "--plan",
-            plan,
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        let v = self.json(&args);
-        (
-            v["service_id"].as_i64().unwrap(),
-            v["operation_id"].as_i64().unwrap(),
-        )
-    }
-
-    fn work(&self) -> Value {
-        self.json(&["work", "--until-idle", "--json"])
-    }
-
-    fn op(&self, id: i64) -> Value {
-        self.json(&["ops", "show", &id.to_string(), "--json"])
+        self.home.order("ops@acme.example", plan, extra)
     }
 
     fn op_status(&self, id: i64) -> String {
@@ -227,23 +145,14 @@ impl Env {
     }
 
     fn service(&self, id: i64) -> Value {
-        let v = self.json(&["services", "show", &id.to_string(), "--json"]);
+        let v = self.home.service(id);
         v.get("service").cloned().unwrap_or(v)
     }
 
     /// Queues `services KIND ID` and runs it to the end; returns the operation id.
     fn lifecycle(&self, kind: &str, id: i64) -> i64 {
         let out = self.ok(&["services", kind, &id.to_string()]);
-        let op = out
-            .rsplit_once("operation #")
-            .and_then(|(_, rest)| {
-                rest.chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>()
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("no operation id in {out:?}"));
+        let op = operation_id_in(&out);
         self.settle(op);
         op
     }
@@ -256,13 +165,6 @@ impl Env {
         self.api
             .license(id)
             .expect("the simulator knows the license")
-    }
-
-    fn tasks(&self) -> Vec<Value> {
-        self.json(&["tasks", "list", "--json"])
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
     }
 
     fn cron(&self, date: &str) -> Value {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use provisor_e2e::{backends, so, TestHome};
+use provisor_e2e::{each_backend, so, TestHome};
 use provisor_simulators::computestacks::{self as cs, ComputeStacksApi};
 use provisor_simulators::ispsystem::{self, Billmgr};
 use provisor_simulators::solusvm::{self, SolusVm};
@@ -107,6 +107,8 @@ struct Progress {
     took: Duration,
 }
 
+/// One backend's home and simulators; the home's checked calls (`ok`, `json`,
+/// `tasks`…) are the harness's, labelled with the backend.
 struct Soak {
     home: TestHome,
     b: &'static str,
@@ -116,6 +118,13 @@ struct Soak {
     solus_api: Arc<SolusVm>,
     bm: Simulator,
     bm_api: Arc<Billmgr>,
+}
+
+impl std::ops::Deref for Soak {
+    type Target = TestHome;
+    fn deref(&self) -> &TestHome {
+        &self.home
+    }
 }
 
 fn email(client: usize) -> String {
@@ -131,9 +140,9 @@ impl Soak {
         // Every command gets these; the attempt limit is stored with each operation when
         // it is queued, so `services order` needs it as much as `work`.
         let home = TestHome::with_database(url)
+            .with_label(b)
             .with_env("PROVISOR_RETRY_SECS", "0")
-            .with_env("PROVISOR_MAX_ATTEMPTS", MAX_ATTEMPTS)
-            .with_env("RUST_BACKTRACE", "0");
+            .with_env("PROVISOR_MAX_ATTEMPTS", MAX_ATTEMPTS);
         for (lib, file) in [
             ("provisor_computestacks", "computestacks.so"),
             ("provisor_solusvm", "solusvm.so"),
@@ -170,68 +179,22 @@ impl Soak {
         ]
     }
 
-    fn ok(&self, args: &[&str]) -> String {
-        let run = self.home.run(args);
-        assert_eq!(
-            run.code,
-            0,
-            "[{}] `provisor {}` failed\nstdout:\n{}\nstderr:\n{}",
-            self.b,
-            args.join(" "),
-            run.stdout,
-            run.stderr
-        );
-        run.stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| {
-            panic!(
-                "[{}] `provisor {}` printed no JSON ({e}):\n{out}",
-                self.b,
-                args.join(" ")
-            )
-        })
-    }
-
-    fn handler(&self, name: &str, module: &str, settings: Value) {
-        let f = self
-            .home
-            .write(&format!("{name}.json"), &settings.to_string());
-        self.ok(&[
-            "handlers",
-            "add",
-            name,
-            "--module",
-            module,
-            "--settings",
-            f.to_str().unwrap(),
-        ]);
-    }
-
     /// Handlers, plans and clients.
     fn setup(&self) {
-        self.handler(
-            "cs",
-            "computestacks",
-            json!({
-                "url": self.cs.url(),
-                "api_key": cs::API_KEY,
-                "api_secret": cs::API_SECRET,
-                "timeout_ms": MODULE_TIMEOUT_MS,
-            }),
-        );
-        self.handler(
-            "solus",
-            "solusvm",
-            json!({
-                "url": self.solus.url(),
-                "api_token": solusvm::API_TOKEN,
-                "token_price": {"EUR": "0.01"},
-                "timeout_ms": MODULE_TIMEOUT_MS,
-            }),
-        );
+        let computestacks = json!({
+            "url": self.cs.url(),
+            "api_key": cs::API_KEY,
+            "api_secret": cs::API_SECRET,
+            "timeout_ms": MODULE_TIMEOUT_MS,
+        });
+        self.add_handler("cs", "computestacks", &computestacks, None);
+        let solus = json!({
+            "url": self.solus.url(),
+            "api_token": solusvm::API_TOKEN,
+            "token_price": {"EUR": "0.01"},
+            "timeout_ms": MODULE_TIMEOUT_MS,
+        });
+        self.add_handler("solus", "solusvm", &solus, None);
         let billmgr = json!({
             "url": ispsystem::api_url(&self.bm),
             "username": ispsystem::USERNAME,
@@ -240,8 +203,8 @@ impl Soak {
             "key_poll_secs": 1,
             "key_max_polls": 10,
         });
-        self.handler("noc", "ispsystem-noc", billmgr.clone());
-        self.handler("noc-addon", "billmanager-noc-addon", billmgr);
+        self.add_handler("noc", "ispsystem-noc", &billmgr, None);
+        self.add_handler("noc-addon", "billmanager-noc-addon", &billmgr, None);
 
         self.ok(&["plans", "add", "Cloud", "--handler", "cs"]);
         self.ok(&["plans", "add", "VPS", "--handler", "solus"]);
@@ -291,12 +254,7 @@ impl Soak {
     }
 
     fn order(&self, client: usize, plan: &str, extra: &[&str]) -> i64 {
-        let mail = email(client);
-        let mut args = vec![
-            "services", "order", "--client", &mail, "--plan", plan, "--json",
-        ];
-        args.extend_from_slice(extra);
-        self.json(&args)["service_id"].as_i64().expect("service_id")
+        self.home.order(&email(client), plan, extra).0
     }
 
     /// The 200 services, the modules interleaved so that workers run them side by side
@@ -433,13 +391,6 @@ impl Soak {
         .as_array()
         .cloned()
         .unwrap_or_default()
-    }
-
-    fn tasks(&self) -> Vec<Value> {
-        self.json(&["tasks", "list", "--json"])
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
     }
 
     /// Every service active, or its create in `manual` with an open task; nothing lost,
@@ -822,21 +773,7 @@ fn soak(b: &'static str, url: Option<String>) -> String {
 
 #[test]
 fn two_hundred_services_survive_thirty_percent_remote_failures_on_every_backend() {
-    std::thread::scope(|s| {
-        let runs: Vec<_> = backends()
-            .into_iter()
-            .map(|(backend, url)| (backend, s.spawn(move || soak(backend, url))))
-            .collect();
-        let mut failed = Vec::new();
-        for (backend, run) in runs {
-            match run.join() {
-                Ok(summary) => eprintln!("{summary}"),
-                Err(_) => failed.push(backend),
-            }
-        }
-        assert!(
-            failed.is_empty(),
-            "the soak failed on {failed:?}; the panic messages above say why"
-        );
+    each_backend("the soak", |backend, url| {
+        eprintln!("{}", soak(backend, url))
     });
 }

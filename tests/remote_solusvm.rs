@@ -7,11 +7,9 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Instant;
 
-use provisor_e2e::{backends, bin, so, Run, TestHome};
+use provisor_e2e::{so, TestHome};
 use provisor_simulators::solusvm::{self, SolusVm, API_TOKEN};
 use provisor_simulators::{Fault, FaultRule, Simulator};
 use serde_json::{json, Value};
@@ -19,7 +17,9 @@ use serde_json::{json, Value};
 /// Retry at once, give up after three attempts.
 const ENV: [(&str, &str); 2] = [("PROVISOR_RETRY_SECS", "0"), ("PROVISOR_MAX_ATTEMPTS", "3")];
 
-/// One backend's home with the solusvm module and a simulator beside it.
+/// One backend's home with the solusvm module and a simulator beside it; the home's
+/// checked calls (`ok`, `json`, `fails`, `work`…) are the harness's, labelled with the
+/// backend.
 struct Env {
     home: TestHome,
     backend: &'static str,
@@ -27,9 +27,19 @@ struct Env {
     api: Arc<SolusVm>,
 }
 
+impl std::ops::Deref for Env {
+    type Target = TestHome;
+    fn deref(&self) -> &TestHome {
+        &self.home
+    }
+}
+
 impl Env {
     fn new(backend: &'static str, url: Option<String>) -> Env {
-        let home = TestHome::with_database(url);
+        let mut home = TestHome::with_database(url).with_label(backend);
+        for (k, v) in ENV {
+            home = home.with_env(k, v);
+        }
         home.drop_module(&so("provisor_solusvm"), "solusvm.so");
         let (sim, api) =
             solusvm::start(Some(&home.path().join("sim")), 0).expect("simulator starts");
@@ -41,71 +51,6 @@ impl Env {
         }
     }
 
-    fn run(&self, args: &[&str]) -> Run {
-        let mut c = Command::new(bin());
-        c.arg("--home").arg(self.home.path());
-        c.env_remove("PROVISOR_HOME")
-            .env_remove("DATABASE_URL")
-            .env("PROVISOR_LOG", "warn")
-            .env("RUST_BACKTRACE", "0");
-        for (k, v) in ENV {
-            c.env(k, v);
-        }
-        if let Some(url) = &self.home.database_url {
-            c.arg("--database-url").arg(url);
-        }
-        let out = c
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("provisor runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let run = self.run(args);
-        assert_eq!(
-            run.code,
-            0,
-            "[{}] `provisor {}` failed\nstdout:\n{}\nstderr:\n{}",
-            self.backend,
-            args.join(" "),
-            run.stdout,
-            run.stderr
-        );
-        run.stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| {
-            panic!(
-                "[{}] `provisor {}` printed no JSON ({e}):\n{out}",
-                self.backend,
-                args.join(" ")
-            )
-        })
-    }
-
-    /// Asserts the exit code and returns stderr.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let run = self.run(args);
-        assert_eq!(
-            run.code,
-            code,
-            "[{}] `provisor {}`: expected exit {code}\nstdout:\n{}\nstderr:\n{}",
-            self.backend,
-            args.join(" "),
-            run.stdout,
-            run.stderr
-        );
-        run.stderr
-    }
-
     /// Adds the handler `solus` on the simulator with this API token.
     fn handler(&self, token: &str) {
         let settings = json!({
@@ -114,16 +59,7 @@ impl Env {
             "token_price": {"EUR": "0.01", "USD": "0.011"},
             "timeout_ms": 5000,
         });
-        let f = self.home.write("solus.json", &settings.to_string());
-        self.ok(&[
-            "handlers",
-            "add",
-            "solus",
-            "--module",
-            "solusvm",
-            "--settings",
-            f.to_str().unwrap(),
-        ]);
+        self.add_handler("solus", "solusvm", &settings, None);
         self.ok(&["plans", "add", "cloud", "--handler", "solus"]);
     }
 
@@ -136,25 +72,7 @@ impl Env {
 
     /// Orders the plan for a client; returns (service id, create operation id).
     fn order(&self, email: &str) -> (i64, i64) {
-        let v = self.json(&[
-            "services", "order", "--client", email, "--plan", "cloud", "--json",
-        ]);
-        (
-            v["service_id"].as_i64().expect("service_id"),
-            v["operation_id"].as_i64().expect("operation_id"),
-        )
-    }
-
-    fn work(&self) -> Value {
-        self.json(&["work", "--until-idle", "--json"])
-    }
-
-    fn service(&self, id: i64) -> Value {
-        self.json(&["services", "show", &id.to_string(), "--json"])
-    }
-
-    fn op(&self, id: i64) -> Value {
-        self.json(&["ops", "show", &id.to_string(), "--json"])
+        self.home.order(email, "cloud", &[])
     }
 
     /// Queues `kind` for a service, works it off and asserts the new status.
@@ -216,30 +134,7 @@ fn browse(url: &str) -> u16 {
 
 /// Runs a scenario on every backend at once, each with its own home and simulator.
 fn each_backend(what: &str, scenario: fn(Env)) {
-    std::thread::scope(|s| {
-        let runs: Vec<_> = backends()
-            .into_iter()
-            .map(|(backend, url)| {
-                let run = s.spawn(move || {
-                    let start = Instant::now();
-                    scenario(Env::new(backend, url));
-                    start.elapsed()
-                });
-                (backend, run)
-            })
-            .collect();
-        let mut failed = Vec::new();
-        for (backend, run) in runs {
-            match run.join() {
-                Ok(took) => eprintln!("{what} on {backend}: {took:?}"),
-                Err(_) => failed.push(backend),
-            }
-        }
-        assert!(
-            failed.is_empty(),
-            "{what} failed on {failed:?}; the panic messages above say why"
-        );
-    });
+    provisor_e2e::each_backend(what, |backend, url| scenario(Env::new(backend, url)));
 }
 
 fn find<'a>(items: &'a [Value], name: &str) -> &'a Value {

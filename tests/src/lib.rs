@@ -132,6 +132,9 @@ pub struct TestHome {
     pub database_url: Option<String>,
     /// Extra environment for every command this home runs (`PROVISOR_RETRY_SECS`…).
     pub env: Vec<(String, String)>,
+    /// Named in every failure message of the checked calls (`ok`, `json`…): the
+    /// backend, so a scenario run on several at once says which one failed.
+    pub label: String,
 }
 
 impl TestHome {
@@ -141,6 +144,7 @@ impl TestHome {
             dir: tempfile::tempdir().expect("tempdir"),
             database_url: None,
             env: Vec::new(),
+            label: String::new(),
         }
     }
     /// A fresh home on the given database.
@@ -149,11 +153,17 @@ impl TestHome {
             dir: tempfile::tempdir().expect("tempdir"),
             database_url: url,
             env: Vec::new(),
+            label: String::new(),
         }
     }
     /// Sets an environment variable for every command this home runs.
     pub fn with_env(mut self, key: &str, value: &str) -> TestHome {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+    /// Names this home (the backend) in the failure messages of the checked calls.
+    pub fn with_label(mut self, label: &str) -> TestHome {
+        self.label = label.to_string();
         self
     }
     /// The home directory.
@@ -185,7 +195,10 @@ impl TestHome {
         c.arg("--home").arg(self.path());
         c.env_remove("PROVISOR_HOME")
             .env_remove("DATABASE_URL")
-            .env("PROVISOR_LOG", "warn");
+            .env_remove("PROVISOR_RETRY_SECS")
+            .env_remove("PROVISOR_MAX_ATTEMPTS")
+            .env("PROVISOR_LOG", "warn")
+            .env("RUST_BACKTRACE", "0");
         c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if let Some(url) = &self.database_url {
             c.arg("--database-url").arg(url);
@@ -201,6 +214,171 @@ impl TestHome {
                 .output()
                 .expect("provisor runs"),
         )
+    }
+    /// Runs `provisor --home HOME ARGS…` with extra environment for this one command.
+    pub fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        Run::from(
+            self.command()
+                .envs(env.iter().copied())
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("provisor runs"),
+        )
+    }
+    /// Panics, naming the label, the command and its environment, unless `run` exited
+    /// with `code` (any non-zero code for `None`).
+    pub fn check(&self, run: Run, env: &[(&str, &str)], args: &[&str], code: Option<i32>) -> Run {
+        let good = match code {
+            Some(c) => run.code == c,
+            None => run.code != 0,
+        };
+        if !good {
+            panic!(
+                "{}`provisor {}`{}: expected exit {}, got {}\nstdout:\n{}\nstderr:\n{}",
+                self.tag(),
+                args.join(" "),
+                if env.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (env {env:?})")
+                },
+                code.map(|c| c.to_string())
+                    .unwrap_or_else(|| "non-zero".into()),
+                run.code,
+                run.stdout,
+                run.stderr
+            );
+        }
+        run
+    }
+    /// `[label] ` for failure messages, or nothing without a label.
+    fn tag(&self) -> String {
+        if self.label.is_empty() {
+            String::new()
+        } else {
+            format!("[{}] ", self.label)
+        }
+    }
+    /// Runs with extra environment and asserts success; returns stdout.
+    pub fn ok_env(&self, env: &[(&str, &str)], args: &[&str]) -> String {
+        self.check(self.run_env(env, args), env, args, Some(0))
+            .stdout
+    }
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.ok_env(&[], args)
+    }
+    /// Runs with extra environment, asserts success and parses stdout as JSON.
+    pub fn json_env(&self, env: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
+        let out = self.ok_env(env, args);
+        serde_json::from_str(&out).unwrap_or_else(|e| {
+            panic!(
+                "{}`provisor {}` printed no JSON ({e}):\n{out}",
+                self.tag(),
+                args.join(" ")
+            )
+        })
+    }
+    /// Runs, asserts success and parses stdout as JSON.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        self.json_env(&[], args)
+    }
+    /// Asserts this exit code and returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        self.check(self.run(args), &[], args, Some(code)).stderr
+    }
+    /// Asserts failure and that stderr names every needle; returns stderr.
+    pub fn refused(&self, args: &[&str], needles: &[&str]) -> String {
+        self.refusal(args, None, needles)
+    }
+    /// Asserts this exit code and that stderr names every needle; returns stderr.
+    pub fn refused_with(&self, args: &[&str], code: i32, needles: &[&str]) -> String {
+        self.refusal(args, Some(code), needles)
+    }
+    fn refusal(&self, args: &[&str], code: Option<i32>, needles: &[&str]) -> String {
+        let run = self.check(self.run(args), &[], args, code);
+        for n in needles {
+            assert!(
+                run.stderr.contains(n),
+                "{}`provisor {}` was refused, but the message does not name {n:?}:\n{}",
+                self.tag(),
+                args.join(" "),
+                run.stderr
+            );
+        }
+        run.stderr
+    }
+    /// Runs `handlers add NAME --module MODULE --settings FILE EXTRA…` with the
+    /// settings text (JSON or not) written to `NAME.json`, unchecked.
+    pub fn try_add_handler(&self, name: &str, module: &str, settings: &str, extra: &[&str]) -> Run {
+        let file = self.write(&format!("{name}.json"), settings);
+        let mut args = vec![
+            "handlers",
+            "add",
+            name,
+            "--module",
+            module,
+            "--settings",
+            file.to_str().expect("a UTF-8 path"),
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+    /// Adds a handler with these settings, in a department or none, and asserts
+    /// success.
+    pub fn add_handler(
+        &self,
+        name: &str,
+        module: &str,
+        settings: &serde_json::Value,
+        department: Option<&str>,
+    ) {
+        let extra = match department {
+            Some(d) => vec!["--department", d],
+            None => Vec::new(),
+        };
+        let run = self.try_add_handler(name, module, &settings.to_string(), &extra);
+        let args = ["handlers", "add", name, "--module", module];
+        self.check(run, &[], &args, Some(0));
+    }
+    /// `services order --client CLIENT --plan PLAN --json EXTRA…`; returns (service id,
+    /// create operation id).
+    pub fn order(&self, client: &str, plan: &str, extra: &[&str]) -> (i64, i64) {
+        let mut args = vec![
+            "services", "order", "--client", client, "--plan", plan, "--json",
+        ];
+        args.extend_from_slice(extra);
+        let v = self.json(&args);
+        let id = |key: &str| {
+            v[key]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{}no {key} in {v:#}", self.tag()))
+        };
+        (id("service_id"), id("operation_id"))
+    }
+    /// `services show ID --json`.
+    pub fn service(&self, id: i64) -> serde_json::Value {
+        self.json(&["services", "show", &id.to_string(), "--json"])
+    }
+    /// `ops show ID --json`.
+    pub fn op(&self, id: i64) -> serde_json::Value {
+        self.json(&["ops", "show", &id.to_string(), "--json"])
+    }
+    /// `work --until-idle --json` with extra environment.
+    pub fn work_env(&self, env: &[(&str, &str)]) -> serde_json::Value {
+        self.json_env(env, &["work", "--until-idle", "--json"])
+    }
+    /// `work --until-idle --json`.
+    pub fn work(&self) -> serde_json::Value {
+        self.work_env(&[])
+    }
+    /// Open and taken tasks (`tasks list --json`).
+    pub fn tasks(&self) -> Vec<serde_json::Value> {
+        self.json(&["tasks", "list", "--json"])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
     /// Starts `provisor serve` with extra arguments and waits until it is ready.
     pub fn serve(&self, args: &[&str]) -> Daemon {
@@ -318,6 +496,50 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.terminate();
     }
+}
+
+/// Runs a scenario on every backend at once, each on its own thread (and, in the
+/// scenario, its own home and database); prints how long each took and fails, after
+/// all have ended, naming the backends whose scenario panicked.
+pub fn each_backend(what: &str, scenario: impl Fn(&'static str, Option<String>) + Sync) {
+    let scenario = &scenario;
+    std::thread::scope(|s| {
+        let runs: Vec<_> = backends()
+            .into_iter()
+            .map(|(backend, url)| {
+                let run = s.spawn(move || {
+                    let start = Instant::now();
+                    scenario(backend, url);
+                    start.elapsed()
+                });
+                (backend, run)
+            })
+            .collect();
+        let mut failed = Vec::new();
+        for (backend, run) in runs {
+            match run.join() {
+                Ok(took) => eprintln!("{what} on {backend}: {took:?}"),
+                Err(_) => failed.push(backend),
+            }
+        }
+        assert!(
+            failed.is_empty(),
+            "{what} failed on {failed:?}; the panic messages above say why"
+        );
+    });
+}
+
+/// The operation id in a CLI message such as `queued suspend as operation #12`.
+pub fn operation_id_in(out: &str) -> i64 {
+    out.rsplit_once("operation #")
+        .and_then(|(_, rest)| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no operation id in {out:?}"))
 }
 
 /// The databases storage tests run on: embedded SQLite always, and PostgreSQL when

@@ -4,6 +4,7 @@
 //! `docs/architecture.md` for the code map and the invariant each part keeps.
 
 pub mod bench;
+pub mod bench_billing;
 pub mod billing;
 pub mod catalog;
 pub mod cli;

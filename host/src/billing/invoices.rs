@@ -387,10 +387,13 @@ async fn settle<C: ConnectionTrait>(
         now,
     )
     .await?;
-    match inv.service_id {
-        Some(s) => orders::release(db, s, now).await,
-        None => Ok(None),
-    }
+    let released = match inv.service_id {
+        Some(s) => orders::release(db, s, now).await?,
+        None => None,
+    };
+    // Billing terms start or advance; a service suspended for this invoice is unsuspended.
+    super::recurring::on_paid(db, &inv, now).await?;
+    Ok(released)
 }
 
 /// Adds `value` to what has been paid on `inv`; settles it when that reaches the total.

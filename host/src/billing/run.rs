@@ -38,6 +38,8 @@ pub struct Event {
 
 /// Runs every billing step for `date`.
 pub async fn day(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
+    // Bad settings are refused before any step writes anything.
+    recurring::Settings::from_env()?;
     let mut events = usage::month_end(rt, date, dry_run).await?;
     events.extend(usage::postpaid(rt, date, dry_run).await?);
     events.extend(recurring::daily(rt, date, dry_run).await?);

@@ -540,7 +540,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
         .map_err(db_err("reading the module log"))?;
     println!("   the module log holds {logged} rows ({http} HTTP exchanges with the panels), secrets redacted");
     println!(
-        "\nDone in {:.1} s. Not in this build yet: billing (invoices, credit, usage charges).",
+        "\nDone in {:.1} s. Billing (invoices, credit, usage charges) is in `docs/billing.md`; run `provisor cron --date D` for a day's billing.",
         began.elapsed().as_secs_f64()
     );
     drop((cs_sim, solus_sim, isp_sim));

@@ -7,6 +7,7 @@ mod billing;
 mod demo;
 mod output;
 mod processing;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -88,6 +89,9 @@ enum Command {
     /// Billing: invoices and payments.
     #[command(subcommand)]
     Invoices(billing::InvoicesCmd),
+    /// Billing: usage plans, unit prices, `usage import FILE`, billable items.
+    #[command(subcommand)]
+    Usage(usage::UsageCmd),
     /// Runs workers until no operation is due (for scripts and tests).
     Work {
         /// Required: stop when nothing is due (continuous work is `provisor serve`).
@@ -174,6 +178,14 @@ enum BenchCmd {
         /// Operations the worker runs at once (module calls in flight).
         #[arg(long, default_value_t = 128)]
         concurrency: usize,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Post-paid usage billing: N clients with 10 imported usage lines each, the
+    /// monthly run timed beside a bulk insert of as many rows (SQLite).
+    Billing {
+        #[arg(long, default_value_t = 10_000)]
+        clients: usize,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -270,6 +282,10 @@ struct ServeArgs {
     /// Run no workers (modules and handlers only).
     #[arg(long)]
     no_workers: bool,
+    /// The hour (UTC, 0-23) from which the day's daily run (`provisor cron`) is done,
+    /// once per day: the days done are recorded, so a restart runs no day twice.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..24))]
+    cron_hour: u32,
     #[command(flatten)]
     engine: processing::EngineArgs,
 }
@@ -435,6 +451,7 @@ async fn run(cli: Cli) -> Result<()> {
             let opts = ServeOptions {
                 check_interval: Duration::from_secs(args.check_interval),
                 scan_interval: Duration::from_millis(args.scan_interval_ms.max(100)),
+                cron_hour: args.cron_hour,
                 engine: if args.no_workers {
                     None
                 } else {
@@ -478,6 +495,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Bench(BenchCmd::Billing { clients, json }) => {
+            crate::bench_billing::cli(clients, json.json).await
+        }
         Command::Departments(cmd) => processing::departments(&ctx, cmd).await,
         // Billing: clients and plans gain billing subcommands; ordering prints the
         // invoice a priced plan gets; currencies, taxes and invoices (cli/billing.rs).
@@ -493,6 +513,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Currencies(cmd) => billing::currencies_cmd(&ctx, cmd).await,
         Command::Taxes(cmd) => billing::taxes_cmd(&ctx, cmd).await,
         Command::Invoices(cmd) => billing::invoices_cmd(&ctx, cmd).await,
+        Command::Usage(cmd) => usage::run(&ctx, cmd).await,
         Command::Services(cmd) => processing::services(&ctx, cmd).await,
         Command::Ops(cmd) => processing::ops(&ctx, cmd).await,
         Command::Tasks(cmd) => processing::tasks_cmd(&ctx, cmd).await,

@@ -10,6 +10,10 @@ use std::fs::File;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{NaiveDate, Timelike};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, EntityTrait};
+
 use crate::cli::Ctx;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -17,7 +21,8 @@ use crate::handlers;
 use crate::home::Home;
 use crate::registry::{watcher, LoadPolicy, Registry, ScanEvent};
 use crate::runtime::{Call, CallContext, Runtime};
-use crate::store::entities::handler;
+use crate::store::db_err;
+use crate::store::entities::{daily_run, handler};
 use provisor_module_api::{Capability, ConnectionInfo};
 
 /// How the daemon paces itself.
@@ -29,6 +34,8 @@ pub struct ServeOptions {
     pub scan_interval: Duration,
     /// Run a worker with these settings (`None`: no workers).
     pub engine: Option<crate::engine::EngineConfig>,
+    /// The UTC hour from which the day's daily run is done (once per day).
+    pub cron_hour: u32,
 }
 
 /// Whether a daemon holds the home's lock.
@@ -126,6 +133,9 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
         opts.check_interval
     });
     let checks_on = !opts.check_interval.is_zero();
+    let mut cron_tick = tokio::time::interval(Duration::from_secs(30));
+    let cron_done: Arc<std::sync::Mutex<Option<NaiveDate>>> = Arc::default();
+    let mut cron_task: Option<tokio::task::JoinHandle<()>> = None;
     let mut checking: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::io("cannot listen for SIGTERM", e))?;
@@ -144,6 +154,14 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
                 match refresh_handlers(&rt, &seen).await {
                     Ok(now) => seen = now,
                     Err(e) => tracing::error!("cannot read handlers: {e}"),
+                }
+            }
+            _ = cron_tick.tick() => {
+                if cron_task.as_ref().is_none_or(|t| t.is_finished()) {
+                    let rt = Arc::clone(&rt);
+                    let done = Arc::clone(&cron_done);
+                    let hour = opts.cron_hour;
+                    cron_task = Some(tokio::spawn(async move { daily_if_due(&rt, hour, &done).await }));
                 }
             }
             _ = check_tick.tick(), if checks_on => {
@@ -167,6 +185,10 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     }
     for (_, task) in checking {
         task.abort();
+    }
+    if let Some(t) = cron_task {
+        // A daily run cut short is safe: it commits per client and is run again.
+        t.abort();
     }
     rt.retire_all();
     rt.log.flush().await;
@@ -255,4 +277,68 @@ async fn check(rt: &Runtime, h: handler::Model) {
         tracing::warn!(handler = %h.name, "connection check failed: {message}");
     }
     let _ = handlers::record_check(&rt.store, &h, ok, &message).await;
+}
+
+/// The day's daily run (billing, then every handler's `daily`), once the clock has
+/// reached `hour` (UTC), if the `daily_runs` table does not record it as done. The day
+/// is recorded after the run; a run that fails, or a daemon stopped during it, is
+/// tried again (the run is safe to repeat).
+async fn daily_if_due(rt: &Runtime, hour: u32, done: &std::sync::Mutex<Option<NaiveDate>>) {
+    let now = rt.clock.now();
+    if now.hour() < hour {
+        return;
+    }
+    let day = now.date_naive();
+    if done.lock().map(|d| *d == Some(day)).unwrap_or(false) {
+        return;
+    }
+    match daily_once(rt, day).await {
+        Ok(Some((billed, handlers))) => tracing::info!(
+            "daily run for {day} done: {billed} billing item(s), {handlers} handler(s)"
+        ),
+        Ok(None) => tracing::info!("daily run for {day} already done (recorded); not run again"),
+        Err(e) => {
+            tracing::error!("daily run for {day} failed: {e}; trying again shortly");
+            return;
+        }
+    }
+    if let Ok(mut d) = done.lock() {
+        *d = Some(day);
+    }
+}
+
+async fn daily_once(rt: &Runtime, day: NaiveDate) -> Result<Option<(usize, usize)>> {
+    let recorded = daily_run::Entity::find_by_id(day)
+        .one(rt.store.db())
+        .await
+        .map_err(db_err("reading the daily runs"))?;
+    if recorded.is_some() {
+        return Ok(None);
+    }
+    let billing = crate::billing::run::day(rt, day, false).await?;
+    for e in &billing {
+        tracing::info!("daily run for {day}: [{}] {}", e.step, e.message);
+    }
+    let runs = crate::engine::daily::run(rt, day, false).await?;
+    for r in runs.iter().filter(|r| r.status == "failed") {
+        tracing::warn!(
+            "daily run for {day}: handler {} failed: {}",
+            r.handler,
+            r.error.as_deref().unwrap_or("")
+        );
+    }
+    let _turn = rt.store.write_turn().await;
+    daily_run::Entity::insert(daily_run::ActiveModel {
+        day: Set(day),
+        ran_at: Set(rt.clock.now()),
+    })
+    .on_conflict(
+        OnConflict::column(daily_run::Column::Day)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(rt.store.db())
+    .await
+    .map_err(db_err("recording the daily run"))?;
+    Ok(Some((billing.len(), runs.len())))
 }

@@ -627,3 +627,276 @@ pub mod credit_entry {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Usage billing (m0006): how a plan bills usage.
+pub mod usage_plan {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "usage_plans")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub plan_id: i64,
+        /// postpaid, month-end or pushed.
+        pub mode: String,
+        /// Days from the 1st's invoice to its due date.
+        pub due_days: i32,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A plan's price of one unit of usage in one currency.
+pub mod usage_price {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "usage_prices")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub plan_id: i64,
+        pub currency: String,
+        pub unit: String,
+        /// Decimal text (may have more places than the currency's minor units).
+        pub amount: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One imported usage record (`usage import`), unique by transaction id.
+pub mod usage_record {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "usage_records")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub transaction_id: String,
+        pub service_id: i64,
+        pub client_id: i64,
+        pub unit: String,
+        pub quantity: String,
+        /// The first day of the month the usage belongs to.
+        pub period_start: Date,
+        pub description: Option<String>,
+        /// Arrived after its period was invoiced.
+        pub late: bool,
+        pub invoice_id: Option<i64>,
+        pub imported_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A month-end billable item: one per (service, product, period).
+pub mod billable_item {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "billable_items")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub client_id: i64,
+        pub service_id: i64,
+        pub product: String,
+        pub period_start: Date,
+        pub period_end: Date,
+        pub unit: String,
+        pub quantity: String,
+        pub amount: String,
+        pub currency: String,
+        pub invoice_id: Option<i64>,
+        pub collected_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One module usage item collected into a billable item (for drill-down).
+pub mod usage_item {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "usage_items")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub service_id: i64,
+        pub key: String,
+        pub billable_item_id: i64,
+        pub description: String,
+        pub unit: String,
+        pub quantity: String,
+        pub amount: String,
+        pub started_at: Option<String>,
+        /// JSON.
+        pub details: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A post-paid service's usage charged for a period (unique per service and period).
+pub mod usage_charge {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "usage_charges")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub service_id: i64,
+        pub period_start: Date,
+        pub invoice_id: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The usage invoice of a client for a period (unique per client and period).
+pub mod usage_invoice {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "usage_invoices")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub client_id: i64,
+        pub period_start: Date,
+        pub invoice_id: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A service's prepaid billing term: its period, the day its first paid period began
+/// (periods are counted from it, clamped to month ends), what has been invoiced and
+/// what has been paid up to.
+pub mod billing_term {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "billing_terms")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub service_id: i64,
+        pub client_id: i64,
+        /// monthly, quarterly, semiannual or annual.
+        pub period: String,
+        pub anchor: Date,
+        /// The first day not yet invoiced.
+        pub invoiced_until: Date,
+        /// The first day not yet paid: the next due date.
+        pub next_due: Date,
+        /// When billing ended (the service or the one it is attached to terminated).
+        pub ended_on: Option<Date>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One renewal charged: unique per (service, period start).
+pub mod renewal {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "renewals")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub service_id: i64,
+        pub client_id: i64,
+        pub period: String,
+        pub period_start: Date,
+        pub period_end: Date,
+        pub invoice_id: i64,
+        pub run_date: Date,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A suspend, unsuspend or terminate queued for non-payment: unique per (invoice,
+/// service, action).
+pub mod billing_action {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "billing_actions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub service_id: i64,
+        pub invoice_id: i64,
+        /// suspend, unsuspend or terminate.
+        pub action: String,
+        pub operation_id: Option<i64>,
+        pub run_date: Date,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The days `serve` has performed the daily run for (so a restart runs no day twice).
+pub mod daily_run {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "daily_runs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        pub ran_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -15,6 +15,8 @@ impl MigratorTrait for Migrator {
             Box::new(M0002ServiceProcessing),
             Box::new(M0003HandlerLoad),
             Box::new(M0004Billing),
+            Box::new(M0005BillingRecurring),
+            Box::new(M0006BillingUsage),
         ]
     }
 }
@@ -625,6 +627,328 @@ impl MigrationTrait for M0004Billing {
             "tax_rates",
             "currencies",
         ] {
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Usage billing: which plans bill usage and how, per-unit prices, imported usage
+/// records, month-end billable items with their usage items, and the keys that make
+/// every usage charge once per (service, period) and one invoice per (client, period).
+pub(crate) struct M0006BillingUsage;
+
+impl MigrationName for M0006BillingUsage {
+    fn name(&self) -> &str {
+        "m0006_billing_usage"
+    }
+}
+
+async fn unique_index(
+    m: &SchemaManager<'_>,
+    name: &str,
+    table: &str,
+    cols: &[&str],
+) -> Result<(), DbErr> {
+    let mut idx = Index::create();
+    idx.name(name)
+        .table(table.to_string())
+        .unique()
+        .if_not_exists();
+    for c in cols {
+        idx.col(ToString::to_string(c));
+    }
+    m.create_index(idx.to_owned()).await
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0006BillingUsage {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("usage_plans")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer_uniq("plan_id"))
+                .col(text("mode"))
+                .col(integer("due_days"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("usage_prices")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("plan_id"))
+                .col(text("currency"))
+                .col(text("unit"))
+                .col(text("amount"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        unique_index(
+            m,
+            "usage_prices_key",
+            "usage_prices",
+            &["plan_id", "currency", "unit"],
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("usage_records")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(text("transaction_id"))
+                .col(big_integer("service_id"))
+                .col(big_integer("client_id"))
+                .col(text("unit"))
+                .col(text("quantity"))
+                .col(date("period_start"))
+                .col(text_null("description"))
+                .col(boolean("late"))
+                .col(big_integer_null("invoice_id"))
+                .col(timestamp_with_time_zone("imported_at"))
+                .to_owned(),
+        )
+        .await?;
+        unique_index(
+            m,
+            "usage_records_transaction",
+            "usage_records",
+            &["transaction_id"],
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("usage_records_open")
+                .table("usage_records")
+                .col("client_id")
+                .col("invoice_id")
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("billable_items")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("client_id"))
+                .col(big_integer("service_id"))
+                .col(text("product"))
+                .col(date("period_start"))
+                .col(date("period_end"))
+                .col(text("unit"))
+                .col(text("quantity"))
+                .col(text("amount"))
+                .col(text("currency"))
+                .col(big_integer_null("invoice_id"))
+                .col(timestamp_with_time_zone("collected_at"))
+                .to_owned(),
+        )
+        .await?;
+        unique_index(
+            m,
+            "billable_items_key",
+            "billable_items",
+            &["service_id", "product", "period_start"],
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("usage_items")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("service_id"))
+                .col(text("key"))
+                .col(big_integer("billable_item_id"))
+                .col(text("description"))
+                .col(text("unit"))
+                .col(text("quantity"))
+                .col(text("amount"))
+                .col(text_null("started_at"))
+                .col(text("details"))
+                .to_owned(),
+        )
+        .await?;
+        unique_index(m, "usage_items_key", "usage_items", &["service_id", "key"]).await?;
+        m.create_table(
+            Table::create()
+                .table("usage_charges")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("service_id"))
+                .col(date("period_start"))
+                .col(big_integer("invoice_id"))
+                .to_owned(),
+        )
+        .await?;
+        unique_index(
+            m,
+            "usage_charges_key",
+            "usage_charges",
+            &["service_id", "period_start"],
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("usage_invoices")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("client_id"))
+                .col(date("period_start"))
+                .col(big_integer("invoice_id"))
+                .to_owned(),
+        )
+        .await?;
+        unique_index(
+            m,
+            "usage_invoices_key",
+            "usage_invoices",
+            &["client_id", "period_start"],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in [
+            "usage_invoices",
+            "usage_charges",
+            "usage_items",
+            "billable_items",
+            "usage_records",
+            "usage_prices",
+            "usage_plans",
+        ] {
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Prepaid recurring billing: each service's billing term (period, anchor, what is
+/// invoiced and paid up to), the renewals charged (one per service and period start,
+/// unique), the suspends, unsuspends and terminates queued for non-payment (one per
+/// invoice, service and action, unique), and the days the daemon's daily run has done.
+pub(crate) struct M0005BillingRecurring;
+
+impl MigrationName for M0005BillingRecurring {
+    fn name(&self) -> &str {
+        "m0005_billing_recurring"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005BillingRecurring {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("billing_terms")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer_uniq("service_id"))
+                .col(big_integer("client_id"))
+                .col(text("period"))
+                .col(date("anchor"))
+                .col(date("invoiced_until"))
+                .col(date("next_due"))
+                .col(date_null("ended_on"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("billing_terms_client")
+                .table("billing_terms")
+                .col("client_id")
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("renewals")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("service_id"))
+                .col(big_integer("client_id"))
+                .col(text("period"))
+                .col(date("period_start"))
+                .col(date("period_end"))
+                .col(big_integer("invoice_id"))
+                .col(date("run_date"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("renewals_key")
+                .table("renewals")
+                .col("service_id")
+                .col("period_start")
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("renewals_invoice")
+                .table("renewals")
+                .col("invoice_id")
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("billing_actions")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("service_id"))
+                .col(big_integer("invoice_id"))
+                .col(text("action"))
+                .col(big_integer_null("operation_id"))
+                .col(date("run_date"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("billing_actions_key")
+                .table("billing_actions")
+                .col("invoice_id")
+                .col("service_id")
+                .col("action")
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("daily_runs")
+                .if_not_exists()
+                .col(date("day").primary_key())
+                .col(timestamp_with_time_zone("ran_at"))
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in ["daily_runs", "billing_actions", "renewals", "billing_terms"] {
             m.drop_table(Table::drop().table(t).if_exists().to_owned())
                 .await?;
         }

@@ -12,6 +12,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, SqlErr, Statement,
@@ -23,7 +24,7 @@ use super::prices::Period;
 use super::{currencies, ledger, orders, taxes, Email};
 use crate::catalog;
 use crate::error::{Error, Result};
-use crate::store::entities::{client, invoice, invoice_line, payment};
+use crate::store::entities::{client, invoice, invoice_line, outbox, payment};
 use crate::store::{db_err, Store};
 
 /// Days between issue and due date when an invoice made by hand names none.
@@ -330,6 +331,259 @@ pub(crate) async fn issue_in<C: ConnectionTrait>(
     }
     applied.extend(apply_credit(db, client, cur, issue_date, now).await?);
     Ok(applied)
+}
+
+/// One invoice of a batch (see [`issue_batch`]).
+pub(crate) struct BatchInvoice<'a> {
+    pub client: &'a client::Model,
+    pub cur: &'a Currency,
+    pub lines: Vec<NewLine>,
+    pub due_date: NaiveDate,
+}
+
+/// The total an invoice with these lines would have (rounded per line, as stored).
+pub(crate) fn lines_total(lines: &[NewLine], cur: &Currency) -> Decimal {
+    let amounts: Vec<money::LineAmounts> = lines
+        .iter()
+        .map(|l| money::line_amounts(l.quantity, l.unit_price, l.tax_rate, cur))
+        .collect();
+    money::totals(&amounts, cur).total
+}
+
+/// Rows per multi-row insert: at most 16 columns × 1000 rows = 16,000 bound
+/// parameters, well under SQLite's 32,766 and PostgreSQL's 65,535.
+const BATCH_ROWS: usize = 1000;
+
+/// Takes `n` consecutive numbers of `year` with one upsert on the year's counter row
+/// (locked until the transaction ends, as [`next_number`]); returns the first.
+async fn reserve_numbers<C: ConnectionTrait>(db: &C, year: i32, n: i64) -> Result<i64> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "INSERT INTO invoice_sequences (year, last) VALUES ($1, $2) \
+             ON CONFLICT (year) DO UPDATE SET last = invoice_sequences.last + $2 RETURNING last"
+        }
+        _ => {
+            "INSERT INTO invoice_sequences (year, last) VALUES (?1, ?2) \
+             ON CONFLICT (year) DO UPDATE SET last = invoice_sequences.last + ?2 RETURNING last"
+        }
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [year.into(), n.into()],
+        ))
+        .await
+        .map_err(db_err("numbering the invoices"))?
+        .ok_or_else(|| Error::Storage("numbering the invoices: no number came back".into()))?;
+    let last = row
+        .try_get::<i64>("", "last")
+        .map_err(db_err("numbering the invoices"))?;
+    Ok(last - n + 1)
+}
+
+/// Issues many invoices at once, with the same result as [`insert_draft`] +
+/// [`issue_in`] for each in turn, in a handful of statements: the batch's numbers
+/// from one update of the year's counter (gapless, in batch order), the invoices, their
+/// lines and their "invoice created" emails each in multi-row inserts, and one read of
+/// the new invoices' ids. Callers hold the clients' locks and pass only invoices that
+/// `issue_in` would leave unpaid and untouched: a total above zero, and a client with
+/// no credit in the invoice's currency.
+pub(crate) async fn issue_batch<C: ConnectionTrait>(
+    db: &C,
+    batch: Vec<BatchInvoice<'_>>,
+    issue_date: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<invoice::Model>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let year = issue_date.year();
+    let mut prepared = Vec::with_capacity(batch.len());
+    for b in batch {
+        if b.lines.is_empty() {
+            return Err(Error::Invalid("an invoice needs at least one line".into()));
+        }
+        if b.due_date < issue_date {
+            return Err(Error::Invalid(format!(
+                "an invoice for client #{} is due on {}, before its issue date {issue_date}",
+                b.client.id, b.due_date
+            )));
+        }
+        let amounts: Vec<money::LineAmounts> = b
+            .lines
+            .iter()
+            .map(|l| money::line_amounts(l.quantity, l.unit_price, l.tax_rate, b.cur))
+            .collect();
+        let t = money::totals(&amounts, b.cur);
+        if t.total <= Decimal::ZERO {
+            return Err(Error::Invalid(format!(
+                "an invoice for client #{} totals {}: it is issued on its own",
+                b.client.id,
+                b.cur.text(t.total)
+            )));
+        }
+        prepared.push((b, amounts, t));
+    }
+    let first = reserve_numbers(db, year, prepared.len() as i64).await?;
+    let last = first + prepared.len() as i64 - 1;
+    let rows: Vec<invoice::ActiveModel> = prepared
+        .iter()
+        .enumerate()
+        .map(|(i, (b, _, t))| {
+            let seq = first + i as i64;
+            invoice::ActiveModel {
+                client_id: Set(b.client.id),
+                service_id: Set(None),
+                number: Set(Some(format!("{year}-{seq:06}"))),
+                number_year: Set(Some(year)),
+                number_seq: Set(Some(seq)),
+                status: Set("unpaid".into()),
+                currency: Set(b.cur.code.clone()),
+                subtotal: Set(b.cur.text(t.subtotal)),
+                tax_total: Set(b.cur.text(t.tax)),
+                total: Set(b.cur.text(t.total)),
+                amount_paid: Set(b.cur.text(Decimal::ZERO)),
+                issue_date: Set(Some(issue_date)),
+                due_date: Set(Some(b.due_date)),
+                paid_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+        })
+        .collect();
+    for part in rows.chunks(BATCH_ROWS) {
+        invoice::Entity::insert_many(part.to_vec())
+            .exec_without_returning(db)
+            .await
+            .map_err(db_err("storing the invoices"))?;
+    }
+    drop(rows);
+    let mut by_seq: std::collections::HashMap<i64, invoice::Model> = invoice::Entity::find()
+        .filter(invoice::Column::NumberYear.eq(year))
+        .filter(invoice::Column::NumberSeq.between(first, last))
+        .all(db)
+        .await
+        .map_err(db_err("reading the new invoices"))?
+        .into_iter()
+        .filter_map(|inv| inv.number_seq.map(|s| (s, inv)))
+        .collect();
+    let mut made = Vec::with_capacity(prepared.len());
+    let mut line_rows: Vec<invoice_line::ActiveModel> = Vec::new();
+    let mut emails: Vec<outbox::ActiveModel> = Vec::with_capacity(prepared.len());
+    for (i, (b, amounts, _)) in prepared.into_iter().enumerate() {
+        let inv = by_seq.remove(&(first + i as i64)).ok_or_else(|| {
+            Error::Storage(format!(
+                "invoice {year}-{:06} was not stored",
+                first + i as i64
+            ))
+        })?;
+        let cur = b.cur;
+        let lines: Vec<LineView> = b
+            .lines
+            .into_iter()
+            .zip(&amounts)
+            .enumerate()
+            .map(|(k, (l, a))| LineView {
+                position: k as i32 + 1,
+                kind: l.kind.to_string(),
+                description: l.description,
+                quantity: l.quantity.normalize().to_string(),
+                unit_price: cur.text(l.unit_price),
+                net: cur.text(a.net),
+                tax_rate: l.tax_rate.normalize().to_string(),
+                tax: cur.text(a.tax),
+                total: cur.text(a.total),
+                service_id: l.service_id,
+                period: l.period.map(|p| p.0.as_str().to_string()),
+                period_start: l.period.map(|p| p.1),
+                period_end: l.period.map(|p| p.2),
+            })
+            .collect();
+        for l in &lines {
+            line_rows.push(invoice_line::ActiveModel {
+                invoice_id: Set(inv.id),
+                position: Set(l.position),
+                kind: Set(l.kind.clone()),
+                description: Set(l.description.clone()),
+                quantity: Set(l.quantity.clone()),
+                unit_price: Set(l.unit_price.clone()),
+                net: Set(l.net.clone()),
+                tax_rate: Set(l.tax_rate.clone()),
+                tax: Set(l.tax.clone()),
+                total: Set(l.total.clone()),
+                service_id: Set(l.service_id),
+                period: Set(l.period.clone()),
+                period_start: Set(l.period_start),
+                period_end: Set(l.period_end),
+                ..Default::default()
+            });
+        }
+        let number = inv.number.clone().unwrap_or_default();
+        let total = amount(&inv.total, || number.clone())?;
+        let due = inv.due_date.unwrap_or(b.due_date);
+        let view = InvoiceView {
+            id: inv.id,
+            number: inv.number.clone(),
+            status: inv.status.clone(),
+            client_id: b.client.id,
+            client_name: b.client.name.clone(),
+            client_email: b.client.email.clone(),
+            client_country: b.client.country.clone(),
+            service_id: inv.service_id,
+            currency: inv.currency.clone(),
+            currency_symbol: cur.symbol.clone(),
+            subtotal: inv.subtotal.clone(),
+            tax_total: inv.tax_total.clone(),
+            total: inv.total.clone(),
+            amount_paid: inv.amount_paid.clone(),
+            amount_due: cur.text(total),
+            issue_date: inv.issue_date,
+            due_date: inv.due_date,
+            paid_at: None,
+            created_at: inv.created_at.to_rfc3339(),
+            lines,
+            payments: Vec::new(),
+            cur: Some(cur.clone()),
+        };
+        emails.push(outbox::ActiveModel {
+            kind: Set("invoice_created".into()),
+            recipient: Set(b.client.email.clone()),
+            subject: Set(format!("Invoice {number}: {} due {due}", cur.format(total))),
+            body: Set(format!(
+                "Hello {},\n\nyour invoice is ready.\n\n{}",
+                b.client.name,
+                render(&view)
+            )),
+            service_id: Set(inv.service_id),
+            dedupe_key: Set(format!("invoice-{}-created", inv.id)),
+            created_at: Set(now),
+            sent_at: Set(None),
+            ..Default::default()
+        });
+        made.push(inv);
+    }
+    for part in line_rows.chunks(BATCH_ROWS) {
+        invoice_line::Entity::insert_many(part.to_vec())
+            .exec_without_returning(db)
+            .await
+            .map_err(db_err("storing the invoice lines"))?;
+    }
+    drop(line_rows);
+    for part in emails.chunks(BATCH_ROWS) {
+        outbox::Entity::insert_many(part.to_vec())
+            .on_conflict(
+                OnConflict::column(outbox::Column::DedupeKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await
+            .map_err(db_err("queueing the invoice emails"))?;
+    }
+    Ok(made)
 }
 
 /// Marks an invoice paid in full: the "paid" email, deposit lines into credit, and

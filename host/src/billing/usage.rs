@@ -29,7 +29,7 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -43,8 +43,8 @@ use crate::catalog;
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
 use crate::store::entities::{
-    billable_item, client, invoice, plan, service, usage_charge, usage_invoice, usage_item,
-    usage_plan, usage_price, usage_record,
+    billable_item, client, credit_entry, invoice, plan, service, usage_charge, usage_invoice,
+    usage_item, usage_plan, usage_price, usage_record,
 };
 use crate::store::{db_err, Store};
 
@@ -629,8 +629,123 @@ struct Pending {
     line: NewLine,
 }
 
+/// A client's invoice, ready to issue.
+struct Ready {
+    cid: i64,
+    lines: Vec<NewLine>,
+    due: NaiveDate,
+    rec_ids: Vec<i64>,
+    bill_ids: Vec<i64>,
+}
+
+/// A client's issued invoice.
+struct Issued {
+    cid: i64,
+    inv_id: i64,
+    n: usize,
+    credit: Decimal,
+    rec_ids: Vec<i64>,
+    bill_ids: Vec<i64>,
+}
+
+/// Takes the chunk's clients' row locks in one statement, in id order (PostgreSQL;
+/// SQLite's single writer already excludes everyone else).
+async fn lock_clients<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<()> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    for part in ids.chunks(10_000) {
+        let list: Vec<String> = part.iter().map(|i| i.to_string()).collect();
+        db.execute_unprepared(&format!(
+            "SELECT id FROM clients WHERE id IN ({}) ORDER BY id FOR UPDATE",
+            list.join(",")
+        ))
+        .await
+        .map_err(db_err("locking the clients for billing"))?;
+    }
+    Ok(())
+}
+
+/// The clients among `ids` with credit (a balance above zero) in their currency:
+/// the chunk's credit entries in one query.
+async fn with_credit<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+    clients: &HashMap<i64, client::Model>,
+) -> Result<HashSet<i64>> {
+    let mut balance: HashMap<i64, Decimal> = HashMap::new();
+    for part in ids.chunks(10_000) {
+        for r in credit_entry::Entity::find()
+            .filter(credit_entry::Column::ClientId.is_in(part.to_vec()))
+            .all(db)
+            .await
+            .map_err(db_err("reading the credit ledger"))?
+        {
+            if clients.get(&r.client_id).map(|c| &c.currency) != Some(&r.currency) {
+                continue;
+            }
+            *balance.entry(r.client_id).or_default() +=
+                money::from_db(&r.amount, &format!("credit entry #{}", r.id))?;
+        }
+    }
+    Ok(balance
+        .into_iter()
+        .filter(|(_, b)| *b > Decimal::ZERO)
+        .map(|(c, _)| c)
+        .collect())
+}
+
+/// Issues a run of clients' invoices together ([`invoices::issue_batch`]).
+#[allow(clippy::too_many_arguments)]
+async fn issue_run<C: ConnectionTrait>(
+    db: &C,
+    run: Vec<Ready>,
+    clients: &HashMap<i64, client::Model>,
+    curs: &HashMap<String, Currency>,
+    pe: NaiveDate,
+    now: DateTime<Utc>,
+    issued: &mut Vec<Issued>,
+    made_invoices: &mut HashMap<i64, invoice::Model>,
+) -> Result<()> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    let mut batch = Vec::with_capacity(run.len());
+    let mut rest = Vec::with_capacity(run.len());
+    for r in run {
+        let c = &clients[&r.cid];
+        rest.push((r.cid, r.lines.len(), r.rec_ids, r.bill_ids));
+        batch.push(invoices::BatchInvoice {
+            client: c,
+            cur: &curs[&c.currency],
+            lines: r.lines,
+            due_date: r.due,
+        });
+    }
+    let made = invoices::issue_batch(db, batch, pe, now).await?;
+    for (inv, (cid, n, rec_ids, bill_ids)) in made.into_iter().zip(rest) {
+        issued.push(Issued {
+            cid,
+            inv_id: inv.id,
+            n,
+            credit: Decimal::ZERO,
+            rec_ids,
+            bill_ids,
+        });
+        made_invoices.insert(inv.id, inv);
+    }
+    Ok(())
+}
+
 /// Invoices every client with usage for the month `[ps, pe)` on `pe`, one invoice per
 /// client and period, in chunks of clients with one transaction per chunk.
+///
+/// Only the ids of the clients to invoice are held for the whole run; each chunk reads
+/// what it needs (clients, services, charges, credit, imported usage, billable items)
+/// with one query per table. Clients without credit are invoiced together
+/// ([`invoices::issue_batch`]: a handful of statements per chunk); a client with credit,
+/// or whose invoice totals zero, goes through `insert_draft` + `issue_in`, in client
+/// order, so numbers follow the clients as before.
 pub async fn invoice_month(
     rt: &Runtime,
     ps: NaiveDate,
@@ -642,43 +757,86 @@ pub async fn invoice_month(
     if plans.is_empty() {
         return Ok(Vec::new());
     }
-    let services = billed_services(store.db(), &plans, ps, None).await?;
-    let mut by_client: BTreeMap<i64, Vec<service::Model>> = BTreeMap::new();
-    for s in services {
-        by_client.entry(s.client_id).or_default().push(s);
-    }
+    let plan_ids: Vec<i64> = plans.keys().copied().collect();
+    let start = Utc.from_utc_datetime(&ps.and_hms_opt(0, 0, 0).expect("midnight"));
     let done: HashSet<i64> = usage_invoice::Entity::find()
+        .select_only()
+        .column(usage_invoice::Column::ClientId)
         .filter(usage_invoice::Column::PeriodStart.eq(ps))
+        .into_tuple::<i64>()
         .all(store.db())
         .await
         .map_err(db_err("reading usage invoices"))?
         .into_iter()
-        .map(|u| u.client_id)
         .collect();
-    let charged: HashSet<i64> = usage_charge::Entity::find()
-        .filter(usage_charge::Column::PeriodStart.eq(ps))
+    // The clients with a service on a usage plan (the services themselves are read
+    // per chunk).
+    let todo: Vec<i64> = service::Entity::find()
+        .select_only()
+        .column(service::Column::ClientId)
+        .distinct()
+        .filter(service::Column::PlanId.is_in(plan_ids.clone()))
+        .filter(service::Column::Status.is_not_in(["pending", "failed"]))
+        .order_by_asc(service::Column::ClientId)
+        .into_tuple::<i64>()
         .all(store.db())
         .await
-        .map_err(db_err("reading usage charges"))?
+        .map_err(db_err("reading services"))?
         .into_iter()
-        .map(|u| u.service_id)
+        .filter(|c| !done.contains(c))
         .collect();
+    drop(done);
     let prices = Prices::load(store.db()).await?;
     let mut curs: HashMap<String, Currency> = HashMap::new();
     let mut tax: HashMap<String, Decimal> = HashMap::new();
-    let todo: Vec<(i64, Vec<service::Model>)> = by_client
-        .into_iter()
-        .filter(|(c, _)| !done.contains(c))
-        .collect();
     let mut events = Vec::new();
     let stop = stop_after();
-    for (chunk_no, chunk) in todo.chunks(chunk_size()).enumerate() {
+    for (chunk_no, chunk_ids) in todo.chunks(chunk_size()).enumerate() {
         if stop == Some(chunk_no) {
             return Err(Error::Storage(format!(
                 "stopped after {chunk_no} chunk(s) (PROVISOR_BILLING_STOP_AFTER_CHUNKS)"
             )));
         }
+        let mut by_client: BTreeMap<i64, Vec<service::Model>> = BTreeMap::new();
+        for s in service::Entity::find()
+            .filter(service::Column::ClientId.is_in(chunk_ids.to_vec()))
+            .filter(service::Column::PlanId.is_in(plan_ids.clone()))
+            .filter(service::Column::Status.is_not_in(["pending", "failed"]))
+            .order_by_asc(service::Column::Id)
+            .all(store.db())
+            .await
+            .map_err(db_err("reading services"))?
+        {
+            if s.status != "terminated" || s.updated_at >= start {
+                by_client.entry(s.client_id).or_default().push(s);
+            }
+        }
+        let chunk: Vec<(i64, Vec<service::Model>)> = by_client.into_iter().collect();
+        if chunk.is_empty() {
+            continue;
+        }
         let ids: Vec<i64> = chunk.iter().map(|(c, _)| *c).collect();
+        let postpaid_ids: Vec<i64> = chunk
+            .iter()
+            .flat_map(|(_, v)| v.iter())
+            .filter(|s| plans.get(&s.plan_id).map(|p| p.0.as_str()) == Some("postpaid"))
+            .map(|s| s.id)
+            .collect();
+        let charged: HashSet<i64> = if postpaid_ids.is_empty() {
+            HashSet::new()
+        } else {
+            usage_charge::Entity::find()
+                .select_only()
+                .column(usage_charge::Column::ServiceId)
+                .filter(usage_charge::Column::PeriodStart.eq(ps))
+                .filter(usage_charge::Column::ServiceId.is_in(postpaid_ids))
+                .into_tuple::<i64>()
+                .all(store.db())
+                .await
+                .map_err(db_err("reading usage charges"))?
+                .into_iter()
+                .collect()
+        };
         let clients: HashMap<i64, client::Model> = client::Entity::find()
             .filter(client::Column::Id.is_in(ids.clone()))
             .all(store.db())
@@ -705,7 +863,7 @@ pub async fn invoice_month(
         let mut lines: HashMap<i64, Vec<Pending>> = HashMap::new();
         let mut charges: HashMap<i64, Vec<i64>> = HashMap::new();
         let mut failed: HashSet<i64> = HashSet::new();
-        for (cid, svcs) in chunk {
+        for (cid, svcs) in &chunk {
             let Some(c) = clients.get(cid) else { continue };
             let cur = &curs[&c.currency];
             let rate = tax[&c.country];
@@ -777,6 +935,8 @@ pub async fn invoice_month(
             }
         }
         let (tx, turn) = super::begin_write(store).await?;
+        lock_clients(&tx, &ids).await?;
+        let with_credit = with_credit(&tx, &ids, &clients).await?;
         let already: HashSet<i64> = usage_invoice::Entity::find()
             .filter(usage_invoice::Column::PeriodStart.eq(ps))
             .filter(usage_invoice::Column::ClientId.is_in(ids.clone()))
@@ -820,7 +980,8 @@ pub async fn invoice_month(
         let mut rec_ids: Vec<i64> = Vec::new();
         let mut bill_ids: Vec<i64> = Vec::new();
         let mut pending_events: Vec<(i64, i64, usize, Decimal)> = Vec::new();
-        for (cid, _) in chunk {
+        let mut ready: Vec<Ready> = Vec::new();
+        for (cid, _) in &chunk {
             if already.contains(cid) || failed.contains(cid) {
                 continue;
             }
@@ -904,41 +1065,88 @@ pub async fn invoice_month(
             if new_lines.is_empty() {
                 continue;
             }
-            super::lock_client(&tx, c.id).await?;
-            let n = new_lines.len();
-            let inv = invoices::insert_draft(
+            ready.push(Ready {
+                cid: c.id,
+                lines: new_lines,
+                due: pe + chrono::Days::new(due_days.max(0) as u64),
+                rec_ids: rec_rows.iter().map(|r| r.id).collect(),
+                bill_ids: bill_rows.iter().map(|b| b.id).collect(),
+            });
+        }
+        // Runs of clients without credit are issued together; a client with credit (or
+        // a zero invoice) is issued on its own, in client order.
+        let mut issued: Vec<Issued> = Vec::with_capacity(ready.len());
+        let mut made_invoices: HashMap<i64, invoice::Model> = HashMap::new();
+        let mut single_ids: Vec<i64> = Vec::new();
+        let mut run: Vec<Ready> = Vec::new();
+        for r in ready {
+            let c = &clients[&r.cid];
+            let cur = &curs[&c.currency];
+            let alone = with_credit.contains(&c.id)
+                || invoices::lines_total(&r.lines, cur) <= Decimal::ZERO;
+            if !alone {
+                run.push(r);
+                continue;
+            }
+            issue_run(
                 &tx,
-                c.id,
-                cur,
-                new_lines,
-                None,
-                Some(pe + chrono::Days::new(due_days.max(0) as u64)),
+                std::mem::take(&mut run),
+                &clients,
+                &curs,
+                pe,
                 now,
+                &mut issued,
+                &mut made_invoices,
             )
             .await?;
+            let n = r.lines.len();
+            let inv =
+                invoices::insert_draft(&tx, c.id, cur, r.lines, None, Some(r.due), now).await?;
             let applied = invoices::issue_in(&tx, inv.clone(), c, cur, pe, now).await?;
-            made.push(usage_invoice::ActiveModel {
-                client_id: Set(c.id),
-                period_start: Set(ps),
-                invoice_id: Set(inv.id),
-                ..Default::default()
-            });
-            for s in charges.remove(cid).unwrap_or_default() {
-                charge_rows.push(usage_charge::ActiveModel {
-                    service_id: Set(s),
-                    period_start: Set(ps),
-                    invoice_id: Set(inv.id),
-                    ..Default::default()
-                });
-            }
-            rec_ids.extend(rec_rows.iter().map(|r| r.id));
-            bill_ids.extend(bill_rows.iter().map(|b| b.id));
             let credit: Decimal = applied
                 .iter()
                 .filter(|a| a.invoice_id == inv.id)
                 .filter_map(|a| money::from_db(&a.amount, "applied").ok())
                 .sum();
-            pending_events.push((inv.id, c.id, n, credit));
+            single_ids.push(inv.id);
+            issued.push(Issued {
+                cid: c.id,
+                inv_id: inv.id,
+                n,
+                credit,
+                rec_ids: r.rec_ids,
+                bill_ids: r.bill_ids,
+            });
+        }
+        issue_run(
+            &tx,
+            run,
+            &clients,
+            &curs,
+            pe,
+            now,
+            &mut issued,
+            &mut made_invoices,
+        )
+        .await?;
+        for i in issued {
+            made.push(usage_invoice::ActiveModel {
+                client_id: Set(i.cid),
+                period_start: Set(ps),
+                invoice_id: Set(i.inv_id),
+                ..Default::default()
+            });
+            for s in charges.remove(&i.cid).unwrap_or_default() {
+                charge_rows.push(usage_charge::ActiveModel {
+                    service_id: Set(s),
+                    period_start: Set(ps),
+                    invoice_id: Set(i.inv_id),
+                    ..Default::default()
+                });
+            }
+            rec_ids.extend(i.rec_ids);
+            bill_ids.extend(i.bill_ids);
+            pending_events.push((i.inv_id, i.cid, i.n, i.credit));
         }
         // Per chunk: the (client, period) keys, the (service, period) charges, and
         // the usage that went on the invoices, each in a few statements.
@@ -978,9 +1186,8 @@ pub async fn invoice_month(
                 .await
                 .map_err(db_err("marking billable items invoiced"))?;
         }
-        let inv_ids: Vec<i64> = pending_events.iter().map(|e| e.0).collect();
-        let mut made_invoices: HashMap<i64, invoice::Model> = HashMap::new();
-        for part in inv_ids.chunks(1000) {
+        // Invoices issued on their own may have been paid from credit: read them again.
+        for part in single_ids.chunks(1000) {
             for inv in invoice::Entity::find()
                 .filter(invoice::Column::Id.is_in(part.to_vec()))
                 .all(&tx)

@@ -12,7 +12,6 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, SqlErr, Statement,
@@ -572,17 +571,7 @@ pub(crate) async fn issue_batch<C: ConnectionTrait>(
             .map_err(db_err("storing the invoice lines"))?;
     }
     drop(line_rows);
-    for part in emails.chunks(BATCH_ROWS) {
-        outbox::Entity::insert_many(part.to_vec())
-            .on_conflict(
-                OnConflict::column(outbox::Column::DedupeKey)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await
-            .map_err(db_err("queueing the invoice emails"))?;
-    }
+    crate::engine::queue_emails(db, emails).await?;
     Ok(made)
 }
 

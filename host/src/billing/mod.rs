@@ -22,10 +22,9 @@ pub mod taxes;
 pub mod usage;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::error::Result;
@@ -107,7 +106,7 @@ pub(crate) async fn queue_email<C: ConnectionTrait>(
     email: Email,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    outbox::Entity::insert(outbox::ActiveModel {
+    let row = outbox::ActiveModel {
         kind: Set(email.kind.to_string()),
         recipient: Set(email.recipient),
         subject: Set(email.subject),
@@ -117,14 +116,6 @@ pub(crate) async fn queue_email<C: ConnectionTrait>(
         created_at: Set(now),
         sent_at: Set(None),
         ..Default::default()
-    })
-    .on_conflict(
-        OnConflict::column(outbox::Column::DedupeKey)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .map_err(db_err("queueing a billing email"))?;
-    Ok(())
+    };
+    crate::engine::queue_emails(db, vec![row]).await
 }

@@ -405,20 +405,24 @@ pub(crate) fn welcome_row(
     }
 }
 
-/// Queues an email once: the dedupe key makes a second insert a no-op.
-pub(crate) async fn insert_welcome<C: ConnectionTrait>(
+/// Queues emails in the outbox, each once: a row whose dedupe key is already there is
+/// skipped. Multi-row inserts of at most 500 rows. The one way anything writes the
+/// outbox (welcome emails, invoice emails).
+pub(crate) async fn queue_emails<C: ConnectionTrait>(
     db: &C,
-    row: outbox::ActiveModel,
+    rows: Vec<outbox::ActiveModel>,
 ) -> Result<()> {
-    outbox::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(outbox::Column::DedupeKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await
-        .map_err(db_err("queueing the welcome email"))?;
+    for part in rows.chunks(500) {
+        outbox::Entity::insert_many(part.to_vec())
+            .on_conflict(
+                OnConflict::column(outbox::Column::DedupeKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await
+            .map_err(db_err("queueing emails in the outbox"))?;
+    }
     Ok(())
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
-use super::{insert_welcome, welcome_row, EngineConfig};
+use super::{queue_emails, welcome_row, EngineConfig};
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::runtime::{Call, CallContext, Runtime};
@@ -800,18 +800,7 @@ impl DoneBatch {
                 .await
                 .map_err(db_err("updating services"))?;
         }
-        for rows in self.welcomes.chunks(CHUNK) {
-            outbox::Entity::insert_many(rows.to_vec())
-                .on_conflict(
-                    sea_orm::sea_query::OnConflict::column(outbox::Column::DedupeKey)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(tx)
-                .await
-                .map_err(db_err("queueing welcome emails"))?;
-        }
-        Ok(())
+        queue_emails(tx, self.welcomes).await
     }
 }
 
@@ -1070,7 +1059,7 @@ async fn apply_done_with(
     if op.kind == "create" {
         if let Some(c) = client {
             let plan_name = plan.map(|p| p.name.as_str()).unwrap_or("service");
-            insert_welcome(tx, welcome_row(&after, c, plan_name, now)).await?;
+            queue_emails(tx, vec![welcome_row(&after, c, plan_name, now)]).await?;
         }
     }
     Ok(())

@@ -568,7 +568,7 @@ fn the_billing_time_zone_moves_the_month_end_cutoff() {
         ok(&env.home, &["work", "--until-idle"]);
         let svc = js(&env.home, &["services", "show", &sid.to_string(), "--json"]);
         let uid: u64 = svc["remote_id"].as_str().unwrap().parse().unwrap();
-        // At +02:00, January's collection is at 2026-01-31T21:00Z: the 20:00Z row is in,
+        // In Helsinki (+02:00), January's collection is at 2026-01-31T21:00Z: the 20:00Z row is in,
         // the 22:00Z row (23:00 UTC has not come yet, but billing time has) is not.
         env.api
             .add_usage(
@@ -593,16 +593,17 @@ fn the_billing_time_zone_moves_the_month_end_cutoff() {
             .unwrap();
         env.home
             .env
-            .push(("PROVISOR_BILLING_TZ".into(), "Europe/Berlin".into()));
+            .push(("PROVISOR_BILLING_TZ".into(), "Europe/Helsnki".into()));
         let err = fails(&env.home, &["cron", "--date", "2026-01-31"], 2);
         assert!(
-            err.contains("PROVISOR_BILLING_TZ") && err.contains("+01:00"),
+            err.contains("PROVISOR_BILLING_TZ") && err.contains("Europe/Berlin"),
             "[{b}] {err}"
         );
         env.home.env.pop();
+        // Helsinki keeps EET (+02:00) through January and February.
         env.home
             .env
-            .push(("PROVISOR_BILLING_TZ".into(), "+02:00".into()));
+            .push(("PROVISOR_BILLING_TZ".into(), "Europe/Helsinki".into()));
         let ev = cron(&env.home, "2026-01-31");
         assert_eq!(ev.len(), 1, "[{b}] {ev:#?}");
         let items = js(&env.home, &["usage", "items", &sid.to_string(), "--json"]);

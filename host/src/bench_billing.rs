@@ -3,6 +3,8 @@
 //! same database takes to insert the same number of rows in bulk, measured in the same
 //! run. Usage comes from `usage import` (batched ingestion, also timed), not from module
 //! calls, so the figure is billing's own cost and not a module's or a network's.
+//! `--scale 10000,100000 --repeat 3` runs each size in its own process and prints the
+//! medians and how the time grows with the number of clients.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -84,6 +86,114 @@ pub async fn cli(clients: usize, json: bool) -> Result<()> {
             f.import_secs,
             f.import_records_per_sec,
             f.peak_rss_mb
+        );
+    }
+    Ok(())
+}
+
+/// One size of a scaling run: the median of its repeats.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScalePoint {
+    pub clients: usize,
+    pub runs_secs: Vec<f64>,
+    pub median_run_secs: f64,
+    pub median_bulk_insert_secs: f64,
+    pub median_import_records_per_sec: f64,
+    pub peak_rss_mb: f64,
+    /// Against the previous size: how much longer the run took, and how many times the
+    /// clients (1.0 per client would be perfectly linear).
+    pub time_ratio: Option<f64>,
+    pub clients_ratio: Option<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `bench billing --scale A,B,… --repeat R`: every size in its own process (so the peak
+/// memory is that size's), R times, the medians side by side.
+pub fn scale(sizes: &[usize], repeat: usize, json: bool) -> Result<()> {
+    if sizes.contains(&0) || repeat == 0 {
+        return Err(Error::Invalid(
+            "--scale sizes and --repeat must be at least 1".into(),
+        ));
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| Error::io("cannot find the provisor executable", e))?;
+    let mut points: Vec<ScalePoint> = Vec::new();
+    for &n in sizes {
+        let mut figures = Vec::with_capacity(repeat);
+        for i in 0..repeat {
+            let out = std::process::Command::new(&exe)
+                .args(["bench", "billing", "--clients", &n.to_string(), "--json"])
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| Error::io("cannot start a bench run", e))?;
+            if !out.status.success() {
+                return Err(Error::Storage(format!(
+                    "the bench run with {n} clients (repeat {}) failed ({})",
+                    i + 1,
+                    out.status
+                )));
+            }
+            let f: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+                Error::Storage(format!(
+                    "the bench run with {n} clients printed no figures: {e}"
+                ))
+            })?;
+            let num = |k: &str| f[k].as_f64().unwrap_or(0.0);
+            figures.push((
+                num("run_secs"),
+                num("bulk_insert_secs"),
+                num("import_records_per_sec"),
+                num("peak_rss_mb"),
+            ));
+            if !json {
+                eprintln!(
+                    "  {n} clients, run {}/{repeat}: {:.2} s",
+                    i + 1,
+                    num("run_secs")
+                );
+            }
+        }
+        let runs: Vec<f64> = figures.iter().map(|f| f.0).collect();
+        let med = median(runs.clone());
+        let prev = points.last();
+        points.push(ScalePoint {
+            clients: n,
+            runs_secs: runs,
+            median_run_secs: med,
+            median_bulk_insert_secs: median(figures.iter().map(|f| f.1).collect()),
+            median_import_records_per_sec: median(figures.iter().map(|f| f.2).collect()),
+            peak_rss_mb: figures.iter().map(|f| f.3).fold(0.0, f64::max),
+            time_ratio: prev.map(|p| med / p.median_run_secs.max(1e-9)),
+            clients_ratio: prev.map(|p| n as f64 / p.clients as f64),
+        });
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&points).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "clients   median run   invoices/s   bulk insert   import/s    peak memory   time ratio"
+    );
+    for p in &points {
+        let ratio = match (p.time_ratio, p.clients_ratio) {
+            (Some(t), Some(c)) => format!("{t:.2} for {c:.0}× the clients"),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<9} {:>8.2} s   {:>10.0}   {:>9.2} s   {:>8.0}   {:>8.0} MB   {ratio}",
+            p.clients,
+            p.median_run_secs,
+            p.clients as f64 / p.median_run_secs.max(1e-9),
+            p.median_bulk_insert_secs,
+            p.median_import_records_per_sec,
+            p.peak_rss_mb
         );
     }
     Ok(())

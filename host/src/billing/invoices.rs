@@ -76,11 +76,11 @@ pub struct LineView {
     pub period_end: Option<NaiveDate>,
 }
 
-/// A payment or credit application as shown.
+/// A payment, a credit application or a refund as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct PaymentView {
     pub id: i64,
-    /// payment or credit.
+    /// payment, credit, refund or refund_credit (refunds have negative amounts).
     pub method: String,
     pub reference: Option<String>,
     pub amount: String,
@@ -106,6 +106,8 @@ pub struct InvoiceView {
     pub total: String,
     pub amount_paid: String,
     pub amount_due: String,
+    /// Given back by refunds (a positive amount; `amount_paid` is already net of it).
+    pub amount_refunded: String,
     pub issue_date: Option<NaiveDate>,
     pub due_date: Option<NaiveDate>,
     pub paid_at: Option<String>,
@@ -156,7 +158,7 @@ fn inv_amounts(inv: &invoice::Model) -> Result<(Decimal, Decimal)> {
     Ok((amount(&inv.total, what)?, amount(&inv.amount_paid, what)?))
 }
 
-fn name_of(inv: &invoice::Model) -> String {
+pub(crate) fn name_of(inv: &invoice::Model) -> String {
     match &inv.number {
         Some(n) => n.clone(),
         None => format!("#{} (draft)", inv.id),
@@ -427,58 +429,66 @@ pub(crate) async fn issue_batch<C: ConnectionTrait>(
     }
     let first = reserve_numbers(db, year, prepared.len() as i64).await?;
     let last = first + prepared.len() as i64 - 1;
-    let rows: Vec<invoice::ActiveModel> = prepared
+    // The rows as stored, kept in memory: only their ids are read back.
+    let mut models: Vec<invoice::Model> = prepared
         .iter()
         .enumerate()
         .map(|(i, (b, _, t))| {
             let seq = first + i as i64;
-            invoice::ActiveModel {
-                client_id: Set(b.client.id),
-                service_id: Set(None),
-                number: Set(Some(format!("{year}-{seq:06}"))),
-                number_year: Set(Some(year)),
-                number_seq: Set(Some(seq)),
-                status: Set("unpaid".into()),
-                currency: Set(b.cur.code.clone()),
-                subtotal: Set(b.cur.text(t.subtotal)),
-                tax_total: Set(b.cur.text(t.tax)),
-                total: Set(b.cur.text(t.total)),
-                amount_paid: Set(b.cur.text(Decimal::ZERO)),
-                issue_date: Set(Some(issue_date)),
-                due_date: Set(Some(b.due_date)),
-                paid_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
+            invoice::Model {
+                id: 0,
+                client_id: b.client.id,
+                service_id: None,
+                number: Some(format!("{year}-{seq:06}")),
+                number_year: Some(year),
+                number_seq: Some(seq),
+                status: "unpaid".into(),
+                currency: b.cur.code.clone(),
+                subtotal: b.cur.text(t.subtotal),
+                tax_total: b.cur.text(t.tax),
+                total: b.cur.text(t.total),
+                amount_paid: b.cur.text(Decimal::ZERO),
+                issue_date: Some(issue_date),
+                due_date: Some(b.due_date),
+                paid_at: None,
+                created_at: now,
+                updated_at: now,
             }
         })
         .collect();
-    for part in rows.chunks(BATCH_ROWS) {
-        invoice::Entity::insert_many(part.to_vec())
+    for part in models.chunks(BATCH_ROWS) {
+        let rows = part.iter().map(|m| {
+            let mut a: invoice::ActiveModel = m.clone().into();
+            a.id = sea_orm::ActiveValue::NotSet;
+            a
+        });
+        invoice::Entity::insert_many(rows)
             .exec_without_returning(db)
             .await
             .map_err(db_err("storing the invoices"))?;
     }
-    drop(rows);
-    let mut by_seq: std::collections::HashMap<i64, invoice::Model> = invoice::Entity::find()
+    let ids: std::collections::HashMap<i64, i64> = invoice::Entity::find()
+        .select_only()
+        .column(invoice::Column::NumberSeq)
+        .column(invoice::Column::Id)
         .filter(invoice::Column::NumberYear.eq(year))
         .filter(invoice::Column::NumberSeq.between(first, last))
+        .into_tuple::<(i64, i64)>()
         .all(db)
         .await
-        .map_err(db_err("reading the new invoices"))?
+        .map_err(db_err("reading the new invoices' ids"))?
         .into_iter()
-        .filter_map(|inv| inv.number_seq.map(|s| (s, inv)))
         .collect();
+    for m in &mut models {
+        let seq = m.number_seq.unwrap_or_default();
+        m.id = *ids
+            .get(&seq)
+            .ok_or_else(|| Error::Storage(format!("invoice {year}-{seq:06} was not stored")))?;
+    }
     let mut made = Vec::with_capacity(prepared.len());
     let mut line_rows: Vec<invoice_line::ActiveModel> = Vec::new();
     let mut emails: Vec<outbox::ActiveModel> = Vec::with_capacity(prepared.len());
-    for (i, (b, amounts, _)) in prepared.into_iter().enumerate() {
-        let inv = by_seq.remove(&(first + i as i64)).ok_or_else(|| {
-            Error::Storage(format!(
-                "invoice {year}-{:06} was not stored",
-                first + i as i64
-            ))
-        })?;
+    for ((b, amounts, _), inv) in prepared.into_iter().zip(models) {
         let cur = b.cur;
         let lines: Vec<LineView> = b
             .lines
@@ -539,6 +549,7 @@ pub(crate) async fn issue_batch<C: ConnectionTrait>(
             total: inv.total.clone(),
             amount_paid: inv.amount_paid.clone(),
             amount_due: cur.text(total),
+            amount_refunded: cur.text(Decimal::ZERO),
             issue_date: inv.issue_date,
             due_date: inv.due_date,
             paid_at: None,
@@ -758,7 +769,7 @@ pub async fn find<C: ConnectionTrait>(db: &C, reference: &str) -> Result<invoice
     })
 }
 
-async fn client_of<C: ConnectionTrait>(db: &C, id: i64) -> Result<client::Model> {
+pub(crate) async fn client_of<C: ConnectionTrait>(db: &C, id: i64) -> Result<client::Model> {
     client::Entity::find_by_id(id)
         .one(db)
         .await
@@ -791,6 +802,10 @@ pub async fn load_view<C: ConnectionTrait>(db: &C, inv: &invoice::Model) -> Resu
         Some(c) => c.text(x),
         None => x.to_string(),
     };
+    let mut refunded = Decimal::ZERO;
+    for p in payments.iter().filter(|p| is_refund(&p.method)) {
+        refunded -= money::from_db(&p.amount, &format!("refund #{}", p.id))?;
+    }
     Ok(InvoiceView {
         id: inv.id,
         number: inv.number.clone(),
@@ -810,6 +825,7 @@ pub async fn load_view<C: ConnectionTrait>(db: &C, inv: &invoice::Model) -> Resu
         total: inv.total.clone(),
         amount_paid: inv.amount_paid.clone(),
         amount_due: text(due),
+        amount_refunded: text(refunded),
         issue_date: inv.issue_date,
         due_date: inv.due_date,
         paid_at: inv.paid_at.map(|t| t.to_rfc3339()),
@@ -1009,7 +1025,7 @@ pub async fn issue(
     show(store, &inv.id.to_string()).await
 }
 
-fn check_reference(reference: &str) -> Result<String> {
+pub(crate) fn check_reference(reference: &str) -> Result<String> {
     let r = reference.trim();
     if r.is_empty() || r.chars().count() > 200 || r.chars().any(char::is_control) {
         return Err(Error::Invalid(
@@ -1019,7 +1035,7 @@ fn check_reference(reference: &str) -> Result<String> {
     Ok(r.to_string())
 }
 
-async fn by_reference<C: ConnectionTrait>(
+pub(crate) async fn by_reference<C: ConnectionTrait>(
     db: &C,
     reference: &str,
 ) -> Result<Option<payment::Model>> {
@@ -1377,6 +1393,9 @@ pub fn render(v: &InvoiceView) -> String {
         ("Total", fmt(&v.total)),
         ("Paid", fmt(&v.amount_paid)),
     ];
+    if money::from_db(&v.amount_refunded, "refunded").is_ok_and(|r| !r.is_zero()) {
+        totals.push(("Refunded", fmt(&v.amount_refunded)));
+    }
     if matches!(v.status.as_str(), "draft" | "unpaid") {
         totals.push(("Due", fmt(&v.amount_due)));
     }
@@ -1393,6 +1412,8 @@ pub fn render(v: &InvoiceView) -> String {
         for p in &v.payments {
             let what = match (&p.method[..], &p.reference) {
                 ("credit", _) => "from credit".to_string(),
+                (REFUND, Some(r)) => format!("refund {r}"),
+                (REFUND_CREDIT, Some(r)) => format!("refund {r} to credit"),
                 (_, Some(r)) => format!("payment {r}"),
                 (m, None) => m.to_string(),
             };
@@ -1405,4 +1426,15 @@ pub fn render(v: &InvoiceView) -> String {
         }
     }
     out
+}
+
+/// The `method` of a refund paid back through the bank or gateway (a negative amount).
+pub const REFUND: &str = "refund";
+
+/// The `method` of a refund given back as credit (a negative amount, with a ledger entry).
+pub const REFUND_CREDIT: &str = "refund_credit";
+
+/// Whether a payment row is a refund (its amount is negative).
+pub(crate) fn is_refund(method: &str) -> bool {
+    matches!(method, REFUND | REFUND_CREDIT)
 }

@@ -17,6 +17,7 @@ pub mod money;
 pub mod orders;
 pub mod prices;
 pub mod recurring;
+pub mod refunds;
 pub mod run;
 pub mod taxes;
 pub mod usage;

@@ -222,6 +222,10 @@ pub(crate) async fn on_paid<C: ConnectionTrait>(
         .map_err(db_err("reading invoice lines"))?;
     let paid_day = payment::Entity::find()
         .filter(payment::Column::InvoiceId.eq(inv.id))
+        .filter(
+            payment::Column::Method
+                .is_not_in([super::invoices::REFUND, super::invoices::REFUND_CREDIT]),
+        )
         .order_by_desc(payment::Column::ReceivedOn)
         .one(db)
         .await

@@ -24,7 +24,7 @@ pub mod import;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -68,48 +68,97 @@ fn stop_after() -> Option<usize> {
         .and_then(|v| v.parse().ok())
 }
 
-/// The billing time zone as a fixed offset: `PROVISOR_BILLING_TZ` is `UTC` (default),
-/// or an offset such as `+02:00`, `-0530`, `+01`. IANA names need a time zone database,
-/// which the host does not carry: they are refused with the fix.
-pub fn billing_offset() -> Result<FixedOffset> {
-    let raw = std::env::var("PROVISOR_BILLING_TZ").unwrap_or_default();
-    parse_offset(&raw)
+/// The billing time zone (`PROVISOR_BILLING_TZ`): `UTC` (default), a fixed offset such
+/// as `+02:00`, `-0530` or `UTC+1`, or an IANA name such as `Europe/Berlin`, whose
+/// daylight-saving rules are built in (chrono-tz).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingZone {
+    Fixed(FixedOffset),
+    Named(chrono_tz::Tz),
 }
 
-/// Parses a billing time zone (see [`billing_offset`]).
-pub fn parse_offset(raw: &str) -> Result<FixedOffset> {
-    let t = raw.trim();
-    let t = t
-        .strip_prefix("UTC")
-        .or_else(|| t.strip_prefix("utc"))
-        .unwrap_or(t);
-    if t.is_empty() || t == "Z" || t == "Etc/UTC" {
-        return Ok(FixedOffset::east_opt(0).expect("zero offset"));
+impl BillingZone {
+    /// The zone `PROVISOR_BILLING_TZ` names.
+    pub fn from_env() -> Result<BillingZone> {
+        BillingZone::parse(&std::env::var("PROVISOR_BILLING_TZ").unwrap_or_default())
     }
-    let bad = || {
-        Error::Invalid(format!(
-            "PROVISOR_BILLING_TZ={raw:?} is not supported: give UTC or a fixed offset such as +01:00 or -05:30 (IANA names like Europe/Berlin are not, as no time zone database is built in)"
-        ))
-    };
+
+    /// Parses a billing time zone (see [`BillingZone`]).
+    pub fn parse(raw: &str) -> Result<BillingZone> {
+        let t = raw.trim();
+        let bad = || {
+            Error::Invalid(format!(
+                "PROVISOR_BILLING_TZ={raw:?} is not a time zone: give UTC, a fixed offset such as +01:00 or -05:30, or an IANA name such as Europe/Berlin"
+            ))
+        };
+        let rest = t
+            .strip_prefix("UTC")
+            .or_else(|| t.strip_prefix("utc"))
+            .unwrap_or(t);
+        if rest.is_empty() || rest == "Z" {
+            return Ok(BillingZone::Fixed(FixedOffset::east_opt(0).expect("zero")));
+        }
+        if rest.starts_with(['+', '-']) {
+            return parse_offset(rest).map(BillingZone::Fixed).ok_or_else(bad);
+        }
+        t.parse::<chrono_tz::Tz>()
+            .map(BillingZone::Named)
+            .map_err(|_| bad())
+    }
+
+    /// The instant a wall-clock time happens in this zone. Where clocks go back and the
+    /// time happens twice, the first; where they go forward past it, the moment they
+    /// land (02:30 on a spring-forward night in Berlin is 03:00 CEST).
+    pub fn instant(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        match self {
+            BillingZone::Fixed(o) => first_instant(o, local),
+            BillingZone::Named(z) => first_instant(z, local),
+        }
+    }
+
+    /// The calendar day an instant falls on in this zone.
+    pub fn date_of(&self, t: DateTime<Utc>) -> NaiveDate {
+        match self {
+            BillingZone::Fixed(o) => t.with_timezone(o).date_naive(),
+            BillingZone::Named(z) => t.with_timezone(z).date_naive(),
+        }
+    }
+}
+
+fn first_instant<Z: TimeZone>(zone: &Z, local: NaiveDateTime) -> DateTime<Utc> {
+    // A gap is at most a few hours long: step to its end a minute at a time.
+    for minutes in 0..=24 * 60 {
+        if let Some(t) = zone
+            .from_local_datetime(&(local + chrono::Duration::minutes(minutes)))
+            .earliest()
+        {
+            return t.with_timezone(&Utc);
+        }
+    }
+    Utc.from_utc_datetime(&local)
+}
+
+/// Parses a fixed offset: `+02:00`, `-0530`, `+1`.
+fn parse_offset(t: &str) -> Option<FixedOffset> {
     let (sign, rest) = match t.as_bytes().first() {
         Some(b'+') => (1, &t[1..]),
         Some(b'-') => (-1, &t[1..]),
-        _ => return Err(bad()),
+        _ => return None,
     };
     let digits: String = rest.chars().filter(|c| *c != ':').collect();
     if !digits.chars().all(|c| c.is_ascii_digit()) || !matches!(digits.len(), 1 | 2 | 4) {
-        return Err(bad());
+        return None;
     }
     let (h, m) = if digits.len() == 4 {
         (&digits[..2], &digits[2..])
     } else {
         (&digits[..], "0")
     };
-    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
     if h > 14 || m > 59 {
-        return Err(bad());
+        return None;
     }
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
 }
 
 /// The first day of `d`'s month.
@@ -371,20 +420,12 @@ fn dec(text: &str, what: &str) -> Result<Decimal> {
 /// Month-end collection for `date` (the last day of a month, 23:00 billing time).
 pub async fn month_end(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
     // A bad billing time zone is refused on every day, before any step writes.
-    let offset = billing_offset()?;
+    let zone = BillingZone::from_env()?;
     if !is_last_day(date) {
         return Ok(Vec::new());
     }
     let store = &rt.store;
-    let cutoff = offset
-        .from_local_datetime(&date.and_hms_opt(23, 0, 0).expect("23:00"))
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "{date} 23:00 does not exist in the billing time zone"
-            ))
-        })?;
+    let cutoff = zone.instant(date.and_hms_opt(23, 0, 0).expect("23:00"));
     let ps = month_start(date);
     let pe = next_month(date);
     let plans = usage_plans(store.db()).await?;
@@ -623,6 +664,10 @@ pub async fn postpaid(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Ve
     }
     invoice_month(rt, prev_month(date), date, dry_run).await
 }
+
+/// An imported usage record not yet invoiced: id, client, service, unit, quantity,
+/// month, late.
+type OpenRecord = (i64, i64, i64, String, String, NaiveDate, bool);
 
 /// One line to bill, before it meets the invoice.
 struct Pending {
@@ -946,17 +991,29 @@ pub async fn invoice_month(
             .into_iter()
             .map(|u| u.client_id)
             .collect();
-        let records = usage_record::Entity::find()
+        // Only the columns the invoice needs (the chunk's records are many).
+        let records: Vec<OpenRecord> = usage_record::Entity::find()
+            .select_only()
+            .columns([
+                usage_record::Column::Id,
+                usage_record::Column::ClientId,
+                usage_record::Column::ServiceId,
+                usage_record::Column::Unit,
+                usage_record::Column::Quantity,
+                usage_record::Column::PeriodStart,
+                usage_record::Column::Late,
+            ])
             .filter(usage_record::Column::ClientId.is_in(ids.clone()))
             .filter(usage_record::Column::InvoiceId.is_null())
             .filter(usage_record::Column::PeriodStart.lt(pe))
             .order_by_asc(usage_record::Column::Id)
+            .into_tuple()
             .all(&tx)
             .await
             .map_err(db_err("reading imported usage"))?;
-        let mut recs: HashMap<i64, Vec<usage_record::Model>> = HashMap::new();
+        let mut recs: HashMap<i64, Vec<OpenRecord>> = HashMap::new();
         for r in records {
-            recs.entry(r.client_id).or_default().push(r);
+            recs.entry(r.1).or_default().push(r);
         }
         let items = billable_item::Entity::find()
             .filter(billable_item::Column::ClientId.is_in(ids.clone()))
@@ -981,17 +1038,15 @@ pub async fn invoice_month(
         let mut bill_ids: Vec<i64> = Vec::new();
         let mut pending_events: Vec<(i64, i64, usize, Decimal)> = Vec::new();
         let mut ready: Vec<Ready> = Vec::new();
-        for (cid, _) in &chunk {
+        for (cid, svcs) in &chunk {
             if already.contains(cid) || failed.contains(cid) {
                 continue;
             }
             let Some(c) = clients.get(cid) else { continue };
             let cur = &curs[&c.currency];
             let rate = tax[&c.country];
-            let due_days = chunk
-                .iter()
-                .find(|(x, _)| x == cid)
-                .and_then(|(_, v)| v.first())
+            let due_days = svcs
+                .first()
                 .and_then(|s| plans.get(&s.plan_id))
                 .map(|p| p.1)
                 .unwrap_or(14);
@@ -1029,10 +1084,10 @@ pub async fn invoice_month(
             let rec_rows = recs.remove(cid).unwrap_or_default();
             // Imported usage by (service, unit, month, late).
             let mut groups: BTreeMap<(i64, String, NaiveDate, bool), Decimal> = BTreeMap::new();
-            for r in &rec_rows {
-                let q = dec(&r.quantity, "usage record quantity")?;
+            for (_, _, service_id, unit, quantity, period_start, late) in &rec_rows {
+                let q = dec(quantity, "usage record quantity")?;
                 *groups
-                    .entry((r.service_id, r.unit.clone(), r.period_start, r.late))
+                    .entry((*service_id, unit.clone(), *period_start, *late))
                     .or_default() += q;
             }
             for ((sid, unit, start, late), q) in groups {
@@ -1069,7 +1124,7 @@ pub async fn invoice_month(
                 cid: c.id,
                 lines: new_lines,
                 due: pe + chrono::Days::new(due_days.max(0) as u64),
-                rec_ids: rec_rows.iter().map(|r| r.id).collect(),
+                rec_ids: rec_rows.iter().map(|r| r.0).collect(),
                 bill_ids: bill_rows.iter().map(|b| b.id).collect(),
             });
         }
@@ -1329,13 +1384,45 @@ mod tests {
     }
 
     #[test]
-    fn offsets() {
-        assert_eq!(parse_offset("").unwrap().local_minus_utc(), 0);
-        assert_eq!(parse_offset("UTC").unwrap().local_minus_utc(), 0);
-        assert_eq!(parse_offset("+02:00").unwrap().local_minus_utc(), 7200);
-        assert_eq!(parse_offset("-0530").unwrap().local_minus_utc(), -19800);
-        assert_eq!(parse_offset("UTC+1").unwrap().local_minus_utc(), 3600);
-        assert!(parse_offset("Europe/Berlin").is_err());
-        assert!(parse_offset("+25:00").is_err());
+    fn zones() {
+        let off = |raw: &str| match BillingZone::parse(raw).unwrap() {
+            BillingZone::Fixed(o) => o.local_minus_utc(),
+            z => panic!("{raw} parsed as {z:?}"),
+        };
+        assert_eq!(off(""), 0);
+        assert_eq!(off("UTC"), 0);
+        assert_eq!(off("+02:00"), 7200);
+        assert_eq!(off("-0530"), -19800);
+        assert_eq!(off("UTC+1"), 3600);
+        assert!(matches!(
+            BillingZone::parse("Europe/Berlin"),
+            Ok(BillingZone::Named(chrono_tz::Tz::Europe__Berlin))
+        ));
+        for bad in ["+25:00", "Europe/Berln", "CEST+", "12"] {
+            let e = BillingZone::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("Europe/Berlin") && e.contains("+01:00"), "{e}");
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn month_end_cutoff_follows_daylight_saving() {
+        let berlin = BillingZone::parse("Europe/Berlin").unwrap();
+        let at = |day: &str, h: u32, m: u32| berlin.instant(d(day).and_hms_opt(h, m, 0).unwrap());
+        // 23:00 on the last day: CET (+01:00) in January, CEST (+02:00) in March.
+        assert_eq!(at("2026-01-31", 23, 0), utc("2026-01-31T22:00:00Z"));
+        assert_eq!(at("2026-03-31", 23, 0), utc("2026-03-31T21:00:00Z"));
+        assert_eq!(at("2026-10-31", 23, 0), utc("2026-10-31T22:00:00Z"));
+        // Clocks go forward at 02:00 on 2026-03-29: 02:30 lands at 03:00 CEST.
+        assert_eq!(at("2026-03-29", 2, 30), utc("2026-03-29T01:00:00Z"));
+        // Clocks go back at 03:00 on 2026-10-25: 02:30 happens twice, the first counts.
+        assert_eq!(at("2026-10-25", 2, 30), utc("2026-10-25T00:30:00Z"));
+        // The day an instant falls on, around midnight.
+        assert_eq!(berlin.date_of(utc("2026-01-31T23:30:00Z")), d("2026-02-01"));
+        assert_eq!(berlin.date_of(utc("2026-07-31T21:59:00Z")), d("2026-07-31"));
+        assert_eq!(berlin.date_of(utc("2026-07-31T22:00:00Z")), d("2026-08-01"));
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::processing::{self, parse_day};
 use super::{output, Ctx, JsonFlag};
-use crate::billing::{self, currencies, invoices, ledger, prices, taxes};
+use crate::billing::{self, currencies, invoices, ledger, prices, refunds, taxes};
 use crate::engine;
 use crate::error::{Error, Result};
 
@@ -120,6 +120,27 @@ pub enum InvoicesCmd {
         #[arg(long)]
         reference: String,
         /// The day the money arrived, YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        date: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Gives money paid on an invoice back: through the bank or gateway it came from
+    /// (--to original) or as the client's credit (--to credit). A reference already
+    /// recorded is not recorded again. Services are left as they are.
+    Refund {
+        invoice: String,
+        /// The refund's bank or gateway transaction id (unique, like a payment's).
+        #[arg(long)]
+        reference: String,
+        /// The amount to give back, in the invoice's currency (default: everything
+        /// paid on it and not yet refunded).
+        #[arg(long, allow_hyphen_values = true)]
+        amount: Option<String>,
+        /// original (back through the bank or gateway) or credit (the client's credit).
+        #[arg(long, default_value = "original")]
+        to: String,
+        /// The day the money went back, YYYY-MM-DD (default: today, UTC).
         #[arg(long)]
         date: Option<String>,
         #[command(flatten)]
@@ -451,6 +472,38 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
                 println!("{}", paid.note);
                 for a in &paid.credit_applied {
                     print_applied(a);
+                }
+            }
+        }
+        InvoicesCmd::Refund {
+            invoice,
+            reference,
+            amount,
+            to,
+            date,
+            json,
+        } => {
+            let to = refunds::Destination::parse(&to)?;
+            let day = day_or_today("--date", date)?;
+            let request = refunds::Request {
+                invoice: &invoice,
+                amount: amount.as_deref(),
+                reference: &reference,
+                to,
+                day,
+            };
+            let r = refunds::refund(&store, request, now).await?;
+            if json.json {
+                output::json(&r);
+            } else {
+                println!("{}", r.note);
+                for a in &r.credit_applied {
+                    print_applied(a);
+                }
+                for s in &r.services {
+                    println!(
+                        "service #{s} keeps running; terminate it with `provisor services terminate {s}` if the refund ends it"
+                    );
                 }
             }
         }

@@ -186,6 +186,14 @@ enum BenchCmd {
     Billing {
         #[arg(long, default_value_t = 10_000)]
         clients: usize,
+        /// Instead of one run: each of these client counts (comma-separated, e.g.
+        /// 10000,100000) in its own process, --repeat times, printing the median times
+        /// and how the time grows against the number of clients.
+        #[arg(long, value_delimiter = ',', conflicts_with = "clients")]
+        scale: Vec<usize>,
+        /// Runs per size with --scale (the median is reported).
+        #[arg(long, default_value_t = 3, requires = "scale")]
+        repeat: usize,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -495,8 +503,17 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Bench(BenchCmd::Billing { clients, json }) => {
-            crate::bench_billing::cli(clients, json.json).await
+        Command::Bench(BenchCmd::Billing {
+            clients,
+            scale,
+            repeat,
+            json,
+        }) => {
+            if scale.is_empty() {
+                crate::bench_billing::cli(clients, json.json).await
+            } else {
+                crate::bench_billing::scale(&scale, repeat, json.json)
+            }
         }
         Command::Departments(cmd) => processing::departments(&ctx, cmd).await,
         // Billing: clients and plans gain billing subcommands; ordering prints the

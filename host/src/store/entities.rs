@@ -584,7 +584,7 @@ pub mod payment {
         pub id: i64,
         pub invoice_id: i64,
         pub client_id: i64,
-        /// payment or credit.
+        /// payment, credit, refund or refund_credit (refunds have negative amounts).
         pub method: String,
         #[sea_orm(unique)]
         pub reference: Option<String>,

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0004Billing),
             Box::new(M0005BillingRecurring),
             Box::new(M0006BillingUsage),
+            Box::new(M0007LookupIndexes),
         ]
     }
 }
@@ -951,6 +952,62 @@ impl MigrationTrait for M0005BillingRecurring {
         for t in ["daily_runs", "billing_actions", "renewals", "billing_terms"] {
             m.drop_table(Table::drop().table(t).if_exists().to_owned())
                 .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Indexes for lookups that scanned whole tables: a client's services (every billing
+/// chunk, every order), invoices by year and sequence number (read back after a
+/// batched issue), and a client's billable items not yet invoiced. Without them the
+/// monthly run's chunks each scanned every service and invoice, so the run grew with
+/// the square of the number of clients.
+pub(crate) struct M0007LookupIndexes;
+
+impl MigrationName for M0007LookupIndexes {
+    fn name(&self) -> &str {
+        "m0007_lookup_indexes"
+    }
+}
+
+const M0007_INDEXES: [(&str, &str, &[&str]); 3] = [
+    ("services_client", "services", &["client_id"]),
+    (
+        "invoices_year_seq",
+        "invoices",
+        &["number_year", "number_seq"],
+    ),
+    (
+        "billable_items_open",
+        "billable_items",
+        &["client_id", "invoice_id"],
+    ),
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0007LookupIndexes {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table, cols) in M0007_INDEXES {
+            let mut idx = Index::create();
+            idx.name(name).table(table.to_string()).if_not_exists();
+            for c in cols {
+                idx.col(ToString::to_string(c));
+            }
+            m.create_index(idx.to_owned()).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table, _) in M0007_INDEXES {
+            m.drop_index(
+                Index::drop()
+                    .name(name)
+                    .table(table.to_string())
+                    .if_exists()
+                    .to_owned(),
+            )
+            .await?;
         }
         Ok(())
     }

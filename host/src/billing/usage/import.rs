@@ -22,7 +22,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter}
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{billing_offset, check_unit, month_start, Prices};
+use super::{check_unit, month_start, BillingZone, Prices};
 use crate::billing::money;
 use crate::error::{Error, Result};
 use crate::store::entities::{client, service, usage_invoice, usage_plan};
@@ -109,13 +109,16 @@ fn parse_record(v: &Value, at: &str) -> std::result::Result<NewRecord, String> {
             format!("{at} ({tid}): period_start {p:?} is not a date that exists (YYYY-MM-DD)")
         })?,
         (None, Some(t)) => {
-            let off = billing_offset().map_err(|e| e.to_string())?;
-            DateTime::parse_from_rfc3339(t.trim())
-                .map_err(|_| {
-                    format!("{at} ({tid}): at {t:?} is not an RFC 3339 time (2026-01-17T10:00:00Z)")
-                })?
-                .with_timezone(&off)
-                .date_naive()
+            let zone = BillingZone::from_env().map_err(|e| e.to_string())?;
+            zone.date_of(
+                DateTime::parse_from_rfc3339(t.trim())
+                    .map_err(|_| {
+                        format!(
+                            "{at} ({tid}): at {t:?} is not an RFC 3339 time (2026-01-17T10:00:00Z)"
+                        )
+                    })?
+                    .with_timezone(&Utc),
+            )
         }
         (None, None) => {
             return Err(format!(

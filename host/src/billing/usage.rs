@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -693,6 +693,34 @@ struct Issued {
     bill_ids: Vec<i64>,
 }
 
+/// Sets `invoice_id` on rows of `table` (`usage_records` or `billable_items`) from
+/// (row id, invoice id) pairs, 1,000 rows per statement joined to a `VALUES` list. The
+/// values are integers we hold, written as literals.
+async fn mark_invoiced<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    pairs: &[(i64, i64)],
+) -> std::result::Result<(), sea_orm::DbErr> {
+    use std::fmt::Write;
+    for part in pairs.chunks(1000) {
+        let mut list = String::with_capacity(part.len() * 16);
+        for (k, (id, inv)) in part.iter().enumerate() {
+            let sep = if k == 0 { "" } else { "," };
+            let _ = write!(list, "{sep}({id},{inv})");
+        }
+        let sql = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => format!(
+                "UPDATE {table} AS t SET invoice_id = v.inv FROM (VALUES {list}) AS v(id, inv) WHERE t.id = v.id"
+            ),
+            _ => format!(
+                "UPDATE {table} SET invoice_id = v.column2 FROM (VALUES {list}) AS v WHERE {table}.id = v.column1"
+            ),
+        };
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
 /// Takes the chunk's clients' row locks in one statement, in id order (PostgreSQL;
 /// SQLite's single writer already excludes everyone else).
 async fn lock_clients<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<()> {
@@ -1034,8 +1062,8 @@ pub async fn invoice_month(
         let now = Utc::now();
         let mut made: Vec<usage_invoice::ActiveModel> = Vec::new();
         let mut charge_rows: Vec<usage_charge::ActiveModel> = Vec::new();
-        let mut rec_ids: Vec<i64> = Vec::new();
-        let mut bill_ids: Vec<i64> = Vec::new();
+        let mut rec_ids: Vec<(i64, i64)> = Vec::new();
+        let mut bill_ids: Vec<(i64, i64)> = Vec::new();
         let mut pending_events: Vec<(i64, i64, usize, Decimal)> = Vec::new();
         let mut ready: Vec<Ready> = Vec::new();
         for (cid, svcs) in &chunk {
@@ -1199,8 +1227,8 @@ pub async fn invoice_month(
                     ..Default::default()
                 });
             }
-            rec_ids.extend(i.rec_ids);
-            bill_ids.extend(i.bill_ids);
+            rec_ids.extend(i.rec_ids.into_iter().map(|r| (r, i.inv_id)));
+            bill_ids.extend(i.bill_ids.into_iter().map(|b| (b, i.inv_id)));
             pending_events.push((i.inv_id, i.cid, i.n, i.credit));
         }
         // Per chunk: the (client, period) keys, the (service, period) charges, and
@@ -1217,30 +1245,12 @@ pub async fn invoice_month(
                 .await
                 .map_err(db_err("recording usage charges"))?;
         }
-        let of_client = |table: &str| {
-            Expr::cust(format!(
-                "(SELECT ui.invoice_id FROM usage_invoices ui WHERE ui.client_id = {table}.client_id AND ui.period_start = '{ps}')"
-            ))
-        };
-        for part in rec_ids.chunks(1000) {
-            usage_record::Entity::update_many()
-                .col_expr(usage_record::Column::InvoiceId, of_client("usage_records"))
-                .filter(usage_record::Column::Id.is_in(part.to_vec()))
-                .exec(&tx)
-                .await
-                .map_err(db_err("marking imported usage invoiced"))?;
-        }
-        for part in bill_ids.chunks(1000) {
-            billable_item::Entity::update_many()
-                .col_expr(
-                    billable_item::Column::InvoiceId,
-                    of_client("billable_items"),
-                )
-                .filter(billable_item::Column::Id.is_in(part.to_vec()))
-                .exec(&tx)
-                .await
-                .map_err(db_err("marking billable items invoiced"))?;
-        }
+        mark_invoiced(&tx, "usage_records", &rec_ids)
+            .await
+            .map_err(db_err("marking imported usage invoiced"))?;
+        mark_invoiced(&tx, "billable_items", &bill_ids)
+            .await
+            .map_err(db_err("marking billable items invoiced"))?;
         // Invoices issued on their own may have been paid from credit: read them again.
         for part in single_ids.chunks(1000) {
             for inv in invoice::Entity::find()

@@ -118,3 +118,26 @@ pub fn totals(inv: &Value) -> [String; 5] {
     ]
     .map(|k| inv[k].as_str().unwrap().to_string())
 }
+
+/// The `metered` plan on handler `rec`, billing pushed usage at these prices
+/// ((unit, EUR amount)).
+pub fn metered_plan(home: &TestHome, prices: &[(&str, &str)]) {
+    ok(home, &["plans", "add", "metered", "--handler", "rec"]);
+    ok(home, &["usage", "plan", "metered", "--mode", "pushed"]);
+    for (unit, amount) in prices {
+        ok(
+            home,
+            &[
+                "usage",
+                "price",
+                "metered",
+                "--currency",
+                "EUR",
+                "--unit",
+                unit,
+                "--amount",
+                amount,
+            ],
+        );
+    }
+}

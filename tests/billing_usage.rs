@@ -6,6 +6,9 @@
 
 use std::sync::Arc;
 
+#[path = "billing_support.rs"]
+mod support;
+
 use provisor_e2e::{backends, so, TestHome};
 use provisor_simulators::computestacks::{self as cs, ComputeStacksApi, UsageSeed};
 use provisor_simulators::solusvm::{self, SolusVm, API_TOKEN};
@@ -388,37 +391,10 @@ fn pushed(url: Option<String>) -> TestHome {
     let home = TestHome::with_database(url);
     home.drop_module(&so("provisor_fixture_recorder"), "recorder.so");
     let settings = json!({ "journal": home.path().join("journal").to_str().unwrap() });
-    let f = home.write("rec.json", &settings.to_string());
-    ok(
-        &home,
-        &[
-            "handlers",
-            "add",
-            "rec",
-            "--module",
-            "recorder",
-            "--settings",
-            f.to_str().unwrap(),
-        ],
-    );
+    home.add_handler("rec", "recorder", &settings, None);
     ok(&home, &["currencies", "add", "EUR"]);
     ok(&home, &["taxes", "set", "NL", "21"]);
-    ok(&home, &["plans", "add", "metered", "--handler", "rec"]);
-    ok(&home, &["usage", "plan", "metered", "--mode", "pushed"]);
-    ok(
-        &home,
-        &[
-            "usage",
-            "price",
-            "metered",
-            "--currency",
-            "EUR",
-            "--unit",
-            "GB",
-            "--amount",
-            "0.08",
-        ],
-    );
+    support::metered_plan(&home, &[("GB", "0.08")]);
     home
 }
 

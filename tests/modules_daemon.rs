@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use provisor_e2e::{bin, so, Daemon, Run, TestHome};
+use provisor_e2e::{bin, exits_within, so, Daemon, TestHome};
 use serde_json::Value;
 
 const SERVE: [&str; 4] = ["--check-interval", "1", "--scan-interval-ms", "500"];
@@ -577,7 +577,7 @@ fn a_second_daemon_on_the_same_home_is_refused() {
 
     // `home.run(&["serve"])`, except that a second daemon that does start is killed
     // instead of hanging the test.
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .arg("--home")
         .arg(home.path())
         .env_remove("PROVISOR_HOME")
@@ -589,25 +589,7 @@ fn a_second_daemon_on_the_same_home_is_refused() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("provisor serve starts");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "a second serve kept running:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    };
+    let run = exits_within(child, Duration::from_secs(10), "a second serve");
     assert!(!run.stdout.contains("ready"), "{run:?}");
     let err = run.fails_with(2);
     assert!(

@@ -498,6 +498,26 @@ impl Drop for Daemon {
     }
 }
 
+/// Waits for a process that must exit by itself (a refused start, say) and returns
+/// what it printed; one still running after `limit` is killed and fails the test,
+/// named by `what`.
+pub fn exits_within(mut child: Child, limit: Duration, what: &str) -> Run {
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{what} kept running:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Run::from(child.wait_with_output().expect("output"))
+}
+
 /// Runs a scenario on every backend at once, each on its own thread (and, in the
 /// scenario, its own home and database); prints how long each took and fails, after
 /// all have ended, naming the backends whose scenario panicked.

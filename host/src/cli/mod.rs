@@ -294,6 +294,12 @@ struct ServeArgs {
     /// once per day: the days done are recorded, so a restart runs no day twice.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..24))]
     cron_hour: u32,
+    /// Serve the HTTP API (POST /v1/usage, GET /v1/health) on IP:PORT, e.g.
+    /// 127.0.0.1:8470 (port 0 picks a free one). Needs PROVISOR_API_TOKEN (at least 24
+    /// characters: `openssl rand -hex 32`); put a TLS reverse proxy in front when not on
+    /// loopback. Without it nothing listens.
+    #[arg(long, value_name = "IP:PORT")]
+    listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     engine: processing::EngineArgs,
 }
@@ -460,6 +466,7 @@ async fn run(cli: Cli) -> Result<()> {
                 check_interval: Duration::from_secs(args.check_interval),
                 scan_interval: Duration::from_millis(args.scan_interval_ms.max(100)),
                 cron_hour: args.cron_hour,
+                listen: args.listen,
                 engine: if args.no_workers {
                     None
                 } else {

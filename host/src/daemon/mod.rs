@@ -1,12 +1,16 @@
 //! `provisor serve`: the long-running process. It owns the recorded module state while
 //! it runs (a lock file tells CLI processes so), loads modules dropped into the
 //! modules directory within seconds, upgrades them in place of the old version,
-//! notices handler changes made by other processes, and checks connections.
+//! notices handler changes made by other processes, and checks connections. With
+//! `--listen` it also serves the HTTP API (`api.rs`: usage pushed by modules and panels).
 //!
 //! Must not: change services itself; later, the operations engine's workers run here.
 
+mod api;
+
 use std::collections::HashMap;
 use std::fs::File;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +40,9 @@ pub struct ServeOptions {
     pub engine: Option<crate::engine::EngineConfig>,
     /// The UTC hour from which the day's daily run is done (once per day).
     pub cron_hour: u32,
+    /// Serve the HTTP API on this address (`None`: nothing listens). Needs
+    /// `PROVISOR_API_TOKEN`.
+    pub listen: Option<SocketAddr>,
 }
 
 /// Whether a daemon holds the home's lock.
@@ -86,7 +93,24 @@ struct HandlerSeen {
 
 /// Runs until SIGINT or SIGTERM.
 pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
+    // A bad token or body limit refuses the start before anything is taken or opened.
+    let api_config = match opts.listen {
+        Some(addr) => Some(api::Config::from_env(addr)?),
+        None => {
+            if std::env::var_os(api::TOKEN_VAR).is_some() {
+                tracing::info!(
+                    "{} is set but --listen is not given: the HTTP API is off",
+                    api::TOKEN_VAR
+                );
+            }
+            None
+        }
+    };
     let _lock = take_lock(&ctx.home)?;
+    let api_bound = match api_config {
+        Some(c) => Some(c.bind().await?),
+        None => None,
+    };
     let store = ctx.store().await?;
     let registry = Arc::new(Registry::new(
         ctx.home.clone(),
@@ -106,6 +130,11 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     registry.scan().await?;
     let (_watcher, mut changes) = watcher::watch(&ctx.home.modules_dir())?;
     let mut seen = refresh_handlers(&rt, &HashMap::new()).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let api_running = api_bound.map(|bound| {
+        println!("api listening on http://{}", bound.addr());
+        bound.start(store.clone(), stop_tx.subscribe())
+    });
     println!(
         "provisor serve: ready; home {}, {} module(s) loaded, {} handler(s)",
         ctx.home.root().display(),
@@ -115,7 +144,6 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = opts.engine.clone().map(|cfg| {
         let worker = crate::engine::Worker::new(Arc::clone(&rt), cfg);
         tracing::info!("worker {} started", worker.id());
@@ -178,6 +206,10 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     }
     println!("provisor serve: stopping");
     let _ = stop_tx.send(true);
+    if let Some(api) = api_running {
+        // Requests in flight finish: an import answers only after it committed.
+        api.stopped().await;
+    }
     if let Some(w) = worker {
         // Operations in flight finish (or their lease runs out and another worker
         // takes them after a crash).

@@ -360,16 +360,38 @@ fn month_end_items_are_collected_on_the_last_day_and_invoiced_on_the_first() {
         assert!(cron(home, "2026-01-31").is_empty(), "[{b}]");
         assert!(invoices(home).is_empty(), "[{b}]");
 
-        // The 1st invoices the items: $9.60 + $0.31 = $9.91, no tax in GB; $2.00 of
-        // credit first, $7.91 due on the 11th.
+        // A row that started at 22:00 on the 31st (before the cutoff) but that the panel
+        // shows only after the last day's run: the 1st collects once more for January
+        // before invoicing, so it is on January's item (Storage $0.31 + $0.01 = $0.32).
+        env.api
+            .add_usage(
+                uid,
+                &[seed(
+                    "2026-01-31T22:00:00Z",
+                    "2026-01-31T23:00:00Z",
+                    "Storage",
+                    "10",
+                    "0.001",
+                )],
+            )
+            .unwrap();
+        // The 1st invoices the items: $9.60 + $0.32 = $9.92, no tax in GB; $2.00 of
+        // credit first, $7.92 due on the 11th.
         let ev = cron(home, "2026-02-01");
-        assert_eq!(ev.len(), 1, "[{b}] {ev:#?}");
+        assert_eq!(ev.len(), 2, "[{b}] {ev:#?}");
+        assert!(
+            ev[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("1 usage row(s) of Storage"),
+            "[{b}] {ev:#?}"
+        );
         let all = invoices(home);
         assert_eq!(all.len(), 1, "[{b}]");
         let inv = show(home, all[0]["number"].as_str().unwrap());
-        assert_eq!(inv["total"], "9.91", "[{b}] {inv:#}");
+        assert_eq!(inv["total"], "9.92", "[{b}] {inv:#}");
         assert_eq!(inv["amount_paid"], "2.00");
-        assert_eq!(inv["amount_due"], "7.91");
+        assert_eq!(inv["amount_due"], "7.92");
         assert_eq!(inv["due_date"], "2026-02-11");
         assert_eq!(inv["lines"].as_array().unwrap().len(), 2);
         assert!(cron(home, "2026-02-01").is_empty(), "[{b}]");
@@ -574,6 +596,19 @@ fn the_billing_time_zone_moves_the_month_end_cutoff() {
         assert!(
             err.contains("PROVISOR_BILLING_TZ") && err.contains("Europe/Berlin"),
             "[{b}] {err}"
+        );
+        // The daemon's schedule follows the zone: a bad one refuses the start.
+        let run = provisor_e2e::exits_within(
+            env.home
+                .start(&["serve", "--no-workers", "--check-interval", "0"]),
+            std::time::Duration::from_secs(20),
+            "serve with a bad billing time zone",
+        );
+        assert_eq!(run.code, 2, "[{b}] {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("PROVISOR_BILLING_TZ"),
+            "[{b}] {}",
+            run.stderr
         );
         env.home.env.pop();
         // Helsinki keeps EET (+02:00) through January and February.

@@ -381,6 +381,18 @@ impl TestHome {
             .unwrap_or_default()
     }
     /// Starts `provisor serve` with extra arguments and waits until it is ready.
+    /// Starts `provisor ARGS` in this home without waiting (output piped); pair it with
+    /// [`exits_within`] for a process that must stop by itself.
+    pub fn start(&self, args: &[&str]) -> Child {
+        self.command()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("provisor starts")
+    }
+
     pub fn serve(&self, args: &[&str]) -> Daemon {
         let log = self
             .path()

@@ -4,11 +4,12 @@
 //! nothing (each step rolls its transactions back and reports what it would have done).
 //!
 //! Steps, in order: month-end collection of pushed usage into billable items
-//! (`usage::month_end`), post-paid usage invoices on the 1st (`usage::postpaid`), and
+//! (`usage::month_end`, on the last day and again on the 1st for the month before),
+//! post-paid usage invoices on the 1st (`usage::postpaid`), and
 //! prepaid renewals, overdue suspends and terminates, and license billing
 //! (`recurring::daily`).
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::{recurring, usage};
@@ -37,10 +38,21 @@ pub struct Event {
 }
 
 /// Runs every billing step for `date`.
+///
+/// On the 1st, the last day's month-end collection runs again first: a daily run done
+/// before 23:00 on the last day collected only what had started by then, and rows
+/// started before the cutoff that the module shows now still belong to that month's
+/// items (collection is keyed per row, so nothing is collected twice).
 pub async fn day(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
     // Bad settings are refused before any step writes anything.
     recurring::Settings::from_env()?;
-    let mut events = usage::month_end(rt, date, dry_run).await?;
+    let mut events = Vec::new();
+    if date.day() == 1 {
+        if let Some(last) = date.pred_opt() {
+            events.extend(usage::month_end(rt, last, dry_run).await?);
+        }
+    }
+    events.extend(usage::month_end(rt, date, dry_run).await?);
     events.extend(usage::postpaid(rt, date, dry_run).await?);
     events.extend(recurring::daily(rt, date, dry_run).await?);
     Ok(events)

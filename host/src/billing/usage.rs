@@ -118,10 +118,21 @@ impl BillingZone {
 
     /// The calendar day an instant falls on in this zone.
     pub fn date_of(&self, t: DateTime<Utc>) -> NaiveDate {
+        self.local(t).date()
+    }
+
+    /// The wall-clock time of an instant in this zone.
+    pub fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
         match self {
-            BillingZone::Fixed(o) => t.with_timezone(o).date_naive(),
-            BillingZone::Named(z) => t.with_timezone(z).date_naive(),
+            BillingZone::Fixed(o) => t.with_timezone(o).naive_local(),
+            BillingZone::Named(z) => t.with_timezone(z).naive_local(),
         }
+    }
+
+    /// When month-end collection happens on `date` (the last day of a month): 23:00
+    /// there.
+    pub fn month_end_cutoff(&self, date: NaiveDate) -> DateTime<Utc> {
+        self.instant(date.and_hms_opt(23, 0, 0).expect("23:00"))
     }
 }
 
@@ -425,7 +436,7 @@ pub async fn month_end(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<V
         return Ok(Vec::new());
     }
     let store = &rt.store;
-    let cutoff = zone.instant(date.and_hms_opt(23, 0, 0).expect("23:00"));
+    let cutoff = zone.month_end_cutoff(date);
     let ps = month_start(date);
     let pe = next_month(date);
     let plans = usage_plans(store.db()).await?;

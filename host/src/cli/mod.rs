@@ -106,7 +106,8 @@ enum Command {
     /// addon lifetimes, enabled or disabled handlers alike); what modules ask for is
     /// queued as operations (`work --until-idle` or `serve` carries them out).
     Cron {
-        /// The day to run, YYYY-MM-DD (default: today, UTC).
+        /// The day to run, YYYY-MM-DD (default: today in the billing time zone,
+        /// PROVISOR_BILLING_TZ, UTC unless set).
         #[arg(long)]
         date: Option<String>,
         /// Say which handlers would be called, call nothing, write nothing.
@@ -290,8 +291,10 @@ struct ServeArgs {
     /// Run no workers (modules and handlers only).
     #[arg(long)]
     no_workers: bool,
-    /// The hour (UTC, 0-23) from which the day's daily run (`provisor cron`) is done,
-    /// once per day: the days done are recorded, so a restart runs no day twice.
+    /// The hour (0-23, in the billing time zone PROVISOR_BILLING_TZ, UTC unless set)
+    /// from which the day's daily run (`provisor cron`) is done, once per day: the days
+    /// done are recorded, so a restart runs no day twice. On a month's last day the
+    /// month-end collection runs again at 23:00 there.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..24))]
     cron_hour: u32,
     /// Serve the HTTP API (POST /v1/usage, GET /v1/health) on IP:PORT, e.g.

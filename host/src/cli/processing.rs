@@ -754,7 +754,7 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
 pub async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: bool) -> Result<()> {
     let date = match date {
         Some(d) => parse_day("--date", &d)?,
-        None => chrono::Utc::now().date_naive(),
+        None => crate::billing::usage::BillingZone::from_env()?.date_of(chrono::Utc::now()),
     };
     let rt = ctx.runtime().await?;
     // Billing first (it reads the day's state), then the modules' own daily work.

@@ -14,10 +14,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, Timelike};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
+use crate::billing::usage::{is_last_day, BillingZone};
 use crate::cli::Ctx;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -106,6 +107,8 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
             None
         }
     };
+    // The schedule follows the billing time zone; a bad one refuses the start.
+    let zone = BillingZone::from_env()?;
     let _lock = take_lock(&ctx.home)?;
     let api_bound = match api_config {
         Some(c) => Some(c.bind().await?),
@@ -162,7 +165,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     });
     let checks_on = !opts.check_interval.is_zero();
     let mut cron_tick = tokio::time::interval(Duration::from_secs(30));
-    let cron_done: Arc<std::sync::Mutex<Option<NaiveDate>>> = Arc::default();
+    let cron_done: Arc<std::sync::Mutex<Done>> = Arc::default();
     let mut cron_task: Option<tokio::task::JoinHandle<()>> = None;
     let mut checking: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -189,7 +192,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
                     let rt = Arc::clone(&rt);
                     let done = Arc::clone(&cron_done);
                     let hour = opts.cron_hour;
-                    cron_task = Some(tokio::spawn(async move { daily_if_due(&rt, hour, &done).await }));
+                    cron_task = Some(tokio::spawn(async move { scheduled(&rt, zone, hour, &done).await }));
                 }
             }
             _ = check_tick.tick(), if checks_on => {
@@ -311,31 +314,84 @@ async fn check(rt: &Runtime, h: handler::Model) {
     let _ = handlers::record_check(&rt.store, &h, ok, &message).await;
 }
 
-/// The day's daily run (billing, then every handler's `daily`), once the clock has
-/// reached `hour` (UTC), if the `daily_runs` table does not record it as done. The day
-/// is recorded after the run; a run that fails, or a daemon stopped during it, is
-/// tried again (the run is safe to repeat).
-async fn daily_if_due(rt: &Runtime, hour: u32, done: &std::sync::Mutex<Option<NaiveDate>>) {
-    let now = rt.clock.now();
-    if now.hour() < hour {
-        return;
+/// The last days the scheduled runs were done by this process.
+#[derive(Debug, Default)]
+struct Done {
+    daily: Option<NaiveDate>,
+    month_end: Option<NaiveDate>,
+}
+
+/// What the schedule asks for at `now`, in the billing time zone `zone`.
+#[derive(Debug, PartialEq, Eq)]
+struct Due {
+    /// The billing zone's date.
+    day: NaiveDate,
+    /// The day's daily run: the zone's clock has reached `hour`.
+    daily: bool,
+    /// The month-end collection again: the day is a month's last and its 23:00 has come.
+    month_end: bool,
+}
+
+fn due(now: DateTime<Utc>, zone: BillingZone, hour: u32) -> Due {
+    let local = zone.local(now);
+    let day = local.date();
+    Due {
+        day,
+        daily: local.hour() >= hour,
+        month_end: is_last_day(day) && now >= zone.month_end_cutoff(day),
     }
-    let day = now.date_naive();
-    if done.lock().map(|d| *d == Some(day)).unwrap_or(false) {
-        return;
-    }
-    match daily_once(rt, day).await {
-        Ok(Some((billed, handlers))) => tracing::info!(
-            "daily run for {day} done: {billed} billing item(s), {handlers} handler(s)"
-        ),
-        Ok(None) => tracing::info!("daily run for {day} already done (recorded); not run again"),
-        Err(e) => {
-            tracing::error!("daily run for {day} failed: {e}; trying again shortly");
-            return;
+}
+
+/// The scheduled runs, checked every 30 s: the day's daily run (billing, then every
+/// handler's `daily`) once the billing zone's clock has reached `hour`, if the
+/// `daily_runs` table does not record it as done; and on a month's last day, the
+/// month-end collection again at 23:00 billing time, so the month's items hold all usage
+/// started before the cutoff (the 1st's run collects once more before invoicing). The
+/// day is recorded after the run; a run that fails, or a daemon stopped during it, is
+/// tried again (both are safe to repeat).
+async fn scheduled(rt: &Runtime, zone: BillingZone, hour: u32, done: &std::sync::Mutex<Done>) {
+    let due = due(rt.clock.now(), zone, hour);
+    let day = due.day;
+    let (daily_done, month_end_done) = done
+        .lock()
+        .map(|d| (d.daily == Some(day), d.month_end == Some(day)))
+        .unwrap_or((false, false));
+    if due.daily && !daily_done {
+        match daily_once(rt, day).await {
+            Ok(Some((billed, handlers))) => tracing::info!(
+                "daily run for {day} done: {billed} billing item(s), {handlers} handler(s)"
+            ),
+            Ok(None) => {
+                tracing::info!("daily run for {day} already done (recorded); not run again")
+            }
+            Err(e) => {
+                tracing::error!("daily run for {day} failed: {e}; trying again shortly");
+                return;
+            }
+        }
+        if let Ok(mut d) = done.lock() {
+            d.daily = Some(day);
         }
     }
-    if let Ok(mut d) = done.lock() {
-        *d = Some(day);
+    if due.month_end && !month_end_done {
+        match crate::billing::usage::month_end(rt, day, false).await {
+            Ok(events) => {
+                for e in &events {
+                    tracing::info!("month-end collection for {day}: {}", e.message);
+                }
+                tracing::info!(
+                    "month-end collection for {day} at 23:00 billing time done: {} item(s)",
+                    events.len()
+                );
+            }
+            Err(e) => {
+                tracing::error!("month-end collection for {day} failed: {e}; trying again shortly");
+                return;
+            }
+        }
+        if let Ok(mut d) = done.lock() {
+            d.month_end = Some(day);
+        }
     }
 }
 
@@ -373,4 +429,50 @@ async fn daily_once(rt: &Runtime, day: NaiveDate) -> Result<Option<(usize, usize
     .await
     .map_err(db_err("recording the daily run"))?;
     Ok(Some((billing.len(), runs.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_schedule_follows_the_billing_time_zone() {
+        let utc = BillingZone::parse("UTC").unwrap();
+        let berlin = BillingZone::parse("Europe/Berlin").unwrap();
+        // UTC, cron hour 3: not before 03:00; the month-end pass from 23:00 on the 31st.
+        let d = due(at("2026-01-31T02:59:00Z"), utc, 3);
+        assert_eq!(
+            (d.day, d.daily, d.month_end),
+            (day("2026-01-31"), false, false)
+        );
+        let d = due(at("2026-01-31T03:00:00Z"), utc, 3);
+        assert_eq!((d.daily, d.month_end), (true, false));
+        let d = due(at("2026-01-31T23:00:00Z"), utc, 3);
+        assert_eq!((d.daily, d.month_end), (true, true));
+        // Not the last day: never a month-end pass.
+        assert!(!due(at("2026-01-30T23:30:00Z"), utc, 3).month_end);
+        // Berlin in winter (+01:00): 02:00Z is 03:00 there; 23:00 is 22:00Z.
+        let d = due(at("2026-01-31T01:59:00Z"), berlin, 3);
+        assert_eq!((d.day, d.daily), (day("2026-01-31"), false));
+        assert!(due(at("2026-01-31T02:00:00Z"), berlin, 3).daily);
+        assert!(!due(at("2026-01-31T21:59:00Z"), berlin, 3).month_end);
+        assert!(due(at("2026-01-31T22:00:00Z"), berlin, 3).month_end);
+        // 23:30Z on the 31st is already 1 February in Berlin: the 1st's daily run.
+        let d = due(at("2026-01-31T23:30:00Z"), berlin, 0);
+        assert_eq!(
+            (d.day, d.daily, d.month_end),
+            (day("2026-02-01"), true, false)
+        );
+        // Summer (+02:00): the last day of June closes at 21:00Z.
+        assert!(!due(at("2026-06-30T20:59:00Z"), berlin, 3).month_end);
+        assert!(due(at("2026-06-30T21:00:00Z"), berlin, 3).month_end);
+    }
 }

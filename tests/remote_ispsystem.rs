@@ -226,6 +226,35 @@ fn noc_lifecycle(env: &Env) {
     let (id, op) = env.order("Lite", &["--option", "server=web1"]);
     let polls = env.settle(op);
     assert!(polls >= 2, "[{b}] expected in-progress polls, saw {polls}");
+    // The module's words on each poll and on the end are kept on the attempts.
+    let shown = env.op(op);
+    let log: Vec<(String, String)> = shown["attempt_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["outcome"].as_str().unwrap_or_default().to_string(),
+                a["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        log.iter().any(
+            |(o, m)| o == "in_progress" && m.contains("waiting for ISPsystem to issue the key")
+        ),
+        "[{b}] {log:#?}"
+    );
+    assert!(
+        log.last()
+            .is_some_and(|(o, m)| o == "done" && !m.is_empty()),
+        "[{b}] {log:#?}"
+    );
+    let text = env.ok(&["ops", "show", &op.to_string()]);
+    assert!(
+        text.contains("in_progress — waiting for ISPsystem"),
+        "[{b}] {text}"
+    );
     let svc = env.service(id);
     assert_eq!(svc["status"], "active", "[{b}] {svc:#}");
     let lic = env.license_of(&svc);

@@ -928,7 +928,7 @@ pub async fn ops(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
                 .map_err(db_err("reading attempts"))?;
             if json.json {
                 let mut v = op_json(&o);
-                v["attempt_log"] = attempts.iter().map(|a| serde_json::json!({"attempt": a.attempt, "worker": a.worker, "started_at": a.started_at.to_rfc3339(), "finished_at": a.finished_at.to_rfc3339(), "outcome": a.outcome, "error": a.error})).collect();
+                v["attempt_log"] = attempts.iter().map(|a| serde_json::json!({"attempt": a.attempt, "worker": a.worker, "started_at": a.started_at.to_rfc3339(), "finished_at": a.finished_at.to_rfc3339(), "outcome": a.outcome, "error": a.error, "message": a.message})).collect();
                 output::json(&v);
             } else {
                 println!(
@@ -946,7 +946,10 @@ pub async fn ops(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
                         a.worker,
                         a.started_at.format("%H:%M:%S"),
                         a.outcome,
-                        a.error.map(|e| format!(" — {e}")).unwrap_or_default()
+                        a.error
+                            .or(a.message)
+                            .map(|e| format!(" — {e}"))
+                            .unwrap_or_default()
                     );
                 }
                 println!("module log: provisor log --service {}", o.service_id);

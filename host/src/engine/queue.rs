@@ -51,14 +51,29 @@ pub struct Worker {
     running: Arc<Mutex<HashSet<i64>>>,
 }
 
+impl Verdict {
+    /// The module's own words on a done or in-progress call (kept on the attempt row).
+    fn message(&self) -> Option<&str> {
+        match self {
+            Verdict::Done { message, .. } | Verdict::InProgress { message, .. } => {
+                message.as_deref().filter(|m| !m.trim().is_empty())
+            }
+            _ => None,
+        }
+    }
+}
+
 enum Verdict {
     Done {
         remote_id: Option<String>,
         attributes: Map<String, Value>,
+        /// What the module said it did, kept on the attempt.
+        message: Option<String>,
     },
     InProgress {
         after: Duration,
         state: Value,
+        message: Option<String>,
     },
     Retry {
         error: ModuleError,
@@ -509,18 +524,20 @@ async fn call_module(rt: &Runtime, p: &Prepared) -> Verdict {
         Ok(Outcome::Done {
             remote_id,
             attributes,
-            ..
+            message,
         }) => Verdict::Done {
             remote_id,
             attributes,
+            message,
         },
         Ok(Outcome::InProgress {
             poll_after_secs,
             state,
-            ..
+            message,
         }) => Verdict::InProgress {
             after: Duration::from_secs(u64::from(poll_after_secs.max(1))),
             state,
+            message,
         },
         Ok(Outcome::NeedsHuman { reason, fields }) => Verdict::Manual {
             reason,
@@ -657,6 +674,7 @@ async fn commit(
             Verdict::Done {
                 remote_id,
                 attributes,
+                ..
             } if p.op.kind != "change_plan" => {
                 done.add(p, svc, remote_id.clone(), attributes.clone(), now);
                 ("done", None)
@@ -671,6 +689,7 @@ async fn commit(
             finished_at: Set(Utc::now()),
             outcome: Set(label.to_string()),
             error: Set(error),
+            message: Set(f.verdict.message().map(str::to_string)),
             ..Default::default()
         });
         labels.push(Some(label));
@@ -830,6 +849,7 @@ async fn apply_verdict(
         Verdict::Done {
             remote_id,
             attributes,
+            ..
         } => {
             apply_done_with(
                 tx,
@@ -844,7 +864,7 @@ async fn apply_verdict(
             .await?;
             ("done", None)
         }
-        Verdict::InProgress { after, state } => {
+        Verdict::InProgress { after, state, .. } => {
             let next = now + chrono::Duration::from_std(*after).unwrap_or_default();
             update_op(tx, op.id, |m| {
                 m.status = Set("queued".into());

@@ -317,6 +317,8 @@ pub mod operation_attempt {
         pub finished_at: DateTimeUtc,
         pub outcome: String,
         pub error: Option<String>,
+        /// What the module said on a done or in-progress call.
+        pub message: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -375,6 +375,26 @@ fn month_end_items_are_collected_on_the_last_day_and_invoiced_on_the_first() {
                 )],
             )
             .unwrap();
+        // A dry run of the 1st shows that invoice, the late row included, and writes
+        // nothing (the collection it would make is rolled back).
+        let dry = cron_dry(home, "2026-02-01");
+        assert!(
+            dry.iter()
+                .any(|e| e["step"] == "postpaid" && e["amount"] == "9.92"),
+            "[{b}] {dry:#?}"
+        );
+        assert!(invoices(home).is_empty(), "[{b}]");
+        let items = js(home, &["usage", "items", &sid.to_string(), "--json"]);
+        let storage = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["product"] == "Storage")
+            .unwrap();
+        assert_eq!(
+            storage["amount"], "0.31",
+            "[{b}] the dry run wrote: {storage:#}"
+        );
         // The 1st invoices the items: $9.60 + $0.32 = $9.92, no tax in GB; $2.00 of
         // credit first, $7.92 due on the 11th.
         let ev = cron(home, "2026-02-01");

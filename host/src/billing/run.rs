@@ -47,13 +47,19 @@ pub async fn day(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Eve
     // Bad settings are refused before any step writes anything.
     recurring::Settings::from_env()?;
     let mut events = Vec::new();
+    // What a dry run collected is rolled back; its invoices still count it.
+    let mut pending = Vec::new();
     if date.day() == 1 {
         if let Some(last) = date.pred_opt() {
-            events.extend(usage::month_end(rt, last, dry_run).await?);
+            let (ev, got) = usage::month_end_collect(rt, last, dry_run).await?;
+            events.extend(ev);
+            if dry_run {
+                pending = got;
+            }
         }
     }
     events.extend(usage::month_end(rt, date, dry_run).await?);
-    events.extend(usage::postpaid(rt, date, dry_run).await?);
+    events.extend(usage::postpaid_with(rt, date, dry_run, &pending).await?);
     events.extend(recurring::daily(rt, date, dry_run).await?);
     Ok(events)
 }

@@ -430,10 +430,35 @@ fn dec(text: &str, what: &str) -> Result<Decimal> {
 
 /// Month-end collection for `date` (the last day of a month, 23:00 billing time).
 pub async fn month_end(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
+    Ok(month_end_collect(rt, date, dry_run).await?.0)
+}
+
+/// Usage a collection added to a billable item: what a dry run's invoices must count
+/// although the collection was rolled back.
+#[derive(Debug, Clone)]
+pub(crate) struct Collected {
+    client_id: i64,
+    service_id: i64,
+    product: String,
+    period_start: NaiveDate,
+    period_end: NaiveDate,
+    unit: String,
+    quantity: Decimal,
+    /// Not rounded: added to the item's amount, then rounded, as the collection does.
+    amount: Decimal,
+    currency: String,
+}
+
+/// [`month_end`], also answering what it added to billable items.
+pub(crate) async fn month_end_collect(
+    rt: &Runtime,
+    date: NaiveDate,
+    dry_run: bool,
+) -> Result<(Vec<Event>, Vec<Collected>)> {
     // A bad billing time zone is refused on every day, before any step writes.
     let zone = BillingZone::from_env()?;
     if !is_last_day(date) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let store = &rt.store;
     let cutoff = zone.month_end_cutoff(date);
@@ -444,6 +469,7 @@ pub async fn month_end(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<V
     let prices = Prices::load(store.db()).await?;
     let now = Utc::now();
     let mut events = Vec::new();
+    let mut collected = Vec::new();
     for svc in services {
         let report: provisor_module_api::UsageReport = match crate::engine::call_now(
             rt,
@@ -468,9 +494,12 @@ pub async fn month_end(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<V
                 continue;
             }
         };
-        events.extend(collect(store, &svc, report, &prices, cutoff, (ps, pe), dry_run, now).await?);
+        let (ev, got) =
+            collect(store, &svc, report, &prices, cutoff, (ps, pe), dry_run, now).await?;
+        events.extend(ev);
+        collected.extend(got);
     }
-    Ok(events)
+    Ok((events, collected))
 }
 
 /// When a usage row started, from the module's details.
@@ -502,14 +531,14 @@ async fn collect(
     (ps, pe): (NaiveDate, NaiveDate),
     dry_run: bool,
     now: DateTime<Utc>,
-) -> Result<Vec<Event>> {
+) -> Result<(Vec<Event>, Vec<Collected>)> {
     let items: Vec<_> = report
         .items
         .into_iter()
         .filter(|i| started_at(i).is_none_or(|t| t < cutoff))
         .collect();
     if items.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let c = client::Entity::find_by_id(svc.client_id)
         .one(store.db())
@@ -561,6 +590,7 @@ async fn collect(
             .push((item, qty, amount));
     }
     let mut events = Vec::new();
+    let mut collected = Vec::new();
     for (product, rows) in by_product {
         let qty: Decimal = rows.iter().map(|r| r.1).sum();
         let amount: Decimal = rows.iter().map(|r| r.2).sum();
@@ -617,6 +647,17 @@ async fn collect(
             .await
             .map_err(db_err("storing the billable item"))?,
         };
+        collected.push(Collected {
+            client_id: c.id,
+            service_id: svc.id,
+            product: product.clone(),
+            period_start: ps,
+            period_end: item.period_end,
+            unit: unit.clone(),
+            quantity: qty,
+            amount,
+            currency: cur.code.clone(),
+        });
         let n = rows.len();
         let models: Vec<usage_item::ActiveModel> = rows
             .into_iter()
@@ -665,15 +706,26 @@ async fn collect(
             .map_err(db_err("storing billable items"))?;
     }
     drop(turn);
-    Ok(events)
+    Ok((events, collected))
 }
 
 /// Post-paid usage invoices for `date` (the 1st: the month before).
 pub async fn postpaid(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
+    postpaid_with(rt, date, dry_run, &[]).await
+}
+
+/// [`postpaid`], counting `pending` collections as if they were stored (a dry run's
+/// collection, rolled back, still shows on the invoices it would make).
+pub(crate) async fn postpaid_with(
+    rt: &Runtime,
+    date: NaiveDate,
+    dry_run: bool,
+    pending: &[Collected],
+) -> Result<Vec<Event>> {
     if date.day() != 1 {
         return Ok(Vec::new());
     }
-    invoice_month(rt, prev_month(date), date, dry_run).await
+    invoice_month(rt, prev_month(date), date, dry_run, pending).await
 }
 
 /// An imported usage record not yet invoiced: id, client, service, unit, quantity,
@@ -702,6 +754,42 @@ struct Issued {
     credit: Decimal,
     rec_ids: Vec<i64>,
     bill_ids: Vec<i64>,
+}
+
+/// Adds a collection that was not stored to the client's open billable items, as the
+/// collection would have (same item: quantity and amount added, then rounded).
+fn merge_pending(
+    rows: &mut Vec<billable_item::Model>,
+    p: &Collected,
+    cur: &Currency,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let same = rows.iter_mut().find(|b| {
+        b.service_id == p.service_id && b.product == p.product && b.period_start == p.period_start
+    });
+    match same {
+        Some(b) => {
+            let q = dec(&b.quantity, "billable item quantity")? + p.quantity;
+            let a = money::from_db(&b.amount, "billable item amount")? + p.amount;
+            b.quantity = q.normalize().to_string();
+            b.amount = cur.text(cur.round(a));
+        }
+        None => rows.push(billable_item::Model {
+            id: 0,
+            client_id: p.client_id,
+            service_id: p.service_id,
+            product: p.product.clone(),
+            period_start: p.period_start,
+            period_end: p.period_end,
+            unit: p.unit.clone(),
+            quantity: p.quantity.normalize().to_string(),
+            amount: cur.text(cur.round(p.amount)),
+            currency: p.currency.clone(),
+            invoice_id: None,
+            collected_at: now,
+        }),
+    }
+    Ok(())
 }
 
 /// Sets `invoice_id` on rows of `table` (`usage_records` or `billable_items`) from
@@ -830,11 +918,12 @@ async fn issue_run<C: ConnectionTrait>(
 /// ([`invoices::issue_batch`]: a handful of statements per chunk); a client with credit,
 /// or whose invoice totals zero, goes through `insert_draft` + `issue_in`, in client
 /// order, so numbers follow the clients as before.
-pub async fn invoice_month(
+pub(crate) async fn invoice_month(
     rt: &Runtime,
     ps: NaiveDate,
     pe: NaiveDate,
     dry_run: bool,
+    pending: &[Collected],
 ) -> Result<Vec<Event>> {
     let store = &rt.store;
     let plans = usage_plans(store.db()).await?;
@@ -1095,7 +1184,10 @@ pub async fn invoice_month(
                 .into_iter()
                 .map(|p| p.line)
                 .collect();
-            let bill_rows = bills.remove(cid).unwrap_or_default();
+            let mut bill_rows = bills.remove(cid).unwrap_or_default();
+            for p in pending.iter().filter(|p| p.client_id == *cid) {
+                merge_pending(&mut bill_rows, p, cur, now)?;
+            }
             for b in &bill_rows {
                 let q = dec(&b.quantity, "billable item quantity")?;
                 let amount = money::from_db(&b.amount, "billable item amount")?;
@@ -1164,7 +1256,12 @@ pub async fn invoice_month(
                 lines: new_lines,
                 due: pe + chrono::Days::new(due_days.max(0) as u64),
                 rec_ids: rec_rows.iter().map(|r| r.0).collect(),
-                bill_ids: bill_rows.iter().map(|b| b.id).collect(),
+                // Items a dry run only would have collected have no row (id 0).
+                bill_ids: bill_rows
+                    .iter()
+                    .map(|b| b.id)
+                    .filter(|id| *id != 0)
+                    .collect(),
             });
         }
         // Runs of clients without credit are issued together; a client with credit (or

@@ -65,6 +65,14 @@ fn refund(home: &TestHome, invoice: &str, reference: &str, day: &str, args: &[&s
 }
 
 /// Methods and amounts of an invoice's payments, oldest first.
+/// `invoices refund INVOICE --reference R ARGS…`, which must be refused (exit 2);
+/// returns what it printed.
+fn refund_fails(home: &TestHome, invoice: &str, reference: &str, args: &[&str]) -> String {
+    let mut all = vec!["invoices", "refund", invoice, "--reference", reference];
+    all.extend_from_slice(args);
+    fails(home, &all, 2)
+}
+
 fn payments(inv: &Value) -> Vec<(String, String)> {
     inv["payments"]
         .as_array()
@@ -185,36 +193,16 @@ Refunded  €121.00
     assert_eq!(again["recorded"], false, "[{backend}] {again:#}");
     assert_eq!(payments(&invoice(&home, 1)).len(), 2);
     // Under that reference, a different refund (amount, destination) is refused.
-    let err = fails(
-        &home,
-        &[
-            "invoices",
-            "refund",
-            "2026-000001",
-            "--reference",
-            "R-1",
-            "--amount",
-            "5",
-        ],
-        2,
-    );
+    let err = refund_fails(&home, "2026-000001", "R-1", &["--amount", "5"]);
     assert!(
         err.contains("R-1") && err.contains("already recorded"),
         "[{backend}] {err}"
     );
     // A payment's reference is not a refund's.
-    let err = fails(
-        &home,
-        &["invoices", "refund", "2026-000001", "--reference", "P-1"],
-        2,
-    );
+    let err = refund_fails(&home, "2026-000001", "P-1", &[]);
     assert!(err.contains("P-1"), "[{backend}] {err}");
     // Nothing is left to refund.
-    let err = fails(
-        &home,
-        &["invoices", "refund", "2026-000001", "--reference", "R-1b"],
-        2,
-    );
+    let err = refund_fails(&home, "2026-000001", "R-1b", &[]);
     assert!(
         err.contains("2026-000001") && err.contains("already refunded"),
         "[{backend}] {err}"
@@ -293,37 +281,16 @@ Refunded  €121.00
     assert_eq!(c["amount_due"], "40.50");
     pay(&home, "2026-000003", "40.50", "P-3", "2026-03-13");
     // Everything (60.50) to the original: 20.00 of it came from credit.
-    let err = fails(
-        &home,
-        &[
-            "invoices",
-            "refund",
-            "2026-000003",
-            "--reference",
-            "R-3",
-            "--date",
-            "2026-03-14",
-        ],
-        2,
-    );
+    let err = refund_fails(&home, "2026-000003", "R-3", &["--date", "2026-03-14"]);
     assert!(
         err.contains("2026-000003") && err.contains("--to credit") && err.contains("€40.50"),
         "[{backend}] {err}"
     );
-    let err = fails(
+    let err = refund_fails(
         &home,
-        &[
-            "invoices",
-            "refund",
-            "2026-000003",
-            "--reference",
-            "R-3",
-            "--amount",
-            "40.51",
-            "--date",
-            "2026-03-14",
-        ],
-        2,
+        "2026-000003",
+        "R-3",
+        &["--amount", "40.51", "--date", "2026-03-14"],
     );
     assert!(err.contains("--to credit"), "[{backend}] {err}");
     // The 40.50 paid for real goes back; 60.50 − 40.50 = 20.00 is left on it.
@@ -336,20 +303,11 @@ Refunded  €121.00
     );
     assert_eq!(r["refundable"], "20.00", "[{backend}] {r:#}");
     assert_eq!(r["invoice"]["status"], "paid");
-    let err = fails(
+    let err = refund_fails(
         &home,
-        &[
-            "invoices",
-            "refund",
-            "2026-000003",
-            "--reference",
-            "R-4",
-            "--amount",
-            "0.01",
-            "--date",
-            "2026-03-14",
-        ],
-        2,
+        "2026-000003",
+        "R-4",
+        &["--amount", "0.01", "--date", "2026-03-14"],
     );
     assert!(err.contains("--to credit"), "[{backend}] {err}");
     // The rest, 20.00, to credit: the invoice is refunded in full; balance 0 + 20.00.
@@ -398,20 +356,11 @@ Refunded  €121.00
     let d = issued(&home, cy, "Licence;1;10.00", "2026-03-01");
     assert_eq!(d["number"], "2026-000004", "[{backend}] {d:#}");
     pay(&home, "2026-000004", "5.00", "P-5", "2026-03-02");
-    let err = fails(
+    let err = refund_fails(
         &home,
-        &[
-            "invoices",
-            "refund",
-            "2026-000004",
-            "--reference",
-            "R-5",
-            "--to",
-            "credit",
-            "--date",
-            "2026-03-03",
-        ],
-        2,
+        "2026-000004",
+        "R-5",
+        &["--to", "credit", "--date", "2026-03-03"],
     );
     assert!(
         err.contains("2026-000004") && err.contains("unpaid") && err.contains("--to original"),
@@ -434,11 +383,7 @@ Refunded  €121.00
         ["10.00", "2.10", "12.10", "0.00", "12.10"].map(String::from)
     );
     assert_eq!(r["invoice"]["status"], "unpaid");
-    let err = fails(
-        &home,
-        &["invoices", "refund", "2026-000004", "--reference", "R-7"],
-        2,
-    );
+    let err = refund_fails(&home, "2026-000004", "R-7", &[]);
     assert!(
         err.contains("2026-000004") && err.contains("nothing paid"),
         "[{backend}] {err}"
@@ -533,12 +478,7 @@ Refunded  €121.00
             "[{backend}] {all:?} changed something"
         );
     }
-    assert!(fails(
-        &home,
-        &["invoices", "refund", "2026-000005", "--reference", " "],
-        2
-    )
-    .contains("--reference"));
+    assert!(refund_fails(&home, "2026-000005", " ", &[]).contains("--reference"));
 
     // One refund reported by two processes at once is recorded once.
     let answers: Vec<Value> = std::thread::scope(|s| {
@@ -675,19 +615,7 @@ fn the_docs_worked_example() {
         let a = issued(&home, ann, "Hosting;1;100.00", "2026-03-01");
         assert_eq!(a["amount_due"], "101.00", "[{backend}] {a:#}");
         pay(&home, "2026-000001", "101.00", "P-1", "2026-03-02");
-        let err = fails(
-            &home,
-            &[
-                "invoices",
-                "refund",
-                "2026-000001",
-                "--reference",
-                "R-1",
-                "--date",
-                "2026-03-10",
-            ],
-            2,
-        );
+        let err = refund_fails(&home, "2026-000001", "R-1", &["--date", "2026-03-10"]);
         assert!(
             err.contains("€20.00") && err.contains("at most €101.00"),
             "[{backend}] {err}"

@@ -68,7 +68,7 @@ fn text_of(v: &Value) -> Option<String> {
 }
 
 /// Parses one record; `at` says where it is in the file.
-fn parse_record(v: &Value, at: &str) -> std::result::Result<NewRecord, String> {
+fn parse_record(v: &Value, at: &str, zone: &BillingZone) -> std::result::Result<NewRecord, String> {
     let o = v
         .as_object()
         .ok_or_else(|| format!("{at}: not a JSON object"))?;
@@ -108,18 +108,13 @@ fn parse_record(v: &Value, at: &str) -> std::result::Result<NewRecord, String> {
         (Some(p), _) => NaiveDate::parse_from_str(p.trim(), "%Y-%m-%d").map_err(|_| {
             format!("{at} ({tid}): period_start {p:?} is not a date that exists (YYYY-MM-DD)")
         })?,
-        (None, Some(t)) => {
-            let zone = BillingZone::from_env().map_err(|e| e.to_string())?;
-            zone.date_of(
-                DateTime::parse_from_rfc3339(t.trim())
-                    .map_err(|_| {
-                        format!(
-                            "{at} ({tid}): at {t:?} is not an RFC 3339 time (2026-01-17T10:00:00Z)"
-                        )
-                    })?
-                    .with_timezone(&Utc),
-            )
-        }
+        (None, Some(t)) => zone.date_of(
+            DateTime::parse_from_rfc3339(t.trim())
+                .map_err(|_| {
+                    format!("{at} ({tid}): at {t:?} is not an RFC 3339 time (2026-01-17T10:00:00Z)")
+                })?
+                .with_timezone(&Utc),
+        ),
         (None, None) => {
             return Err(format!(
                 "{at} ({tid}): give period_start (YYYY-MM-DD) or at (RFC 3339)"
@@ -141,6 +136,8 @@ fn parse_record(v: &Value, at: &str) -> std::result::Result<NewRecord, String> {
 
 /// Parses a JSON array or JSON lines; every bad record is reported.
 pub fn parse(text: &str) -> Result<Vec<NewRecord>> {
+    // The zone that gives an `at` its month, read once.
+    let zone = BillingZone::from_env()?;
     let mut errors = Vec::new();
     let mut out = Vec::new();
     if text.trim_start().starts_with('[') {
@@ -150,7 +147,7 @@ pub fn parse(text: &str) -> Result<Vec<NewRecord>> {
             ))
         })?;
         for (i, v) in all.iter().enumerate() {
-            match parse_record(v, &format!("record {}", i + 1)) {
+            match parse_record(v, &format!("record {}", i + 1), &zone) {
                 Ok(r) => out.push(r),
                 Err(e) => errors.push(e),
             }
@@ -162,7 +159,7 @@ pub fn parse(text: &str) -> Result<Vec<NewRecord>> {
             }
             let at = format!("line {}", i + 1);
             match serde_json::from_str::<Value>(line) {
-                Ok(v) => match parse_record(&v, &at) {
+                Ok(v) => match parse_record(&v, &at, &zone) {
                     Ok(r) => out.push(r),
                     Err(e) => errors.push(e),
                 },

@@ -230,6 +230,71 @@ fn postpaid_tokens_are_invoiced_on_the_first() {
     }
 }
 
+/// Usage that cannot be read is a failed run: `cron` names the handler and the
+/// service and exits with the module-failure code, bills nothing for it, and the same
+/// date run again once the panel answers bills it once.
+#[test]
+fn usage_that_cannot_be_read_fails_the_run_and_is_billed_by_the_next_run() {
+    for (b, url) in backends() {
+        let env = solus(url);
+        let home = &env.home;
+        let email = client(home, "Bea", "EUR", "NL");
+        let sid = order(home, &email, "cloud");
+        ok(home, &["work", "--until-idle"]);
+        let svc = js(home, &["services", "show", &sid.to_string(), "--json"]);
+        let uid: u64 = svc["remote_id"].as_str().unwrap().parse().unwrap();
+        let web = env.api.create_server(uid, 1, "web-1").unwrap();
+        env.api.record_uptime_hours(web.id, "2026-01", 10).unwrap();
+
+        env.sim.faults().add(provisor_simulators::FaultRule {
+            endpoint: "GET /api/v1/users/{id}/usage".into(),
+            faults: vec![provisor_simulators::Fault::ServerError { status: 503 }],
+            rate: 1.0,
+            times: None,
+        });
+        let r = home.run(&["cron", "--date", "2026-02-01"]);
+        assert_eq!(r.code, 4, "[{b}] {}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("billed 0 item(s), 1 FAILED"),
+            "[{b}] {}",
+            r.stdout
+        );
+        assert!(
+            r.stderr.contains("handler solus") && r.stderr.contains(&format!("service #{sid}")),
+            "[{b}] the failure names the handler and the service: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("cron --date 2026-02-01"),
+            "[{b}] {}",
+            r.stderr
+        );
+        let r = home.run(&["cron", "--date", "2026-02-01", "--json"]);
+        assert_eq!(r.code, 4, "[{b}]");
+        let v: Value = serde_json::from_str(&r.stdout).expect("JSON before the failure");
+        let failed: Vec<&Value> = v["billing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["failed"] == true)
+            .collect();
+        assert_eq!(failed.len(), 1, "[{b}] {v:#}");
+        assert_eq!(failed[0]["handler"], "solus", "[{b}]");
+        assert!(invoices(home).is_empty(), "[{b}] nothing billed");
+
+        // The panel answers again: the same date bills it, once.
+        env.sim.faults().clear();
+        let ev = cron(home, "2026-02-01");
+        assert_eq!(ev.len(), 1, "[{b}] {ev:#?}");
+        assert_eq!(
+            ev[0]["amount"], "0.85",
+            "[{b}] 70 tokens x 0.01 + 21 %: {ev:#?}"
+        );
+        assert!(cron(home, "2026-02-01").is_empty(), "[{b}]");
+        assert_eq!(invoices(home).len(), 1, "[{b}]");
+    }
+}
+
 // --- ComputeStacks: month-end billable items ----------------------------------------
 
 struct Cs {

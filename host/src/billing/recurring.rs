@@ -692,6 +692,7 @@ async fn renew_client(
                     r.start,
                     r.end
                 ),
+                ..Default::default()
             });
         }
         for a in applied.iter().filter(|a| a.invoice_id == draft.id) {

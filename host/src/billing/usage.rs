@@ -417,6 +417,17 @@ async fn billed_services<C: ConnectionTrait>(
         .collect())
 }
 
+/// A handler's name for a failure report (its id if it cannot be read).
+async fn handler_name<C: ConnectionTrait>(db: &C, id: i64) -> String {
+    match crate::store::entities::handler::Entity::find_by_id(id)
+        .one(db)
+        .await
+    {
+        Ok(Some(h)) => h.name,
+        _ => format!("#{id}"),
+    }
+}
+
 fn usage_request(from: NaiveDate, to: NaiveDate) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("period_start".into(), Value::String(from.to_string()));
@@ -489,6 +500,8 @@ pub(crate) async fn month_end_collect(
                         "service #{}: usage could not be read ({e}); nothing collected, the next run tries again",
                         svc.id
                     ),
+                    failed: true,
+                    handler: Some(handler_name(store.db(), svc.handler_id).await),
                     ..Default::default()
                 });
                 continue;
@@ -1066,6 +1079,8 @@ pub(crate) async fn invoice_month(
                                 month_name(ps),
                                 s.id
                             ),
+                            failed: true,
+                            handler: Some(handler_name(rt.store.db(), s.handler_id).await),
                             ..Default::default()
                         });
                         continue;
@@ -1400,6 +1415,7 @@ pub(crate) async fn invoice_month(
                 amount: Some(cur.text(total)),
                 currency: Some(cur.code.clone()),
                 message,
+                ..Default::default()
             });
         }
         if dry_run {

@@ -766,7 +766,16 @@ pub async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: bool) ->
         }));
     } else {
         let verb = if dry_run { "would bill" } else { "billed" };
-        println!("billing for {date}: {verb} {} item(s)", billing.len());
+        let failed = billing.iter().filter(|e| e.failed).count();
+        let failed_note = if failed > 0 {
+            format!(", {failed} FAILED")
+        } else {
+            String::new()
+        };
+        println!(
+            "billing for {date}: {verb} {} item(s){failed_note}",
+            billing.len() - failed
+        );
         for e in &billing {
             let money = match (&e.amount, &e.currency) {
                 (Some(a), Some(c)) => format!(" {a} {c}"),
@@ -777,7 +786,8 @@ pub async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: bool) ->
                 .as_deref()
                 .map(|i| format!(" invoice {i}"))
                 .unwrap_or_default();
-            println!("  [{}]{invoice}{money}: {}", e.step, e.message);
+            let mark = if e.failed { "FAILED " } else { "" };
+            println!("  {mark}[{}]{invoice}{money}: {}", e.step, e.message);
         }
         let verb = if dry_run { "would call" } else { "called" };
         println!("daily run for {date}: {verb} {} handler(s)", runs.len());
@@ -808,17 +818,29 @@ pub async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: bool) ->
             }
         }
     }
+    let mut problems = Vec::new();
+    if let Some(which) = crate::billing::run::Event::failures(&billing) {
+        problems.push(format!(
+            "usage could not be read for {which}, so nothing was billed for them"
+        ));
+    }
     let failed: Vec<&str> = runs
         .iter()
         .filter(|r| r.status == "failed")
         .map(|r| r.handler.as_str())
         .collect();
     if !failed.is_empty() {
+        problems.push(format!(
+            "the modules' daily work failed for handler(s) {}",
+            failed.join(", ")
+        ));
+    }
+    if !problems.is_empty() {
         return Err(Error::Module {
             context: format!("daily run for {date}"),
             source: provisor_module_api::ModuleError::permanent(format!(
-                "it failed for handler(s) {}: see the errors above and `provisor log --handler NAME`; running the same date again is safe",
-                failed.join(", ")
+                "{}: see the errors above and `provisor log --handler NAME`, fix the handler, then run `provisor cron --date {date}` again (safe: what was billed or queued is not repeated)",
+                problems.join("; ")
             )),
         });
     }

@@ -319,7 +319,13 @@ async fn check(rt: &Runtime, h: handler::Model) {
 struct Done {
     daily: Option<NaiveDate>,
     month_end: Option<NaiveDate>,
+    /// After a failed daily run: not before this.
+    retry_at: Option<std::time::Instant>,
 }
+
+/// How long the schedule waits before running a failed day again (a panel that could
+/// not answer is not asked every 30 s).
+const DAILY_RETRY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// What the schedule asks for at `now`, in the billing time zone `zone`.
 #[derive(Debug, PartialEq, Eq)]
@@ -354,7 +360,10 @@ async fn scheduled(rt: &Runtime, zone: BillingZone, hour: u32, done: &std::sync:
     let day = due.day;
     let (daily_done, month_end_done) = done
         .lock()
-        .map(|d| (d.daily == Some(day), d.month_end == Some(day)))
+        .map(|d| {
+            let waiting = d.retry_at.is_some_and(|t| std::time::Instant::now() < t);
+            (d.daily == Some(day) || waiting, d.month_end == Some(day))
+        })
         .unwrap_or((false, false));
     if due.daily && !daily_done {
         match daily_once(rt, day).await {
@@ -365,7 +374,13 @@ async fn scheduled(rt: &Runtime, zone: BillingZone, hour: u32, done: &std::sync:
                 tracing::info!("daily run for {day} already done (recorded); not run again")
             }
             Err(e) => {
-                tracing::error!("daily run for {day} failed: {e}; trying again shortly");
+                tracing::error!(
+                    "daily run for {day} failed: {e}; trying again in {} minutes",
+                    DAILY_RETRY.as_secs() / 60
+                );
+                if let Ok(mut d) = done.lock() {
+                    d.retry_at = Some(std::time::Instant::now() + DAILY_RETRY);
+                }
                 return;
             }
         }
@@ -377,7 +392,12 @@ async fn scheduled(rt: &Runtime, zone: BillingZone, hour: u32, done: &std::sync:
         match crate::billing::usage::month_end(rt, day, false).await {
             Ok(events) => {
                 for e in &events {
-                    tracing::info!("month-end collection for {day}: {}", e.message);
+                    if e.failed {
+                        // The 1st's run collects for the last day again before it invoices.
+                        tracing::error!("month-end collection for {day}: {}", e.message);
+                    } else {
+                        tracing::info!("month-end collection for {day}: {}", e.message);
+                    }
                 }
                 tracing::info!(
                     "month-end collection for {day} at 23:00 billing time done: {} item(s)",
@@ -405,7 +425,11 @@ async fn daily_once(rt: &Runtime, day: NaiveDate) -> Result<Option<(usize, usize
     }
     let billing = crate::billing::run::day(rt, day, false).await?;
     for e in &billing {
-        tracing::info!("daily run for {day}: [{}] {}", e.step, e.message);
+        if e.failed {
+            tracing::error!("daily run for {day}: [{}] {}", e.step, e.message);
+        } else {
+            tracing::info!("daily run for {day}: [{}] {}", e.step, e.message);
+        }
     }
     let runs = crate::engine::daily::run(rt, day, false).await?;
     for r in runs.iter().filter(|r| r.status == "failed") {
@@ -414,6 +438,16 @@ async fn daily_once(rt: &Runtime, day: NaiveDate) -> Result<Option<(usize, usize
             r.handler,
             r.error.as_deref().unwrap_or("")
         );
+    }
+    // Usage that could not be read is billed by a later run of the same date: the day
+    // is not recorded, and the schedule tries again after `DAILY_RETRY`.
+    if let Some(which) = crate::billing::run::Event::failures(&billing) {
+        return Err(Error::Module {
+            context: format!("billing for {day}"),
+            source: provisor_module_api::ModuleError::transient(format!(
+                "usage could not be read for {which}; nothing was billed for them"
+            )),
+        });
     }
     let _turn = rt.store.write_turn().await;
     daily_run::Entity::insert(daily_run::ActiveModel {

@@ -361,3 +361,111 @@ fn serve_with_listen_refuses_to_start_without_a_usable_token() {
         .collect();
     assert!(left.is_empty(), "a refused serve left {left:?}");
 }
+
+/// A connection to `addr` from the loopback address `from` (127.0.0.x).
+fn connect_from(from: &str, addr: &str) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let to: std::net::SocketAddr = addr.parse().expect("an address");
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+    let local: std::net::SocketAddr = format!("{from}:0").parse().expect("a source");
+    s.bind(&local.into()).expect("bind the source address");
+    s.connect(&to.into())
+        .unwrap_or_else(|e| panic!("connect {addr} from {from}: {e}"));
+    let s: TcpStream = s.into();
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s
+}
+
+/// Sends `req` and reads until the server closes: (what came back, seconds it took).
+fn exchange(s: &mut TcpStream, req: &[u8]) -> (String, f64) {
+    let t = std::time::Instant::now();
+    let _ = s.write_all(req);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    (
+        String::from_utf8_lossy(&raw).to_string(),
+        t.elapsed().as_secs_f64(),
+    )
+}
+
+/// Slow clients cannot hold the listener: connections that never finish their headers,
+/// bodies that stop arriving and idle kept-alive connections are closed after their
+/// timeouts; one address cannot open more than its share, and health still answers.
+#[test]
+fn slow_and_idle_connections_are_closed_and_health_still_answers() {
+    let home = TestHome::new()
+        .with_env("PROVISOR_API_TOKEN", TOKEN)
+        .with_env("PROVISOR_API_HEADER_TIMEOUT_SECS", "2")
+        .with_env("PROVISOR_API_BODY_TIMEOUT_SECS", "2")
+        .with_env("PROVISOR_API_MAX_CONNECTIONS", "100")
+        .with_env("PROVISOR_API_MAX_CONNECTIONS_PER_IP", "32");
+    let mut daemon = home.serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--no-workers",
+        "--check-interval",
+        "0",
+    ]);
+    let addr = api_addr(&mut daemon);
+    let health = b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+    // 200 connections from 127.0.0.1 that send half a request and stop.
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut s = connect_from("127.0.0.1", &addr);
+        let _ = s.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n");
+        slow.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Another address is served at once.
+    let (answer, secs) = exchange(&mut connect_from("127.0.0.2", &addr), health);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(
+        secs < 1.5,
+        "health took {secs:.1} s behind 200 slow clients"
+    );
+    // The slow address is over its share: told to come back, not left hanging.
+    let (answer, secs) = exchange(&mut connect_from("127.0.0.1", &addr), health);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer:?}"
+    );
+    assert!(secs < 1.5, "the refusal took {secs:.1} s");
+
+    // Every slow connection is closed by the server within the header timeout.
+    let t = std::time::Instant::now();
+    for s in &mut slow {
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+    }
+    let waited = t.elapsed().as_secs_f64();
+    assert!(waited < 6.0, "slow connections were held {waited:.1} s");
+    drop(slow);
+    std::thread::sleep(Duration::from_millis(300));
+    let (answer, _) = exchange(&mut connect_from("127.0.0.1", &addr), health);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+
+    // A body that stops arriving: 408 after the body timeout, nothing imported.
+    let mut s = connect_from("127.0.0.1", &addr);
+    let head = format!(
+        "POST /v1/usage HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 100\r\n\r\n[{{\"transaction_id\""
+    );
+    let (answer, secs) = exchange(&mut s, head.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(answer.contains("BODY_TIMEOUT"), "{answer:?}");
+    assert!((1.5..6.0).contains(&secs), "408 after {secs:.1} s");
+
+    // A kept-alive connection left idle after its answer is closed too.
+    let mut s = connect_from("127.0.0.1", &addr);
+    let (answer, secs) = exchange(&mut s, b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(
+        (1.5..6.0).contains(&secs),
+        "idle connection closed after {secs:.1} s"
+    );
+
+    // The daemon still stops at once.
+    daemon.stop();
+}

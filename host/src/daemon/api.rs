@@ -10,8 +10,9 @@
 //! Must not: write anything but through `import_records`, log or echo the token, or
 //! start at all without a usable token. HTTP statuses come from [`status_of`] alone.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -25,6 +26,8 @@ use chrono::Utc;
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::io::AsyncWriteExt;
+use tower::ServiceExt;
 
 use crate::billing::usage::import;
 use crate::error::{Error, ErrorKind, Result};
@@ -62,6 +65,80 @@ pub struct Config {
     /// the token's.
     token: [u8; 32],
     max_body: usize,
+    limits: Limits,
+}
+
+/// What keeps slow or idle clients from holding the listener: every connection must
+/// send a request's headers within `header_timeout` (also the idle time allowed
+/// between requests on a kept-alive connection), a body may pause at most
+/// `body_timeout` between chunks, and at most `max_connections` are open at once, no
+/// more than `max_per_ip` from one address (a client over either limit gets a 503 and
+/// the connection is closed at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_connections: usize,
+    pub max_per_ip: usize,
+}
+
+/// `PROVISOR_API_HEADER_TIMEOUT_SECS`: seconds to send a request's headers, and the idle
+/// time allowed between requests.
+pub const HEADER_TIMEOUT_VAR: &str = "PROVISOR_API_HEADER_TIMEOUT_SECS";
+/// `PROVISOR_API_BODY_TIMEOUT_SECS`: the longest pause between two chunks of a body.
+pub const BODY_TIMEOUT_VAR: &str = "PROVISOR_API_BODY_TIMEOUT_SECS";
+/// `PROVISOR_API_MAX_CONNECTIONS`: connections open at once.
+pub const MAX_CONNECTIONS_VAR: &str = "PROVISOR_API_MAX_CONNECTIONS";
+/// `PROVISOR_API_MAX_CONNECTIONS_PER_IP`: connections open at once from one address
+/// (behind a load balancer, set it to the total).
+pub const MAX_PER_IP_VAR: &str = "PROVISOR_API_MAX_CONNECTIONS_PER_IP";
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(15),
+            max_connections: 512,
+            max_per_ip: 128,
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults, changed by the four variables; a value that is not a whole number
+    /// in range is refused by name.
+    pub fn from_env() -> Result<Limits> {
+        let d = Limits::default();
+        let num = |var: &str, default: u64, max: u64| -> Result<u64> {
+            match std::env::var(var) {
+                Err(std::env::VarError::NotPresent) => Ok(default),
+                Ok(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
+                    _ => Err(Error::Invalid(format!(
+                        "{var}={v:?} is not a whole number from 1 to {max} (unset, it is {default}); nothing was started"
+                    ))),
+                },
+                Err(std::env::VarError::NotUnicode(_)) => Err(Error::Invalid(format!(
+                    "{var} is not a whole number; nothing was started"
+                ))),
+            }
+        };
+        let limits = Limits {
+            header_timeout: Duration::from_secs(num(
+                HEADER_TIMEOUT_VAR,
+                d.header_timeout.as_secs(),
+                3600,
+            )?),
+            body_timeout: Duration::from_secs(num(
+                BODY_TIMEOUT_VAR,
+                d.body_timeout.as_secs(),
+                3600,
+            )?),
+            max_connections: num(MAX_CONNECTIONS_VAR, d.max_connections as u64, 100_000)? as usize,
+            max_per_ip: num(MAX_PER_IP_VAR, d.max_per_ip as u64, 100_000)? as usize,
+        };
+        Ok(limits)
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -70,6 +147,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("token", &"(hidden)")
             .field("max_body", &self.max_body)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -127,6 +205,7 @@ impl Config {
             listen,
             token: digest(token.as_bytes()),
             max_body,
+            limits: Limits::from_env()?,
         })
     }
 
@@ -173,27 +252,117 @@ impl Bound {
     }
 
     /// Serves requests until `stop` turns true; requests in flight then finish.
-    pub fn start(self, store: Store, mut stop: tokio::sync::watch::Receiver<bool>) -> Running {
+    pub fn start(self, store: Store, stop: tokio::sync::watch::Receiver<bool>) -> Running {
+        let limits = self.config.limits;
         let api = Arc::new(Api {
             store,
             token: self.config.token,
             max_body: self.config.max_body,
+            body_timeout: limits.body_timeout,
         });
-        let app = router(api).into_make_service_with_connect_info::<SocketAddr>();
-        let listener = self.listener;
-        let task = tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!("the HTTP API stopped: {e}");
-            }
-        });
+        let app = router(api);
+        let task = tokio::spawn(accept_loop(self.listener, app, limits, stop));
         Running { task }
     }
+}
+
+/// Connections open at once, in all and per address.
+#[derive(Default)]
+struct Open {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// A slot in [`Open`], given back when the connection closes.
+struct Slot {
+    open: Arc<Mutex<Open>>,
+    ip: IpAddr,
+}
+
+impl Slot {
+    fn take(open: &Arc<Mutex<Open>>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
+        let mut o = open.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = o.per_ip.get(&ip).copied().unwrap_or(0);
+        if o.total >= limits.max_connections || mine >= limits.max_per_ip {
+            return None;
+        }
+        o.total += 1;
+        *o.per_ip.entry(ip).or_insert(0) += 1;
+        Some(Slot {
+            open: open.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut o = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        o.total = o.total.saturating_sub(1);
+        if let Some(n) = o.per_ip.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                o.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// What a client over the connection limits is told before the connection closes.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 71\r\n\r\n{\"error\":\"too many connections are open: retry later on fewer of them\"}";
+
+/// Accepts connections under [`Limits`] and serves each with hyper's HTTP/1 server
+/// (header read timeout, which also bounds a kept-alive connection's idle time),
+/// until `stop`; then lets requests in flight finish.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let open = Arc::new(Mutex::new(Open::default()));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = async { stop.wait_for(|s| *s).await.is_ok() } => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!("api: accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Some(slot) = Slot::take(&open, peer.ip(), &limits) else {
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
+            });
+            continue;
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(req.map(Body::new))
+            });
+        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _slot = slot;
+            if let Err(e) = conn.await {
+                tracing::debug!("api: connection from {peer} ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 impl Running {
@@ -213,6 +382,7 @@ struct Api {
     store: Store,
     token: [u8; 32],
     max_body: usize,
+    body_timeout: Duration,
 }
 
 fn router(api: Arc<Api>) -> Router {
@@ -330,6 +500,7 @@ async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
+    pause: Duration,
 ) -> std::result::Result<Vec<u8>, Refused> {
     let declared = headers
         .get(CONTENT_LENGTH)
@@ -341,7 +512,17 @@ async fn read_body(
     let mut body = body;
     // Grown as data arrives: a declared length alone reserves at most 1 MiB.
     let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(1 << 20) as usize);
-    while let Some(frame) = body.frame().await {
+    loop {
+        let Ok(next) = tokio::time::timeout(pause, body.frame()).await else {
+            return Err(Refused {
+                status: StatusCode::REQUEST_TIMEOUT,
+                message: format!(
+                    "the request body stopped arriving for {} s ({BODY_TIMEOUT_VAR}); nothing was imported: send it again in one go",
+                    pause.as_secs()
+                ),
+            });
+        };
+        let Some(frame) = next else { break };
         let frame = frame.map_err(|e| Refused {
             status: StatusCode::BAD_REQUEST,
             message: format!(
@@ -388,7 +569,7 @@ async fn import_batch(
     if let Err(r) = authorize(&api.token, headers) {
         return r.into_response();
     }
-    let bytes = match read_body(headers, body, api.max_body).await {
+    let bytes = match read_body(headers, body, api.max_body, api.body_timeout).await {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
@@ -478,5 +659,32 @@ mod tests {
             HeaderValue::from_static("Basic 0123456789abcdef0123456789abcdef"),
         );
         assert!(authorize(&token, &h).is_err());
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn connection_slots_hold_both_limits_and_come_back_on_close() {
+        let limits = Limits {
+            max_connections: 3,
+            max_per_ip: 2,
+            ..Limits::default()
+        };
+        let open = Arc::new(Mutex::new(Open::default()));
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        let a1 = Slot::take(&open, a, &limits).expect("first");
+        let _a2 = Slot::take(&open, a, &limits).expect("second");
+        assert!(Slot::take(&open, a, &limits).is_none(), "per address");
+        let _b1 = Slot::take(&open, b, &limits).expect("another address");
+        assert!(Slot::take(&open, b, &limits).is_none(), "in all");
+        drop(a1);
+        assert!(
+            Slot::take(&open, b, &limits).is_some(),
+            "a closed slot is free"
+        );
     }
 }

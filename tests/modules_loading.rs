@@ -289,3 +289,103 @@ fn a_hanging_call_is_abandoned_at_the_configured_limit() {
     let shown = home.run(&["handlers", "show", "slow", "--json"]).json();
     assert_eq!(shown["last_check_ok"], false);
 }
+
+/// The daemon's threads, from /proc.
+fn threads(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:").map(|n| n.trim().parse().ok()))
+                .flatten()
+        })
+        .unwrap_or(0)
+}
+
+/// A module whose calls hang cannot make the daemon leak threads: once a handler has
+/// `PROVISOR_MAX_STUCK_CALLS` abandoned calls still inside the module, it is not called
+/// again (no new thread), `handlers list` says so, and its operations wait, visibly and
+/// without using up their attempts.
+#[test]
+fn hung_calls_are_capped_per_handler_and_its_operations_wait() {
+    let home = TestHome::new()
+        .with_env("PROVISOR_CALL_TIMEOUT", "1")
+        .with_env("PROVISOR_MAX_STUCK_CALLS", "2");
+    home.drop_module(&so("provisor_fixture_panicky"), "panicky.so");
+    add_handler(&home, "slow", "panicky", r#"{"hang_ms": 60000}"#);
+    home.run(&["plans", "add", "hangs", "--handler", "slow"])
+        .ok();
+    home.run(&["currencies", "add", "EUR"]).ok();
+    home.run(&[
+        "clients",
+        "add",
+        "--name",
+        "Ann",
+        "--email",
+        "ann@example.com",
+        "--currency",
+        "EUR",
+        "--country",
+        "NL",
+    ])
+    .ok();
+    // A connection check every second, each hanging for a minute.
+    let mut daemon = home.serve(&["--check-interval", "1"]);
+    let pid = daemon.child.id();
+    daemon.wait_for("is not called: 2 of its calls", Duration::from_secs(20));
+    let at_cap = threads(pid);
+    std::thread::sleep(Duration::from_secs(6));
+    let later = threads(pid);
+    assert!(
+        later <= at_cap + 1,
+        "threads grew from {at_cap} to {later} while the handler was at its cap:\n{}",
+        daemon.output()
+    );
+
+    let list = home.run(&["handlers", "list"]).ok();
+    assert!(list.contains("2 (see handlers show)"), "{list}");
+    let shown = home.run(&["handlers", "show", "slow", "--json"]).json();
+    assert_eq!(shown["stuck_calls"], 2, "{shown:#}");
+    assert!(
+        shown["last_check_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is not called")),
+        "{shown:#}"
+    );
+
+    // An order for it waits: queued, no attempt used, the reason shown.
+    let (sid, _) = home.order("ann@example.com", "hangs", &[]);
+    let mut op = Value::Null;
+    for _ in 0..100 {
+        let ops = home.run(&["ops", "list", "--json"]).json();
+        op = ops
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["service_id"] == sid)
+            .cloned()
+            .unwrap_or(Value::Null);
+        if op["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("is not called"))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(op["status"], "queued", "{op:#}");
+    assert_eq!(op["attempts"], 0, "{op:#}");
+    assert!(
+        op["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Its operations wait")),
+        "{op:#}"
+    );
+    let started = Instant::now();
+    daemon.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "serve took {:?} to stop with stuck calls",
+        started.elapsed()
+    );
+}

@@ -47,6 +47,9 @@ pub struct HandlerView {
     pub last_check_at: Option<String>,
     pub last_check_ok: Option<bool>,
     pub last_check_message: Option<String>,
+    /// Calls abandoned past the call limit whose threads are still in the module (as
+    /// last recorded by the process that made them).
+    pub stuck_calls: i32,
 }
 
 /// Checks a handler name: 1-64 letters, digits, `-`, `_`, `.`.
@@ -178,7 +181,24 @@ pub fn view(h: &handler::Model, registry: &Registry) -> HandlerView {
         last_check_at: h.last_check_at.map(|t| t.to_rfc3339()),
         last_check_ok: h.last_check_ok,
         last_check_message: h.last_check_message.clone(),
+        stuck_calls: h.stuck_calls,
     }
+}
+
+/// Sets every handler's recorded stuck calls to zero (a daemon starting: the threads
+/// of an earlier process are gone).
+pub async fn reset_stuck_calls(store: &Store) -> Result<()> {
+    let _turn = store.write_turn().await;
+    handler::Entity::update_many()
+        .col_expr(
+            handler::Column::StuckCalls,
+            sea_orm::sea_query::Expr::value(0),
+        )
+        .filter(handler::Column::StuckCalls.ne(0))
+        .exec(store.db())
+        .await
+        .map_err(db_err("resetting the handlers' stuck calls"))?;
+    Ok(())
 }
 
 /// Enables or disables a handler. Returns whether anything changed.

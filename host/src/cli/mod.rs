@@ -45,6 +45,15 @@ pub struct Cli {
         default_value_t = 60
     )]
     call_timeout: u64,
+    /// Abandoned calls a handler may have stuck in its module before the host stops
+    /// calling it (its operations then wait) until one returns.
+    #[arg(
+        long,
+        global = true,
+        env = "PROVISOR_MAX_STUCK_CALLS",
+        default_value_t = 4
+    )]
+    max_stuck_calls: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -382,11 +391,17 @@ impl Ctx {
                 "--call-timeout must be at least 1 second".to_string(),
             ));
         }
+        if cli.max_stuck_calls == 0 {
+            return Err(Error::Invalid(
+                "--max-stuck-calls (PROVISOR_MAX_STUCK_CALLS) must be at least 1".to_string(),
+            ));
+        }
         Ok(Ctx {
             home,
             database_url: cli.database_url.clone(),
             limits: Limits {
                 call_timeout: Duration::from_secs(cli.call_timeout),
+                max_stuck_calls: cli.max_stuck_calls,
                 ..Limits::default()
             },
         })
@@ -856,6 +871,7 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
                         "DEPARTMENT",
                         "LABEL",
                         "LAST CHECK",
+                        "STUCK CALLS",
                     ],
                     &views
                         .iter()
@@ -872,6 +888,10 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
                                 output::opt(&v.department),
                                 output::opt(&v.label),
                                 check,
+                                match v.stuck_calls {
+                                    0 => "-".to_string(),
+                                    n => format!("{n} (see handlers show)"),
+                                },
                             ]
                         })
                         .collect::<Vec<_>>(),
@@ -915,6 +935,12 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
                         _ => "never".to_string(),
                     }
                 );
+                if v.stuck_calls > 0 {
+                    println!(
+                        "stuck calls: {} (abandoned past the call limit, still inside the module; at the cap the handler is not called and its operations wait)",
+                        v.stuck_calls
+                    );
+                }
                 println!(
                     "settings:    {}",
                     serde_json::to_string_pretty(&v.settings)

@@ -122,12 +122,18 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
         true,
         &format!("serve[{}]", std::process::id()),
     ));
+    // This process's stuck calls are what `handlers list` shows; a daemon that starts
+    // has none (the threads of an earlier one went with it).
+    handlers::reset_stuck_calls(&store).await?;
     let rt = Arc::new(Runtime::new(
         ctx.home.clone(),
         store.clone(),
         Arc::clone(&registry),
         Clock::system(),
-        ctx.limits.clone(),
+        crate::runtime::Limits {
+            record_stuck_calls: true,
+            ..ctx.limits.clone()
+        },
     )?);
     registry.learn_proven().await?;
     registry.scan().await?;

@@ -78,6 +78,11 @@ enum Verdict {
     Retry {
         error: ModuleError,
     },
+    /// Not called: the handler has too many stuck calls. Queued again, not counted as
+    /// an attempt, the reason shown as the operation's error.
+    Wait {
+        reason: String,
+    },
     Manual {
         reason: String,
         fields: Value,
@@ -506,6 +511,9 @@ async fn call_module(rt: &Runtime, p: &Prepared) -> Verdict {
             }
         }
     };
+    if let Some(reason) = instance.blocked() {
+        return Verdict::Wait { reason };
+    }
     let call = match op.kind.as_str() {
         "create" => Call::Create,
         "suspend" => Call::Suspend,
@@ -681,6 +689,11 @@ async fn commit(
             }
             verdict => apply_verdict(&tx, cfg, p, svc, h, verdict, now).await?,
         };
+        if label == "waiting" {
+            // Not an attempt: nothing was called.
+            labels.push(Some(label));
+            continue;
+        }
         attempts.push(operation_attempt::ActiveModel {
             operation_id: Set(p.op.id),
             attempt: Set(p.op.attempts),
@@ -823,6 +836,10 @@ impl DoneBatch {
     }
 }
 
+/// How long an operation waits before its handler is tried again when too many of the
+/// handler's calls are stuck.
+const WAIT_SECS: i64 = 30;
+
 /// A service's state after a successful operation of `kind`.
 fn done_status<'a>(kind: &str, current: &'a str) -> &'a str {
     match kind {
@@ -875,6 +892,19 @@ async fn apply_verdict(
             })
             .await?;
             ("in_progress", None)
+        }
+        Verdict::Wait { reason } => {
+            let next = now + chrono::Duration::seconds(WAIT_SECS);
+            update_op(tx, op.id, |m| {
+                m.status = Set("queued".into());
+                m.attempts = Set((op.attempts - 1).max(0));
+                m.next_run_at = Set(next);
+                m.last_error = Set(Some(reason.clone()));
+                m.last_error_kind = Set(Some("waiting".into()));
+                m.lease_owner = Set(None);
+            })
+            .await?;
+            ("waiting", Some(reason.clone()))
         }
         Verdict::Retry { error } => {
             let next =

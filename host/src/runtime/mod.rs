@@ -9,6 +9,7 @@
 pub mod services;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -132,6 +133,13 @@ pub struct Limits {
     pub call_timeout: Duration,
     /// Default timeout of one HTTP request made for a module.
     pub http_timeout: Duration,
+    /// How many abandoned calls a handler may have stuck (their threads still in the
+    /// module) before the host stops calling it until one returns.
+    pub max_stuck_calls: usize,
+    /// Whether this process writes its stuck calls to `handlers.stuck_calls` (the
+    /// daemon does; a short-lived CLI process keeps them to itself, as its threads go
+    /// with it).
+    pub record_stuck_calls: bool,
 }
 
 impl Default for Limits {
@@ -139,7 +147,56 @@ impl Default for Limits {
         Limits {
             call_timeout: Duration::from_secs(60),
             http_timeout: Duration::from_secs(30),
+            max_stuck_calls: 4,
+            record_stuck_calls: false,
         }
+    }
+}
+
+/// A call's state, decided once: it returned in time, or it was abandoned.
+const RUNNING: u8 = 0;
+const RETURNED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// A handler's calls that were abandoned past the call limit and whose threads are
+/// still in the module. Kept per handler name (instances come and go; threads stay),
+/// and written to `handlers.stuck_calls` so `handlers list` in any process shows it.
+#[derive(Clone)]
+struct Stuck {
+    count: Arc<AtomicUsize>,
+    record: bool,
+    handler_id: i64,
+    store: Store,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Stuck {
+    fn changed(&self, by: isize) {
+        let n = if by > 0 {
+            self.count.fetch_add(1, Ordering::SeqCst) + 1
+        } else {
+            self.count.fetch_sub(1, Ordering::SeqCst).saturating_sub(1)
+        };
+        if !self.record {
+            return;
+        }
+        let store = self.store.clone();
+        let id = self.handler_id;
+        self.runtime.spawn(async move {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            let _turn = store.write_turn().await;
+            let r = handler::Entity::update_many()
+                .col_expr(
+                    handler::Column::StuckCalls,
+                    sea_orm::sea_query::Expr::value(n as i32),
+                )
+                .filter(handler::Column::Id.eq(id))
+                .exec(store.db())
+                .await;
+            if let Err(e) = r {
+                tracing::warn!("cannot record handler #{id}'s stuck calls ({n}): {e}");
+            }
+        });
     }
 }
 
@@ -156,9 +213,25 @@ pub struct Instance {
     runtime: tokio::runtime::Handle,
     log: ModuleLog,
     call_timeout: Duration,
+    stuck: Stuck,
+    max_stuck: usize,
 }
 
 impl Instance {
+    /// Why the host does not call this handler now: too many of its calls are stuck.
+    pub fn blocked(&self) -> Option<String> {
+        let n = self.stuck.count.load(Ordering::SeqCst);
+        (n >= self.max_stuck).then(|| {
+            format!(
+                "handler {} is not called: {n} of its calls to module {} are stuck (abandoned after the {}s call limit, their threads still inside the module; at most {} allowed). Its operations wait and run once a stuck call returns; check the remote panel and the module, or restart the daemon to free the threads",
+                self.handler,
+                self.module.name(),
+                self.call_timeout.as_secs(),
+                self.max_stuck
+            )
+        })
+    }
+
     /// Calls the module with a JSON request; answers the JSON response.
     pub async fn call_raw(
         self: &Arc<Self>,
@@ -166,17 +239,32 @@ impl Instance {
         request: String,
         ctx: CallContext,
     ) -> Result<String, ModuleError> {
+        // No new thread for a handler whose stuck calls reached the cap.
+        if let Some(reason) = self.blocked() {
+            return Err(ModuleError::transient(reason));
+        }
         let this = Arc::clone(self);
         let started = Instant::now();
         let req_for_log = self.redactor.redact(&request);
         let ctx_for_log = ctx.clone();
+        let state = Arc::new(AtomicU8::new(RUNNING));
+        let state_in_call = Arc::clone(&state);
         let task = tokio::task::spawn_blocking(move || {
             let Some(obj) = this.obj.as_ref() else {
                 return RResult::RErr(
                     ModuleError::transient("the instance is shutting down").into_abi(),
                 );
             };
-            services::with_context(ctx, || call.invoke(obj, &request))
+            let answer = services::with_context(ctx, || call.invoke(obj, &request));
+            if state_in_call
+                .compare_exchange(RUNNING, RETURNED, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                // Abandoned earlier: its thread is free again.
+                this.stuck.changed(-1);
+                tracing::warn!(handler = %this.handler, "an abandoned {} call returned at last", call.as_str());
+            }
+            answer
         });
         let result = match tokio::time::timeout(self.call_timeout, task).await {
             Ok(Ok(answer)) => answer
@@ -187,11 +275,19 @@ impl Instance {
                 ErrorKind::Panicked,
                 format!("the call crashed on the host side: {join}"),
             )),
-            Err(_) => Err(ModuleError::transient(format!(
-                "{} did not answer within {}s (the call limit); it was abandoned",
-                call.as_str(),
-                self.call_timeout.as_secs()
-            ))),
+            Err(_) => {
+                if state
+                    .compare_exchange(RUNNING, ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    self.stuck.changed(1);
+                }
+                Err(ModuleError::transient(format!(
+                    "{} did not answer within {}s (the call limit); it was abandoned",
+                    call.as_str(),
+                    self.call_timeout.as_secs()
+                )))
+            }
         };
         let (response, outcome) = match &result {
             // A single sign-on link is a credential while it lasts: never logged.
@@ -271,6 +367,8 @@ pub struct Runtime {
     pub limits: Limits,
     http: reqwest::Client,
     instances: Mutex<HashMap<String, Arc<Instance>>>,
+    /// Stuck calls per handler name, kept across instances.
+    stuck: Mutex<HashMap<String, Arc<AtomicUsize>>>,
 }
 
 impl Runtime {
@@ -297,7 +395,13 @@ impl Runtime {
             limits,
             http,
             instances: Mutex::new(HashMap::new()),
+            stuck: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn stuck_count(&self, handler: &str) -> Arc<AtomicUsize> {
+        let mut map = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(map.entry(handler.to_string()).or_default())
     }
 
     fn instances(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Instance>>> {
@@ -384,6 +488,14 @@ impl Runtime {
             runtime: tokio::runtime::Handle::current(),
             log: self.log.clone(),
             call_timeout: self.limits.call_timeout,
+            stuck: Stuck {
+                count: self.stuck_count(&h.name),
+                record: self.limits.record_stuck_calls,
+                handler_id: h.id,
+                store: self.store.clone(),
+                runtime: tokio::runtime::Handle::current(),
+            },
+            max_stuck: self.limits.max_stuck_calls,
         });
         let old = self
             .instances()

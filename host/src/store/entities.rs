@@ -78,6 +78,8 @@ pub mod handler {
         pub last_check_message: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// Module calls abandoned past the call limit whose threads have not returned.
+        pub stuck_calls: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

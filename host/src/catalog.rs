@@ -353,6 +353,47 @@ pub async fn view_plan(store: &Store, p: &plan::Model) -> Result<PlanView> {
     })
 }
 
+/// Refuses an order that leaves out a configurable option the plan cannot do without:
+/// one whose every choice sets a resource the plan's own resources do not give (a
+/// `server` option whose choices set `ip`, a `ram` option over a plan without
+/// `ram_gb`). An option with a choice that adds nothing new has a natural default and
+/// may be left out.
+pub fn check_required_options(p: &plan::Model, chosen: &Map<String, Value>) -> Result<()> {
+    let resources: Map<String, Value> = serde_json::from_str(&p.resources).unwrap_or_default();
+    let options: Map<String, Value> = serde_json::from_str(&p.options).unwrap_or_default();
+    for (name, choices) in &options {
+        if chosen.contains_key(name) {
+            continue;
+        }
+        let Some(choices) = choices.as_object().filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        let lacking = |set: &Value| -> Vec<String> {
+            set.as_object()
+                .map(|m| {
+                    m.keys()
+                        .filter(|k| !resources.contains_key(*k))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        if choices.values().all(|set| !lacking(set).is_empty()) {
+            let mut sets: Vec<String> = choices.values().flat_map(lacking).collect();
+            sets.sort();
+            sets.dedup();
+            let names: Vec<&str> = choices.keys().map(String::as_str).collect();
+            return Err(Error::Invalid(format!(
+                "plan {} needs option {name} chosen: its choices set {}, which the plan does not give otherwise; order with `--option {name}=CHOICE` (one of {})",
+                p.name,
+                sets.join(", "),
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The resources for a plan with the chosen options applied; unknown options or
 /// choices are refused with the list of valid ones.
 pub fn resources_with_options(

@@ -34,6 +34,37 @@ pub struct Manifest {
     pub plan_schema: Value,
 }
 
+/// The keyword of `plan_schema` that holds the order schema (see
+/// [`Manifest::with_order_schema`]). JSON Schema ignores keywords it does not know, so
+/// the plan schema validates plans exactly as before.
+pub const ORDER_SCHEMA_KEYWORD: &str = "x-provisor-order";
+
+impl Manifest {
+    /// Declares what an order must give the module: a JSON Schema of the service's
+    /// resources (the plan's resources with the chosen configurable options applied,
+    /// as in [`PlanInfo::resources`]). The host checks every order against it before
+    /// anything is written or invoiced, so a create never fails for a value the client
+    /// could have been asked for: e.g. `{"required": ["ip"], "properties": {"ip":
+    /// {"type": "string"}}}` for a license bound to a server's address.
+    ///
+    /// Kept inside `plan_schema` under [`ORDER_SCHEMA_KEYWORD`], so manifests stay
+    /// readable by every 1.x host and module.
+    pub fn with_order_schema(mut self, schema: Value) -> Self {
+        if !self.plan_schema.is_object() {
+            self.plan_schema = empty_object_schema();
+        }
+        if let Some(m) = self.plan_schema.as_object_mut() {
+            m.insert(ORDER_SCHEMA_KEYWORD.to_string(), schema);
+        }
+        self
+    }
+
+    /// The order schema set by [`Manifest::with_order_schema`], if any.
+    pub fn order_schema(&self) -> Option<&Value> {
+        self.plan_schema.get(ORDER_SCHEMA_KEYWORD)
+    }
+}
+
 /// A schema that accepts any JSON object.
 pub fn empty_object_schema() -> Value {
     serde_json::json!({"type": "object"})

@@ -102,7 +102,17 @@ pub async fn order(
         .await
         .map_err(invalid)?;
     let plan = catalog::get_plan(store, plan_ref).await.map_err(invalid)?;
-    catalog::resources_with_options(&plan, &options)?;
+    let mut resources = catalog::resources_with_options(&plan, &options)?;
+    catalog::check_required_options(&plan, &options)?;
+    if let Some(parent_id) = addon_of {
+        // An addon's module also reads what its parent service has (its IP, domain).
+        if let Ok(parent) = get_service(store, parent_id).await {
+            let mut inherited = parent_values(store, &parent).await?;
+            inherited.extend(resources);
+            resources = inherited;
+        }
+    }
+    check_order_schema(rt, &plan, &resources).await?;
     match (addon_of, plan.is_addon) {
         (Some(parent_id), true) => {
             let parent = get_service(store, parent_id).await.map_err(invalid)?;
@@ -171,6 +181,132 @@ pub async fn order(
         handler: chosen.name,
         invoice_id,
     })
+}
+
+/// The manifest of `module`: as loaded in this process, else as the last process that
+/// loaded it recorded (the highest version loaded). `None` when it is loaded nowhere.
+pub(crate) async fn manifest_of(
+    rt: &Runtime,
+    module: &str,
+) -> Result<Option<provisor_module_api::Manifest>> {
+    if let Some(m) = rt.registry.get(module) {
+        return Ok(Some(m.manifest.clone()));
+    }
+    use crate::store::entities::module_file;
+    let rows = module_file::Entity::find()
+        .filter(module_file::Column::Name.eq(module))
+        .filter(module_file::Column::Status.eq("loaded"))
+        .all(rt.store.db())
+        .await
+        .map_err(db_err("reading the module files"))?;
+    let newest = rows
+        .iter()
+        .filter_map(|r| {
+            let v = semver::Version::parse(r.version.as_deref()?).ok()?;
+            let m: provisor_module_api::Manifest =
+                serde_json::from_str(r.manifest.as_deref()?).ok()?;
+            Some((v, m))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0));
+    Ok(newest.map(|(_, m)| m))
+}
+
+/// Refuses, at request time, an operation the service's module does not implement
+/// (it would only become a task saying so). Unknown when the module is loaded nowhere:
+/// then the request goes through and the module's answer decides.
+async fn refuse_unsupported(
+    rt: &Runtime,
+    svc: &service::Model,
+    kind: &str,
+    cap: provisor_module_api::Capability,
+) -> Result<()> {
+    let h = handler::Entity::find_by_id(svc.handler_id)
+        .one(rt.store.db())
+        .await
+        .map_err(db_err("reading handlers"))?
+        .ok_or_else(|| Error::NotFound(format!("service #{}'s handler is gone", svc.id)))?;
+    let Some(manifest) = manifest_of(rt, &h.module).await? else {
+        return Ok(());
+    };
+    if manifest.capabilities.contains(&cap) {
+        return Ok(());
+    }
+    let hint = "its renewals are billing's alone (`provisor cron` invoices each period); nothing is renewed on the panel";
+    Err(Error::Invalid(format!(
+        "service #{}: module {} (handler {}) does not support {kind}, so nothing was queued: {hint}",
+        svc.id, h.module, h.name
+    )))
+}
+
+/// What a service offers an addon ordered on it: its plan's resources with its options
+/// applied, then its attributes.
+async fn parent_values(store: &Store, parent: &service::Model) -> Result<Map<String, Value>> {
+    let plan = plan::Entity::find_by_id(parent.plan_id)
+        .one(store.db())
+        .await
+        .map_err(db_err("reading plans"))?;
+    let chosen: Map<String, Value> = serde_json::from_str(&parent.options).unwrap_or_default();
+    let mut values = match plan {
+        Some(p) => catalog::resources_with_options(&p, &chosen).unwrap_or_default(),
+        None => Map::new(),
+    };
+    let attributes: Map<String, Value> =
+        serde_json::from_str(&parent.attributes).unwrap_or_default();
+    values.extend(attributes);
+    Ok(values)
+}
+
+/// Checks an order's resources against the module's order schema (what the module
+/// needs to provision it), naming the options that would set a missing value.
+async fn check_order_schema(
+    rt: &Runtime,
+    plan: &plan::Model,
+    resources: &Map<String, Value>,
+) -> Result<()> {
+    let Some(manifest) = manifest_of(rt, &plan.module).await? else {
+        return Ok(());
+    };
+    let Some(schema) = manifest.order_schema() else {
+        return Ok(());
+    };
+    let value = Value::Object(resources.clone());
+    if let Err(e) =
+        crate::schema::validate(schema, &value, &format!("plan {}'s resources", plan.name))
+    {
+        let options: Map<String, Value> = serde_json::from_str(&plan.options).unwrap_or_default();
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let missing: Vec<&str> = required
+            .into_iter()
+            .filter(|k| !resources.contains_key(*k))
+            .collect();
+        let setters: Vec<String> = options
+            .iter()
+            .filter(|(_, choices)| {
+                choices.as_object().is_some_and(|c| {
+                    c.values()
+                        .any(|set| missing.iter().any(|k| set.get(*k).is_some()))
+                })
+            })
+            .map(|(name, _)| format!("--option {name}=CHOICE"))
+            .collect();
+        let fix = if setters.is_empty() {
+            format!(
+                "give the plan what module {} needs (`provisor plans add … --resources` or an option whose choices set it)",
+                plan.module
+            )
+        } else {
+            format!("choose {}", setters.join(" or "))
+        };
+        return Err(Error::Invalid(format!(
+            "{e}; module {} cannot provision the order without it, so nothing was ordered or invoiced: {fix}",
+            plan.module
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn rt_max_attempts() -> i32 {
@@ -333,6 +469,11 @@ pub async fn request(
             "service #{service_id} already has operation #{} ({}, {}); wait for it, or `provisor ops cancel {}`",
             p.id, p.kind, p.status, p.id
         )));
+    }
+    // A renew the module does not implement would only become a task saying so (a
+    // change of plan still does: staff can make it by hand on the panel).
+    if kind == "renew" {
+        refuse_unsupported(rt, &svc, kind, provisor_module_api::Capability::Renew).await?;
     }
     if kind == "action" && params.get("action").and_then(Value::as_str).is_none() {
         return Err(Error::Invalid("an admin action needs its name".into()));

@@ -198,6 +198,20 @@ impl Module for IspsystemNoc {
                 }
             }),
         }
+        // A license is bound to a server's IPv4 address: an order must give one (a
+        // plan resource or a configurable option's choice, or the parent service's
+        // for an addon), checked before anything is written or invoiced.
+        .with_order_schema(json!({
+            "type": "object",
+            "required": ["ip"],
+            "properties": {
+                "ip": {
+                    "type": "string",
+                    "pattern": "^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$",
+                    "description": "The IPv4 address the license is bound to"
+                }
+            }
+        }))
     }
 
     fn new(host: Host, settings: Settings) -> Result<Self, ModuleError> {

@@ -295,6 +295,106 @@ fn usage_that_cannot_be_read_fails_the_run_and_is_billed_by_the_next_run() {
     }
 }
 
+/// `billing run --period` bills a past month's usage again for the services that were
+/// live in it: never one made since, never the modules' daily work, and once however
+/// often it runs; a month not over yet is refused.
+#[test]
+fn a_past_month_is_billed_again_for_the_services_live_in_it() {
+    for (b, url) in backends() {
+        let env = solus(url);
+        let home = &env.home;
+        let ann = client(home, "Ann", "EUR", "NL");
+        let bob = client(home, "Bob", "EUR", "NL");
+        let old = order(home, &ann, "cloud");
+        let new = order(home, &bob, "cloud");
+        ok(home, &["work", "--until-idle"]);
+        // Ann's service was made in January; Bob's today.
+        home.sql(&format!(
+            "UPDATE services SET created_at = '2026-01-10T08:00:00+00:00' WHERE id = {old}"
+        ));
+        for sid in [old, new] {
+            let svc = js(home, &["services", "show", &sid.to_string(), "--json"]);
+            let uid: u64 = svc["remote_id"].as_str().unwrap().parse().unwrap();
+            let vm = env.api.create_server(uid, 1, "vm").unwrap();
+            env.api.record_uptime_hours(vm.id, "2026-10", 100).unwrap();
+        }
+        let calls_before = js(home, &["log", "--json", "--limit", "1000"]);
+
+        let dry = js(
+            home,
+            &[
+                "billing",
+                "run",
+                "--period",
+                "2026-10",
+                "--dry-run",
+                "--json",
+            ],
+        );
+        let ev = usage_events(dry);
+        assert_eq!(ev.len(), 1, "[{b}] {ev:#?}");
+        assert!(invoices(home).is_empty(), "[{b}] the dry run wrote");
+
+        // 100 h x 7 tokens = 700 tokens x 0.01 = 7.00 + 21 % = 8.47, for Ann only.
+        let v = js(
+            home,
+            &[
+                "billing",
+                "run",
+                "--period",
+                "2026-10",
+                "--date",
+                "2026-12-02",
+                "--json",
+            ],
+        );
+        let ev = usage_events(v);
+        assert_eq!(ev.len(), 1, "[{b}] {ev:#?}");
+        assert_eq!(ev[0]["amount"], "8.47", "[{b}] {ev:#?}");
+        let all = invoices(home);
+        assert_eq!(all.len(), 1, "[{b}]");
+        let inv = show(home, all[0]["number"].as_str().unwrap());
+        assert_eq!(inv["issue_date"], "2026-12-02", "[{b}] {inv:#}");
+        assert_eq!(line(&inv, 0)["period_start"], "2026-10-01", "[{b}] {inv:#}");
+        assert_eq!(line(&inv, 0)["service_id"], old, "[{b}] {inv:#}");
+
+        // Again: nothing. And no module's daily work ran.
+        let v = js(home, &["billing", "run", "--period", "2026-10", "--json"]);
+        assert!(usage_events(v).is_empty(), "[{b}]");
+        assert_eq!(invoices(home).len(), 1, "[{b}]");
+        let calls = js(home, &["log", "--json", "--limit", "1000"]);
+        let daily = |log: &Value| {
+            log.as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["call"] == "daily")
+                .count()
+        };
+        assert_eq!(
+            daily(&calls),
+            daily(&calls_before),
+            "[{b}] a daily call ran"
+        );
+
+        // A month not over, or not a month: refused, nothing written.
+        fails(
+            home,
+            &[
+                "billing",
+                "run",
+                "--period",
+                "2026-12",
+                "--date",
+                "2026-12-20",
+            ],
+            2,
+        );
+        fails(home, &["billing", "run", "--period", "2026-13"], 2);
+        fails(home, &["billing", "run", "--period", "oct"], 2);
+        assert_eq!(invoices(home).len(), 1, "[{b}]");
+    }
+}
+
 // --- ComputeStacks: month-end billable items ----------------------------------------
 
 struct Cs {

@@ -342,6 +342,28 @@ impl TestHome {
         let args = ["handlers", "add", name, "--module", module];
         self.check(run, &[], &args, Some(0));
     }
+    /// Runs one SQL statement on the home's database (`sqlite3` on the embedded file,
+    /// `psql` on PostgreSQL), for what no command may do: rows an older version wrote,
+    /// a service made in a past month.
+    pub fn sql(&self, statement: &str) {
+        let out = match &self.database_url {
+            Some(url) => Command::new("psql")
+                .arg(url)
+                .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", statement])
+                .output(),
+            None => Command::new("sqlite3")
+                .arg(self.path().join("provisor.db"))
+                .arg(statement)
+                .output(),
+        }
+        .unwrap_or_else(|e| panic!("{}cannot run SQL ({e}): {statement}", self.tag()));
+        assert!(
+            out.status.success(),
+            "{}SQL failed: {statement}\n{}",
+            self.tag(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     /// `services order --client CLIENT --plan PLAN --json EXTRA…`; returns (service id,
     /// create operation id).
     pub fn order(&self, client: &str, plan: &str, extra: &[&str]) -> (i64, i64) {

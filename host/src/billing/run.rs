@@ -84,7 +84,7 @@ pub async fn day(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Eve
     let mut pending = Vec::new();
     if date.day() == 1 {
         if let Some(last) = date.pred_opt() {
-            let (ev, got) = usage::month_end_collect(rt, last, dry_run).await?;
+            let (ev, got) = usage::month_end_collect(rt, last, dry_run, None).await?;
             events.extend(ev);
             if dry_run {
                 pending = got;
@@ -94,5 +94,41 @@ pub async fn day(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Eve
     events.extend(usage::month_end(rt, date, dry_run).await?);
     events.extend(usage::postpaid_with(rt, date, dry_run, &pending).await?);
     events.extend(recurring::daily(rt, date, dry_run).await?);
+    Ok(events)
+}
+
+/// Re-runs the usage invoicing of one past month (`provisor billing run --period
+/// YYYY-MM`), like SolusVM's "generate invoices for October 2022": the month-end
+/// collection of its last day, then the post-paid and month-end invoices of the month,
+/// issued on `issue_date`. Only services that were live during the month are billed,
+/// for their usage in the month; renewals and the modules' daily work are not run.
+/// Keyed like the daily run (one usage invoice per client and month, one billable item
+/// per usage row), so it bills once however often it runs, before or after the 1st's
+/// regular run.
+pub async fn period(
+    rt: &Runtime,
+    month: NaiveDate,
+    issue_date: NaiveDate,
+    dry_run: bool,
+) -> Result<Vec<Event>> {
+    let ps = usage::month_start(month);
+    let pe = usage::next_month(ps);
+    if issue_date < pe {
+        return Err(crate::error::Error::Invalid(format!(
+            "{} has not ended on {issue_date}: a month is billed from its next day ({pe}) on",
+            ps.format("%Y-%m")
+        )));
+    }
+    let last = pe.pred_opt().unwrap_or(ps);
+    // Made before the month ended (in the billing time zone): live during it.
+    let zone = usage::BillingZone::from_env()?;
+    let made_before = zone.instant(pe.and_hms_opt(0, 0, 0).unwrap_or_default());
+    let mut events = Vec::new();
+    let (ev, collected) = usage::month_end_collect(rt, last, dry_run, Some(made_before)).await?;
+    events.extend(ev);
+    let pending = if dry_run { collected } else { Vec::new() };
+    events.extend(
+        usage::invoice_month(rt, ps, issue_date, dry_run, &pending, Some(made_before)).await?,
+    );
     Ok(events)
 }

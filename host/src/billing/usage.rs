@@ -394,6 +394,7 @@ async fn billed_services<C: ConnectionTrait>(
     plans: &HashMap<i64, (String, i32)>,
     ps: NaiveDate,
     mode: Option<&str>,
+    made_before: Option<DateTime<Utc>>,
 ) -> Result<Vec<service::Model>> {
     let ids: Vec<i64> = plans
         .iter()
@@ -404,9 +405,13 @@ async fn billed_services<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let start = Utc.from_utc_datetime(&ps.and_hms_opt(0, 0, 0).expect("midnight"));
-    let rows = service::Entity::find()
+    let mut find = service::Entity::find()
         .filter(service::Column::PlanId.is_in(ids))
-        .filter(service::Column::Status.is_not_in(["pending", "failed"]))
+        .filter(service::Column::Status.is_not_in(["pending", "failed"]));
+    if let Some(end) = made_before {
+        find = find.filter(service::Column::CreatedAt.lt(end));
+    }
+    let rows = find
         .order_by_asc(service::Column::Id)
         .all(db)
         .await
@@ -441,7 +446,7 @@ fn dec(text: &str, what: &str) -> Result<Decimal> {
 
 /// Month-end collection for `date` (the last day of a month, 23:00 billing time).
 pub async fn month_end(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
-    Ok(month_end_collect(rt, date, dry_run).await?.0)
+    Ok(month_end_collect(rt, date, dry_run, None).await?.0)
 }
 
 /// Usage a collection added to a billable item: what a dry run's invoices must count
@@ -461,10 +466,14 @@ pub(crate) struct Collected {
 }
 
 /// [`month_end`], also answering what it added to billable items.
+///
+/// `made_before` limits it to services made before that time (a past month billed
+/// again: only what was live then).
 pub(crate) async fn month_end_collect(
     rt: &Runtime,
     date: NaiveDate,
     dry_run: bool,
+    made_before: Option<DateTime<Utc>>,
 ) -> Result<(Vec<Event>, Vec<Collected>)> {
     // A bad billing time zone is refused on every day, before any step writes.
     let zone = BillingZone::from_env()?;
@@ -476,7 +485,7 @@ pub(crate) async fn month_end_collect(
     let ps = month_start(date);
     let pe = next_month(date);
     let plans = usage_plans(store.db()).await?;
-    let services = billed_services(store.db(), &plans, ps, Some("month-end")).await?;
+    let services = billed_services(store.db(), &plans, ps, Some("month-end"), made_before).await?;
     let prices = Prices::load(store.db()).await?;
     let now = Utc::now();
     let mut events = Vec::new();
@@ -738,7 +747,7 @@ pub(crate) async fn postpaid_with(
     if date.day() != 1 {
         return Ok(Vec::new());
     }
-    invoice_month(rt, prev_month(date), date, dry_run, pending).await
+    invoice_month(rt, prev_month(date), date, dry_run, pending, None).await
 }
 
 /// An imported usage record not yet invoiced: id, client, service, unit, quantity,
@@ -931,12 +940,16 @@ async fn issue_run<C: ConnectionTrait>(
 /// ([`invoices::issue_batch`]: a handful of statements per chunk); a client with credit,
 /// or whose invoice totals zero, goes through `insert_draft` + `issue_in`, in client
 /// order, so numbers follow the clients as before.
+///
+/// `made_before` limits it to services made before that time (a past month billed
+/// again: only what was live then).
 pub(crate) async fn invoice_month(
     rt: &Runtime,
     ps: NaiveDate,
     pe: NaiveDate,
     dry_run: bool,
     pending: &[Collected],
+    made_before: Option<DateTime<Utc>>,
 ) -> Result<Vec<Event>> {
     let store = &rt.store;
     let plans = usage_plans(store.db()).await?;
@@ -957,12 +970,18 @@ pub(crate) async fn invoice_month(
         .collect();
     // The clients with a service on a usage plan (the services themselves are read
     // per chunk).
+    // With `made_before`, only services made before it (never one made since).
+    let live = match made_before {
+        Some(t) => sea_orm::Condition::all().add(service::Column::CreatedAt.lt(t)),
+        None => sea_orm::Condition::all(),
+    };
     let todo: Vec<i64> = service::Entity::find()
         .select_only()
         .column(service::Column::ClientId)
         .distinct()
         .filter(service::Column::PlanId.is_in(plan_ids.clone()))
         .filter(service::Column::Status.is_not_in(["pending", "failed"]))
+        .filter(live.clone())
         .order_by_asc(service::Column::ClientId)
         .into_tuple::<i64>()
         .all(store.db())
@@ -988,6 +1007,7 @@ pub(crate) async fn invoice_month(
             .filter(service::Column::ClientId.is_in(chunk_ids.to_vec()))
             .filter(service::Column::PlanId.is_in(plan_ids.clone()))
             .filter(service::Column::Status.is_not_in(["pending", "failed"]))
+            .filter(live.clone())
             .order_by_asc(service::Column::Id)
             .all(store.db())
             .await

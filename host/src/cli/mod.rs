@@ -4,6 +4,7 @@
 //! failure, 5 storage, 1 anything else).
 
 mod billing;
+mod billing_run;
 mod demo;
 mod output;
 mod processing;
@@ -101,6 +102,9 @@ enum Command {
     /// Billing: usage plans, unit prices, `usage import FILE`, billable items.
     #[command(subcommand)]
     Usage(usage::UsageCmd),
+    /// Billing runs outside the daily schedule: a past month's usage again.
+    #[command(subcommand)]
+    Billing(billing_run::BillingCmd),
     /// Runs workers until no operation is due (for scripts and tests).
     Work {
         /// Required: stop when nothing is due (continuous work is `provisor serve`).
@@ -556,6 +560,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Taxes(cmd) => billing::taxes_cmd(&ctx, cmd).await,
         Command::Invoices(cmd) => billing::invoices_cmd(&ctx, cmd).await,
         Command::Usage(cmd) => usage::run(&ctx, cmd).await,
+        Command::Billing(cmd) => billing_run::run(&ctx, cmd).await,
         Command::Services(cmd) => processing::services(&ctx, cmd).await,
         Command::Ops(cmd) => processing::ops(&ctx, cmd).await,
         Command::Tasks(cmd) => processing::tasks_cmd(&ctx, cmd).await,

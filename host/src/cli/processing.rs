@@ -777,17 +777,7 @@ pub async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: bool) ->
             billing.len() - failed
         );
         for e in &billing {
-            let money = match (&e.amount, &e.currency) {
-                (Some(a), Some(c)) => format!(" {a} {c}"),
-                _ => String::new(),
-            };
-            let invoice = e
-                .invoice
-                .as_deref()
-                .map(|i| format!(" invoice {i}"))
-                .unwrap_or_default();
-            let mark = if e.failed { "FAILED " } else { "" };
-            println!("  {mark}[{}]{invoice}{money}: {}", e.step, e.message);
+            super::billing_run::print_event(e);
         }
         let verb = if dry_run { "would call" } else { "called" };
         println!("daily run for {date}: {verb} {} handler(s)", runs.len());

@@ -14,6 +14,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Map, Value};
 
 use super::{output, Ctx};
+use crate::billing::usage::BillingZone;
+use crate::billing::{self, currencies, invoices, ledger, prices, taxes, usage};
 use crate::clock::Clock;
 use crate::engine::{self, EngineConfig, Worker};
 use crate::error::{Error, Result};
@@ -21,7 +23,7 @@ use crate::handlers::{self, NewHandler};
 use crate::home::Home;
 use crate::registry::{LoadPolicy, Registry};
 use crate::runtime::{Call, Runtime};
-use crate::store::entities::{module_log, operation, outbox};
+use crate::store::entities::{billing_term, module_log, operation, outbox};
 use crate::store::{db_err, Store};
 
 /// The shipped modules' file names, as cargo builds them.
@@ -59,14 +61,31 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
                 )
             })?,
     };
-    let _tmp;
-    let home = match args.keep {
-        Some(dir) => Home::new(dir)?,
+    let mut _tmp = None;
+    // `--keep DIR`, or a home named with --home / PROVISOR_HOME: the demo's home stays
+    // there for `provisor invoices list` and the rest. Only a new or empty directory:
+    // the demo never writes into a home that holds something.
+    let kept = args
+        .keep
+        .or_else(|| ctx.home_given.then(|| ctx.home.root().to_path_buf()));
+    let home = match kept {
+        Some(dir) => {
+            let busy = std::fs::read_dir(&dir)
+                .map(|mut entries| entries.next().is_some())
+                .unwrap_or(false);
+            if busy {
+                return Err(Error::Invalid(format!(
+                    "{} is not empty: the demo sets up a fresh home and never writes into one that holds something; name a new directory with --keep DIR",
+                    dir.display()
+                )));
+            }
+            Home::new(dir)?
+        }
         None => {
             let tmp =
                 tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary home", e))?;
             let home = Home::new(tmp.path())?;
-            _tmp = tmp;
+            _tmp = Some(tmp);
             home
         }
     };
@@ -241,7 +260,23 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     );
 
     // ---------------------------------------------------------------------------
-    println!("\n-- 4. Catalog: clients and plans");
+    println!("\n-- 4. Catalog: currency and tax, clients, plans and their prices");
+    let now = chrono::Utc::now();
+    currencies::add(
+        &store,
+        currencies::NewCurrency {
+            code: "EUR".into(),
+            symbol: Some("€".into()),
+            minor_units: 2,
+            rate: None,
+            rounding: "half-up".into(),
+        },
+        now,
+    )
+    .await?;
+    taxes::set(&store, "NL", "21", now).await?;
+    taxes::set(&store, "DE", "19", now).await?;
+    println!("   currency EUR (the default); VAT NL 21 %, DE 19 %");
     let ada =
         crate::catalog::add_client(&store, "Ada Lovelace", "ada@example.invalid", "EUR", "NL")
             .await?;
@@ -298,6 +333,24 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
         "   clients: {} <{}>, {} <{}>",
         ada.name, ada.email, bob.name, bob.email
     );
+    // ComputeStacks: a deposit at sign-up that becomes credit, usage collected at month
+    // end; SolusVM: post-paid tokens; licenses: a monthly price paid up front.
+    prices::set_deposit(&store, "Cloud Starter", "EUR", Some("25.00"), now).await?;
+    usage::set_plan(&store, "Cloud Starter", "month-end", 10, now).await?;
+    usage::set_plan(&store, "VPS Post-paid", "postpaid", 14, now).await?;
+    usage::set_price(&store, "VPS Post-paid", "EUR", "token", "0.01", now).await?;
+    prices::set_price(
+        &store,
+        "ISPmanager 6 Lite",
+        "EUR",
+        "monthly",
+        Some("9.00"),
+        now,
+    )
+    .await?;
+    println!("   Cloud Starter: a €25.00 deposit, then usage collected at month end (ComputeStacks' billable items)");
+    println!("   VPS Post-paid: SolusVM tokens at €0.01, invoiced on the 1st for the month before");
+    println!("   ISPmanager 6 Lite: €9.00 a month, paid before the license is bought");
 
     // ---------------------------------------------------------------------------
     println!("\n-- 5. Orders through every module; each writes the service and its create operation at once");
@@ -312,13 +365,48 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     for (who, plan, options) in orders {
         let client = if who == "ada" { &ada } else { &bob };
         let o = engine::order(&rt, &client.email, plan, None, obj(options)).await?;
+        let held = match o.invoice_id {
+            Some(inv) => {
+                let v = invoices::show(&store, &inv.to_string()).await?;
+                format!(
+                    " (waits for invoice {} of €{})",
+                    v.number.clone().unwrap_or_default(),
+                    v.total
+                )
+            }
+            None => String::new(),
+        };
         println!(
-            "   service #{} {:<18} for {:<12} → operation #{} on {}",
+            "   service #{} {:<18} for {:<12} → operation #{} on {}{held}",
             o.service_id, plan, client.name, o.operation_id, o.handler
         );
-        ids.push(o.service_id);
+        ids.push((o.service_id, o.invoice_id));
     }
-    let (cs_id, solus_id, solus_bob, lic_id, dedicated) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
+    let (cs_id, solus_id, solus_bob, lic_id, dedicated) =
+        (ids[0].0, ids[1].0, ids[2].0, ids[3].0, ids[4].0);
+    // Ada pays: the license by bank transfer, the deposit by card; a paid deposit is
+    // credit, and paying releases each create.
+    let today = BillingZone::from_env()?.date_of(now);
+    for ((_, invoice), reference) in [(ids[3], "BANK-1001"), (ids[0], "CARD-2001")] {
+        let Some(inv) = invoice else { continue };
+        let v = invoices::show(&store, &inv.to_string()).await?;
+        invoices::pay(
+            &store,
+            &inv.to_string(),
+            &v.amount_due,
+            reference,
+            today,
+            now,
+        )
+        .await?;
+        println!(
+            "   Ada pays invoice {} (€{}, payment {reference}): its service's create is released",
+            v.number.unwrap_or_default(),
+            v.total
+        );
+    }
+    let ledger = ledger::show(&store, &ada.email).await?;
+    println!("   Ada's credit from the paid deposit: €{}", ledger.balance);
 
     println!("\n-- 6. Workers run the operations (the license key arrives after an \"in progress\" poll)");
     let worker = Worker::new(Arc::clone(&rt), EngineConfig::default());
@@ -408,7 +496,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
             )
             .await
             {
-                Ok(link) => println!("     SSO for the {audience:<6} {}", link.url),
+                Ok(link) => println!("     SSO for the {audience:<6} {}", masked(&link.url)),
                 Err(e) => println!(
                     "     SSO for the {audience:<6} not offered: {}",
                     first_line(&e.to_string())
@@ -461,8 +549,18 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     .await?;
     settle(&worker, &store).await?;
     let svc = engine::get_service(&store, again.service_id).await?;
+    if let Some(inv) = again.invoice_id {
+        let v = invoices::show(&store, &inv.to_string()).await?;
+        println!(
+            "   a new order (#{}) for Ada: invoice {} (€{}) {} from her credit at once",
+            again.service_id,
+            v.number.unwrap_or_default(),
+            v.total,
+            v.status
+        );
+    }
     println!(
-        "   a new order (#{}) reused license {} from the pool: reseller balance {} before, {} after, {} licenses bought in all",
+        "   the new order (#{}) reused license {} from the pool: reseller balance {} before, {} after, {} licenses bought in all",
         again.service_id,
         svc.remote_id.unwrap_or_default(),
         balance_before,
@@ -471,7 +569,10 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     );
 
     // ---------------------------------------------------------------------------
-    println!("\n-- 10. Post-paid usage from SolusVM: started hours × token rate, capped by the monthly cap");
+    let month_start = usage::month_start(today);
+    let month = month_start.format("%Y-%m").to_string();
+    let next_first = usage::next_month(month_start);
+    println!("\n-- 10. Post-paid usage from SolusVM this month ({month}): started hours × token rate, capped by the monthly cap");
     for (service, name, hours) in [(solus_id, "web-1", 700u64), (solus_bob, "db-1", 30)] {
         let svc = engine::get_service(&store, service).await?;
         let uid: u64 = svc
@@ -480,13 +581,13 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
             .and_then(|r| r.parse().ok())
             .unwrap_or(0);
         if let Ok(vm) = solus_api.create_server(uid, 1, name) {
-            let _ = solus_api.record_uptime_hours(vm.id, "2026-01", hours);
+            let _ = solus_api.record_uptime_hours(vm.id, &month, hours);
         }
         let report: UsageReport = engine::call_now(
             &rt,
             service,
             Call::Usage,
-            obj(json!({"period_start": "2026-01-01", "period_end": "2026-02-01"})),
+            obj(json!({"period_start": month_start.to_string(), "period_end": next_first.to_string()})),
         )
         .await?;
         for item in report.items {
@@ -502,9 +603,89 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     }
 
     // ---------------------------------------------------------------------------
-    let today = chrono::Utc::now().date_naive();
+    let last = next_first.pred_opt().unwrap_or(today);
+    println!("\n-- 11. Billing: the month-end collection ({last}), the 1st's run ({next_first}) and a license renewal (`provisor cron --date D`)");
+    // ComputeStacks records a row per day of container time (the whole month here);
+    // the month's last day collects them into billable items at 23:00, the 1st
+    // invoices them.
+    let cs_user: u64 = engine::get_service(&store, cs_id)
+        .await?
+        .remote_id
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
+    let days_in_month = (next_first - month_start).num_days().max(0) as u64;
+    let rows: Vec<cs::UsageSeed> = (0..days_in_month)
+        .filter_map(|d| {
+            let day = month_start.checked_add_days(chrono::Days::new(d))?;
+            let next = day.succ_opt()?;
+            Some(cs::UsageSeed {
+                period_start: format!("{day}T00:00:00Z"),
+                period_end: format!("{next}T00:00:00Z"),
+                product: "Container Small".into(),
+                rate: "0.0125".into(),
+                rate_period: 1,
+                qty: "24".into(),
+                qty_total: None,
+                total: None,
+                processed: false,
+                external_id: None,
+                created_at: None,
+            })
+        })
+        .collect();
+    let _ = cs_api.add_usage(cs_user, &rows);
+    // The license renews a week before its next due date.
+    let renew_day = billing_term::Entity::find()
+        .filter(billing_term::Column::ServiceId.eq(again.service_id))
+        .one(store.db())
+        .await
+        .map_err(db_err("reading billing terms"))?
+        .map(|t| t.next_due - chrono::Days::new(7));
+    let mut days = vec![last, next_first];
+    days.extend(renew_day);
+    days.sort();
+    days.dedup();
+    for day in days {
+        let events = billing::run::day(&rt, day, false).await?;
+        println!("   {day}: {} item(s)", events.len());
+        for e in events.iter().filter(|e| e.step != "credit") {
+            println!("     [{}] {}", e.step, e.message);
+        }
+    }
+    let all = invoices::list(&store, None, None, 50).await?;
+    let mut rows = Vec::new();
+    for i in all.iter().rev() {
+        let v = invoices::show(&store, &i.id.to_string()).await?;
+        let what = v
+            .lines
+            .first()
+            .map(|l| l.description.clone())
+            .unwrap_or_default();
+        rows.push(vec![
+            v.number.clone().unwrap_or_default(),
+            v.client_name.clone(),
+            v.issue_date.map(|d| d.to_string()).unwrap_or_default(),
+            format!("€{}", v.total),
+            v.status.clone(),
+            what,
+        ]);
+    }
+    output::table(
+        &[
+            "INVOICE",
+            "CLIENT",
+            "ISSUED",
+            "TOTAL",
+            "STATUS",
+            "FIRST LINE",
+        ],
+        &rows,
+    );
+
+    // ---------------------------------------------------------------------------
     let runs = engine::daily::run(&rt, today, false).await?;
-    println!("\n-- 11. The daily run for {today} (`provisor cron`): every handler's renewals, pools and lifetimes");
+    println!("\n-- 12. The modules' daily run for {today} (`provisor cron`): every handler's renewals, pools and lifetimes");
     for r in &runs {
         println!(
             "   {:<10} {:<14} {} service(s), {} action(s)",
@@ -523,7 +704,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
         .await
         .map_err(db_err("reading the outbox"))?;
     println!(
-        "\n-- 12. {} welcome email(s) queued in the outbox",
+        "\n-- 13. {} email(s) queued in the outbox (welcomes and invoices)",
         mails.len()
     );
     for m in mails.iter().take(8) {
@@ -539,8 +720,17 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
         .await
         .map_err(db_err("reading the module log"))?;
     println!("   the module log holds {logged} rows ({http} HTTP exchanges with the panels), secrets redacted");
+    let keep_hint = if _tmp.is_none() {
+        format!(
+            "; the home stays in {}: try `provisor --home {} invoices list`",
+            home.root().display(),
+            home.root().display()
+        )
+    } else {
+        "; `provisor demo --keep DIR` keeps the home for `provisor invoices list`".to_string()
+    };
     println!(
-        "\nDone in {:.1} s. Billing (invoices, credit, usage charges) is in `docs/billing.md`; run `provisor cron --date D` for a day's billing.",
+        "\nDone in {:.1} s{keep_hint}. Billing is explained in `docs/billing.md`.",
         began.elapsed().as_secs_f64()
     );
     drop((cs_sim, solus_sim, isp_sim));
@@ -549,6 +739,24 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
 
 fn obj(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
+}
+
+/// A single sign-on link with its one-time credential hidden (`token=…(32)`): the demo
+/// shows that a link was minted, never a credential someone could use.
+fn masked(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if matches!(k, "token" | "key" | "otp" | "auth" | "hash") => {
+                format!("{k}=…({} characters, hidden)", v.len())
+            }
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", parts.join("&"))
 }
 
 fn first_line(text: &str) -> &str {

@@ -379,6 +379,8 @@ fn init_tracing(serving: bool) {
 /// Everything a command may need, opened on demand.
 pub struct Ctx {
     pub home: Home,
+    /// Whether the home was named (`--home` or PROVISOR_HOME), not the default.
+    pub home_given: bool,
     pub database_url: Option<String>,
     pub limits: Limits,
 }
@@ -402,6 +404,7 @@ impl Ctx {
         }
         Ok(Ctx {
             home,
+            home_given: cli.home.is_some(),
             database_url: cli.database_url.clone(),
             limits: Limits {
                 call_timeout: Duration::from_secs(cli.call_timeout),

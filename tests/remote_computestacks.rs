@@ -3,8 +3,9 @@
 //! lifecycle (create, client area, SSO for client and staff, suspend, unsuspend, usage,
 //! terminate that only suspends, delete as an admin action), a create whose reply is lost
 //! (adopted, never duplicated), an e-mail clash with someone else's user (a task), the
-//! import of 95 users over four pages, a 429 retried once the window resets, and bad
-//! credentials reported as invalid configuration.
+//! import of 95 users over four pages, a 429 retried once the window resets, bad
+//! credentials reported as invalid configuration, and a 404 "Unknown API Call" (a route
+//! the controller does not know) told apart from a 404 for a user that is gone.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -681,5 +682,92 @@ fn bad_credentials(backend: &'static str, url: Option<String>) {
 fn bad_credentials_are_reported_as_invalid_configuration_on_every_backend() {
     for (backend, url) in backends() {
         bad_credentials(backend, url);
+    }
+}
+
+fn unknown_route(backend: &'static str, url: Option<String>) {
+    let env = Env::new(backend, url);
+    let sid = env.order("ada@example.com", "Cloud");
+    env.work_env(&RETRY_NOW);
+    assert_eq!(env.service(sid)["status"], "active", "[{backend}]");
+    let id = env.remote_id(sid);
+
+    // The controller answers a route it does not know with 404 "Unknown API Call": the
+    // suspend is a configuration problem, not a user deleted on the controller.
+    env.sim.faults().add(FaultRule::once(
+        "POST /api/admin/users/{id}/suspension",
+        Fault::Error {
+            status: 404,
+            message: "Unknown API Call. Please check the documentation.".into(),
+        },
+    ));
+    let report = env.lifecycle("suspend", sid);
+    assert_eq!(report["manual"], 1, "[{backend}] {report:#}");
+    let op = env.last_op(sid);
+    assert_eq!(
+        op["last_error_kind"], "invalid_config",
+        "[{backend}] {op:#}"
+    );
+    let error = op["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("does not know this API call") && error.contains("check url"),
+        "[{backend}] {error}"
+    );
+    assert!(!error.contains("no longer exists"), "[{backend}] {error}");
+    assert!(env.api.user(id).is_some_and(|u| u.active), "[{backend}]");
+
+    // A handler whose url is not the controller's base: every call is an unknown route,
+    // and the service's user is not reported gone.
+    env.handler(
+        "moved",
+        cs::API_SECRET,
+        &[("url", json!(format!("{}/v2", env.sim.url())))],
+    );
+    let request = env.home.write(
+        "sso.json",
+        &json!({"service": {"id": sid, "remote_id": id.to_string()}, "audience": "client"})
+            .to_string(),
+    );
+    let out = env.refused(
+        &[
+            "handlers",
+            "call",
+            "moved",
+            "sso",
+            "--request",
+            request.to_str().unwrap(),
+        ],
+        &["does not know this API call"],
+    );
+    assert!(!out.contains("no longer exists"), "[{backend}] {out}");
+
+    // A user that is really gone still reads as gone.
+    env.call(
+        "run_action",
+        &json!({"operation_key": "del-1", "service": {"id": sid, "remote_id": id.to_string()}, "action": "delete_account"}),
+    );
+    assert!(env.api.user(id).is_none(), "[{backend}]");
+    let request = env.home.write(
+        "sso2.json",
+        &json!({"service": {"id": sid, "remote_id": id.to_string()}, "audience": "client"})
+            .to_string(),
+    );
+    env.refused(
+        &[
+            "handlers",
+            "call",
+            "cs",
+            "sso",
+            "--request",
+            request.to_str().unwrap(),
+        ],
+        &["no longer exists"],
+    );
+}
+
+#[test]
+fn an_unknown_api_call_is_not_a_deleted_user_on_every_backend() {
+    for (backend, url) in backends() {
+        unknown_route(backend, url);
     }
 }

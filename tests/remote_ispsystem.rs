@@ -2,12 +2,15 @@
 //! `billmanager-noc-addon` modules, against the billmgr simulator, on every backend:
 //! the full lifecycle with in-progress polls for the key, the license pool, a lost
 //! order reply, renewals and pool expiry driven by `provisor cron --date`, the addon
-//! named after its parent and terminated when its lifetime ends, and a reseller balance
-//! too low to buy anything.
+//! named after its parent and terminated when its lifetime ends, a reseller balance
+//! too low to buy anything, and exactly one order debit per service across key polls
+//! (the simulator's `func=soft` list, like the documented one, has no `remoteid`), a
+//! lost order reply and `provisor work` killed with SIGKILL right after ISPsystem sold
+//! the license and again while it waited for the key.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use provisor_e2e::{backends, operation_id_in, so, TestHome};
 use provisor_simulators::ispsystem::{self, add_days, add_months, Billmgr};
@@ -267,7 +270,10 @@ fn noc_lifecycle(env: &Env) {
         (Some("web1.example"), Some("192.0.2.10"))
     );
     assert_eq!(lic.remoteid, format!("l{id}"));
-    assert_eq!(lic.autoprolong, "off");
+    assert_eq!(
+        lic.autoprolong, "",
+        "[{b}] autoprolong has no documented value and is not sent"
+    );
     assert_eq!(env.api.balance(), "992.00", "[{b}] one Lite month debited");
     // Every exchange is in the module log, and the reseller password is not.
     let log = env.ok(&["log", "--handler", "noc", "--limit", "500", "--json"]);
@@ -616,6 +622,87 @@ fn balance_too_low(env: &Env) {
     assert_eq!(env.api.balance(), "92.00");
 }
 
+/// Starts `provisor work` and SIGKILLs it as soon as `until` holds (checked every few
+/// milliseconds), while the simulator holds back the reply of `func`: the worker dies
+/// after ISPsystem acted on the call and before the module read the answer.
+fn kill_work_when(env: &Env, func: &str, until: impl Fn() -> bool) {
+    let b = env.backend;
+    env.api.hold_reply(func, 4000);
+    let mut child = env.start(&["work", "--until-idle", "--lease-secs", "3"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !until() {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!("[{b}] the worker exited ({status}) before {func} took effect");
+        }
+        assert!(Instant::now() < deadline, "[{b}] {func} never took effect");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL the worker");
+    child.wait().expect("reap the worker");
+    env.api.hold_reply(func, 0);
+    // The killed worker's lease (3 s) must expire before the next run reaps it.
+    std::thread::sleep(Duration::from_millis(3200));
+}
+
+fn one_debit_per_service(env: &Env) {
+    let b = env.backend;
+    // Key polls: the key comes after three empty reads; every poll re-runs create.
+    env.api.set_key_delay(3);
+    let (polled, op) = env.order("Lite", &["--option", "server=web1"]);
+    assert!(env.settle(op) >= 3, "[{b}] the create polled for the key");
+    assert_eq!(
+        env.api.counts().orders,
+        1,
+        "[{b}] polls bought nothing more"
+    );
+
+    // A lost order reply: the next attempt finds the license (confirmed by soft.edit).
+    env.api.set_key_delay(1);
+    env.sim.faults().add(FaultRule::once(
+        "billmgr soft.order.param",
+        Fault::LostReply,
+    ));
+    let (lost, op) = env.order("Lite", &["--option", "server=web2"]);
+    env.settle(op);
+    assert_eq!(env.api.counts().orders, 2, "[{b}]");
+
+    // SIGKILL right after ISPsystem sold the license, before its answer was read.
+    let (killed, op) = env.order("Lite", &["--option", "server=web1"]);
+    kill_work_when(env, "soft.order.param", || env.api.counts().orders == 3);
+    env.settle(op);
+
+    // SIGKILL while the module reads the key of the license it just bought.
+    let (kill_polled, op) = env.order("Lite", &["--option", "server=web2"]);
+    let reads = || {
+        env.sim
+            .faults()
+            .stats()
+            .get("billmgr soft.edit")
+            .map_or(0, |s| s.requests)
+    };
+    let before = reads();
+    kill_work_when(env, "soft.edit", || {
+        env.api.counts().orders == 4 && reads() > before
+    });
+    env.settle(op);
+
+    let per = env.api.order_debits_per_remoteid();
+    for id in [polled, lost, killed, kill_polled] {
+        let svc = env.service(id);
+        assert_eq!(svc["status"], "active", "[{b}] #{id}: {svc:#}");
+        let lic = env.license_of(&svc);
+        assert_eq!(lic.remoteid, format!("l{id}"), "[{b}] #{id}");
+        assert_eq!(
+            per.get(&format!("l{id}")),
+            Some(&1),
+            "[{b}] service #{id} paid exactly once: {per:?}"
+        );
+    }
+    assert_eq!(per.len(), 4, "[{b}] {per:?}");
+    assert_eq!(env.api.counts().orders, 4, "[{b}]");
+    assert_eq!(env.api.balance(), "968.00", "[{b}] four Lite months");
+}
+
 fn each_backend(modules: Modules, scenario: fn(&Env)) {
     for (backend, url) in backends() {
         let env = Env::new(backend, url, modules);
@@ -646,4 +733,9 @@ fn an_addon_license_follows_its_parent_and_ends_with_its_lifetime() {
 #[test]
 fn a_reseller_balance_too_low_is_a_task_and_buys_nothing() {
     each_backend(Modules::Noc, balance_too_low);
+}
+
+#[test]
+fn each_service_pays_once_across_key_polls_lost_replies_and_killed_workers() {
+    each_backend(Modules::Noc, one_debit_per_service);
 }

@@ -3,8 +3,8 @@
 //! type and a lifetime in months (empty = unlimited).
 //!
 //! The license calls are `ispsystem-noc`'s (the shared `provisor-ispsystem-billmgr`
-//! crate): adopt by `remoteid`, else reuse a pooled license, else order; bounded wait for
-//! the key; terminate releases into the pool. What differs: the license is named
+//! crate): the license the operation's order note holds (or a lost order's, confirmed by
+//! `soft.edit`), else reuse a pooled license, else order; bounded wait for the key; terminate releases into the pool. What differs: the license is named
 //! `{parent domain}_addon` and bound to the parent's IP (the parent service's `domain`
 //! and `ip` attributes, or its plan resources), its `remoteid` is `a{service id}`, the
 //! product comes from the license type, and the daily run asks the host to terminate

@@ -248,8 +248,41 @@ impl CsUser {
 struct SsoToken {
     username: String,
     token: String,
+    /// RFC 3339 text or Unix seconds (the record does not say which).
     #[serde(default)]
-    expires: Option<String>,
+    expires: Option<Value>,
+}
+
+/// The SSO token's expiry in Unix seconds, from RFC 3339 text (`"2026-11-30T12:01:00Z"`)
+/// or Unix seconds (`1796040060` or `"1796040060"`); `None` when it is neither.
+fn sso_expiry(expires: &Value) -> Option<i64> {
+    match expires {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.floor() as i64)),
+        Value::String(s) => {
+            let t = s.trim();
+            if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+                t.parse().ok()
+            } else {
+                text::parse_time(t)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The controller's answer to a route it does not know: 404 with
+/// `{"errors":["Unknown API Call..."]}` (api_missing_route.rb). A missing record is a
+/// 404 too, with an empty body (`head :not_found`) or its own words.
+fn unknown_route(reply: &HttpResponse) -> bool {
+    reply.status == 404
+        && remote_errors(&reply.body)
+            .to_ascii_lowercase()
+            .contains("unknown api call")
+}
+
+/// A 404 that means the record (the user) is not there, not that the call is unknown.
+fn record_missing(reply: &HttpResponse) -> bool {
+    reply.status == 404 && !unknown_route(reply)
 }
 
 /// The module: one instance per handler.
@@ -388,6 +421,9 @@ impl ComputeStacks {
             401 | 403 => ModuleError::invalid_config(format!(
                 "{what}: ComputeStacks refused the API credentials ({status} {said}): check api_key and api_secret in the handler settings, and that the credential belongs to an admin user"
             )),
+            404 if unknown_route(&reply) => ModuleError::invalid_config(format!(
+                "{what}: ComputeStacks does not know this API call (404 {said}): check url (the controller's base URL, without /api) and api_version in the handler settings; the controller may lack this endpoint. Nothing is known about the user from this answer"
+            )),
             422 if said.contains("unsupported version") => ModuleError::invalid_config(format!(
                 "{what}: ComputeStacks does not serve api_version {} ({said}): set api_version to {DEFAULT_API_VERSION} or leave it out",
                 self.settings.api_version
@@ -419,7 +455,7 @@ impl ComputeStacks {
     fn find_user(&self, what: &str, key: &str, query: &str) -> Result<Option<CsUser>, ModuleError> {
         let path = format!("users/{}{query}", url_encode(key));
         let reply = self.send(what, self.api("GET", &path))?;
-        if reply.status == 404 {
+        if record_missing(&reply) {
             return Ok(None);
         }
         let reply = self.check(what, reply)?;
@@ -673,7 +709,7 @@ impl ComputeStacks {
     fn suspension(&self, what: &str, id: u64, suspend: bool) -> Result<bool, ModuleError> {
         let method = if suspend { "POST" } else { "DELETE" };
         let reply = self.send(what, self.api(method, &format!("users/{id}/suspension")))?;
-        if reply.status == 404 {
+        if record_missing(&reply) {
             return Ok(false);
         }
         self.check(what, reply)?;
@@ -931,7 +967,7 @@ impl Module for ComputeStacks {
             );
             let path = format!("users/{id}/billing_usages?page={page}&per_page={USAGE_PER_PAGE}");
             let reply = self.send(&what, self.api("GET", &path))?;
-            if reply.status == 404 {
+            if record_missing(&reply) {
                 return Err(Self::gone(service, id));
             }
             let reply = self.check(&what, reply)?;
@@ -1039,7 +1075,7 @@ impl Module for ComputeStacks {
             self.api("POST", &format!("users/{id}/user_sso"))
                 .secret_response(),
         )?;
-        if reply.status == 404 {
+        if record_missing(&reply) {
             return Err(Self::gone(service, id));
         }
         let reply = self.check(&what, reply)?;
@@ -1050,11 +1086,7 @@ impl Module for ComputeStacks {
                 token.username
             ));
         }
-        let expires_at = token
-            .expires
-            .as_deref()
-            .and_then(text::parse_time)
-            .map(format_time);
+        let expires_at = token.expires.as_ref().and_then(sso_expiry).map(format_time);
         Ok(SsoLink {
             url: format!(
                 "{}/?username={}&token={}",
@@ -1124,7 +1156,7 @@ impl Module for ComputeStacks {
             &what,
             self.api("GET", &format!("users/{id}?include=balance")),
         )?;
-        if reply.status == 404 {
+        if record_missing(&reply) {
             return Err(Self::gone(service, id));
         }
         let reply = self.check(&what, reply)?;
@@ -1211,7 +1243,7 @@ impl Module for ComputeStacks {
         };
         let what = format!("delete ComputeStacks user {id} (service #{})", service.id);
         let reply = self.send(&what, self.api("DELETE", &format!("users/{id}")))?;
-        if reply.status == 404 {
+        if record_missing(&reply) {
             return Ok(self.state_done(
                 "deleted",
                 &[("cs_deleted", json!(true))],
@@ -1432,6 +1464,41 @@ mod tests {
             (7, "a@b.c"),
             "a bare object is read too"
         );
+    }
+
+    #[test]
+    fn sso_expiry_reads_rfc3339_text_and_unix_seconds() {
+        let at = text::parse_time("2026-11-30T12:01:00Z").unwrap();
+        for v in [
+            json!("2026-11-30T12:01:00Z"),
+            json!("2026-11-30T12:01:00.000Z"),
+            json!(at),
+            json!(at.to_string()),
+            json!(at as f64 + 0.5),
+        ] {
+            assert_eq!(sso_expiry(&v), Some(at), "{v}");
+        }
+        for v in [json!(""), json!("soon"), json!(null), json!(true)] {
+            assert_eq!(sso_expiry(&v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn a_missing_route_is_not_a_missing_user() {
+        let reply = |status: u16, body: &str| HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        };
+        let route = reply(
+            404,
+            r#"{"errors":["Unknown API Call. Please check the documentation."]}"#,
+        );
+        assert!(unknown_route(&route) && !record_missing(&route));
+        for missing in [reply(404, ""), reply(404, r#"{"errors":["Unknown User"]}"#)] {
+            assert!(record_missing(&missing) && !unknown_route(&missing));
+        }
+        assert!(!record_missing(&reply(200, "{}")));
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! billing (BILLmanager's API: `{url}?authinfo=user:pass&func=...&out=xml`), one license
 //! per service, renewed monthly by the daily run.
 //!
-//! * **create** adopts the license carrying the service's `remoteid` (`l{service id}`)
-//!   if an earlier attempt bought it (a retried order, a lost reply), else takes a
-//!   license of the same pricelist and node count from the pool, else orders one with
-//!   `skipbasket=on` (which debits the reseller balance at once); then it waits for the
-//!   license key with bounded `InProgress` polls.
+//! * **create** uses the license an earlier attempt of the operation bought (its id kept
+//!   in the handler's key-value store under the operation key; a lost order's license
+//!   found by the documented list columns and confirmed by `soft.edit`, whose form shows
+//!   the service's `remoteid` `l{service id}`), else takes a license of the same
+//!   pricelist and node count from the pool, else orders one with `skipbasket=on` (which
+//!   debits the reseller balance at once); then it waits for the license key with
+//!   bounded `InProgress` polls. When it cannot tell whether an order bought a license,
+//!   it hands the operation to a person instead of ordering again.
 //! * **terminate** never deletes: it suspends the license, renames it `free.lic` with IP
 //!   `0.0.0.0` and no `remoteid`, and keeps it in the pool (the handler's key-value
 //!   store) for the next order.

@@ -17,6 +17,17 @@
 //!   into the basket unpaid (status 1) and never gets a key. `remoteid` is stored but
 //!   not deduplicated (the real dedup semantics are undocumented), so a client that
 //!   retries an order blindly buys twice, exactly the risk the modules must avoid.
+//!   `autoprolong` is refused with any value: the documentation names none (reference
+//!   §3 lists the parameter without values), so the least the docs promise is nothing.
+//! * **The list shows only its documented columns**: `func=soft` answers `id`,
+//!   `licname`, `ip`, `period`, `createdate`, `expiredate`, `autoprolong`, `pricelist`,
+//!   `cost` and `status` (reference §3 (g)), never `remoteid`; the `soft.edit elid=`
+//!   form shows `remoteid` with the license's other fields.
+//! * **Debits are counted per `remoteid`** (the license's at the time of the debit),
+//!   so tests can check that each service paid exactly once.
+//! * **A held reply** ([`Billmgr::hold_reply`], `POST /__sim/hold-reply`): the next
+//!   call of one function takes effect, then its reply waits, so a test can kill the
+//!   client between the change and its answer.
 //! * **Keys come late**: a paid license's `lickey` stays empty (status 5, processing)
 //!   for the first [`DEFAULT_KEY_DELAY`] `soft.edit` reads of it (settable with
 //!   [`Billmgr::set_key_delay`] or `POST /__sim/key-delay`); the next read issues it.
@@ -188,6 +199,9 @@ pub struct Debit {
     pub license: u64,
     /// `order` or `prolong`.
     pub reason: String,
+    /// The license's `remoteid` when it was paid for.
+    #[serde(default)]
+    pub remoteid: String,
     /// Decimal text (`"8.00"`).
     pub amount: String,
     /// The simulator's date of the debit.
@@ -235,6 +249,9 @@ struct State {
     login_keys: BTreeMap<String, String>,
     #[serde(default)]
     sso_logins: u64,
+    /// A function whose next reply is held back after it took effect, and for how long.
+    #[serde(default)]
+    hold: Option<(String, u64)>,
 }
 
 impl Default for State {
@@ -252,6 +269,7 @@ impl Default for State {
             next_session: 1,
             login_keys: BTreeMap::new(),
             sso_logins: 0,
+            hold: None,
         }
     }
 }
@@ -264,8 +282,14 @@ impl State {
     fn debit(&mut self, license: u64, reason: &str, cents: i64) {
         self.balance_cents -= cents;
         let date = self.today();
+        let remoteid = self
+            .licenses
+            .get(&license)
+            .map(|l| l.remoteid.clone())
+            .unwrap_or_default();
         self.debits.push(Debit {
             license,
+            remoteid,
             reason: reason.to_string(),
             amount: format_money(cents),
             date,
@@ -444,6 +468,25 @@ impl Billmgr {
         })
     }
 
+    /// Holds back the reply of the next call of `func` for `ms` milliseconds after the
+    /// call took effect (0 removes the hold).
+    pub fn hold_reply(&self, func: &str, ms: u64) {
+        self.state.update(|s| {
+            s.hold = (ms > 0).then(|| (func.to_string(), ms));
+        });
+    }
+
+    /// Order debits per `remoteid` (the license's when it was bought).
+    pub fn order_debits_per_remoteid(&self) -> BTreeMap<String, u64> {
+        self.state.read(|s| {
+            let mut per: BTreeMap<String, u64> = BTreeMap::new();
+            for d in s.debits.iter().filter(|d| d.reason == "order") {
+                *per.entry(d.remoteid.clone()).or_default() += 1;
+            }
+            per
+        })
+    }
+
     /// Every debit, oldest first.
     pub fn debits(&self) -> Vec<Debit> {
         self.state.read(|s| s.debits.clone())
@@ -545,7 +588,6 @@ impl Billmgr {
                     ("pricelist", l.pricelist.to_string()),
                     ("cost", format_money(l.cost_cents(l.period))),
                     ("status", l.status(&today).to_string()),
-                    ("remoteid", l.remoteid.clone()),
                 ] {
                     x.push_str(&element(name, &value));
                 }
@@ -746,6 +788,15 @@ impl Billmgr {
                     .value(value))
                 }
             }
+        }
+        if let Some(value) = p.get("autoprolong") {
+            // The documentation names no value for autoprolong (reference §3 (a)).
+            return Err(BmError::new(
+                "value",
+                "autoprolong",
+                format!("autoprolong={value:?} is not a documented value"),
+            )
+            .value(value));
         }
         if !p.has("sok", "ok") {
             // Without sok the order form comes back, nothing is ordered.
@@ -953,6 +1004,13 @@ impl Billmgr {
                 },
                 None => bad("send {\"today\": \"2026-01-31\"}".into()),
             },
+            ("POST", "/__sim/hold-reply") => match (body["func"].as_str(), body["ms"].as_u64()) {
+                (Some(f), Some(ms)) => {
+                    self.hold_reply(f, ms);
+                    Reply::json(200, &json!({ "func": f, "ms": ms }))
+                }
+                _ => bad("send {\"func\": \"soft.order.param\", \"ms\": 5000}".into()),
+            },
             ("POST", "/__sim/key-delay") => match body["reads"].as_u64() {
                 Some(n) => {
                     self.set_key_delay(n.min(u64::from(u32::MAX)) as u32);
@@ -1009,10 +1067,24 @@ impl Api for Billmgr {
                 return e.reply();
             }
         }
-        match self.dispatch(&func, &p) {
+        let reply = match self.dispatch(&func, &p) {
             Ok(reply) => reply,
             Err(e) => e.reply(),
+        };
+        let held = self
+            .state
+            .read(|s| s.hold.as_ref().is_some_and(|(f, _)| *f == func));
+        let hold = if held {
+            self.state.update(|s| s.hold.take().map(|(_, ms)| ms))
+        } else {
+            None
+        };
+        if let Some(ms) = hold {
+            // The handler runs on a blocking thread: the change is made and saved, only
+            // the answer waits.
+            std::thread::sleep(std::time::Duration::from_millis(ms));
         }
+        reply
     }
 
     fn error_reply(&self, status: u16, message: &str) -> Reply {
@@ -1288,11 +1360,21 @@ mod tests {
             )),
             "{list}"
         );
-        assert!(list.contains("<remoteid>l1</remoteid>"), "{list}");
+        // The list shows only its documented columns; soft.edit shows remoteid.
+        assert!(!list.contains("remoteid"), "{list}");
+        assert!(read.contains("<remoteid>l1</remoteid>"), "{read}");
         // remoteid is not deduplicated: a blind retry buys twice.
         order(&api, "");
         assert_eq!(api.counts().orders, 2);
         assert_eq!(api.debits().len(), 2);
+        assert_eq!(api.order_debits_per_remoteid()["l1"], 2);
+        // autoprolong has no documented value: any is refused, and nothing is bought.
+        let refused = order(&api, "&autoprolong=off");
+        assert!(
+            refused.contains("<error type=\"value\" object=\"autoprolong\""),
+            "{refused}"
+        );
+        assert_eq!(api.counts().orders, 2);
     }
 
     #[test]
@@ -1493,7 +1575,12 @@ mod tests {
                 "/manager/billmgr?authinfo=reseller:reseller-secret&out=xml&func=soft",
                 "",
             );
-            assert!(list.contains("<remoteid>l1</remoteid>"), "{list}");
+            assert!(list.contains("<licname>a.example</licname>"), "{list}");
+            assert!(!list.contains("remoteid"), "{list}");
+            assert!(
+                http("POST", "/__sim/hold-reply", "{\"func\":\"soft\",\"ms\":1}")
+                    .contains("\"ms\":1")
+            );
             assert!(http("GET", "/nothing", "").starts_with("HTTP/1.1 404"));
         }
         let api = Billmgr::open(Some(&dir)).unwrap();

@@ -16,8 +16,9 @@ pub mod xml;
 pub use client::{Client, RemoteError, Settings, DEFAULT_SSO_URL, DEFAULT_URL};
 pub use date::Date;
 pub use licenses::{
-    pool_prefix, pricelist, service_value, Attached, Binding, License, Licenses, PoolEntry,
-    Pricelist, Product, PRICELISTS,
+    order_key, pool_prefix, pricelist, service_value, Attached, Binding, License, Licenses,
+    OrderNote, PoolEntry, Pricelist, Product, SentOrder, LOST_ORDER_CHECKS, ORDER_PREFIX,
+    PRICELISTS,
 };
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ struct FakeHost {
     today: Arc<Mutex<String>>,
     /// `func` values whose next reply is lost after the simulator handled it.
     lose: Arc<Mutex<Vec<String>>>,
+    /// `func` values whose next request fails before it reaches the simulator.
+    drop: Arc<Mutex<Vec<String>>>,
     calls: Arc<Mutex<Vec<String>>>,
 }
 
@@ -90,6 +92,16 @@ impl HostServices for FakeHost {
         };
         let func = sim_req.param("func").unwrap_or_default();
         self.calls.lock().unwrap().push(func.clone());
+        let mut drop = self.drop.lock().unwrap();
+        if let Some(i) = drop.iter().position(|f| *f == func) {
+            drop.remove(i);
+            return RResult::RErr(AbiError {
+                kind: KIND_TRANSIENT,
+                message: "operation timed out".into(),
+                detail: ROption::RNone,
+            });
+        }
+        std::mem::drop(drop);
         let reply = self.sim.handle(&sim_req);
         let mut lose = self.lose.lock().unwrap();
         if let Some(i) = lose.iter().position(|f| *f == func) {
@@ -142,6 +154,7 @@ impl World {
             kv: Arc::default(),
             today: Arc::new(Mutex::new("2026-01-31".into())),
             lose: Arc::default(),
+            drop: Arc::default(),
             calls: Arc::default(),
         };
         let host = Host::from_abi(HostServices_TO::from_value(fake.clone(), TD_Opaque));
@@ -290,8 +303,105 @@ fn create_orders_once_waits_for_the_key_and_adopts_on_retry() {
     let lic = w.sim().license(id.parse().unwrap()).unwrap();
     assert_eq!(
         (lic.remoteid.as_str(), lic.autoprolong.as_str()),
-        ("l11", "off")
+        ("l11", ""),
+        "autoprolong, which has no documented value, is not sent"
     );
+    // The order note holds the license under the operation key.
+    let note: OrderNote =
+        serde_json::from_str(&w.fake.kv.lock().unwrap()[&order_key("op1")]).unwrap();
+    assert_eq!(note.license, Some(id.parse().unwrap()));
+}
+
+#[test]
+fn every_key_poll_reads_the_ordered_license_and_buys_nothing_more() {
+    // The list has no remoteid column: polls must not look for the license there.
+    let w = World::new();
+    w.sim().set_key_delay(2);
+    let svc = service(15, None);
+    let mut state = None;
+    let mut polls = 0;
+    let done = loop {
+        // A poll may come without the state (a host that lost it): the note is enough.
+        let st = if polls == 1 { None } else { state.take() };
+        match w
+            .ops()
+            .create(&request("op15", svc.clone(), st), &lite(), &binding(15))
+            .unwrap()
+        {
+            Outcome::InProgress { state: s, .. } => {
+                polls += 1;
+                state = Some(s);
+            }
+            other => break other,
+        }
+        assert!(polls < 10, "never done");
+    };
+    assert!(polls >= 2, "{polls}");
+    assert_eq!(done_id(&done), w.sim().licenses()[0].id.to_string());
+    assert_eq!(w.sim().counts().orders, 1);
+    assert_eq!(w.sim().order_debits_per_remoteid()["l15"], 1);
+}
+
+#[test]
+fn an_order_that_never_answered_is_a_task_and_a_person_decides_to_order_again() {
+    let w = World::new();
+    // Someone else's license with the same name and IP, bought today: not ours.
+    let other = w.create_until_settled(&service(99, None), "c99");
+    w.sim().license(done_id(&other).parse().unwrap()).unwrap();
+    let svc = service(16, None);
+    let mut b = binding(16);
+    b.licname = "site99.example".into();
+    b.ip = "192.0.2.99".into();
+    w.fake.drop.lock().unwrap().push("soft.order.param".into());
+    let err = w
+        .ops()
+        .create(&request("op16", svc.clone(), None), &lite(), &b)
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Transient, "{err}");
+    assert!(err.message.contains("may have gone through"), "{err}");
+    // The next attempts look in the list a few times, then hand it to a person.
+    let mut req = request("op16", svc.clone(), None);
+    req.attempt = 2;
+    for _ in 0..LOST_ORDER_CHECKS {
+        let o = w.ops().create(&req, &lite(), &b).unwrap();
+        assert!(matches!(o, Outcome::InProgress { .. }), "{o:?}");
+    }
+    let asked = w.ops().create(&req, &lite(), &b).unwrap();
+    let Outcome::NeedsHuman { reason, .. } = asked else {
+        panic!("expected NeedsHuman, got {asked:?}");
+    };
+    assert!(reason.contains("may have sold a license"), "{reason}");
+    assert!(
+        reason.contains("named site99.example on IP 192.0.2.99"),
+        "{reason}"
+    );
+    assert!(!reason.contains("Nothing was bought"), "{reason}");
+    assert_eq!(w.sim().counts().orders, 1, "only service 99's license");
+    // A rerun after a crash (a later attempt) asks again and buys nothing.
+    req.attempt = 3;
+    let again = w.ops().create(&req, &lite(), &b).unwrap();
+    assert!(matches!(again, Outcome::NeedsHuman { .. }), "{again:?}");
+    assert_eq!(w.sim().counts().orders, 1);
+    // Terminating the service meanwhile is a task too: it may own a license.
+    let err = w
+        .ops()
+        .terminate(&request("t16", svc.clone(), None), &lite(), "l16")
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
+    assert!(err.message.contains("may own a license"), "{err}");
+    // Staff checked and retried the task: attempts start at 1 again, and it orders once.
+    req.attempt = 1;
+    let mut state = None;
+    let done = loop {
+        req.state = state.take();
+        match w.ops().create(&req, &lite(), &b).unwrap() {
+            Outcome::InProgress { state: s, .. } => state = Some(s),
+            other => break other,
+        }
+    };
+    assert_ne!(done_id(&done), done_id(&other));
+    assert_eq!(w.sim().counts().orders, 2);
+    assert_eq!(w.sim().order_debits_per_remoteid()["l16"], 1);
 }
 
 #[test]
@@ -547,6 +657,35 @@ fn suspend_unsuspend_renew_and_daily_renewal() {
     assert_eq!(acts[0].event, "renewed");
     assert_eq!(acts[0].attributes["expiredate"], "2026-06-02");
     assert!(w.ops().daily("2026-05-01", &attached).unwrap().is_empty());
+
+    // A license that now belongs to someone else (soft.edit shows its remoteid; the
+    // list does not) is not paid for.
+    let elid = id.clone();
+    w.fake.sim.handle(&billmgr_request(&format!(
+        "func=soft.edit&elid={elid}&sok=ok&remoteid=l77"
+    )));
+    let acts = w.ops().daily("2026-06-01", &attached).unwrap();
+    assert_eq!(acts.len(), 1);
+    assert_eq!(acts[0].event, "license_rebound");
+    assert_eq!(w.sim().counts().prolongs, 3);
+}
+
+fn billmgr_request(rest: &str) -> Request {
+    Request {
+        method: "POST".into(),
+        path: "/manager/billmgr".into(),
+        query: Vec::new(),
+        headers: vec![(
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into(),
+        )],
+        body: format!(
+            "authinfo={}:{}&out=xml&{rest}",
+            ispsystem::USERNAME,
+            ispsystem::PASSWORD
+        )
+        .into_bytes(),
+    }
 }
 
 #[test]

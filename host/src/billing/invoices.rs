@@ -1014,15 +1014,62 @@ pub async fn issue(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<InvoiceView> {
-    let inv = find(store.db(), reference).await?;
-    let c = client_of(store.db(), inv.client_id).await?;
-    let cur = currencies::require(store.db(), &inv.currency).await?;
-    let (tx, _turn) = super::begin_for_client(store, c.id).await?;
-    // Read again under the lock: another process may have issued it meanwhile.
-    let inv = find(&tx, &inv.id.to_string()).await?;
-    issue_in(&tx, inv.clone(), &c, &cur, day, now).await?;
-    tx.commit().await.map_err(db_err("issuing the invoice"))?;
-    show(store, &inv.id.to_string()).await
+    let mut views = issue_many(store, &[reference.to_string()], day, now).await?;
+    views
+        .pop()
+        .ok_or_else(|| Error::Storage("issuing the invoice: nothing was issued".into()))
+}
+
+/// `invoices issue A B …`: every invoice is found and checked to be a draft first,
+/// then all are issued in one transaction (numbers in the order given), so a bad id
+/// anywhere in the list changes nothing. An invoice named twice is issued once.
+pub async fn issue_many(
+    store: &Store,
+    references: &[String],
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<InvoiceView>> {
+    let mut found: Vec<invoice::Model> = Vec::new();
+    for r in references {
+        let inv = find(store.db(), r).await?;
+        if !found.iter().any(|f| f.id == inv.id) {
+            found.push(inv);
+        }
+    }
+    for inv in &found {
+        if inv.status != "draft" {
+            return Err(Error::Invalid(format!(
+                "invoice {} is {}; only a draft can be issued (nothing was issued)",
+                name_of(inv),
+                inv.status
+            )));
+        }
+    }
+    let mut clients: Vec<client::Model> = Vec::new();
+    let mut curs: Vec<Currency> = Vec::new();
+    for inv in &found {
+        clients.push(client_of(store.db(), inv.client_id).await?);
+        curs.push(currencies::require(store.db(), &inv.currency).await?);
+    }
+    let (tx, _turn) = super::begin_write(store).await?;
+    // Every client's lock, in id order, so two multi-invoice runs cannot deadlock.
+    let mut ids: Vec<i64> = clients.iter().map(|c| c.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        super::lock_client(&tx, id).await?;
+    }
+    for ((inv, c), cur) in found.iter().zip(&clients).zip(&curs) {
+        // Read again under the lock: another process may have issued it meanwhile.
+        let inv = find(&tx, &inv.id.to_string()).await?;
+        issue_in(&tx, inv, c, cur, day, now).await?;
+    }
+    tx.commit().await.map_err(db_err("issuing the invoices"))?;
+    let mut views = Vec::new();
+    for inv in &found {
+        views.push(show(store, &inv.id.to_string()).await?);
+    }
+    Ok(views)
 }
 
 pub(crate) fn check_reference(reference: &str) -> Result<String> {

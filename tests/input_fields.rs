@@ -105,3 +105,215 @@ fn issuing_several_invoices_checks_them_all_first_and_changes_nothing_on_a_bad_o
         assert_eq!(invoice(&home, b)["status"], "unpaid");
     });
 }
+
+/// Asserts a refusal that names the field's length and limit without echoing it.
+fn refused_long(home: &TestHome, args: &[&str], backend: &str, length: usize, limit: usize) {
+    let err = fails(home, args, 2);
+    assert!(
+        err.contains(&format!("{length} characters")) && err.contains(&format!("limit is {limit}")),
+        "[{backend}] {err}"
+    );
+    assert!(
+        err.len() < 400,
+        "[{backend}] the error echoes the value: {} bytes",
+        err.len()
+    );
+}
+
+#[test]
+fn long_and_control_character_fields_are_refused_at_input() {
+    each_backend("long fields", |backend, url| {
+        let home = billing_home(url).with_label(backend);
+        let long = "N".repeat(100_000);
+        let before = ok(&home, &["clients", "list", "--json"]);
+        refused_long(
+            &home,
+            &[
+                "clients",
+                "add",
+                "--name",
+                &long,
+                "--email",
+                "n@example.com",
+            ],
+            backend,
+            100_000,
+            200,
+        );
+        let email = format!("{}@example.com", "e".repeat(300));
+        refused_long(
+            &home,
+            &["clients", "add", "--name", "N", "--email", &email],
+            backend,
+            312,
+            254,
+        );
+        let settings = home.write(
+            "rec2.json",
+            &format!(
+                "{{\"journal\": {:?}}}",
+                home.path().join("j2").to_str().unwrap()
+            ),
+        );
+        let label = "L".repeat(70_000);
+        refused_long(
+            &home,
+            &[
+                "handlers",
+                "add",
+                "rec2",
+                "--module",
+                "recorder",
+                "--settings",
+                settings.to_str().unwrap(),
+                "--label",
+                &label,
+            ],
+            backend,
+            70_000,
+            200,
+        );
+        refused_long(
+            &home,
+            &["plans", "add", &long, "--handler", "rec"],
+            backend,
+            100_000,
+            200,
+        );
+        refused_long(&home, &["departments", "add", &long], backend, 100_000, 200);
+        // Control characters: ESC, CR, LF, \x01 and tab in names, emails, lines.
+        for bad in [
+            "Evil\u{1b}[2J",
+            "Two\rLines",
+            "Two\nLines",
+            "Odd\u{1}",
+            "Tab\there",
+        ] {
+            let err = fails(
+                &home,
+                &["clients", "add", "--name", bad, "--email", "c@example.com"],
+                2,
+            );
+            assert!(
+                err.contains("control character"),
+                "[{backend}] {bad:?}: {err}"
+            );
+            assert!(
+                !err.contains('\u{1b}') && !err.contains('\r'),
+                "[{backend}] {err:?}"
+            );
+        }
+        for bad in ["c\u{1b}@example.com", "c@example.com\r\nBcc: x@y.com"] {
+            fails(&home, &["clients", "add", "--name", "C", "--email", bad], 2);
+        }
+        assert_eq!(
+            ok(&home, &["clients", "list", "--json"]),
+            before,
+            "[{backend}]"
+        );
+        let ann = client(&home, "Ann", "EUR", "NL");
+        let invoices = ok(&home, &["invoices", "list", "--json"]);
+        for bad in ["Setup\u{1b}[31m;1;10.00", "Setup\nfee;1;10.00"] {
+            let err = fails(
+                &home,
+                &[
+                    "invoices",
+                    "create",
+                    "--client",
+                    &ann.to_string(),
+                    "--line",
+                    bad,
+                ],
+                2,
+            );
+            assert!(err.contains("control character"), "[{backend}] {err}");
+        }
+        let line = format!("{};1;10.00", "D".repeat(5_000));
+        refused_long(
+            &home,
+            &[
+                "invoices",
+                "create",
+                "--client",
+                &ann.to_string(),
+                "--line",
+                &line,
+            ],
+            backend,
+            5_000,
+            1_000,
+        );
+        assert_eq!(
+            ok(&home, &["invoices", "list", "--json"]),
+            invoices,
+            "[{backend}]"
+        );
+    });
+}
+
+#[test]
+fn rows_stored_before_the_limits_still_list_cut_and_escaped() {
+    let home = billing_home(None);
+    client(&home, "Ann", "EUR", "NL");
+    let db = home.path().join("provisor.db");
+    let long = "Z".repeat(100_000);
+    let sql = format!(
+        "INSERT INTO clients (name, email, currency, country, created_at) \
+         VALUES ('{long}', 'Old.Mixed@Example.COM', 'EUR', 'NL', '2026-01-01 00:00:00+00:00'); \
+         INSERT INTO clients (name, email, currency, country, created_at) \
+         VALUES ('Evil' || char(27) || '[2J' || char(13) || 'x', 'evil@example.com', 'EUR', 'NL', '2026-01-01 00:00:00+00:00');"
+    );
+    let out = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(&sql)
+        .output()
+        .expect("sqlite3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = ok(&home, &["clients", "list"]);
+    assert!(
+        table.contains("ZZZ…"),
+        "{}",
+        &table[..table.len().min(2000)]
+    );
+    assert!(
+        table.len() < 2_000,
+        "a long name is printed whole: {} bytes",
+        table.len()
+    );
+    assert!(
+        !table.contains('\u{1b}') && !table.contains('\r'),
+        "{table:?}"
+    );
+    assert!(table.contains("Evil\\u{1b}[2J\\rx"), "{table}");
+    // JSON keeps every character.
+    let all = json(&home, &["clients", "list", "--json"]);
+    assert!(all
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"].as_str().map(str::len) == Some(100_000)));
+    // A mixed-case email stored before emails were lowercased is found in any case,
+    // and a new client cannot take it in another case.
+    let shown = json(
+        &home,
+        &["clients", "show", "old.mixed@example.com", "--json"],
+    );
+    assert_eq!(shown["email"], "Old.Mixed@Example.COM", "{shown:#}");
+    let err = fails(
+        &home,
+        &[
+            "clients",
+            "add",
+            "--name",
+            "Dup",
+            "--email",
+            "OLD.MIXED@example.com",
+        ],
+        2,
+    );
+    assert!(err.contains("already exists"), "{err}");
+}

@@ -932,15 +932,22 @@ fn parse_line(text: &str, cur: &Currency, tax_rate: Decimal) -> Result<NewLine> 
         (Some(p), Some(q), Some(d)) => (p, q, d),
         _ => {
             return Err(Error::Invalid(format!(
-                "--line {text:?} must look like \"DESCRIPTION;QUANTITY;UNIT_PRICE\", e.g. \"Setup fee;1;25.00\""
+                "--line {:?} must look like \"DESCRIPTION;QUANTITY;UNIT_PRICE\", e.g. \"Setup fee;1;25.00\"",
+                crate::input::preview(text)
             )))
         }
     };
     let desc = desc.trim();
-    if desc.is_empty() || desc.chars().count() > 200 {
-        return Err(Error::Invalid(format!(
-            "--line {text:?}: the description must be 1 to 200 characters"
-        )));
+    crate::input::check_line(
+        "an invoice line's description",
+        desc,
+        crate::input::TEXT_MAX,
+    )?;
+    if desc.is_empty() {
+        return Err(Error::Invalid(
+            "an invoice line's description is empty: give \"DESCRIPTION;QUANTITY;UNIT_PRICE\""
+                .into(),
+        ));
     }
     let quantity = money::parse_bounded(
         qty,
@@ -953,7 +960,8 @@ fn parse_line(text: &str, cur: &Currency, tax_rate: Decimal) -> Result<NewLine> 
     let unit_price = cur.parse_amount(price, "the unit price")?;
     if unit_price < Decimal::ZERO {
         return Err(Error::Invalid(format!(
-            "--line {text:?}: the unit price is negative; give credit with `provisor clients credit` instead"
+            "--line {:?}: the unit price is negative; give credit with `provisor clients credit` instead",
+            crate::input::preview(text)
         )));
     }
     Ok(NewLine {
@@ -1189,6 +1197,11 @@ pub async fn pay(
             )))
         }
     }
+    if let Some(issued) = inv.issue_date.filter(|issued| day < *issued) {
+        return Err(Error::Invalid(format!(
+            "the payment date {day} is before invoice {number}'s issue date {issued}: give the day the money arrived with --date"
+        )));
+    }
     let (total, paid) = inv_amounts(&inv)?;
     let applied = received.min(total - paid);
     let excess = received - applied;
@@ -1380,7 +1393,10 @@ pub fn render(v: &InvoiceView) -> String {
     out.push_str(&format!("{title}  [{}]\n", v.status));
     out.push_str(&format!(
         "Client:   #{} {} <{}>, {}\n",
-        v.client_id, v.client_name, v.client_email, v.client_country
+        v.client_id,
+        crate::input::shown(&v.client_name, crate::input::NAME_MAX),
+        crate::input::shown(&v.client_email, crate::input::EMAIL_MAX),
+        v.client_country
     ));
     let day = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
     out.push_str(&format!(
@@ -1406,7 +1422,9 @@ pub fn render(v: &InvoiceView) -> String {
     for l in &v.lines {
         rows.push(vec![
             l.position.to_string(),
-            l.description.clone(),
+            // Escaped and cut: a description stored before the input limits (or one a
+            // module wrote) cannot break the layout or reach a terminal raw.
+            crate::input::shown(&l.description, crate::input::TEXT_MAX),
             l.quantity.clone(),
             l.unit_price.clone(),
             l.net.clone(),

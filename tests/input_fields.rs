@@ -317,3 +317,187 @@ fn rows_stored_before_the_limits_still_list_cut_and_escaped() {
     );
     assert!(err.contains("already exists"), "{err}");
 }
+
+#[test]
+fn input_rules_for_emails_currencies_dates_periods_and_unknown_ids() {
+    each_backend("input rules", |backend, url| {
+        let home = billing_home(url).with_label(backend);
+        // Emails: lowercased at input, one client per address in any case.
+        ok(
+            &home,
+            &[
+                "clients",
+                "add",
+                "--name",
+                "Ada",
+                "--email",
+                "ADA@Example.com",
+            ],
+        );
+        let all = json(&home, &["clients", "list", "--json"]);
+        assert_eq!(all[0]["email"], "ada@example.com", "[{backend}] {all:#}");
+        let err = fails(
+            &home,
+            &[
+                "clients",
+                "add",
+                "--name",
+                "Ada 2",
+                "--email",
+                "ada@example.com",
+            ],
+            2,
+        );
+        assert!(err.contains("already exists"), "[{backend}] {err}");
+        let err = fails(
+            &home,
+            &["clients", "add", "--name", "X", "--email", "a@b@c.com"],
+            2,
+        );
+        assert!(err.contains("not an email address"), "[{backend}] {err}");
+        // A currency that is not set up.
+        let err = fails(
+            &home,
+            &[
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--email",
+                "x@example.com",
+                "--currency",
+                "XYZ",
+            ],
+            2,
+        );
+        assert!(err.contains("XYZ is not set up"), "[{backend}] {err}");
+
+        // Orders find the client by email in any case; unknown ids are not found.
+        ok(&home, &["plans", "add", "P", "--handler", "rec"]);
+        let out = json(
+            &home,
+            &[
+                "services",
+                "order",
+                "--client",
+                "Ada@EXAMPLE.com",
+                "--plan",
+                "P",
+                "--json",
+            ],
+        );
+        assert!(out.to_string().contains("service"), "[{backend}] {out:#}");
+        fails(
+            &home,
+            &["services", "order", "--client", "99999", "--plan", "P"],
+            3,
+        );
+        fails(
+            &home,
+            &[
+                "services",
+                "order",
+                "--client",
+                "nobody@example.com",
+                "--plan",
+                "P",
+            ],
+            3,
+        );
+        fails(
+            &home,
+            &["services", "order", "--client", "1", "--plan", "No Such"],
+            3,
+        );
+        fails(&home, &["services", "suspend", "99999"], 3);
+        fails(&home, &["services", "terminate", "99999"], 3);
+        fails(
+            &home,
+            &["services", "change-plan", "1", "--plan", "No Such"],
+            3,
+        );
+        let err = fails(&home, &["plans", "add", "Q", "--handler", "nosuch"], 3);
+        assert!(err.contains("nosuch"), "[{backend}] {err}");
+        fails(&home, &["modules", "install", "/missing.so"], 3);
+        let err = fails(
+            &home,
+            &[
+                "handlers",
+                "call",
+                "rec",
+                "test_connection",
+                "--request",
+                "/missing/req.json",
+            ],
+            3,
+        );
+        assert!(
+            err.contains("request file /missing/req.json"),
+            "[{backend}] {err}"
+        );
+
+        // A payment dated before the invoice's issue date.
+        let ada = 1;
+        let inv = json(
+            &home,
+            &[
+                "invoices",
+                "create",
+                "--client",
+                &ada.to_string(),
+                "--line",
+                "Setup;1;10.00",
+                "--issue",
+                "--date",
+                "2026-03-01",
+                "--json",
+            ],
+        );
+        let id = inv["id"].as_i64().unwrap().to_string();
+        let err = fails(
+            &home,
+            &[
+                "invoices",
+                "pay",
+                &id,
+                "--amount",
+                "12.10",
+                "--reference",
+                "r1",
+                "--date",
+                "2026-02-28",
+            ],
+            2,
+        );
+        assert!(err.contains("before invoice"), "[{backend}] {err}");
+        assert_eq!(
+            invoice(&home, inv["id"].as_i64().unwrap())["status"],
+            "unpaid"
+        );
+
+        // Usage for a period outside the service's life.
+        metered_plan(&home, &[("GB", "0.10")]);
+        let (sid, _) = home.order("ada@example.com", "metered", &[]);
+        for (day, why) in [
+            ("0001-01-01", "before service"),
+            ("9999-12-31", "in the future"),
+        ] {
+            let f = home.write(
+                "u.json",
+                &format!(
+                    "[{{\"transaction_id\":\"t-{day}\",\"service_id\":{sid},\"unit\":\"GB\",\"quantity\":\"1\",\"period_start\":\"{day}\"}}]"
+                ),
+            );
+            let err = fails(&home, &["usage", "import", f.to_str().unwrap()], 2);
+            assert!(err.contains(why), "[{backend}] {day}: {err}");
+        }
+    });
+}
+
+#[test]
+fn handlers_import_checks_for_a_plan_before_paging_the_panel() {
+    let home = billing_home(None);
+    let err = fails(&home, &["handlers", "import", "rec"], 2);
+    assert!(err.contains("serves no plan"), "{err}");
+    fails(&home, &["handlers", "import", "nosuch"], 3);
+}

@@ -102,6 +102,15 @@ pub async fn import(rt: &Runtime, name: &str) -> Result<SyncReport> {
     // The plans first: a handler that serves none is refused before paging through
     // the panel.
     let h = crate::handlers::get(store, name).await?;
+    if let Some(m) = rt.registry.get(&h.module) {
+        if !m.supports(Capability::ListAccounts) {
+            return Err(Error::Invalid(format!(
+                "module {} {} cannot list accounts, so handler {name} cannot be imported or synced",
+                m.name(),
+                m.manifest.version
+            )));
+        }
+    }
     let links = plan_handler::Entity::find()
         .filter(plan_handler::Column::HandlerId.eq(h.id))
         .all(store.db())

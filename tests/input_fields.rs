@@ -436,45 +436,6 @@ fn input_rules_for_emails_currencies_dates_periods_and_unknown_ids() {
             "[{backend}] {err}"
         );
 
-        // A payment dated before the invoice's issue date.
-        let ada = 1;
-        let inv = json(
-            &home,
-            &[
-                "invoices",
-                "create",
-                "--client",
-                &ada.to_string(),
-                "--line",
-                "Setup;1;10.00",
-                "--issue",
-                "--date",
-                "2026-03-01",
-                "--json",
-            ],
-        );
-        let id = inv["id"].as_i64().unwrap().to_string();
-        let err = fails(
-            &home,
-            &[
-                "invoices",
-                "pay",
-                &id,
-                "--amount",
-                "12.10",
-                "--reference",
-                "r1",
-                "--date",
-                "2026-02-28",
-            ],
-            2,
-        );
-        assert!(err.contains("before invoice"), "[{backend}] {err}");
-        assert_eq!(
-            invoice(&home, inv["id"].as_i64().unwrap())["status"],
-            "unpaid"
-        );
-
         // Usage for a period outside the service's life.
         metered_plan(&home, &[("GB", "0.10")]);
         let (sid, _) = home.order("ada@example.com", "metered", &[]);
@@ -495,9 +456,11 @@ fn input_rules_for_emails_currencies_dates_periods_and_unknown_ids() {
 }
 
 #[test]
-fn handlers_import_checks_for_a_plan_before_paging_the_panel() {
+fn handlers_import_refuses_before_paging_the_panel() {
     let home = billing_home(None);
+    // The recorder cannot list accounts: refused by its manifest, the module is never
+    // called (operations_import.rs covers a handler without a plan).
     let err = fails(&home, &["handlers", "import", "rec"], 2);
-    assert!(err.contains("serves no plan"), "{err}");
+    assert!(err.contains("cannot list accounts"), "{err}");
     fails(&home, &["handlers", "import", "nosuch"], 3);
 }

@@ -1197,11 +1197,6 @@ pub async fn pay(
             )))
         }
     }
-    if let Some(issued) = inv.issue_date.filter(|issued| day < *issued) {
-        return Err(Error::Invalid(format!(
-            "the payment date {day} is before invoice {number}'s issue date {issued}: give the day the money arrived with --date"
-        )));
-    }
     let (total, paid) = inv_amounts(&inv)?;
     let applied = received.min(total - paid);
     let excess = received - applied;

@@ -1187,14 +1187,14 @@ fn bad_catalog_input(backend: &'static str, url: Option<String>) {
         &env,
         &[
             // Orders for clients and plans that do not exist.
-            (order("999", "basic", &[]), 2, vec!["client 999"]),
+            (order("999", "basic", &[]), 3, vec!["client 999"]),
             (
                 order("nobody@example.com", "basic", &[]),
-                2,
+                3,
                 vec!["nobody@example.com"],
             ),
-            (order(eve, "no-such-plan", &[]), 2, vec!["no-such-plan"]),
-            (order(eve, "777", &[]), 2, vec!["777"]),
+            (order(eve, "no-such-plan", &[]), 3, vec!["no-such-plan"]),
+            (order(eve, "777", &[]), 3, vec!["777"]),
             (args(&["clients", "show", "999"]), 3, vec!["999"]),
             (
                 args(&["clients", "show", "nobody@example.com"]),
@@ -1274,7 +1274,7 @@ fn bad_catalog_input(backend: &'static str, url: Option<String>) {
             ),
             (
                 args(&["plans", "add", "bad", "--handler", "no-such-handler"]),
-                2,
+                3,
                 vec!["no-such-handler"],
             ),
             (
@@ -1396,17 +1396,17 @@ fn bad_service_input(backend: &'static str, url: Option<String>) {
         &env,
         &[
             // Services, operations and tasks that do not exist.
-            (svc("suspend", "999"), 2, vec!["#999"]),
-            (svc("unsuspend", "999"), 2, vec!["#999"]),
-            (svc("terminate", "999"), 2, vec!["#999"]),
+            (svc("suspend", "999"), 3, vec!["#999"]),
+            (svc("unsuspend", "999"), 3, vec!["#999"]),
+            (svc("terminate", "999"), 3, vec!["#999"]),
             (
                 args(&["services", "change-plan", "999", "--plan", "basic"]),
-                2,
+                3,
                 vec!["#999"],
             ),
             (
                 args(&["services", "change-plan", &live, "--plan", "nope"]),
-                2,
+                3,
                 vec!["nope"],
             ),
             (args(&["services", "show", "999"]), 3, vec!["#999"]),
@@ -1457,7 +1457,7 @@ fn bad_service_input(backend: &'static str, url: Option<String>) {
             // Addons.
             (
                 order(eve, "extra-ip", &["--addon-of", "999"]),
-                2,
+                3,
                 vec!["#999"],
             ),
             (

@@ -5,6 +5,7 @@
 //! Must not: create services or operations; the engine does.
 
 use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
     TransactionTrait,
@@ -12,16 +13,18 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::billing;
 use crate::error::{Error, Result};
 use crate::handlers;
+use crate::input;
 use crate::registry::Registry;
 use crate::schema;
 use crate::store::entities::{client, department, handler, plan, plan_handler};
 use crate::store::{db_err, Store};
 
 fn check_label(what: &str, name: &str) -> Result<()> {
+    input::check_line(&format!("the {what} name"), name, input::NAME_MAX)?;
     let ok = !name.trim().is_empty()
-        && name.len() <= 100
         && name
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ' | '(' | ')' | '/'));
@@ -29,7 +32,9 @@ fn check_label(what: &str, name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Invalid(format!(
-            "{what} name {name:?} is not valid: use 1-100 letters, digits, spaces and - _ . ( ) /"
+            "{what} name {:?} is not valid: use 1-{} letters, digits, spaces and - _ . ( ) /",
+            input::preview(name),
+            input::NAME_MAX
         )))
     }
 }
@@ -41,6 +46,9 @@ pub async fn add_department(
     email: Option<String>,
 ) -> Result<department::Model> {
     check_label("department", name)?;
+    let email = email
+        .map(|e| input::email("the department's --email", &e))
+        .transpose()?;
     if find_department(store, name).await?.is_some() {
         return Err(Error::Invalid(format!("department {name} already exists")));
     }
@@ -83,23 +91,8 @@ pub async fn require_department(store: &Store, name: &str) -> Result<()> {
     }
 }
 
-fn check_email(email: &str) -> Result<()> {
-    let ok = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !email.chars().any(char::is_whitespace);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!("{email:?} is not an email address")))
-    }
-}
-
-/// Adds a client.
+/// Adds a client. The email is stored lowercased and must be new (compared without
+/// regard to case); once billing has currencies, the client's must be one of them.
 pub async fn add_client(
     store: &Store,
     name: &str,
@@ -107,30 +100,42 @@ pub async fn add_client(
     currency: &str,
     country: &str,
 ) -> Result<client::Model> {
+    input::check_line("the client name", name, input::NAME_MAX)?;
     if name.trim().is_empty() {
         return Err(Error::Invalid("a client needs a name".to_string()));
     }
-    check_email(email)?;
+    let email = input::email("the client's --email", email)?;
     let currency = currency.to_ascii_uppercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
         return Err(Error::Invalid(format!(
-            "currency {currency:?} is not a 3-letter ISO 4217 code (like EUR)"
+            "currency {:?} is not a 3-letter ISO 4217 code (like EUR)",
+            input::preview(&currency)
+        )));
+    }
+    let known = billing::currencies::list(store).await?;
+    if !known.is_empty() && !known.iter().any(|c| c.code == currency) {
+        let codes: Vec<&str> = known.iter().map(|c| c.code.as_str()).collect();
+        return Err(Error::Invalid(format!(
+            "currency {currency} is not set up (set up: {}); add it first with `provisor currencies add {currency} --rate R`",
+            codes.join(", ")
         )));
     }
     let country = country.to_ascii_uppercase();
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
         return Err(Error::Invalid(format!(
-            "country {country:?} is not a 2-letter ISO 3166 code (like NL)"
+            "country {:?} is not a 2-letter ISO 3166 code (like NL)",
+            input::preview(&country)
         )));
     }
-    if find_client_by_email(store, email).await?.is_some() {
+    if let Some(other) = find_client_by_email(store, &email).await? {
         return Err(Error::Invalid(format!(
-            "a client with email {email} already exists"
+            "a client with email {email} already exists (#{}); emails are compared without regard to case",
+            other.id
         )));
     }
     client::ActiveModel {
         name: Set(name.trim().to_string()),
-        email: Set(email.to_string()),
+        email: Set(email),
         currency: Set(currency),
         country: Set(country),
         created_at: Set(Utc::now()),
@@ -141,10 +146,15 @@ pub async fn add_client(
     .map_err(db_err("storing the client"))
 }
 
-/// The client with this email, if any.
+/// The client with this email, if any, compared without regard to case (rows stored
+/// before emails were lowercased at input may be mixed case).
 pub async fn find_client_by_email(store: &Store, email: &str) -> Result<Option<client::Model>> {
     client::Entity::find()
-        .filter(client::Column::Email.eq(email))
+        .filter(
+            Expr::expr(Func::lower(Expr::col(client::Column::Email)))
+                .eq(email.trim().to_lowercase()),
+        )
+        .order_by_asc(client::Column::Id)
         .one(store.db())
         .await
         .map_err(db_err("reading clients"))
@@ -205,6 +215,9 @@ pub struct PlanView {
 /// match that module's plan schema.
 pub async fn add_plan(store: &Store, registry: &Registry, new: NewPlan) -> Result<PlanView> {
     check_label("plan", &new.name)?;
+    if let Some(t) = &new.template {
+        input::check_line("--template", t, input::NAME_MAX)?;
+    }
     if new.handlers.is_empty() {
         return Err(Error::Invalid(format!(
             "plan {} needs at least one handler (--handler NAME)",
@@ -213,11 +226,8 @@ pub async fn add_plan(store: &Store, registry: &Registry, new: NewPlan) -> Resul
     }
     let mut rows = Vec::new();
     for name in &new.handlers {
-        rows.push(
-            handlers::get(store, name)
-                .await
-                .map_err(|e| Error::Invalid(e.to_string()))?,
-        );
+        // An unknown handler is not found (exit 3).
+        rows.push(handlers::get(store, name).await?);
     }
     let module = rows[0].module.clone();
     if let Some(other) = rows.iter().find(|h| h.module != module) {

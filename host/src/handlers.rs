@@ -63,7 +63,8 @@ pub fn check_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Invalid(format!(
-            "handler name {name:?} is not valid: use 1-64 letters, digits, '-', '_' or '.'"
+            "handler name {:?} is not valid: use 1-64 letters, digits, '-', '_' or '.'",
+            crate::input::preview(name)
         )))
     }
 }
@@ -71,6 +72,9 @@ pub fn check_name(name: &str) -> Result<()> {
 /// Adds a handler after validating its settings against the module's schema.
 pub async fn add(store: &Store, registry: &Registry, new: NewHandler) -> Result<HandlerView> {
     check_name(&new.name)?;
+    if let Some(label) = &new.label {
+        crate::input::check_line("--label", label, crate::input::NAME_MAX)?;
+    }
     let module =
         registry.get(&new.module).ok_or_else(|| {
             let loaded: Vec<String> = registry

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod handlers;
 pub mod home;
+pub mod input;
 pub mod modlog;
 pub mod registry;
 pub mod runtime;

@@ -932,15 +932,22 @@ fn parse_line(text: &str, cur: &Currency, tax_rate: Decimal) -> Result<NewLine> 
         (Some(p), Some(q), Some(d)) => (p, q, d),
         _ => {
             return Err(Error::Invalid(format!(
-                "--line {text:?} must look like \"DESCRIPTION;QUANTITY;UNIT_PRICE\", e.g. \"Setup fee;1;25.00\""
+                "--line {:?} must look like \"DESCRIPTION;QUANTITY;UNIT_PRICE\", e.g. \"Setup fee;1;25.00\"",
+                crate::input::preview(text)
             )))
         }
     };
     let desc = desc.trim();
-    if desc.is_empty() || desc.chars().count() > 200 {
-        return Err(Error::Invalid(format!(
-            "--line {text:?}: the description must be 1 to 200 characters"
-        )));
+    crate::input::check_line(
+        "an invoice line's description",
+        desc,
+        crate::input::TEXT_MAX,
+    )?;
+    if desc.is_empty() {
+        return Err(Error::Invalid(
+            "an invoice line's description is empty: give \"DESCRIPTION;QUANTITY;UNIT_PRICE\""
+                .into(),
+        ));
     }
     let quantity = money::parse_bounded(
         qty,
@@ -953,7 +960,8 @@ fn parse_line(text: &str, cur: &Currency, tax_rate: Decimal) -> Result<NewLine> 
     let unit_price = cur.parse_amount(price, "the unit price")?;
     if unit_price < Decimal::ZERO {
         return Err(Error::Invalid(format!(
-            "--line {text:?}: the unit price is negative; give credit with `provisor clients credit` instead"
+            "--line {:?}: the unit price is negative; give credit with `provisor clients credit` instead",
+            crate::input::preview(text)
         )));
     }
     Ok(NewLine {
@@ -1014,15 +1022,62 @@ pub async fn issue(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<InvoiceView> {
-    let inv = find(store.db(), reference).await?;
-    let c = client_of(store.db(), inv.client_id).await?;
-    let cur = currencies::require(store.db(), &inv.currency).await?;
-    let (tx, _turn) = super::begin_for_client(store, c.id).await?;
-    // Read again under the lock: another process may have issued it meanwhile.
-    let inv = find(&tx, &inv.id.to_string()).await?;
-    issue_in(&tx, inv.clone(), &c, &cur, day, now).await?;
-    tx.commit().await.map_err(db_err("issuing the invoice"))?;
-    show(store, &inv.id.to_string()).await
+    let mut views = issue_many(store, &[reference.to_string()], day, now).await?;
+    views
+        .pop()
+        .ok_or_else(|| Error::Storage("issuing the invoice: nothing was issued".into()))
+}
+
+/// `invoices issue A B …`: every invoice is found and checked to be a draft first,
+/// then all are issued in one transaction (numbers in the order given), so a bad id
+/// anywhere in the list changes nothing. An invoice named twice is issued once.
+pub async fn issue_many(
+    store: &Store,
+    references: &[String],
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<InvoiceView>> {
+    let mut found: Vec<invoice::Model> = Vec::new();
+    for r in references {
+        let inv = find(store.db(), r).await?;
+        if !found.iter().any(|f| f.id == inv.id) {
+            found.push(inv);
+        }
+    }
+    for inv in &found {
+        if inv.status != "draft" {
+            return Err(Error::Invalid(format!(
+                "invoice {} is {}; only a draft can be issued (nothing was issued)",
+                name_of(inv),
+                inv.status
+            )));
+        }
+    }
+    let mut clients: Vec<client::Model> = Vec::new();
+    let mut curs: Vec<Currency> = Vec::new();
+    for inv in &found {
+        clients.push(client_of(store.db(), inv.client_id).await?);
+        curs.push(currencies::require(store.db(), &inv.currency).await?);
+    }
+    let (tx, _turn) = super::begin_write(store).await?;
+    // Every client's lock, in id order, so two multi-invoice runs cannot deadlock.
+    let mut ids: Vec<i64> = clients.iter().map(|c| c.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        super::lock_client(&tx, id).await?;
+    }
+    for ((inv, c), cur) in found.iter().zip(&clients).zip(&curs) {
+        // Read again under the lock: another process may have issued it meanwhile.
+        let inv = find(&tx, &inv.id.to_string()).await?;
+        issue_in(&tx, inv, c, cur, day, now).await?;
+    }
+    tx.commit().await.map_err(db_err("issuing the invoices"))?;
+    let mut views = Vec::new();
+    for inv in &found {
+        views.push(show(store, &inv.id.to_string()).await?);
+    }
+    Ok(views)
 }
 
 pub(crate) fn check_reference(reference: &str) -> Result<String> {
@@ -1333,7 +1388,10 @@ pub fn render(v: &InvoiceView) -> String {
     out.push_str(&format!("{title}  [{}]\n", v.status));
     out.push_str(&format!(
         "Client:   #{} {} <{}>, {}\n",
-        v.client_id, v.client_name, v.client_email, v.client_country
+        v.client_id,
+        crate::input::shown(&v.client_name, crate::input::NAME_MAX),
+        crate::input::shown(&v.client_email, crate::input::EMAIL_MAX),
+        v.client_country
     ));
     let day = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
     out.push_str(&format!(
@@ -1359,7 +1417,9 @@ pub fn render(v: &InvoiceView) -> String {
     for l in &v.lines {
         rows.push(vec![
             l.position.to_string(),
-            l.description.clone(),
+            // Escaped and cut: a description stored before the input limits (or one a
+            // module wrote) cannot break the layout or reach a terminal raw.
+            crate::input::shown(&l.description, crate::input::TEXT_MAX),
             l.quantity.clone(),
             l.unit_price.clone(),
             l.net.clone(),

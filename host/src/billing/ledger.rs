@@ -155,6 +155,7 @@ pub async fn adjust(
         ));
     }
     let reason = reason.trim();
+    crate::input::check_line("--reason", reason, 500)?;
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(Error::Invalid(
             "--reason must say why, in 1 to 500 characters".into(),

@@ -437,9 +437,8 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             json,
         } => {
             let day = day_or_today("--date", date)?;
-            let mut done = Vec::new();
-            for id in &ids {
-                let v = invoices::issue(&store, id, day, now).await?;
+            let done = invoices::issue_many(&store, &ids, day, now).await?;
+            for v in &done {
                 if !json.json {
                     println!(
                         "invoice #{} issued as {}: {} {} due {}, {}",
@@ -451,7 +450,6 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
                         v.status
                     );
                 }
-                done.push(v);
             }
             if json.json {
                 output::json(&done);

@@ -807,20 +807,28 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 }
 
 fn read_settings(path: &Path) -> Result<Value> {
+    read_json_object(path, "settings")
+}
+
+/// Reads a JSON object from `path` (or standard input for `-`); `what` names the file
+/// in errors ("the settings file", "the request file"). A missing file is not found.
+fn read_json_object(path: &Path, what: &str) -> Result<Value> {
     let text = if path == Path::new("-") {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(|e| Error::io("cannot read settings from standard input", e))?;
+            .map_err(|e| Error::io(format!("cannot read {what} from standard input"), e))?;
         s
     } else {
         std::fs::read_to_string(path).map_err(|e| {
-            Error::Invalid(format!(
-                "cannot read the settings file {}: {e}",
-                path.display()
-            ))
+            let msg = format!("cannot read the {what} file {}: {e}", path.display());
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::NotFound(msg)
+            } else {
+                Error::Invalid(msg)
+            }
         })?
     };
-    let map = schema::parse_object(&text, &format!("the settings file {}", path.display()))?;
+    let map = schema::parse_object(&text, &format!("the {what} file {}", path.display()))?;
     Ok(Value::Object(map))
 }
 
@@ -925,7 +933,7 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
                     }
                 );
                 println!("department:  {}", output::opt(&v.department));
-                println!("label:       {}", output::opt(&v.label));
+                println!("label:       {}", output::cell(&output::opt(&v.label)));
                 println!(
                     "max at once: {}",
                     v.max_concurrent
@@ -1028,7 +1036,7 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
         } => {
             let call = crate::runtime::Call::parse(&call)?;
             let request = match request {
-                Some(path) => read_settings(&path)?,
+                Some(path) => read_json_object(&path, "request")?,
                 None => Value::Object(Default::default()),
             };
             let rt = ctx.runtime().await?;

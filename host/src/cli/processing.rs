@@ -343,7 +343,11 @@ pub async fn clients(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
             } else {
                 println!(
                     "client #{}: {} <{}>, {} / {}",
-                    c.id, c.name, c.email, c.currency, c.country
+                    c.id,
+                    crate::input::shown(&c.name, crate::input::NAME_MAX),
+                    crate::input::shown(&c.email, crate::input::EMAIL_MAX),
+                    c.currency,
+                    c.country
                 );
                 for s in services {
                     println!("  service #{} {}", s.id, s.status);
@@ -664,9 +668,7 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
         }
         ServicesCmd::ChangePlan { id, plan } => {
             let store = ctx.store().await?;
-            let p = catalog::get_plan(&store, &plan)
-                .await
-                .map_err(|e| Error::Invalid(e.to_string()))?;
+            let p = catalog::get_plan(&store, &plan).await?;
             queue_op(ctx, id, "change_plan", serde_json::json!({"plan_id": p.id})).await?
         }
         ServicesCmd::Sso { id, admin } => {

@@ -98,10 +98,9 @@ pub async fn order(
     options: Map<String, Value>,
 ) -> Result<Ordered> {
     let store = &rt.store;
-    let client = catalog::get_client(store, client_ref)
-        .await
-        .map_err(invalid)?;
-    let plan = catalog::get_plan(store, plan_ref).await.map_err(invalid)?;
+    // An unknown client, plan or parent service is not found (exit 3), like any id.
+    let client = catalog::get_client(store, client_ref).await?;
+    let plan = catalog::get_plan(store, plan_ref).await?;
     let mut resources = catalog::resources_with_options(&plan, &options)?;
     catalog::check_required_options(&plan, &options)?;
     if let Some(parent_id) = addon_of {
@@ -115,7 +114,7 @@ pub async fn order(
     check_order_schema(rt, &plan, &resources).await?;
     match (addon_of, plan.is_addon) {
         (Some(parent_id), true) => {
-            let parent = get_service(store, parent_id).await.map_err(invalid)?;
+            let parent = get_service(store, parent_id).await?;
             if matches!(parent.status.as_str(), "terminated" | "failed") {
                 return Err(Error::Invalid(format!(
                     "service #{parent_id} is {}; an addon needs a live parent service",
@@ -317,13 +316,6 @@ pub(crate) fn rt_max_attempts() -> i32 {
         .unwrap_or(5)
 }
 
-fn invalid(e: Error) -> Error {
-    match e {
-        Error::NotFound(m) => Error::Invalid(m),
-        other => other,
-    }
-}
-
 /// Picks the handler for a new service: enabled, under its limit of simultaneous
 /// operations if possible, without recent errors if possible, then by the plan's order.
 async fn route(store: &Store, plan: &plan::Model) -> Result<handler::Model> {
@@ -437,7 +429,7 @@ pub async fn request(
     params: Value,
 ) -> Result<operation::Model> {
     let store = &rt.store;
-    let svc = get_service(store, service_id).await.map_err(invalid)?;
+    let svc = get_service(store, service_id).await?;
     let allowed: &[&str] = match kind {
         "suspend" => &["active"],
         "unsuspend" => &["suspended"],
@@ -499,7 +491,7 @@ pub async fn request(
                     c.name, n.name, c.module, n.module
                 )))
             }
-            _ => return Err(Error::Invalid(format!("no plan #{target}"))),
+            _ => return Err(Error::NotFound(format!("no plan #{target}; `provisor plans list` shows them"))),
         }
     }
     let _turn = store.write_turn().await;

@@ -98,8 +98,19 @@ fn status_of(s: RemoteStatus) -> &'static str {
 
 /// Records every remote account the handler has that we do not know yet.
 pub async fn import(rt: &Runtime, name: &str) -> Result<SyncReport> {
-    let (h, accounts, pages) = all_accounts(rt, name).await?;
     let store = &rt.store;
+    // The plans first: a handler that serves none is refused before paging through
+    // the panel.
+    let h = crate::handlers::get(store, name).await?;
+    if let Some(m) = rt.registry.get(&h.module) {
+        if !m.supports(Capability::ListAccounts) {
+            return Err(Error::Invalid(format!(
+                "module {} {} cannot list accounts, so handler {name} cannot be imported or synced",
+                m.name(),
+                m.manifest.version
+            )));
+        }
+    }
     let links = plan_handler::Entity::find()
         .filter(plan_handler::Column::HandlerId.eq(h.id))
         .all(store.db())
@@ -120,6 +131,7 @@ pub async fn import(rt: &Runtime, name: &str) -> Result<SyncReport> {
             "handler {name} serves no plan; add one (`provisor plans add NAME --handler {name}`) so imported accounts have a plan"
         )));
     };
+    let (h, accounts, pages) = all_accounts(rt, name).await?;
     let known: HashMap<String, i64> = service::Entity::find()
         .filter(service::Column::HandlerId.eq(h.id))
         .all(store.db())
@@ -152,8 +164,15 @@ pub async fn import(rt: &Runtime, name: &str) -> Result<SyncReport> {
                 } else {
                     a.name.clone()
                 };
+                // The panel's name is made to fit the input rules (escaped, cut), and
+                // the client pays in billing's default currency once there is one.
+                let display = crate::input::shown(&display, crate::input::NAME_MAX);
+                let currency = crate::billing::currencies::default_currency(store.db())
+                    .await?
+                    .map(|c| c.code)
+                    .unwrap_or_else(|| "EUR".to_string());
                 report.clients_created += 1;
-                catalog::add_client(store, &display, &email, "EUR", "ZZ").await?
+                catalog::add_client(store, &display, &email, &currency, "ZZ").await?
             }
         };
         let plan = a

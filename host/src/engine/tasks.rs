@@ -41,6 +41,7 @@ pub async fn take(store: &Store, id: i64, staff: &str) -> Result<task::Model> {
     if staff.trim().is_empty() {
         return Err(Error::Invalid("--staff needs a name".to_string()));
     }
+    crate::input::check_line("--staff", staff, crate::input::NAME_MAX)?;
     let t = get_task(store, id).await?;
     match t.status.as_str() {
         "open" => {}

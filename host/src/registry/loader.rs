@@ -47,6 +47,131 @@ impl LoadPolicy {
     }
 }
 
+/// The most a module file may weigh: a real module is a few MiB; anything bigger is a
+/// wrong file, and reading it whole could exhaust memory.
+pub const MAX_MODULE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Why an entry of the modules directory is not a module file, judged from its own
+/// metadata (a symlink is not followed): `None` for a regular file. The reason says
+/// what the entry is and how to fix it; the entry is never opened.
+pub fn not_a_regular_file(path: &Path) -> Option<String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("cannot read it: {e}")),
+    };
+    let ty = meta.file_type();
+    if ty.is_file() {
+        return None;
+    }
+    use std::os::unix::fs::FileTypeExt;
+    Some(if ty.is_symlink() {
+        let target = std::fs::read_link(path)
+            .map(|t| t.display().to_string())
+            .unwrap_or_else(|_| "an unreadable target".to_string());
+        if std::fs::metadata(path).is_err() {
+            format!("it is a dangling symbolic link (to {target}, which does not exist); remove it and copy the module file itself here")
+        } else {
+            format!("it is a symbolic link (to {target}); links are not followed: replace the symlink with the file itself (cp --remove-destination {target} {})", path.display())
+        }
+    } else if ty.is_dir() {
+        "it is a directory, not a module file: remove it or rename it so its name does not end in .so".to_string()
+    } else if ty.is_fifo() {
+        "it is a named pipe (FIFO), not a module file; it is never read: remove it and copy the module file itself here".to_string()
+    } else if ty.is_char_device() || ty.is_block_device() {
+        "it is a device file, not a module file; it is never read: remove it and copy the module file itself here".to_string()
+    } else if ty.is_socket() {
+        "it is a socket, not a module file: remove it and copy the module file itself here"
+            .to_string()
+    } else {
+        "it is not a regular file: remove it and copy the module file itself here".to_string()
+    })
+}
+
+/// Reads a module file safely: only a regular file (a FIFO, device or directory is
+/// refused before any read can block), at most [`MAX_MODULE_BYTES`]. With
+/// `follow_links` false a symlink is refused too (the modules directory); a path
+/// named on the command line may be a link to a regular file. The error is the
+/// reason, ready for "module file X refused: {reason}".
+pub fn read_module_file(path: &Path, follow_links: bool) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    if !follow_links {
+        if let Some(reason) = not_a_regular_file(path) {
+            return Err(ReadError::Refused(reason));
+        }
+    }
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ReadError::Missing(format!(
+                "there is no file {}: check the path",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(ReadError::Refused(format!("cannot read it: {e}"))),
+    };
+    if !meta.is_file() {
+        return Err(ReadError::Refused(not_a_regular_file(path).unwrap_or_else(
+            || "it is not a regular file: give the module file itself".into(),
+        )));
+    }
+    check_size(meta.len())?;
+    // O_NONBLOCK: should the entry be swapped for a FIFO after the check, open does not
+    // wait for a writer; O_NOFOLLOW likewise for a symlink swapped in.
+    let mut flags = libc::O_NONBLOCK;
+    if !follow_links {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| ReadError::Refused(format!("cannot open it: {e}")))?;
+    let opened = file
+        .metadata()
+        .map_err(|e| ReadError::Refused(format!("cannot read it: {e}")))?;
+    if !opened.is_file() {
+        return Err(ReadError::Refused(
+            "it changed into something that is not a regular file while being read; copy the module file itself here".into(),
+        ));
+    }
+    check_size(opened.len())?;
+    let mut bytes = Vec::with_capacity(opened.len() as usize);
+    file.take(MAX_MODULE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ReadError::Refused(format!("cannot read it: {e}")))?;
+    check_size(bytes.len() as u64)?;
+    Ok(bytes)
+}
+
+fn check_size(len: u64) -> Result<(), ReadError> {
+    if len > MAX_MODULE_BYTES {
+        return Err(ReadError::Refused(format!(
+            "it is {len} bytes, more than the {} MiB a module file may have: it is not a module (check the file)",
+            MAX_MODULE_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
+/// Why [`read_module_file`] read nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// The path names nothing.
+    Missing(String),
+    /// The entry is there but is not a module file one may read.
+    Refused(String),
+}
+
+impl ReadError {
+    /// The reason, for a message.
+    pub fn reason(&self) -> &str {
+        match self {
+            ReadError::Missing(r) | ReadError::Refused(r) => r,
+        }
+    }
+}
+
 /// The SHA-256 of a file's bytes, in hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

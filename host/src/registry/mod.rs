@@ -179,8 +179,7 @@ impl Registry {
 
     /// Checks a file the way a scan would, without installing or recording anything.
     pub fn inspect(&self, path: &Path) -> Result<Inspection> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::io(format!("cannot read module file {}", path.display()), e))?;
+        let bytes = read_named(path)?;
         let sha256 = loader::sha256_hex(&bytes);
         let result = self.check_and_probe(path, &bytes);
         Ok(Inspection { sha256, result })
@@ -267,8 +266,7 @@ impl Registry {
             .home
             .modules_dir()
             .join(format!("{}.so", manifest.name));
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::io(format!("cannot read module file {}", path.display()), e))?;
+        let bytes = read_named(path)?;
         self.home.ensure()?;
         loader::write_atomically(&dest, &bytes, 0o644)
             .map_err(|e| Error::io(format!("cannot copy the module to {}", dest.display()), e))?;
@@ -299,7 +297,14 @@ impl Registry {
         let settle = std::time::Duration::from_millis(200);
         let youngest = files
             .iter()
-            .filter_map(|(_, p)| std::fs::metadata(p).ok()?.modified().ok()?.elapsed().ok())
+            .filter_map(|(_, p)| {
+                std::fs::symlink_metadata(p)
+                    .ok()?
+                    .modified()
+                    .ok()?
+                    .elapsed()
+                    .ok()
+            })
             .min();
         if let Some(age) = youngest.filter(|age| *age < settle) {
             tokio::time::sleep(settle - age).await;
@@ -339,10 +344,20 @@ impl Registry {
             }
         }
         for (file, path) in &files {
-            let Ok(meta) = std::fs::metadata(path) else {
+            // The entry's own metadata: a symlink, directory, FIFO or device is refused
+            // here with its reason and never opened (reading a FIFO blocks forever, a
+            // link to /dev/zero never ends).
+            let Ok(meta) = std::fs::symlink_metadata(path) else {
                 continue;
             };
             let mtime = meta.modified().ok();
+            let not_regular = if meta.file_type().is_file() {
+                None
+            } else {
+                Some(loader::not_a_regular_file(path).unwrap_or_else(|| {
+                    "it is not a regular file: copy the module file itself here".to_string()
+                }))
+            };
 
             let unchanged = {
                 let st = self.state();
@@ -353,8 +368,38 @@ impl Registry {
             if unchanged {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(path) else {
-                continue;
+            let read = match not_regular {
+                Some(reason) => Err(reason),
+                None => loader::read_module_file(path, false).map_err(|e| e.reason().to_string()),
+            };
+            let bytes = match read {
+                Ok(bytes) => bytes,
+                Err(reason) => {
+                    // Remembered like a file's contents, so the refusal is recorded once
+                    // and again only when the entry changes.
+                    let key = format!("refused:{reason}");
+                    let again = {
+                        let mut st = self.state();
+                        let again = st.seen.get(file).is_some_and(|s| s.sha256 == key);
+                        st.seen.insert(
+                            file.clone(),
+                            FileSeen {
+                                size: meta.len(),
+                                mtime,
+                                sha256: key,
+                            },
+                        );
+                        again
+                    };
+                    if !again {
+                        events.push(ScanEvent::Refused {
+                            file: file.clone(),
+                            reason: reason.clone(),
+                        });
+                        records.push(Record::refused(file, "", None, reason));
+                    }
+                    continue;
+                }
             };
             let sha256 = loader::sha256_hex(&bytes);
             let same_content = {
@@ -723,6 +768,20 @@ impl Registry {
             .await
             .map_err(db_err("reading the module history"))
     }
+}
+
+/// Reads a module file named on the command line (a link to a regular file is fine
+/// there): a missing path is not found, anything else unreadable is refused.
+fn read_named(path: &Path) -> Result<Vec<u8>> {
+    loader::read_module_file(path, true).map_err(|e| match e {
+        loader::ReadError::Missing(reason) => Error::NotFound(format!(
+            "module file {} not found: {reason}",
+            path.display()
+        )),
+        loader::ReadError::Refused(reason) => {
+            Error::Invalid(format!("module file {} refused: {reason}", path.display()))
+        }
+    })
 }
 
 #[derive(Debug, Clone)]

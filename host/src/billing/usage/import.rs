@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use std::fmt::Write;
 
@@ -121,17 +121,68 @@ fn parse_record(v: &Value, at: &str, zone: &BillingZone) -> std::result::Result<
             ))
         }
     };
+    let description = match o.get("description").and_then(Value::as_str) {
+        Some(d) => {
+            let n = d.chars().count();
+            if n > crate::input::TEXT_MAX {
+                return Err(format!(
+                    "{at} ({tid}): description is {n} characters long; the limit is {}",
+                    crate::input::TEXT_MAX
+                ));
+            }
+            Some(d.replace(|c: char| c.is_control(), " "))
+        }
+        None => None,
+    };
     Ok(NewRecord {
         transaction_id: tid,
         service_id: sid,
         unit,
         quantity,
         period_start: month_start(day),
-        description: o
-            .get("description")
-            .and_then(Value::as_str)
-            .map(|d| d.replace(|c: char| c.is_control(), " ")),
+        description,
     })
+}
+
+/// How long before its row was written a service's usage may start: a service
+/// imported from a panel (or moved from another system) carries usage from before.
+const YEARS_BEFORE_RECORDED: i32 = 10;
+
+/// Whether usage for the month `period` can belong to the service: not after the
+/// current month, not after the month a terminated service ended, and not more than
+/// [`YEARS_BEFORE_RECORDED`] years before the service was recorded.
+fn within_life(
+    s: &service::Model,
+    period: NaiveDate,
+    this_month: NaiveDate,
+    zone: &BillingZone,
+) -> std::result::Result<(), String> {
+    if period > this_month {
+        return Err(format!(
+            "period {period} is in the future (this month is {this_month}); usage is pushed for a month that has begun"
+        ));
+    }
+    if s.status == "terminated" {
+        let ended = month_start(zone.date_of(s.updated_at));
+        if period > ended {
+            return Err(format!(
+                "period {period} is after service #{} was terminated ({ended}); it used nothing then",
+                s.id
+            ));
+        }
+    }
+    let recorded = month_start(zone.date_of(s.created_at));
+    let earliest = recorded
+        .with_year(recorded.year() - YEARS_BEFORE_RECORDED)
+        .unwrap_or(recorded);
+    if period < earliest {
+        return Err(format!(
+            "period {period} is before service #{}'s life (it was recorded on {}; usage may go back to {earliest}); check the date",
+            s.id,
+            zone.date_of(s.created_at)
+        ));
+    }
+    Ok(())
 }
 
 /// Parses a JSON array or JSON lines; every bad record is reported.
@@ -245,6 +296,8 @@ pub async fn import_records(
         .map(|u| u.plan_id)
         .collect();
     let prices = Prices::load(store.db()).await?;
+    let zone = BillingZone::from_env()?;
+    let this_month = month_start(zone.date_of(now));
     let mut errors = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let at = || format!("record {} ({})", i + 1, r.transaction_id);
@@ -256,6 +309,10 @@ pub async fn import_records(
             ));
             continue;
         };
+        if let Err(why) = within_life(s, r.period_start, this_month, &zone) {
+            errors.push(format!("{}: {why}", at()));
+            continue;
+        }
         if !plans.contains(&s.plan_id) {
             errors.push(format!(
                 "{}: service #{}'s plan #{} does not bill usage: mark it with `provisor usage plan {} --mode pushed`",

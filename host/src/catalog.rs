@@ -7,8 +7,8 @@
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -214,6 +214,21 @@ pub struct PlanView {
 /// Adds a plan: every handler must exist and use one module, and the settings must
 /// match that module's plan schema.
 pub async fn add_plan(store: &Store, registry: &Registry, new: NewPlan) -> Result<PlanView> {
+    let (rows, module) = check_new_plan(store, registry, &new).await?;
+    let tx = store.db().begin().await.map_err(db_err("adding a plan"))?;
+    let row = insert_plan(&tx, &new, &rows, &module).await?;
+    tx.commit().await.map_err(db_err("adding a plan"))?;
+    view_plan(store, &row).await
+}
+
+/// Everything [`add_plan`] checks before it writes: the name, the handlers (one
+/// module, loaded), the settings against the module's plan schema, the options' shape,
+/// a name not taken. Answers the handlers and their module.
+async fn check_new_plan(
+    store: &Store,
+    registry: &Registry,
+    new: &NewPlan,
+) -> Result<(Vec<handler::Model>, String)> {
     check_label("plan", &new.name)?;
     if let Some(t) = &new.template {
         input::check_line("--template", t, input::NAME_MAX)?;
@@ -256,22 +271,33 @@ pub async fn add_plan(store: &Store, registry: &Registry, new: NewPlan) -> Resul
             )));
         }
     }
-    if plan::Entity::find()
-        .filter(plan::Column::Name.eq(&new.name))
-        .one(store.db())
-        .await
-        .map_err(db_err("reading plans"))?
-        .is_some()
-    {
+    if plan_named(store.db(), &new.name).await?.is_some() {
         return Err(Error::Invalid(format!(
             "a plan named {} already exists",
             new.name
         )));
     }
-    let tx = store.db().begin().await.map_err(db_err("adding a plan"))?;
+    Ok((rows, module))
+}
+
+async fn plan_named<C: ConnectionTrait>(db: &C, name: &str) -> Result<Option<plan::Model>> {
+    plan::Entity::find()
+        .filter(plan::Column::Name.eq(name))
+        .one(db)
+        .await
+        .map_err(db_err("reading plans"))
+}
+
+/// Writes a checked plan and its handlers in `tx`.
+async fn insert_plan<C: ConnectionTrait>(
+    tx: &C,
+    new: &NewPlan,
+    rows: &[handler::Model],
+    module: &str,
+) -> Result<plan::Model> {
     let row = plan::ActiveModel {
         name: Set(new.name.clone()),
-        module: Set(module),
+        module: Set(module.to_string()),
         template: Set(new.template.clone()),
         resources: Set(Value::Object(new.resources.clone()).to_string()),
         settings: Set(new.settings.to_string()),
@@ -280,7 +306,7 @@ pub async fn add_plan(store: &Store, registry: &Registry, new: NewPlan) -> Resul
         created_at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(&tx)
+    .insert(tx)
     .await
     .map_err(db_err("storing the plan"))?;
     for (i, h) in rows.iter().enumerate() {
@@ -289,12 +315,125 @@ pub async fn add_plan(store: &Store, registry: &Registry, new: NewPlan) -> Resul
             handler_id: Set(h.id),
             priority: Set(i as i32),
         }
-        .insert(&tx)
+        .insert(tx)
         .await
         .map_err(db_err("storing the plan's handlers"))?;
     }
-    tx.commit().await.map_err(db_err("adding a plan"))?;
-    view_plan(store, &row).await
+    Ok(row)
+}
+
+/// A module's plan preset as offered for one handler.
+#[derive(Debug, Clone, Serialize)]
+pub struct PresetView {
+    pub name: String,
+    pub description: String,
+    pub addon: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_price: Option<provisor_module_api::ListPrice>,
+    /// `offered` (no plan of that name), `exists` (created before, or a plan of the
+    /// hoster's with that name: left as it is) or `created` (just now).
+    pub status: &'static str,
+}
+
+/// The plan presets `handler`'s module offers (`Module::presets`), each marked
+/// `exists` when a plan of that name is in the catalog.
+pub async fn presets(
+    store: &Store,
+    registry: &Registry,
+    handler: &str,
+) -> Result<Vec<(provisor_module_api::PlanPreset, PresetView)>> {
+    let h = handlers::get(store, handler).await?;
+    let loaded = registry.get(&h.module).ok_or_else(|| {
+        Error::Invalid(format!(
+            "module {} is not loaded; install it to see its plan presets",
+            h.module
+        ))
+    })?;
+    let offered = loaded.presets().map_err(|e| {
+        Error::Invalid(format!(
+            "module {} {}: {e}; its plan presets cannot be used (ask its author)",
+            h.module, loaded.manifest.version
+        ))
+    })?;
+    let mut out = Vec::new();
+    for p in offered {
+        let exists = plan_named(store.db(), &p.name).await?.is_some();
+        let view = PresetView {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            addon: p.addon,
+            list_price: p.list_price.clone(),
+            status: if exists { "exists" } else { "offered" },
+        };
+        out.push((p, view));
+    }
+    Ok(out)
+}
+
+/// Creates `handler`'s module's presets that are not in the catalog yet (all, or those
+/// named in `only`), as plans served by `handler`, in one transaction after every one
+/// was checked like `plans add`. A preset whose name is taken is left alone, so this
+/// creates each preset once however often it runs. No price is set.
+pub async fn create_presets(
+    store: &Store,
+    registry: &Registry,
+    handler: &str,
+    only: &[String],
+) -> Result<Vec<PresetView>> {
+    let all = presets(store, registry, handler).await?;
+    if let Some(unknown) = only
+        .iter()
+        .find(|n| !all.iter().any(|(p, _)| &p.name == *n))
+    {
+        let names: Vec<&str> = all.iter().map(|(p, _)| p.name.as_str()).collect();
+        return Err(Error::NotFound(format!(
+            "handler {handler}'s module offers no preset named {unknown:?} (presets: {})",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
+    }
+    let mut views = Vec::new();
+    let mut todo = Vec::new();
+    for (p, mut view) in all {
+        if !only.is_empty() && !only.contains(&p.name) {
+            continue;
+        }
+        if view.status == "offered" {
+            let new = NewPlan {
+                name: p.name.clone(),
+                handlers: vec![handler.to_string()],
+                template: None,
+                resources: p.resources.clone(),
+                settings: p.settings.clone(),
+                options: p.options.clone(),
+                is_addon: p.addon,
+            };
+            let checked = check_new_plan(store, registry, &new).await.map_err(|e| {
+                Error::Invalid(format!(
+                    "preset {}: {e}; nothing was created (the module's preset is wrong: ask its author)",
+                    p.name
+                ))
+            })?;
+            todo.push((new, checked));
+            view.status = "created";
+        }
+        views.push(view);
+    }
+    if !todo.is_empty() {
+        let tx = store
+            .db()
+            .begin()
+            .await
+            .map_err(db_err("creating presets"))?;
+        for (new, (rows, module)) in &todo {
+            insert_plan(&tx, new, rows, module).await?;
+        }
+        tx.commit().await.map_err(db_err("creating presets"))?;
+    }
+    Ok(views)
 }
 
 /// A plan by id or name.
@@ -404,8 +543,11 @@ pub fn check_required_options(p: &plan::Model, chosen: &Map<String, Value>) -> R
     Ok(())
 }
 
-/// The resources for a plan with the chosen options applied; unknown options or
-/// choices are refused with the list of valid ones.
+/// The resources for a plan with the chosen options applied. A name the plan has no
+/// option for is an **order field** (a value the module asks for at order time, such
+/// as a license's `ip`), taken as given; [`check_order_values`] decides at order time
+/// which names are allowed. An unknown choice of a plan option is refused with the
+/// valid ones.
 pub fn resources_with_options(
     p: &plan::Model,
     chosen: &Map<String, Value>,
@@ -414,11 +556,8 @@ pub fn resources_with_options(
     let options: Map<String, Value> = serde_json::from_str(&p.options).unwrap_or_default();
     for (name, choice) in chosen {
         let Some(choices) = options.get(name).and_then(Value::as_object) else {
-            let known: Vec<&String> = options.keys().collect();
-            return Err(Error::Invalid(format!(
-                "plan {} has no option {name} (options: {known:?})",
-                p.name
-            )));
+            resources.insert(name.clone(), choice.clone());
+            continue;
         };
         let key = match choice {
             Value::String(s) => s.clone(),
@@ -436,4 +575,40 @@ pub fn resources_with_options(
         }
     }
     Ok(resources)
+}
+
+/// Refuses an order value that is neither one of the plan's options nor one of the
+/// module's order fields (`order_fields`: the properties of its order schema). Order
+/// field values are bounded text without control characters.
+pub fn check_order_values(
+    p: &plan::Model,
+    chosen: &Map<String, Value>,
+    module: &str,
+    order_fields: &[String],
+) -> Result<()> {
+    let options: Map<String, Value> = serde_json::from_str(&p.options).unwrap_or_default();
+    for (name, value) in chosen {
+        if options.contains_key(name) {
+            continue;
+        }
+        if !order_fields.contains(name) {
+            let known: Vec<&String> = options.keys().collect();
+            let fields = if order_fields.is_empty() {
+                format!("module {module} asks for no order fields")
+            } else {
+                format!(
+                    "module {module}'s order fields: {}",
+                    order_fields.join(", ")
+                )
+            };
+            return Err(Error::Invalid(format!(
+                "plan {} has no option {name} (options: {known:?}; {fields})",
+                p.name
+            )));
+        }
+        if let Some(text) = value.as_str() {
+            input::check_line(&format!("--option {name}"), text, input::NAME_MAX)?;
+        }
+    }
+    Ok(())
 }

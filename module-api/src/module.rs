@@ -34,6 +34,14 @@ pub trait Module: Send + Sync + Sized + 'static {
     /// touch the network.
     fn manifest() -> Manifest;
 
+    /// Tariff plans this module offers to create in the hoster's catalog (see
+    /// [`PlanPreset`]); none by default. Called without an instance, like
+    /// [`Module::manifest`]; must be cheap and must not touch the network. Each
+    /// preset's settings must be valid against the manifest's `plan_schema`.
+    fn presets() -> Vec<PlanPreset> {
+        Vec::new()
+    }
+
     /// Builds an instance for one handler. Keep it quick: no remote calls here (the
     /// host calls `test_connection` for that).
     fn new(host: Host, settings: Self::Settings) -> Result<Self, ModuleError>;
@@ -198,7 +206,14 @@ extern "C" fn manifest_entry<M: Module>() -> RResult<RString, AbiError> {
     guard(|| {
         let mut manifest = M::manifest();
         manifest.api_version = crate::API_VERSION.to_string();
-        Ok(manifest)
+        // Presets travel in the manifest's JSON beside its fields, so the manifest
+        // struct (and every module that builds one) stays as it is.
+        let presets = M::presets();
+        let mut json = serde_json::to_value(&manifest)?;
+        if let (false, Some(map)) = (presets.is_empty(), json.as_object_mut()) {
+            map.insert(PRESETS_KEY.to_string(), serde_json::to_value(presets)?);
+        }
+        Ok(json)
     })
 }
 

@@ -65,6 +65,59 @@ impl Manifest {
     }
 }
 
+/// A tariff plan a module offers to create in the hoster's catalog, the way ISPsystem's
+/// NOC addon "creates the tariff plans, addons and options" on activation. The host
+/// offers a module's presets when a handler is added (`provisor plans presets
+/// HANDLER`) and creates each one once, as an ordinary plan served by that handler:
+/// the hoster edits it afterwards and sets its prices. See [`crate::Module::presets`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PlanPreset {
+    /// The plan's name in the catalog (`ISPmanager 6 Lite`).
+    pub name: String,
+    /// One line for the hoster.
+    #[serde(default)]
+    pub description: String,
+    /// An addon plan (sold on another service) rather than a plan of its own.
+    #[serde(default)]
+    pub addon: bool,
+    /// The plan's settings, valid against the manifest's `plan_schema`.
+    #[serde(default = "empty_object")]
+    pub settings: Value,
+    /// The plan's resources.
+    #[serde(default)]
+    pub resources: Map<String, Value>,
+    /// Configurable options: `{name: {choice: {resource: value}}}`.
+    #[serde(default)]
+    pub options: Map<String, Value>,
+    /// The vendor's list price, for the hoster to see. Never set as a price: prices
+    /// are the hoster's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_price: Option<ListPrice>,
+}
+
+/// A vendor's list price shown beside a [`PlanPreset`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ListPrice {
+    /// Decimal text (`"4.00"`).
+    pub amount: String,
+    /// ISO 4217 code (`"USD"`); `None` when the vendor's list names none (then it is
+    /// meant in the hoster's default currency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// `monthly`, `quarterly`, `semiannual` or `annual`.
+    pub period: String,
+    /// What else is charged, in words (`"12.00 per additional node"`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+/// The key of the manifest's JSON that carries [`crate::Module::presets`] to the host.
+pub const PRESETS_KEY: &str = "presets";
+
 /// A schema that accepts any JSON object.
 pub fn empty_object_schema() -> Value {
     serde_json::json!({"type": "object"})

@@ -18,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::catalog;
 use crate::clock::Clock;
 use crate::daemon::{self, ServeOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -241,6 +242,9 @@ enum HandlersCmd {
         /// Add it disabled.
         #[arg(long)]
         disabled: bool,
+        /// Also create the tariff plans the module offers (`plans presets`), each once.
+        #[arg(long)]
+        with_presets: bool,
     },
     /// Every handler.
     List(JsonFlag),
@@ -842,6 +846,7 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
             label,
             max_concurrent,
             disabled,
+            with_presets,
         } => {
             let settings = read_settings(&settings)?;
             let rt = ctx.runtime().await?;
@@ -865,6 +870,30 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
                 view.module,
                 if view.enabled { "enabled" } else { "disabled" }
             );
+            // The module's catalog presets: created now, or offered.
+            if with_presets {
+                let made =
+                    catalog::create_presets(&rt.store, &rt.registry, &view.name, &[]).await?;
+                for p in &made {
+                    println!("  plan {}: {}", p.name, p.status);
+                }
+            } else {
+                let offered: Vec<String> = catalog::presets(&rt.store, &rt.registry, &view.name)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, v)| v.status == "offered")
+                    .map(|(p, _)| p.name)
+                    .collect();
+                if !offered.is_empty() {
+                    println!(
+                        "module {} offers {} tariff plan(s) ({}): see them with `provisor plans presets {}` and create them with `--create`",
+                        view.module,
+                        offered.len(),
+                        offered.join(", "),
+                        view.name
+                    );
+                }
+            }
             Ok(())
         }
         HandlersCmd::List(flag) => {

@@ -84,6 +84,20 @@ pub enum PlansCmd {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// The tariff plans a handler's module offers to create (ISPsystem's price lists,
+    /// say); with --create, creates those not in the catalog yet, as plans served by
+    /// the handler (no prices: those are yours).
+    Presets {
+        handler: String,
+        /// Create them (each once; a plan of the same name is left alone).
+        #[arg(long)]
+        create: bool,
+        /// Only this preset (repeat for several); default all.
+        #[arg(long = "only", requires = "create")]
+        only: Vec<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -423,6 +437,62 @@ pub async fn plans(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {
                         })
                         .collect::<Vec<_>>(),
                 );
+            }
+        }
+        PlansCmd::Presets {
+            handler,
+            create,
+            only,
+            json,
+        } => {
+            let rt = ctx.runtime().await?;
+            let views = if create {
+                catalog::create_presets(&rt.store, &rt.registry, &handler, &only).await?
+            } else {
+                catalog::presets(&rt.store, &rt.registry, &handler)
+                    .await?
+                    .into_iter()
+                    .map(|(_, v)| v)
+                    .collect()
+            };
+            if json.json {
+                output::json(&views);
+            } else if views.is_empty() {
+                println!("handler {handler}'s module offers no plan presets");
+            } else {
+                output::table(
+                    &["PRESET", "KIND", "LIST PRICE", "STATUS", "DESCRIPTION"],
+                    &views
+                        .iter()
+                        .map(|v| {
+                            vec![
+                                v.name.clone(),
+                                if v.addon { "addon" } else { "plan" }.to_string(),
+                                v.list_price
+                                    .as_ref()
+                                    .map(|p| {
+                                        let note = if p.note.is_empty() {
+                                            String::new()
+                                        } else {
+                                            format!(" + {}", p.note)
+                                        };
+                                        let cur =
+                                            p.currency.as_deref().unwrap_or("(default currency)");
+                                        format!("{} {cur} {}{note}", p.amount, p.period)
+                                    })
+                                    .unwrap_or_else(|| "-".into()),
+                                v.status.to_string(),
+                                v.description.clone(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                let offered = views.iter().filter(|v| v.status == "offered").count();
+                if offered > 0 {
+                    println!(
+                        "{offered} not in the catalog yet: `provisor plans presets {handler} --create` creates them (list prices are shown, never set: add yours with `provisor plans price`)"
+                    );
+                }
             }
         }
         PlansCmd::Show { plan, json } => {

@@ -101,6 +101,15 @@ pub async fn order(
     // An unknown client, plan or parent service is not found (exit 3), like any id.
     let client = catalog::get_client(store, client_ref).await?;
     let plan = catalog::get_plan(store, plan_ref).await?;
+    let manifest = manifest_of(rt, &plan.module).await?;
+    let order_fields: Vec<String> = manifest
+        .as_ref()
+        .and_then(|m| m.order_schema())
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    catalog::check_order_values(&plan, &options, &plan.module, &order_fields)?;
     let mut resources = catalog::resources_with_options(&plan, &options)?;
     catalog::check_required_options(&plan, &options)?;
     if let Some(parent_id) = addon_of {
@@ -111,7 +120,7 @@ pub async fn order(
             resources = inherited;
         }
     }
-    check_order_schema(rt, &plan, &resources).await?;
+    check_order_schema(manifest.as_ref(), &plan, &resources)?;
     match (addon_of, plan.is_addon) {
         (Some(parent_id), true) => {
             let parent = get_service(store, parent_id).await?;
@@ -257,12 +266,12 @@ async fn parent_values(store: &Store, parent: &service::Model) -> Result<Map<Str
 
 /// Checks an order's resources against the module's order schema (what the module
 /// needs to provision it), naming the options that would set a missing value.
-async fn check_order_schema(
-    rt: &Runtime,
+fn check_order_schema(
+    manifest: Option<&provisor_module_api::Manifest>,
     plan: &plan::Model,
     resources: &Map<String, Value>,
 ) -> Result<()> {
-    let Some(manifest) = manifest_of(rt, &plan.module).await? else {
+    let Some(manifest) = manifest else {
         return Ok(());
     };
     let Some(schema) = manifest.order_schema() else {
@@ -299,6 +308,16 @@ async fn check_order_schema(
             )
         } else {
             format!("choose {}", setters.join(" or "))
+        };
+        let fields: Vec<String> = missing
+            .iter()
+            .filter(|k| schema.get("properties").and_then(|p| p.get(**k)).is_some())
+            .map(|k| format!("--option {k}=VALUE"))
+            .collect();
+        let fix = if fields.is_empty() {
+            fix
+        } else {
+            format!("{fix}, or give {}", fields.join(" and "))
         };
         return Err(Error::Invalid(format!(
             "{e}; module {} cannot provision the order without it, so nothing was ordered or invoiced: {fix}",

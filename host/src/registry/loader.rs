@@ -280,6 +280,22 @@ pub fn read_manifest(root: ModuleRoot_Ref) -> Result<Manifest, String> {
     Ok(manifest)
 }
 
+/// The plan presets a loaded module offers (`Module::presets`, carried in its
+/// manifest's JSON); none from a module built before presets existed.
+pub fn read_presets(root: ModuleRoot_Ref) -> Result<Vec<provisor_module_api::PlanPreset>, String> {
+    let json = std::panic::catch_unwind(|| (root.manifest())())
+        .map_err(|_| "its manifest() panicked".to_string())?
+        .into_result()
+        .map_err(|e| format!("its manifest() failed: {}", ModuleError::from_abi(e)))?;
+    let value: serde_json::Value = serde_json::from_str(json.as_str())
+        .map_err(|e| format!("its manifest is not valid: {e}"))?;
+    match value.get(provisor_module_api::PRESETS_KEY) {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(p) => serde_json::from_value(p.clone())
+            .map_err(|e| format!("its plan presets are not valid: {e}")),
+    }
+}
+
 fn validate_manifest(m: &Manifest) -> Result<(), String> {
     let name_ok = !m.name.is_empty()
         && m.name.len() <= 64

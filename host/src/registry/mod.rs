@@ -51,6 +51,10 @@ impl LoadedModule {
     pub fn name(&self) -> &str {
         &self.manifest.name
     }
+    /// The plan presets the module offers (read from the loaded library on request).
+    pub fn presets(&self) -> std::result::Result<Vec<provisor_module_api::PlanPreset>, String> {
+        loader::read_presets(self.root)
+    }
     /// The root module (to instantiate handlers).
     pub fn root(&self) -> ModuleRoot_Ref {
         self.root

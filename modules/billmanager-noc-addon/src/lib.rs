@@ -244,6 +244,32 @@ impl Module for BillmanagerNocAddon {
         }
     }
 
+    /// The NOC addon's products (reference §3a) as addon plans "… addon": each sells
+    /// the license on any service with the type's default node count, unlimited in
+    /// time. List prices are shown to the hoster, never set.
+    fn presets() -> Vec<PlanPreset> {
+        provisor_ispsystem_billmgr::NOC_PRODUCTS
+            .iter()
+            .map(|p| PlanPreset {
+                name: format!("{} addon", p.name),
+                description: format!(
+                    "{}, as an addon to any service (license type {}, default nodes)",
+                    p.description, p.license_type
+                ),
+                addon: true,
+                settings: json!({ "license_type": p.license_type }),
+                resources: Map::new(),
+                options: Map::new(),
+                list_price: Some(ListPrice {
+                    amount: p.monthly.to_string(),
+                    currency: None,
+                    period: "monthly".to_string(),
+                    note: String::new(),
+                }),
+            })
+            .collect()
+    }
+
     fn new(host: Host, settings: Settings) -> Result<Self, ModuleError> {
         let settings = settings.validate()?;
         Ok(BillmanagerNocAddon { host, settings })
@@ -573,6 +599,23 @@ mod tests {
         assert_eq!(attached[0].remoteid, "a2");
         let (actions, _) = lifetimes("2026-03-30", &services).unwrap();
         assert!(actions.is_empty(), "{actions:?}");
+    }
+
+    #[test]
+    fn every_preset_is_an_addon_plan_of_a_known_license_type() {
+        let presets = BillmanagerNocAddon::presets();
+        assert_eq!(presets.len(), 5);
+        for p in presets {
+            assert!(p.addon && p.name.ends_with(" addon"), "{}", p.name);
+            let svc = ServiceInfo {
+                plan: PlanInfo {
+                    settings: p.settings.clone(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            PlanSettings::of(&svc).unwrap().product().unwrap();
+        }
     }
 
     #[test]

@@ -20,9 +20,10 @@
 //! with `billmanager-noc-addon`. See `docs/modules/ispsystem.md`.
 
 use provisor_ispsystem_billmgr::{
-    pricelist, service_value, Attached, Binding, Licenses, Product, Settings, PRICELISTS,
+    pricelist, service_value, Attached, Binding, Licenses, Product, Settings, ADDITIONAL_NODES,
+    MAX_ADDITIONAL_NODES, NOC_PRODUCTS, PRICELISTS,
 };
-use provisor_module_api::serde_json::json;
+use provisor_module_api::serde_json::{json, Map, Value};
 use provisor_module_api::*;
 use serde::Deserialize;
 
@@ -55,13 +56,35 @@ pub struct PlanSettings {
 
 impl PlanSettings {
     /// Reads a service's plan settings.
+    ///
+    /// Nodes chosen at order time (the `additional_nodes` resource, set by the
+    /// presets' "Additional nodes in cluster" option) are added to the plan's node
+    /// count: a license's nodes are the plan's (at least one) plus those.
     pub fn of(service: &ServiceInfo) -> Result<PlanSettings, ModuleError> {
-        serde_json::from_value(service.plan.settings.clone()).map_err(|e| {
-            ModuleError::invalid_config(format!(
-                "plan {:?}'s settings do not fit ispsystem-noc ({e}): give it {{\"pricelist\": 55227}} or another pricelist",
-                service.plan.name
-            ))
-        })
+        let mut plan: PlanSettings = serde_json::from_value(service.plan.settings.clone())
+            .map_err(|e| {
+                ModuleError::invalid_config(format!(
+                    "plan {:?}'s settings do not fit ispsystem-noc ({e}): give it {{\"pricelist\": 55227}} or another pricelist",
+                    service.plan.name
+                ))
+            })?;
+        let extra = match service.plan.resources.get(ADDITIONAL_NODES) {
+            None | Some(Value::Null) => 0,
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_str().and_then(|t| t.trim().parse().ok()))
+                .filter(|n| *n <= u64::from(MAX_ADDITIONAL_NODES))
+                .ok_or_else(|| {
+                    ModuleError::invalid_config(format!(
+                        "service #{}'s {ADDITIONAL_NODES} {v} is not a whole number from 0 to {MAX_ADDITIONAL_NODES}",
+                        service.id
+                    ))
+                })? as u32,
+        };
+        if extra > 0 {
+            plan.addon_nodes = plan.addon_nodes.max(1) + extra;
+        }
+        Ok(plan)
     }
 
     /// The product these settings buy.
@@ -215,6 +238,49 @@ impl Module for IspsystemNoc {
                 }
             }
         }))
+    }
+
+    /// The NOC addon's price list (reference §3a) as plans: the five products on their
+    /// v6 pricelists, those with nodes with an "Additional nodes in cluster" option
+    /// (0 to 255). List prices are shown to the hoster, never set.
+    fn presets() -> Vec<PlanPreset> {
+        NOC_PRODUCTS
+            .iter()
+            .map(|p| {
+                let mut settings = json!({ "pricelist": p.pricelist });
+                let mut resources = Map::new();
+                let mut options = Map::new();
+                if let Some(nodes) = p.base_nodes {
+                    settings["addon_nodes"] = json!(nodes);
+                    // Zero by default, so the option may be left out at order time.
+                    resources.insert(ADDITIONAL_NODES.into(), json!(0));
+                    let choices: Map<String, Value> = (0..=MAX_ADDITIONAL_NODES)
+                        .map(|n| (n.to_string(), json!({ ADDITIONAL_NODES: n })))
+                        .collect();
+                    options.insert(ADDITIONAL_NODES.into(), Value::Object(choices));
+                }
+                PlanPreset {
+                    name: p.name.to_string(),
+                    description: format!(
+                        "{} (ISPsystem pricelist {}; {} in the NOC addon's list)",
+                        p.description, p.pricelist, p.legacy_pricelist
+                    ),
+                    addon: false,
+                    settings,
+                    resources,
+                    options,
+                    list_price: Some(ListPrice {
+                        amount: p.monthly.to_string(),
+                        currency: None,
+                        period: "monthly".to_string(),
+                        note: p
+                            .per_node
+                            .map(|n| format!("{n} per additional node"))
+                            .unwrap_or_default(),
+                    }),
+                }
+            })
+            .collect()
     }
 
     fn new(host: Host, settings: Settings) -> Result<Self, ModuleError> {
@@ -524,6 +590,51 @@ mod tests {
                 period: 12
             }]
         );
+    }
+
+    #[test]
+    fn every_preset_is_a_valid_plan_and_additional_nodes_add_to_the_plans() {
+        let presets = IspsystemNoc::presets();
+        assert_eq!(presets.len(), 5);
+        for p in &presets {
+            let svc = ServiceInfo {
+                id: 1,
+                plan: PlanInfo {
+                    name: p.name.clone(),
+                    settings: p.settings.clone(),
+                    resources: p.resources.clone(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let product = PlanSettings::of(&svc).unwrap().product().unwrap();
+            assert!(p.list_price.is_some(), "{}", p.name);
+            assert_eq!(
+                product.addon.is_some(),
+                p.options.contains_key(ADDITIONAL_NODES),
+                "{}",
+                p.name
+            );
+        }
+        let business = presets
+            .iter()
+            .find(|p| p.name == "ISPmanager 6 Business")
+            .unwrap();
+        let mut resources = business.resources.clone();
+        resources.insert(ADDITIONAL_NODES.into(), json!(3));
+        let svc = ServiceInfo {
+            id: 1,
+            plan: PlanInfo {
+                settings: business.settings.clone(),
+                resources,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let product = PlanSettings::of(&svc).unwrap().product().unwrap();
+        assert_eq!(product.addon, Some((55236, 4)));
+        let choices = business.options[ADDITIONAL_NODES].as_object().unwrap();
+        assert_eq!(choices.len(), 256);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod date;
 pub mod licenses;
+pub mod presets;
 pub mod xml;
 
 pub use client::{Client, RemoteError, Settings, DEFAULT_SSO_URL, DEFAULT_URL};
@@ -20,6 +21,7 @@ pub use licenses::{
     OrderNote, PoolEntry, Pricelist, Product, SentOrder, LOST_ORDER_CHECKS, ORDER_PREFIX,
     PRICELISTS,
 };
+pub use presets::{NocProduct, ADDITIONAL_NODES, MAX_ADDITIONAL_NODES, NOC_PRODUCTS};
 
 #[cfg(test)]
 mod tests;

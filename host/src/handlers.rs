@@ -3,7 +3,8 @@
 //! simultaneous operations.
 //!
 //! Owns: validating settings against the module's schema before anything is stored,
-//! and never showing secrets. A disabled handler takes no new services, but its
+//! sealing the secret ones (`writeOnly` in the schema) with the store's key so the
+//! database never holds them in plain text, and never showing secrets. A disabled handler takes no new services, but its
 //! existing services still suspend, resume, terminate, meter and sync: `enabled` is
 //! read by order routing only.
 
@@ -114,11 +115,25 @@ pub async fn add(store: &Store, registry: &Registry, new: NewHandler) -> Result<
             new.name
         )));
     }
+    let mut stored = new.settings.clone();
+    let secret_paths = schema::secret_paths(&module.manifest.settings_schema);
+    if secret_paths
+        .iter()
+        .any(|p| stored.pointer(p).is_some_and(|v| !v.is_null()))
+    {
+        let ring = store.secrets().ok_or_else(|| {
+            Error::Invalid(format!(
+                "handler {}: its settings hold secrets, and this process has no secret key to seal them with; run it through the `provisor` command",
+                new.name
+            ))
+        })?;
+        crate::store::secrets::seal_settings(ring, &new.name, &mut stored, &secret_paths)?;
+    }
     let now = Utc::now();
     let row = handler::ActiveModel {
         name: Set(new.name.clone()),
         module: Set(new.module.clone()),
-        settings: Set(new.settings.to_string()),
+        settings: Set(stored.to_string()),
         enabled: Set(new.enabled),
         department: Set(new.department.clone()),
         label: Set(new.label.clone()),

@@ -136,7 +136,8 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
             ))
         })?;
     }
-    let store = Store::open(&home.sqlite_url()).await?;
+    let ring = crate::store::KeyRing::for_home(&home.secret_key())?;
+    let store = Store::open_with_secrets(&home.sqlite_url(), ring).await?;
     let registry = Arc::new(Registry::new(
         home.clone(),
         store.clone(),

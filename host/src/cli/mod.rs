@@ -62,8 +62,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Creates the home directory and the database.
+    /// Creates the home directory (0700), the database (0600) and the secret key
+    /// (`secret.key`, 0600, unless PROVISOR_SECRET_KEY or PROVISOR_SECRET_KEY_FILE
+    /// gives one); refuses a world-writable directory.
     Init,
+    /// The key that seals the handlers' secret settings.
+    #[command(subcommand)]
+    Secrets(SecretsCmd),
     /// Processing modules: list, inspect, install, history.
     #[command(subcommand)]
     Modules(ModulesCmd),
@@ -380,6 +385,15 @@ fn init_tracing(serving: bool) {
         .try_init();
 }
 
+#[derive(Debug, Subcommand)]
+enum SecretsCmd {
+    /// Makes a new key and seals every handler's secrets with it in one transaction;
+    /// the key file keeps the old key until that has committed. With the key in
+    /// PROVISOR_SECRET_KEY, put the new key first in the list (`NEW,OLD`), run this,
+    /// then drop the old one.
+    Rotate(JsonFlag),
+}
+
 /// Everything a command may need, opened on demand.
 pub struct Ctx {
     pub home: Home,
@@ -418,14 +432,15 @@ impl Ctx {
         })
     }
 
-    /// Opens (and migrates) the database.
+    /// Opens (and migrates) the database, with the secret key (see `store::secrets`).
     pub async fn store(&self) -> Result<Store> {
         self.home.ensure()?;
         let url = self
             .database_url
             .clone()
             .unwrap_or_else(|| self.home.sqlite_url());
-        Store::open(&url).await
+        let ring = crate::store::KeyRing::for_home(&self.home.secret_key())?;
+        Store::open_with_secrets(&url, ring).await
     }
 
     /// The runtime without loading modules: for commands that only write the queue
@@ -476,16 +491,47 @@ async fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx::new(&cli)?;
     match cli.command {
         Command::Init => {
+            if let Some(note) = ctx.home.init()? {
+                println!("{note}");
+            }
             let store = ctx.store().await?;
             println!(
                 "initialised {} (database {})",
                 ctx.home.root().display(),
                 store.url_shown()
             );
+            if let Some(ring) = store.secrets() {
+                println!(
+                    "handler secrets are sealed with key {} from {}: back it up, without it they cannot be read",
+                    ring.current_id(),
+                    ring.source()
+                );
+            }
             println!(
                 "drop module files into {} or run `provisor modules install FILE`",
                 ctx.home.modules_dir().display()
             );
+            Ok(())
+        }
+        Command::Secrets(SecretsCmd::Rotate(flag)) => {
+            let store = ctx.store().await?;
+            let done = crate::store::secrets::rotate(&store).await?;
+            if flag.json {
+                output::json(&done);
+            } else {
+                println!(
+                    "sealed {} secret value(s) of {} handler(s) with key {}; {} now holds only that key{}",
+                    done.values,
+                    done.handlers,
+                    done.key_id,
+                    done.source,
+                    if done.retired.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (retired: {})", done.retired.join(", "))
+                    }
+                );
+            }
             Ok(())
         }
         Command::Modules(cmd) => modules(&ctx, cmd).await,

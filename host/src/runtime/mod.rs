@@ -251,8 +251,11 @@ impl Instance {
         let state_in_call = Arc::clone(&state);
         let task = tokio::task::spawn_blocking(move || {
             let Some(obj) = this.obj.as_ref() else {
-                return RResult::RErr(
-                    ModuleError::transient("the instance is shutting down").into_abi(),
+                return (
+                    RResult::RErr(
+                        ModuleError::transient("the instance is shutting down").into_abi(),
+                    ),
+                    Vec::new(),
                 );
             };
             let answer = services::with_context(ctx, || call.invoke(obj, &request));
@@ -266,11 +269,18 @@ impl Instance {
             }
             answer
         });
+        // The handler's secrets plus what the call's secret-marked responses carried
+        // (a minted token): redacted from the logged answer and from the error the
+        // caller prints and stores.
+        let mut redactor = self.redactor.clone();
         let result = match tokio::time::timeout(self.call_timeout, task).await {
-            Ok(Ok(answer)) => answer
-                .into_result()
-                .map(RString::into_string)
-                .map_err(ModuleError::from_abi),
+            Ok(Ok((answer, secrets))) => {
+                redactor = redactor.with_values(&secrets);
+                answer
+                    .into_result()
+                    .map(RString::into_string)
+                    .map_err(|e| services::redact_error(&redactor, ModuleError::from_abi(e)))
+            }
             Ok(Err(join)) => Err(ModuleError::new(
                 ErrorKind::Panicked,
                 format!("the call crashed on the host side: {join}"),
@@ -295,11 +305,8 @@ impl Instance {
                 "[redacted: single sign-on link]".to_string(),
                 "ok".to_string(),
             ),
-            Ok(text) => (self.redactor.redact(text), "ok".to_string()),
-            Err(e) => (
-                self.redactor.redact(&e.to_string()),
-                e.kind.as_str().to_string(),
-            ),
+            Ok(text) => (redactor.redact(text), "ok".to_string()),
+            Err(e) => (redactor.redact(&e.to_string()), e.kind.as_str().to_string()),
         };
         self.log.record(LogRow {
             at: Utc::now(),
@@ -422,12 +429,15 @@ impl Runtime {
                 return Ok(Arc::clone(existing));
             }
         }
-        let settings: serde_json::Value = serde_json::from_str(&h.settings).map_err(|e| {
+        let mut settings: serde_json::Value = serde_json::from_str(&h.settings).map_err(|e| {
             Error::Invalid(format!(
                 "handler {}'s stored settings are not JSON: {e}",
                 h.name
             ))
         })?;
+        // Secrets are opened here only, for the module; the plain text lives in this
+        // instance and the module, never in the database.
+        crate::store::secrets::open_settings(self.store.secrets(), &h.name, &mut settings)?;
         schema::validate(&module.manifest.settings_schema, &settings, &format!("handler {}'s settings", h.name))
             .map_err(|e| Error::Invalid(format!("{e} (module {} {}); fix them with `provisor handlers add` after removing the handler", module.name(), module.manifest.version)))?;
         let redactor = Redactor::for_settings(&settings, &module.manifest.settings_schema);
@@ -448,7 +458,7 @@ impl Runtime {
         );
         let host = HostServices_TO::from_value(services, TD_Opaque);
         let root = module.root();
-        let settings_text = h.settings.clone();
+        let settings_text = settings.to_string();
         let task = tokio::task::spawn_blocking(move || {
             (root.instantiate())(host, RStr::from_str(&settings_text))
         });
@@ -460,7 +470,7 @@ impl Runtime {
                     module.name(),
                     module.manifest.version
                 ),
-                source: ModuleError::from_abi(e),
+                source: services::redact_error(&redactor, ModuleError::from_abi(e)),
             })?,
             Ok(Err(join)) => {
                 return Err(Error::Io(format!(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use abi_stable::std_types::{ROption, RResult, RStr, RString};
 use chrono::{SecondsFormat, Utc};
 use provisor_module_api::abi::{AbiError, HostServices, KIND_PERMANENT, KIND_TRANSIENT};
-use provisor_module_api::{HttpRequest, HttpResponse};
+use provisor_module_api::{HttpRequest, HttpResponse, ModuleError};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter};
 
@@ -35,14 +35,102 @@ pub struct CallContext {
 
 thread_local! {
     static CURRENT: RefCell<CallContext> = RefCell::new(CallContext::default());
+    /// The values found in responses the module marked secret during the current call:
+    /// redacted from everything the call logs afterwards and from its error.
+    static CALL_SECRETS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with `ctx` as the current call context on this thread.
-pub fn with_context<T>(ctx: CallContext, f: impl FnOnce() -> T) -> T {
+/// Runs `f` with `ctx` as the current call context on this thread; answers its result
+/// and the secret values the call's secret-marked responses carried.
+pub fn with_context<T>(ctx: CallContext, f: impl FnOnce() -> T) -> (T, Vec<String>) {
     let previous = CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), ctx));
+    let previous_secrets = CALL_SECRETS.with(|c| std::mem::take(&mut *c.borrow_mut()));
     let out = f();
     CURRENT.with(|c| *c.borrow_mut() = previous);
+    let secrets = CALL_SECRETS.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous_secrets));
+    (out, secrets)
+}
+
+fn call_secrets() -> Vec<String> {
+    CALL_SECRETS.with(|c| c.borrow().clone())
+}
+
+fn remember_call_secrets(values: Vec<String>) {
+    CALL_SECRETS.with(|c| {
+        let mut all = c.borrow_mut();
+        for v in values {
+            if !all.contains(&v) {
+                all.push(v);
+            }
+        }
+    });
+}
+
+/// Shortest value taken from a secret response: shorter strings (`"ok"`, a user name
+/// like `"bob"`) would blank out ordinary words in the call's later log text.
+const MIN_SECRET_LEN: usize = 8;
+
+/// The token-like values of a response the module marked secret: every JSON string
+/// value (not the keys); for a body that is not JSON (a notice before it, a cut-off
+/// reply), every quoted string that is not a key, and the whole body.
+pub fn secret_values(body: &str) -> Vec<String> {
+    fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|i| strings(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let mut whole = None;
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(v) => strings(&v, &mut out),
+        Err(_) => {
+            whole = Some(body.trim().to_string());
+            let chars: Vec<char> = body.chars().collect();
+            let mut i = 0;
+            while i < chars.len() {
+                if chars[i] != '"' {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                let literal: String = chars[start..(i + 1).min(chars.len())].iter().collect();
+                i += 1;
+                let mut j = i;
+                while j < chars.len() && chars[j].is_whitespace() {
+                    j += 1;
+                }
+                if chars.get(j) == Some(&':') {
+                    continue; // a key
+                }
+                let text = serde_json::from_str::<String>(&literal)
+                    .unwrap_or_else(|_| literal.trim_matches('"').to_string());
+                out.push(text);
+            }
+        }
+    }
+    // Tokens, keys and links have no spaces; names and sentences stay readable.
+    out.retain(|v| v.chars().count() >= MIN_SECRET_LEN && !v.chars().any(char::is_whitespace));
+    out.extend(whole.filter(|w| w.chars().count() >= MIN_SECRET_LEN));
+    out.sort();
+    out.dedup();
     out
+}
+
+/// `err` with every secret `redactor` knows removed from its message and detail.
+pub fn redact_error(redactor: &Redactor, mut err: ModuleError) -> ModuleError {
+    err.message = redactor.redact(&err.message);
+    err.detail = err.detail.map(|d| redactor.redact(&d));
+    err
 }
 
 fn current() -> CallContext {
@@ -272,7 +360,10 @@ impl HostServicesImpl {
         })?;
         // The handler's secret settings plus what the module marked secret for this
         // exchange (a generated password, a one-time key).
-        let redactor = self.redactor.with_values(&req.secrets);
+        let redactor = self
+            .redactor
+            .with_values(&req.secrets)
+            .with_values(&call_secrets());
         let secret_response = req.secret_response;
         let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| {
@@ -334,6 +425,16 @@ impl HostServicesImpl {
         let elapsed = started.elapsed();
         match result {
             Ok(resp) => {
+                // What a secret response carries is redacted from everything this
+                // call logs from now on, and from its error.
+                let redactor = if secret_response {
+                    let found = secret_values(&resp.body);
+                    let r = redactor.with_values(&found);
+                    remember_call_secrets(found);
+                    r
+                } else {
+                    redactor
+                };
                 let head: Vec<String> = redactor
                     .redact_headers(&resp.headers)
                     .iter()
@@ -404,8 +505,9 @@ impl HostServices for HostServicesImpl {
     fn log(&self, level: u8, message: RStr<'_>, fields_json: RStr<'_>) {
         let _ = catch_unwind(AssertUnwindSafe(|| {
             let ctx = current();
-            let message = self.redactor.redact(message.as_str());
-            let fields = self.redactor.redact(fields_json.as_str());
+            let redactor = self.redactor.with_values(&call_secrets());
+            let message = redactor.redact(message.as_str());
+            let fields = redactor.redact(fields_json.as_str());
             let o = &self.owner;
             macro_rules! emit {
                 ($lvl:expr) => {
@@ -561,6 +663,49 @@ mod tests {
             Duration::from_secs(1),
             log,
         )
+    }
+
+    #[test]
+    fn secret_values_are_the_strings_of_a_secret_response_even_when_it_is_not_json() {
+        let json_body = r#"{"username":"ada","token":"tok-0123456789abcdef","expires":"2026-01-01T00:00:00Z","note":"a long sentence here"}"#;
+        let found = secret_values(json_body);
+        assert!(
+            found.contains(&"tok-0123456789abcdef".to_string()),
+            "{found:?}"
+        );
+        assert!(
+            !found
+                .iter()
+                .any(|v| v == "ada" || v == "username" || v.contains(' ')),
+            "{found:?}"
+        );
+        let broken = format!("<b>Notice</b>: deprecated\n{json_body}");
+        let found = secret_values(&broken);
+        assert!(
+            found.contains(&"tok-0123456789abcdef".to_string()),
+            "{found:?}"
+        );
+        assert!(
+            !found.contains(&"username".to_string()),
+            "keys are not secrets: {found:?}"
+        );
+        assert!(found.contains(&broken.trim().to_string()));
+        let r = Redactor::default().with_values(&found);
+        let err = redact_error(
+            &r,
+            ModuleError::transient(format!(
+                "sso: cannot read {}",
+                &broken[..80.min(broken.len())]
+            ))
+            .with_detail(broken.clone()),
+        );
+        assert!(
+            !err.message.contains("tok-0123456789abcdef")
+                && !err
+                    .detail
+                    .unwrap_or_default()
+                    .contains("tok-0123456789abcdef")
+        );
     }
 
     fn swap_semantics(host: &HostServicesImpl) {

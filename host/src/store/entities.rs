@@ -67,7 +67,8 @@ pub mod handler {
         #[sea_orm(unique)]
         pub name: String,
         pub module: String,
-        /// JSON text, secrets included: never printed as is.
+        /// JSON text; each secret setting sealed (`{"$enc": "v1:key:…"}`, see
+        /// `store::secrets`); never printed as is.
         pub settings: String,
         pub enabled: bool,
         pub department: Option<String>,
@@ -80,6 +81,25 @@ pub mod handler {
         pub updated_at: DateTimeUtc,
         /// Module calls abandoned past the call limit whose threads have not returned.
         pub stuck_calls: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The id of the key the handlers' secret settings are sealed with (one row, id 1).
+pub mod secret_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "secret_key")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub key_id: String,
+        pub updated_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

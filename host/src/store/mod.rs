@@ -9,6 +9,7 @@
 
 pub mod entities;
 mod migration;
+pub mod secrets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use sea_orm_migration::MigratorTrait;
 use crate::error::{Error, Result};
 
 pub use migration::Migrator;
+pub use secrets::KeyRing;
 
 /// A connected, migrated database.
 #[derive(Clone, Debug)]
@@ -28,13 +30,39 @@ pub struct Store {
     /// SQLite has one writer: the engine's writers take turns here instead of meeting
     /// in SQLite's busy handler, which sleeps for milliseconds at a time.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The key handler secrets are sealed with; `None` for tools that never read or
+    /// write a handler's settings.
+    secrets: Option<Arc<KeyRing>>,
 }
 
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies pending
-    /// migrations.
+    /// migrations, without a secret key: a handler's sealed settings cannot be read or
+    /// written through this store.
     pub async fn open(url: &str) -> Result<Store> {
+        Store::connect(url).await
+    }
+
+    /// Like [`Store::open`], with the key handler secrets are sealed with. At open the
+    /// key is checked against the database (a wrong key is refused, naming the handler
+    /// and the fix) and plain secrets an older version stored are sealed.
+    pub async fn open_with_secrets(url: &str, ring: KeyRing) -> Result<Store> {
+        let mut store = Store::connect(url).await?;
+        secrets::secure(&store.db, &ring).await?;
+        store.secrets = Some(Arc::new(ring));
+        Ok(store)
+    }
+
+    /// The secret key ring, if this store has one.
+    pub fn secrets(&self) -> Option<&KeyRing> {
+        self.secrets.as_deref()
+    }
+
+    async fn connect(url: &str) -> Result<Store> {
         let shown = redact_url(url);
+        if let Some(path) = sqlite_path(url) {
+            make_private(&path)?;
+        }
         let mut opts = ConnectOptions::new(url.to_string());
         opts.sqlx_logging(false)
             .acquire_timeout(Duration::from_secs(30))
@@ -68,6 +96,7 @@ impl Store {
             db,
             url_shown: shown,
             writer,
+            secrets: None,
         })
     }
 
@@ -95,6 +124,52 @@ impl Store {
     pub fn url_shown(&self) -> &str {
         &self.url_shown
     }
+}
+
+/// The file of a `sqlite://PATH?…` URL (not `:memory:`).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| std::path::PathBuf::from(path))
+}
+
+/// Creates the SQLite file 0600 (SQLite gives its `-wal` and `-shm` files the same
+/// mode), or takes group and other access away from an existing one and its WAL files:
+/// the database holds the module log and customer data.
+fn make_private(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::io(format!("cannot create the database {}", path.display()), e))?;
+    }
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        files.push(p.into());
+    }
+    for f in files {
+        if let Ok(meta) = std::fs::metadata(&f) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |e| {
+                        Error::io(
+                            format!("cannot make {} private (chmod 600)", f.display()),
+                            e,
+                        )
+                    },
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Removes the password from a database URL.

@@ -622,7 +622,12 @@ impl ComputeStacks {
         let what = format!("create the ComputeStacks user for service #{}", service.id);
         let reply = self.send(
             &what,
-            self.api("POST", "users").json(&json!({ "user": user }))?,
+            // The create view carries the user's sign-on `auth_token`: the host keeps
+            // the body out of the module log and redacts its values from this call's
+            // later log lines and errors.
+            self.api("POST", "users")
+                .json(&json!({ "user": user }))?
+                .secret_response(),
         )?;
         if reply.status == 422 {
             let said = remote_errors(&reply.body);

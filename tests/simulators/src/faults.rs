@@ -27,6 +27,10 @@ pub enum Fault {
     /// The request takes effect, then the connection closes without a reply: the case
     /// that makes duplicates when a client retries blindly.
     LostReply,
+    /// The request takes effect and its reply comes with `prefix` printed before the
+    /// body (a PHP notice, a proxy banner), so the body no longer parses (applied,
+    /// answered).
+    Garbled { prefix: String },
 }
 
 impl Fault {
@@ -39,6 +43,7 @@ impl Fault {
             Fault::Timeout { .. } => "timeout",
             Fault::Slow { .. } => "slow",
             Fault::LostReply => "lost_reply",
+            Fault::Garbled { .. } => "garbled",
         }
     }
 

@@ -339,6 +339,13 @@ async fn respond(
             tokio::time::sleep(Duration::from_millis(ms)).await;
             run(&api, request).await
         }
+        Some(Fault::Garbled { prefix }) => {
+            let mut reply = run(&api, request).await;
+            let mut body = prefix.into_bytes();
+            body.extend_from_slice(&reply.body);
+            reply.body = body;
+            reply
+        }
         Some(Fault::LostReply) => {
             let _ = run(&api, request).await;
             return Err(Closed("injected lost reply"));

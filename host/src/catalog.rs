@@ -120,10 +120,13 @@ pub async fn add_client(
             codes.join(", ")
         )));
     }
-    let country = country.to_ascii_uppercase();
-    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+    // Empty: not known (an imported account whose panel does not say); no tax applies.
+    let country = country.trim().to_ascii_uppercase();
+    if !country.is_empty()
+        && (country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()))
+    {
         return Err(Error::Invalid(format!(
-            "country {:?} is not a 2-letter ISO 3166 code (like NL)",
+            "country {:?} is not a 2-letter ISO 3166 code (like NL; empty when not known)",
             input::preview(&country)
         )));
     }

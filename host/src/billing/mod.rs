@@ -19,6 +19,7 @@ pub mod prices;
 pub mod recurring;
 pub mod refunds;
 pub mod run;
+pub mod schedule;
 pub mod taxes;
 pub mod usage;
 

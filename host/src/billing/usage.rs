@@ -377,7 +377,7 @@ impl Prices {
 }
 
 /// Usage plans by plan id: (mode, due days).
-async fn usage_plans<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, (String, i32)>> {
+pub(crate) async fn usage_plans<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, (String, i32)>> {
     Ok(usage_plan::Entity::find()
         .all(db)
         .await

@@ -205,6 +205,10 @@ pub enum PlansCmd {
         amount: Option<String>,
         #[arg(long, conflicts_with = "amount")]
         remove: bool,
+        /// Also bill the plan's live services that have no billing schedule (imported,
+        /// or made before the plan had a price) from their next period.
+        #[arg(long, conflicts_with = "remove")]
+        apply_to_existing: bool,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -627,22 +631,49 @@ pub async fn plans(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {
             period,
             amount,
             remove,
+            apply_to_existing,
             json,
         } => {
             let store = ctx.store().await?;
             let amount = if remove { None } else { amount };
-            (
-                prices::set_price(
-                    &store,
-                    &plan,
-                    &currency,
-                    &period,
-                    amount.as_deref(),
-                    Utc::now(),
-                )
-                .await?,
-                json.json,
+            let set = prices::set_price(
+                &store,
+                &plan,
+                &currency,
+                &period,
+                amount.as_deref(),
+                Utc::now(),
             )
+            .await?;
+            if apply_to_existing {
+                let today = crate::billing::usage::BillingZone::from_env()?.date_of(Utc::now());
+                let done =
+                    crate::billing::schedule::apply_to_existing(&store, &plan, today, Utc::now())
+                        .await?;
+                if json.json {
+                    output::json(&serde_json::json!({ "prices": set, "scheduled": done }));
+                    return Ok(());
+                }
+                for d in &done {
+                    println!(
+                        "service #{}: billed {} from {} (its next period)",
+                        d.service_id, d.period, d.next_due
+                    );
+                }
+            } else if !json.json && !remove {
+                let waiting = crate::billing::schedule::unscheduled(&store)
+                    .await?
+                    .into_iter()
+                    .filter(|u| u.plan == set.plan)
+                    .count();
+                if waiting > 0 {
+                    println!(
+                        "{waiting} live service(s) of plan {} have no billing schedule and will not be invoiced: run this again with --apply-to-existing to bill them from their next period (see `provisor billing unscheduled`)",
+                        set.plan
+                    );
+                }
+            }
+            (set, json.json)
         }
         PlansCmd::Deposit {
             plan,

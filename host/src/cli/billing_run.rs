@@ -28,6 +28,23 @@ pub enum BillingCmd {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Live services that no billing run will invoice, with why and the fix: on a plan
+    /// with neither a price nor usage billing, or without a billing term (imported, or
+    /// made before the plan had a price).
+    Unscheduled {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Gives a live service with no billing schedule one: its first period to invoice
+    /// starts on --next-due (invoiced ahead of it like every renewal).
+    Schedule {
+        service: i64,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        next_due: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 /// A `YYYY-MM` month, refused by name when it is not one; its first day.
@@ -87,6 +104,58 @@ pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<()> {
                         month.format("%Y-%m")
                     )),
                 });
+            }
+            Ok(())
+        }
+        BillingCmd::Unscheduled { json } => {
+            let store = ctx.store().await?;
+            let rows = crate::billing::schedule::unscheduled(&store).await?;
+            if json.json {
+                output::json(&rows);
+            } else if rows.is_empty() {
+                println!("every live service is billed (by a term or by its usage)");
+            } else {
+                output::table(
+                    &["SERVICE", "STATUS", "CLIENT", "PLAN", "HANDLER", "WHY"],
+                    &rows
+                        .iter()
+                        .map(|u| {
+                            vec![
+                                format!("#{}", u.service_id),
+                                u.status.clone(),
+                                u.client.clone(),
+                                u.plan.clone(),
+                                u.handler.clone(),
+                                u.why.clone(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+            Ok(())
+        }
+        BillingCmd::Schedule {
+            service,
+            next_due,
+            json,
+        } => {
+            let next_due = parse_day("--next-due", &next_due)?;
+            let store = ctx.store().await?;
+            let done =
+                crate::billing::schedule::schedule(&store, service, next_due, chrono::Utc::now())
+                    .await?;
+            if json.json {
+                output::json(&done);
+            } else if done.started {
+                println!(
+                    "service #{} (plan {}) is billed {} from {}: its first invoice comes ahead of that date",
+                    done.service_id, done.plan, done.period, done.next_due
+                );
+            } else {
+                println!(
+                    "service #{} already has a billing schedule; nothing changed",
+                    done.service_id
+                );
             }
             Ok(())
         }

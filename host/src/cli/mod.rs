@@ -273,6 +273,13 @@ enum HandlersCmd {
     /// provisioning them (clients are matched by email, created where missing).
     Import {
         name: String,
+        /// Put every imported account on this plan (one the handler serves).
+        #[arg(long)]
+        plan: Option<String>,
+        /// Bill the imported services from this date (YYYY-MM-DD): each gets a billing
+        /// term whose first period starts then. The plan must have a price.
+        #[arg(long)]
+        next_due: Option<String>,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -1063,9 +1070,20 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
             );
             Ok(())
         }
-        HandlersCmd::Import { name, json } => {
+        HandlersCmd::Import {
+            name,
+            plan,
+            next_due,
+            json,
+        } => {
+            let opts = crate::engine::sync::ImportOptions {
+                plan,
+                next_due: next_due
+                    .map(|d| processing::parse_day("--next-due", &d))
+                    .transpose()?,
+            };
             let rt = ctx.runtime().await?;
-            let report = crate::engine::sync::import(&rt, &name).await;
+            let report = crate::engine::sync::import(&rt, &name, &opts).await;
             rt.retire_all();
             rt.log.flush().await;
             let report = report?;
@@ -1076,6 +1094,13 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
                     "handler {name}: {} account(s) on {} page(s); {} imported, {} already known, {} client(s) created",
                     report.seen, report.pages, report.imported, report.already_known, report.clients_created
                 );
+                if let Some(d) = opts.next_due {
+                    println!("  {} imported service(s) billed from {d}", report.scheduled);
+                } else if report.imported > 0 {
+                    println!(
+                        "  imported services are not billed until they have a schedule: `provisor billing unscheduled` lists them (import with --next-due D to bill them from D)"
+                    );
+                }
             }
             Ok(())
         }

@@ -34,6 +34,8 @@ pub struct SyncReport {
     pub imported: u64,
     pub already_known: u64,
     pub clients_created: u64,
+    /// Imported services given a billing term (`--next-due`).
+    pub scheduled: u64,
     pub state_changes: Vec<String>,
     pub missing_remotely: Vec<i64>,
 }
@@ -96,8 +98,19 @@ fn status_of(s: RemoteStatus) -> &'static str {
     }
 }
 
+/// How `handlers import` places what it brings in.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Every imported account goes on this plan (one the handler serves), instead of
+    /// the plan matching its remote plan, else the handler's first plan.
+    pub plan: Option<String>,
+    /// Imported services are billed from this date: each gets a billing term whose
+    /// first period starts then (the plan must have a price).
+    pub next_due: Option<chrono::NaiveDate>,
+}
+
 /// Records every remote account the handler has that we do not know yet.
-pub async fn import(rt: &Runtime, name: &str) -> Result<SyncReport> {
+pub async fn import(rt: &Runtime, name: &str, opts: &ImportOptions) -> Result<SyncReport> {
     let store = &rt.store;
     // The plans first: a handler that serves none is refused before paging through
     // the panel.
@@ -126,11 +139,51 @@ pub async fn import(rt: &Runtime, name: &str) -> Result<SyncReport> {
             plans.push(p);
         }
     }
-    let Some(default_plan) = plans.iter().find(|p| !p.is_addon).cloned() else {
+    let Some(mut default_plan) = plans.iter().find(|p| !p.is_addon).cloned() else {
         return Err(Error::Invalid(format!(
             "handler {name} serves no plan; add one (`provisor plans add NAME --handler {name}`) so imported accounts have a plan"
         )));
     };
+    // --plan: one plan for every account, one the handler serves and not an addon.
+    let forced = match &opts.plan {
+        Some(wanted) => {
+            let p = catalog::get_plan(store, wanted).await?;
+            if !plans.iter().any(|s| s.id == p.id) || p.is_addon {
+                let served: Vec<&str> = plans
+                    .iter()
+                    .filter(|p| !p.is_addon)
+                    .map(|p| p.name.as_str())
+                    .collect();
+                return Err(Error::Invalid(format!(
+                    "--plan {}: handler {name} does not serve it as a plan of its own (it serves {}); add the handler to the plan or choose one of those",
+                    p.name,
+                    served.join(", ")
+                )));
+            }
+            default_plan = p;
+            true
+        }
+        None => false,
+    };
+    // --next-due: every plan an account may land on must be billable by a term.
+    let mut periods = HashMap::new();
+    if opts.next_due.is_some() {
+        let candidates: Vec<&plan::Model> = if forced {
+            vec![&default_plan]
+        } else {
+            plans.iter().filter(|p| !p.is_addon).collect()
+        };
+        for p in candidates {
+            let period = crate::billing::schedule::period_for_terms(store.db(), p)
+                .await
+                .map_err(|e| {
+                    Error::Invalid(format!(
+                        "--next-due: {e}; nothing was imported (or import onto a priced plan with --plan)"
+                    ))
+                })?;
+            periods.insert(p.id, period);
+        }
+    }
     let (h, accounts, pages) = all_accounts(rt, name).await?;
     let known: HashMap<String, i64> = service::Entity::find()
         .filter(service::Column::HandlerId.eq(h.id))
@@ -171,25 +224,36 @@ pub async fn import(rt: &Runtime, name: &str) -> Result<SyncReport> {
                     .await?
                     .map(|c| c.code)
                     .unwrap_or_else(|| "EUR".to_string());
+                // A country only when the panel tells it (else unknown: no tax).
+                let country = a
+                    .attributes
+                    .get("country")
+                    .and_then(Value::as_str)
+                    .map(|c| c.trim().to_ascii_uppercase())
+                    .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_uppercase()))
+                    .unwrap_or_default();
                 report.clients_created += 1;
-                catalog::add_client(store, &display, &email, &currency, "ZZ").await?
+                catalog::add_client(store, &display, &email, &currency, &country).await?
             }
         };
-        let plan = a
-            .plan_hint
-            .as_deref()
-            .and_then(|hint| {
-                plans
-                    .iter()
-                    .find(|p| p.template.as_deref() == Some(hint) || p.name == hint)
-            })
-            .unwrap_or(&default_plan);
+        let plan = if forced {
+            &default_plan
+        } else {
+            a.plan_hint
+                .as_deref()
+                .and_then(|hint| {
+                    plans.iter().find(|p| {
+                        !p.is_addon && (p.template.as_deref() == Some(hint) || p.name == hint)
+                    })
+                })
+                .unwrap_or(&default_plan)
+        };
         let tx = store
             .db()
             .begin()
             .await
             .map_err(db_err("importing an account"))?;
-        service::ActiveModel {
+        let svc = service::ActiveModel {
             client_id: Set(client.id),
             plan_id: Set(plan.id),
             handler_id: Set(h.id),
@@ -205,6 +269,12 @@ pub async fn import(rt: &Runtime, name: &str) -> Result<SyncReport> {
         .insert(&tx)
         .await
         .map_err(db_err("storing an imported service"))?;
+        if let (Some(next_due), Some(period)) = (opts.next_due, periods.get(&plan.id)) {
+            if matches!(svc.status.as_str(), "active" | "suspended") {
+                crate::billing::schedule::start_term(&tx, &svc, *period, next_due, now).await?;
+                report.scheduled += 1;
+            }
+        }
         tx.commit().await.map_err(db_err("importing an account"))?;
         report.imported += 1;
     }

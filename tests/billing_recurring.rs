@@ -19,7 +19,7 @@ fn order_paid(home: &TestHome, client: &str, plan: &str, day: &str) -> (i64, i64
     let o = json(
         home,
         &[
-            "services", "order", "--client", client, "--plan", plan, "--json",
+            "services", "order", "--client", client, "--plan", plan, "--date", day, "--json",
         ],
     );
     let sid = o["service_id"].as_i64().unwrap();
@@ -331,6 +331,8 @@ fn addon_paid(home: &TestHome, client: &str, plan: &str, parent: i64, day: &str)
             plan,
             "--addon-of",
             &parent.to_string(),
+            "--date",
+            day,
             "--json",
         ],
     );

@@ -426,6 +426,45 @@ fn input_rules_for_emails_currencies_dates_periods_and_unknown_ids() {
             "[{backend}] {err}"
         );
 
+        // A payment dated before the invoice's issue date.
+        let ada = 1;
+        let inv = json(
+            &home,
+            &[
+                "invoices",
+                "create",
+                "--client",
+                &ada.to_string(),
+                "--line",
+                "Setup;1;10.00",
+                "--issue",
+                "--date",
+                "2026-03-01",
+                "--json",
+            ],
+        );
+        let id = inv["id"].as_i64().unwrap().to_string();
+        let err = fails(
+            &home,
+            &[
+                "invoices",
+                "pay",
+                &id,
+                "--amount",
+                "12.10",
+                "--reference",
+                "r1",
+                "--date",
+                "2026-02-28",
+            ],
+            2,
+        );
+        assert!(err.contains("before invoice"), "[{backend}] {err}");
+        assert_eq!(
+            invoice(&home, inv["id"].as_i64().unwrap())["status"],
+            "unpaid"
+        );
+
         // Usage for a period outside the service's life.
         metered_plan(&home, &[("GB", "0.10")]);
         let (sid, _) = home.order("ada@example.com", "metered", &[]);

@@ -1197,6 +1197,12 @@ pub async fn pay(
             )))
         }
     }
+    if let Some(issued) = inv.issue_date.filter(|issued| day < *issued) {
+        return Err(Error::Invalid(format!(
+            "the payment date {day} is before invoice {}'s issue date {issued}: give the day the money arrived with --date (on or after {issued})",
+            inv.number.as_deref().unwrap_or("(draft)")
+        )));
+    }
     let (total, paid) = inv_amounts(&inv)?;
     let applied = received.min(total - paid);
     let excess = received - applied;

@@ -9,7 +9,7 @@
 //! full — by a payment or by credit — [`release`] queues the create in the payment's
 //! transaction; when it is cancelled, [`drop_order`] cancels the create.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -138,6 +138,7 @@ pub(crate) async fn hold_and_invoice<C: ConnectionTrait>(
     svc: &service::Model,
     create: &operation::Model,
     quote: OrderQuote,
+    today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<i64> {
     super::lock_client(db, client.id).await?;
@@ -147,7 +148,6 @@ pub(crate) async fn hold_and_invoice<C: ConnectionTrait>(
         .exec(db)
         .await
         .map_err(db_err("holding the create until payment"))?;
-    let today = super::day_of(now);
     let mut lines = Vec::new();
     if let Some((period, price)) = quote.price {
         let end = period.last_day(today);

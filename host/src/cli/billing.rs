@@ -730,8 +730,10 @@ pub async fn order(
     plan: String,
     addon_of: Option<i64>,
     options: Vec<String>,
+    date: Option<String>,
     json: bool,
 ) -> Result<()> {
+    let day = date.map(|d| parse_day("--date", &d)).transpose()?;
     let mut chosen = Map::new();
     for item in &options {
         let (k, v) = item
@@ -741,7 +743,7 @@ pub async fn order(
         chosen.insert(k.to_string(), Value::String(v.to_string()));
     }
     let rt = ctx.runtime_without_modules().await?;
-    let ordered = engine::order(&rt, &client, &plan, addon_of, chosen).await?;
+    let ordered = engine::order_on(&rt, &client, &plan, addon_of, chosen, day).await?;
     let invoice = match ordered.invoice_id {
         Some(id) => Some(invoices::show(&rt.store, &id.to_string()).await?),
         None => None,

@@ -605,17 +605,10 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Departments(cmd) => processing::departments(&ctx, cmd).await,
-        // Billing: clients and plans gain billing subcommands; ordering prints the
-        // invoice a priced plan gets; currencies, taxes and invoices (cli/billing.rs).
+        // Billing: clients and plans gain billing subcommands; currencies, taxes and
+        // invoices (cli/billing.rs).
         Command::Clients(cmd) => billing::clients(&ctx, cmd).await,
         Command::Plans(cmd) => billing::plans(&ctx, cmd).await,
-        Command::Services(processing::ServicesCmd::Order {
-            client,
-            plan,
-            addon_of,
-            options,
-            json,
-        }) => billing::order(&ctx, client, plan, addon_of, options, json.json).await,
         Command::Currencies(cmd) => billing::currencies_cmd(&ctx, cmd).await,
         Command::Taxes(cmd) => billing::taxes_cmd(&ctx, cmd).await,
         Command::Invoices(cmd) => billing::invoices_cmd(&ctx, cmd).await,

@@ -112,9 +112,14 @@ pub enum ServicesCmd {
         /// Order an addon plan for this service.
         #[arg(long)]
         addon_of: Option<i64>,
-        /// A configurable option, NAME=CHOICE; repeat for several.
+        /// A configurable option, NAME=CHOICE (or a module's order field, NAME=VALUE);
+        /// repeat for several.
         #[arg(long = "option")]
         options: Vec<String>,
+        /// The day the order was taken, YYYY-MM-DD (default today): a priced plan's
+        /// invoice is issued then.
+        #[arg(long)]
+        date: Option<String>,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -568,20 +573,9 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
             plan,
             addon_of,
             options,
+            date,
             json,
-        } => {
-            let options = key_values(&options, "--option")?;
-            let rt = ctx.runtime_without_modules().await?;
-            let ordered = engine::order(&rt, &client, &plan, addon_of, options).await?;
-            if json.json {
-                output::json(&ordered);
-            } else {
-                println!(
-                    "service #{} ordered (handler {}); create operation #{} queued",
-                    ordered.service_id, ordered.handler, ordered.operation_id
-                );
-            }
-        }
+        } => super::billing::order(ctx, client, plan, addon_of, options, date, json.json).await?,
         ServicesCmd::List {
             status,
             client,

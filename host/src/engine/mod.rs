@@ -97,7 +97,22 @@ pub async fn order(
     addon_of: Option<i64>,
     options: Map<String, Value>,
 ) -> Result<Ordered> {
+    order_on(rt, client_ref, plan_ref, addon_of, options, None).await
+}
+
+/// [`order`], taken on `day` (an order received earlier and entered now, or a day of
+/// a simulated timeline, as `cron --date` runs one): a priced plan's invoice is issued
+/// on that day and its first period starts then.
+pub async fn order_on(
+    rt: &Runtime,
+    client_ref: &str,
+    plan_ref: &str,
+    addon_of: Option<i64>,
+    options: Map<String, Value>,
+    day: Option<chrono::NaiveDate>,
+) -> Result<Ordered> {
     let store = &rt.store;
+    let today = crate::billing::day_of(rt.clock.now());
     // An unknown client, plan or parent service is not found (exit 3), like any id.
     let client = catalog::get_client(store, client_ref).await?;
     let plan = catalog::get_plan(store, plan_ref).await?;
@@ -177,9 +192,18 @@ pub async fn order(
     // Billing gate: the create waits as `awaiting_payment` and the invoice is issued in
     // this transaction; paying it (or credit) queues the create.
     let invoice_id = match quote {
-        Some(q) => {
-            Some(crate::billing::orders::hold_and_invoice(&tx, &client, &svc, &op, q, now).await?)
-        }
+        Some(q) => Some(
+            crate::billing::orders::hold_and_invoice(
+                &tx,
+                &client,
+                &svc,
+                &op,
+                q,
+                day.unwrap_or(today),
+                now,
+            )
+            .await?,
+        ),
         None => None,
     };
     tx.commit().await.map_err(db_err("ordering"))?;

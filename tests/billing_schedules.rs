@@ -6,41 +6,53 @@
 //! ComputeStacks simulator.
 
 use provisor_e2e::{each_backend, so, TestHome};
+use std::sync::Arc;
+
 use provisor_simulators::computestacks as cs;
+use provisor_simulators::Simulator;
 use serde_json::{json, Value};
 
 fn rows(v: Value) -> Vec<Value> {
     v.as_array().cloned().unwrap_or_default()
 }
 
+/// A home with a ComputeStacks handler `cs` on the simulator, EUR, and the plan Cloud
+/// at €10.00 a month.
+fn cs_home(
+    b: &'static str,
+    url: Option<String>,
+) -> (TestHome, Simulator, Arc<cs::ComputeStacksApi>) {
+    let home = TestHome::with_database(url)
+        .with_label(b)
+        .with_env("PROVISOR_RETRY_SECS", "0");
+    home.drop_module(&so("provisor_computestacks"), "computestacks.so");
+    let (sim, api) = cs::start_with_api(Some(&home.path().join("sim")), 0).expect("simulator");
+    let settings = json!({"url": sim.url(), "api_key": cs::API_KEY, "api_secret": cs::API_SECRET});
+    home.add_handler("cs", "computestacks", &settings, None);
+    home.ok(&["currencies", "add", "EUR"]);
+    home.ok(&["plans", "add", "Cloud", "--handler", "cs"]);
+    home.ok(&[
+        "plans",
+        "price",
+        "Cloud",
+        "--currency",
+        "EUR",
+        "--period",
+        "monthly",
+        "--amount",
+        "10.00",
+    ]);
+    (home, sim, api)
+}
+
 #[test]
 fn unscheduled_services_are_listed_and_billed_once_they_have_a_term() {
     each_backend("billing schedules", |b, url| {
-        let home = TestHome::with_database(url)
-            .with_label(b)
-            .with_env("PROVISOR_RETRY_SECS", "0");
-        home.drop_module(&so("provisor_computestacks"), "computestacks.so");
+        let (home, _sim, api) = cs_home(b, url);
         home.drop_module(&so("provisor_manual_task"), "manual-task.so");
-        let (_sim, api) = cs::start_with_api(Some(&home.path().join("sim")), 0).expect("simulator");
-        let settings =
-            json!({"url": _sim.url(), "api_key": cs::API_KEY, "api_secret": cs::API_SECRET});
-        home.add_handler("cs", "computestacks", &settings, None);
         home.add_handler("staff", "manual-task", &json!({}), None);
-        home.ok(&["currencies", "add", "EUR"]);
-        home.ok(&["plans", "add", "Cloud", "--handler", "cs"]);
         home.ok(&["plans", "add", "Legacy", "--handler", "cs"]);
         home.ok(&["plans", "add", "Box", "--handler", "staff"]);
-        home.ok(&[
-            "plans",
-            "price",
-            "Cloud",
-            "--currency",
-            "EUR",
-            "--period",
-            "monthly",
-            "--amount",
-            "10.00",
-        ]);
         let seeded = api.seed_users(3, None, None);
 
         // Refused before the panel is paged: an unpriced plan, a plan not served.
@@ -175,25 +187,7 @@ fn unscheduled_services_are_listed_and_billed_once_they_have_a_term() {
 #[test]
 fn an_import_without_a_due_date_is_listed_and_scheduled_one_by_one() {
     each_backend("billing schedule by hand", |b, url| {
-        let home = TestHome::with_database(url).with_label(b);
-        home.drop_module(&so("provisor_computestacks"), "computestacks.so");
-        let (_sim, api) = cs::start_with_api(Some(&home.path().join("sim")), 0).expect("simulator");
-        let settings =
-            json!({"url": _sim.url(), "api_key": cs::API_KEY, "api_secret": cs::API_SECRET});
-        home.add_handler("cs", "computestacks", &settings, None);
-        home.ok(&["currencies", "add", "EUR"]);
-        home.ok(&["plans", "add", "Cloud", "--handler", "cs"]);
-        home.ok(&[
-            "plans",
-            "price",
-            "Cloud",
-            "--currency",
-            "EUR",
-            "--period",
-            "monthly",
-            "--amount",
-            "10.00",
-        ]);
+        let (home, _sim, api) = cs_home(b, url);
         api.seed_users(2, None, None);
         let out = home.ok(&["handlers", "import", "cs"]);
         assert!(out.contains("billing unscheduled"), "[{b}] {out}");

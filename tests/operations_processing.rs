@@ -798,7 +798,38 @@ fn escalation_of_retries(backend: &'static str, url: Option<String>) {
         report["retried"], 0,
         "[{backend}] retried before --retry-secs passed: {report:#}"
     );
-    env.refused_with(&["ops", "retry", &suspend.to_string()], 2, &["queued"]);
+    // It waits for its next try: `ops list --status waiting` shows it with its error,
+    // and `ops retry` makes it due now, keeping its attempt count.
+    let waiting = env.json(&["ops", "list", "--status", "waiting", "--json"]);
+    assert_eq!(
+        waiting
+            .as_array()
+            .map(|a| a.iter().map(|o| o["id"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!(suspend)]),
+        "[{backend}] {waiting:#}"
+    );
+    assert!(
+        waiting[0]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "[{backend}] a waiting operation shows its error: {waiting:#}"
+    );
+    let out = env.ok(&["ops", "retry", &suspend.to_string()]);
+    assert!(out.contains("due now"), "[{backend}] {out}");
+    let o = env.op(suspend);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    assert!(
+        epoch_secs(&o["next_run_at"]) <= now + 1,
+        "[{backend}] ops retry left it waiting: {o:#}"
+    );
+    assert_eq!(
+        (o["status"].as_str(), o["attempts"].as_i64()),
+        (Some("queued"), Some(1)),
+        "[{backend}] ops retry of a waiting operation keeps its attempts: {o:#}"
+    );
+    // Due now, it is not retried again.
+    env.refused_with(&["ops", "retry", &suspend.to_string()], 2, &["already due"]);
     env.refused_with(
         &["services", "suspend", &sid.to_string()],
         2,

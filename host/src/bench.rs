@@ -122,13 +122,15 @@ pub async fn ops_on(
     const ORDERERS: usize = 8;
     let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let bar = crate::progress::bar(count as u64, &format!("{label}: ordering"));
     let mut orderers = tokio::task::JoinSet::new();
     for _ in 0..ORDERERS {
-        let (rt, next) = (Arc::clone(&rt), Arc::clone(&next));
+        let (rt, next, bar) = (Arc::clone(&rt), Arc::clone(&next), bar.clone());
         let client = client.id.to_string();
         orderers.spawn(async move {
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
                 engine::order(&rt, &client, "Noop", None, Map::new()).await?;
+                bar.inc(1);
             }
             Ok::<_, Error>(())
         });
@@ -136,7 +138,9 @@ pub async fn ops_on(
     while let Some(r) = orderers.join_next().await {
         r.map_err(|e| Error::Io(format!("an ordering task failed: {e}")))??;
     }
+    bar.finish_and_clear();
     let order_secs = started.elapsed().as_secs_f64();
+    let spinner = crate::progress::spinner(&format!("{label}: working through {count} operations"));
     let work_started = Instant::now();
     let worker = Worker::new(
         Arc::clone(&rt),
@@ -145,7 +149,9 @@ pub async fn ops_on(
             ..EngineConfig::default()
         },
     );
-    let report = worker.run_until_idle().await?;
+    let report = worker.run_until_idle().await;
+    spinner.finish_and_clear();
+    let report = report?;
     let work_secs = work_started.elapsed().as_secs_f64();
     if report.done as usize != count {
         return Err(Error::Io(format!(

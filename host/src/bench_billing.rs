@@ -67,7 +67,11 @@ pub async fn cli(clients: usize, json: bool) -> Result<()> {
     if clients == 0 {
         return Err(Error::Invalid("--clients must be at least 1".into()));
     }
-    let f = run(clients).await?;
+    crate::progress::enable(json);
+    let spinner = crate::progress::spinner(&format!("billing bench: {clients} clients"));
+    let f = run(clients).await;
+    spinner.finish_and_clear();
+    let f = f?;
     if json {
         println!("{}", serde_json::to_string_pretty(&f).unwrap_or_default());
     } else {

@@ -179,6 +179,50 @@ pub async fn get_client(store: &Store, id_or_email: &str) -> Result<client::Mode
     })
 }
 
+/// Clients in id order whose name or email contains `search` (any case), `limit` from
+/// `offset` on.
+pub async fn clients_page(
+    store: &Store,
+    search: Option<&str>,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<client::Model>> {
+    use sea_orm::sea_query::LikeExpr;
+    use sea_orm::{Condition, QuerySelect};
+    let mut q = client::Entity::find().order_by_asc(client::Column::Id);
+    if let Some(text) = search {
+        crate::input::check_line("--search", text, crate::input::EMAIL_MAX)?;
+        if text.trim().is_empty() {
+            return Err(Error::Invalid(
+                "--search is empty: give part of a client's name or email".into(),
+            ));
+        }
+        // LIKE with its wildcards escaped, on lower case: SQLite and PostgreSQL alike.
+        let mut pattern = String::from("%");
+        for ch in text.trim().to_lowercase().chars() {
+            if matches!(ch, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(ch);
+        }
+        pattern.push('%');
+        let like = |col: client::Column| {
+            Expr::expr(Func::lower(Expr::col(col)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        q = q.filter(
+            Condition::any()
+                .add(like(client::Column::Name))
+                .add(like(client::Column::Email)),
+        );
+    }
+    q.offset(offset)
+        .limit(limit)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading clients"))
+}
+
 /// Every client.
 pub async fn clients(store: &Store) -> Result<Vec<client::Model>> {
     client::Entity::find()

@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod home;
 pub mod input;
 pub mod modlog;
+pub mod progress;
 pub mod registry;
 pub mod runtime;
 pub mod schema;

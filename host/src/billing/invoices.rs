@@ -875,14 +875,16 @@ pub async fn list(
     client_ref: Option<&str>,
     status: Option<&str>,
     limit: u64,
+    offset: u64,
 ) -> Result<Vec<InvoiceSummary>> {
     let mut q = invoice::Entity::find()
         .order_by_desc(invoice::Column::Id)
+        .offset(offset)
         .limit(limit);
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
             return Err(Error::Invalid(format!(
-                "status {s:?} is not an invoice status: use one of {}",
+                "--status {s:?} is not an invoice status: use one of {}",
                 STATUSES.join(", ")
             )));
         }

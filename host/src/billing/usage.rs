@@ -996,7 +996,9 @@ pub(crate) async fn invoice_month(
     let mut tax: HashMap<String, Decimal> = HashMap::new();
     let mut events = Vec::new();
     let stop = stop_after();
+    let bar = crate::progress::bar(todo.len() as u64, "invoicing usage (clients)");
     for (chunk_no, chunk_ids) in todo.chunks(chunk_size()).enumerate() {
+        bar.inc(chunk_ids.len() as u64);
         if stop == Some(chunk_no) {
             return Err(Error::Storage(format!(
                 "stopped after {chunk_no} chunk(s) (PROVISOR_BILLING_STOP_AFTER_CHUNKS)"
@@ -1447,6 +1449,7 @@ pub(crate) async fn invoice_month(
         }
         drop(turn);
     }
+    bar.finish_and_clear();
     Ok(events)
 }
 

@@ -62,15 +62,16 @@ pub enum TaxesCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum InvoicesCmd {
-    /// Invoices, newest first.
+    /// Invoices, newest first, a page at a time.
     List {
+        /// A client's id or email.
         #[arg(long)]
         client: Option<String>,
         /// draft, unpaid, paid, cancelled or refunded.
         #[arg(long)]
         status: Option<String>,
-        #[arg(long, default_value_t = 200)]
-        limit: u64,
+        #[command(flatten)]
+        page: output::Paging,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -380,16 +381,28 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
         InvoicesCmd::List {
             client,
             status,
-            limit,
+            page,
             json,
         } => {
-            let rows = invoices::list(&store, client.as_deref(), status.as_deref(), limit).await?;
+            let fetch = page.fetch()?;
+            let mut rows = invoices::list(
+                &store,
+                client.as_deref(),
+                status.as_deref(),
+                fetch,
+                page.offset,
+            )
+            .await?;
+            let more = page.trim(&mut rows);
             if json.json {
                 output::json(&rows);
             } else if rows.is_empty() {
                 println!("no invoices");
             } else {
                 output::table(&SUMMARY_HEADERS, &summary_rows(&rows));
+                if more {
+                    page.more_note(rows.len());
+                }
             }
         }
         InvoicesCmd::Show { invoice, json } => {
@@ -608,7 +621,7 @@ pub async fn clients(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
                             .map(|e| {
                                 vec![
                                     e.id.to_string(),
-                                    e.created_at.clone(),
+                                    to_the_second(&e.created_at),
                                     format!("{} {}", e.amount, e.currency),
                                     e.reason.clone(),
                                 ]
@@ -620,6 +633,17 @@ pub async fn clients(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// An RFC 3339 time as `YYYY-MM-DD HH:MM:SS` (UTC); text that is not one as it is.
+fn to_the_second(text: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| text.to_string())
 }
 
 pub async fn plans(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {

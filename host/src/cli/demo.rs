@@ -654,7 +654,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
             println!("     [{}] {}", e.step, e.message);
         }
     }
-    let all = invoices::list(&store, None, None, 50).await?;
+    let all = invoices::list(&store, None, None, 50, 0).await?;
     let mut rows = Vec::new();
     for i in all.iter().rev() {
         let v = invoices::show(&store, &i.id.to_string()).await?;

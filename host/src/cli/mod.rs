@@ -145,8 +145,8 @@ enum Command {
         handler: Option<String>,
         #[arg(long)]
         service: Option<i64>,
-        #[arg(long, default_value_t = 50)]
-        limit: u64,
+        #[command(flatten)]
+        page: output::Paging,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -494,8 +494,25 @@ impl Ctx {
     }
 }
 
+/// Switches progress drawing on for the long runs, unless they print JSON (it shows only
+/// when standard error is a terminal: see `crate::progress`).
+fn progress_for(command: &Command) {
+    let json = match command {
+        Command::Handlers(HandlersCmd::Import { json, .. })
+        | Command::Handlers(HandlersCmd::Sync { json, .. })
+        | Command::Billing(billing_run::BillingCmd::Run { json, .. })
+        | Command::Cron { json, .. }
+        | Command::Bench(BenchCmd::Ops { json, .. })
+        | Command::Bench(BenchCmd::Billing { json, .. }) => json.json,
+        #[allow(unreachable_patterns)]
+        _ => return,
+    };
+    crate::progress::enable(json);
+}
+
 async fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx::new(&cli)?;
+    progress_for(&cli.command);
     match cli.command {
         Command::Init => {
             if let Some(note) = ctx.home.init()? {
@@ -627,9 +644,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Log {
             handler,
             service,
-            limit,
+            page,
             json,
-        } => show_log(&ctx, handler, service, limit, json.json).await,
+        } => show_log(&ctx, handler, service, page, json.json).await,
         Command::Probe { .. } => Ok(()),
     }
 }
@@ -1076,7 +1093,10 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
                     .transpose()?,
             };
             let rt = ctx.runtime().await?;
+            let spinner =
+                crate::progress::spinner(&format!("importing handler {name}'s remote accounts"));
             let report = crate::engine::sync::import(&rt, &name, &opts).await;
+            spinner.finish_and_clear();
             rt.retire_all();
             rt.log.flush().await;
             let report = report?;
@@ -1099,7 +1119,11 @@ async fn handlers_cmd(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
         }
         HandlersCmd::Sync { name, json } => {
             let rt = ctx.runtime().await?;
+            let spinner = crate::progress::spinner(&format!(
+                "reconciling handler {name}'s services with its remote accounts"
+            ));
             let report = crate::engine::sync::sync(&rt, &name).await;
+            spinner.finish_and_clear();
             rt.retire_all();
             rt.log.flush().await;
             let report = report?;
@@ -1173,15 +1197,17 @@ async fn show_log(
     ctx: &Ctx,
     handler: Option<String>,
     service: Option<i64>,
-    limit: u64,
+    page: output::Paging,
     json: bool,
 ) -> Result<()> {
     use crate::store::entities::module_log;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let fetch = page.fetch()?;
     let store = ctx.store().await?;
     let mut q = module_log::Entity::find()
         .order_by_desc(module_log::Column::Id)
-        .limit(limit);
+        .offset(page.offset)
+        .limit(fetch);
     if let Some(h) = &handler {
         handlers::get(&store, h).await?;
         q = q.filter(module_log::Column::Handler.eq(h.clone()));
@@ -1189,10 +1215,11 @@ async fn show_log(
     if let Some(s) = service {
         q = q.filter(module_log::Column::ServiceId.eq(s));
     }
-    let rows = q
+    let mut rows = q
         .all(store.db())
         .await
         .map_err(crate::store::db_err("reading the module log"))?;
+    let more = page.trim(&mut rows);
     if json {
         let out: Vec<Value> = rows
             .iter()
@@ -1221,6 +1248,9 @@ async fn show_log(
                 })
                 .collect::<Vec<_>>(),
         );
+        if more {
+            page.more_note(rows.len());
+        }
     }
     Ok(())
 }

@@ -19,9 +19,37 @@ fn cut(text: &str, max: usize) -> String {
     crate::input::shown(text, max)
 }
 
+/// The fewest characters the last column keeps when the table is cut to the
+/// terminal's width (narrower terminals wrap instead).
+const LAST_CELL_MIN: usize = 16;
+
+/// The width tables are cut to: `COLUMNS` when set to a number, else the terminal's
+/// width when standard output is a terminal, else none (a pipe or file gets the full
+/// text, up to [`LAST_CELL_MAX`]).
+pub fn width() -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        return Some(n);
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
+    } else {
+        None
+    }
+}
+
 /// Prints rows as an aligned table with a header. Cells are made safe with [`cell`];
-/// the last column (reasons, errors) may be up to [`LAST_CELL_MAX`] characters.
+/// the last column (reasons, errors) may be up to [`LAST_CELL_MAX`] characters, and is
+/// cut with `…` to what the terminal's width leaves it (see [`width`]); the full text
+/// is in the matching `show` command and in `--json`.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    table_in(headers, rows, width())
+}
+
+fn table_in(headers: &[&str], rows: &[Vec<String>], screen: Option<usize>) {
     let last = headers.len().saturating_sub(1);
     let shown: Vec<Vec<String>> = rows
         .iter()
@@ -41,11 +69,30 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &shown {
         for (i, c) in row.iter().enumerate() {
-            if i < widths.len() {
+            if i < widths.len() && i < last {
                 widths[i] = widths[i].max(c.chars().count());
             }
         }
     }
+    // What the columns before the last take, with their two-space gaps.
+    let before: usize = widths.iter().take(last).map(|w| w + 2).sum();
+    let last_max = screen.map(|w| w.saturating_sub(before).max(LAST_CELL_MIN));
+    let shown: Vec<Vec<String>> = match last_max {
+        None => shown,
+        Some(max) => shown
+            .into_iter()
+            .map(|mut row| {
+                if let Some(c) = row.get_mut(last) {
+                    if c.chars().count() > max {
+                        let mut t: String = c.chars().take(max.saturating_sub(1)).collect();
+                        t.push('…');
+                        *c = t;
+                    }
+                }
+                row
+            })
+            .collect(),
+    };
     let line = |cells: &[String]| {
         let n = cells.len();
         let mut out = String::new();
@@ -82,4 +129,48 @@ pub fn opt(v: &Option<String>) -> String {
     v.clone()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "-".to_string())
+}
+
+/// `--limit` and `--offset` of a long listing.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Paging {
+    /// Show at most this many rows (1 to 10000).
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
+    /// Skip this many rows first (the next page: --offset 100, 200, …).
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+}
+
+/// The most rows one page may ask for.
+pub const LIMIT_MAX: u64 = 10_000;
+
+impl Paging {
+    /// Refuses a limit of 0 or above [`LIMIT_MAX`]; answers how many rows to read:
+    /// one more than the limit, to tell whether more exist.
+    pub fn fetch(&self) -> crate::error::Result<u64> {
+        if self.limit == 0 || self.limit > LIMIT_MAX {
+            return Err(crate::error::Error::Invalid(format!(
+                "--limit {} is out of range: give 1 to {LIMIT_MAX} (and --offset for the next page)",
+                self.limit
+            )));
+        }
+        Ok(self.limit + 1)
+    }
+
+    /// Cuts the extra row [`Paging::fetch`] asked for; answers whether there was one.
+    pub fn trim<T>(&self, rows: &mut Vec<T>) -> bool {
+        let more = rows.len() as u64 > self.limit;
+        rows.truncate(self.limit as usize);
+        more
+    }
+
+    /// The line printed under a table when more rows exist.
+    pub fn more_note(&self, shown: usize) {
+        println!(
+            "… more rows: this shows {shown} from offset {}; the next page is --offset {}",
+            self.offset,
+            self.offset + shown as u64
+        );
+    }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Subcommand;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -42,8 +42,16 @@ pub enum ClientsCmd {
         #[arg(long, default_value = "NL")]
         country: String,
     },
-    /// Every client.
-    List(JsonFlag),
+    /// Clients in id order, a page at a time.
+    List {
+        /// Only clients whose name or email contains this text (any case).
+        #[arg(long)]
+        search: Option<String>,
+        #[command(flatten)]
+        page: output::Paging,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// One client (by id or email) with its services.
     Show {
         client: String,
@@ -123,14 +131,22 @@ pub enum ServicesCmd {
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Services, newest first.
+    /// Services, newest first, a page at a time.
     List {
+        /// pending, provisioning, active, suspended, terminated, failed or manual.
         #[arg(long)]
         status: Option<String>,
+        /// A client's id or email.
         #[arg(long)]
         client: Option<String>,
-        #[arg(long, default_value_t = 200)]
-        limit: u64,
+        /// A handler's name.
+        #[arg(long)]
+        handler: Option<String>,
+        /// A plan's id or name.
+        #[arg(long)]
+        plan: Option<String>,
+        #[command(flatten)]
+        page: output::Paging,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -200,23 +216,35 @@ pub enum ServicesCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum OpsCmd {
-    /// Current operations: state, attempts, next try, last error.
+    /// Current operations: state, attempts, next try, and the error of those failing,
+    /// waiting or manual (cut to the terminal's width; `ops show` has it in full).
     List {
-        /// queued, running, manual, done, cancelled, or `all` (default: not finished).
+        /// queued, running, manual, done, cancelled, waiting (queued for a later try
+        /// after a failure), or `all` (default: not finished).
         #[arg(long)]
         status: Option<String>,
-        #[arg(long, default_value_t = 200)]
-        limit: u64,
+        /// Only this service's operations.
+        #[arg(long)]
+        service: Option<i64>,
+        /// Only operations through this handler.
+        #[arg(long)]
+        handler: Option<String>,
+        /// create, suspend, unsuspend, terminate, change_plan, renew or action.
+        #[arg(long)]
+        kind: Option<String>,
+        #[command(flatten)]
+        page: output::Paging,
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// One operation with every attempt.
+    /// One operation with every attempt, numbered 1, 2, 3… across retries.
     Show {
         id: i64,
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Retries a manual operation now, with a fresh set of attempts.
+    /// Retries an operation now: a manual one with a fresh set of attempts, a queued
+    /// one waiting for its next try at once.
     Retry { id: i64 },
     /// Cancels a queued or manual operation.
     Cancel { id: i64 },
@@ -224,13 +252,21 @@ pub enum OpsCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum TasksCmd {
-    /// Open and taken tasks.
+    /// Open and taken tasks, a page at a time.
     List {
         #[arg(long)]
         department: Option<String>,
         /// Include done, returned and cancelled tasks.
         #[arg(long)]
         all: bool,
+        #[command(flatten)]
+        page: output::Paging,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// One task: its reason, its form, its operation and service.
+    Show {
+        id: i64,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -325,10 +361,22 @@ pub async fn clients(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
             let c = catalog::add_client(&store, &name, &email, &currency, &country).await?;
             println!("client #{} added: {} <{}>", c.id, c.name, c.email);
         }
-        ClientsCmd::List(flag) => {
-            let rows = catalog::clients(&store).await?;
-            if flag.json {
+        ClientsCmd::List { search, page, json } => {
+            let fetch = page.fetch()?;
+            let mut rows =
+                catalog::clients_page(&store, search.as_deref(), fetch, page.offset).await?;
+            let more = page.trim(&mut rows);
+            if json.json {
                 output::json(&rows.iter().map(client_json).collect::<Vec<_>>());
+            } else if rows.is_empty() {
+                println!(
+                    "no clients{}",
+                    if search.is_some() || page.offset > 0 {
+                        " match"
+                    } else {
+                        ""
+                    }
+                );
             } else {
                 output::table(
                     &["ID", "NAME", "EMAIL", "CURRENCY", "COUNTRY"],
@@ -345,6 +393,9 @@ pub async fn clients(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
                         })
                         .collect::<Vec<_>>(),
                 );
+                if more {
+                    page.more_note(rows.len());
+                }
             }
         }
         ClientsCmd::Show { client, json } => {
@@ -529,6 +580,7 @@ pub async fn plans(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {
 struct ServiceView {
     id: i64,
     client_id: i64,
+    client: String,
     plan: String,
     handler: String,
     parent_id: Option<i64>,
@@ -540,6 +592,12 @@ struct ServiceView {
 }
 
 async fn service_view(store: &crate::store::Store, s: &service::Model) -> Result<ServiceView> {
+    let client = client::Entity::find_by_id(s.client_id)
+        .one(store.db())
+        .await
+        .map_err(db_err("reading clients"))?
+        .map(|c| c.name)
+        .unwrap_or_default();
     let plan = plan::Entity::find_by_id(s.plan_id)
         .one(store.db())
         .await
@@ -555,6 +613,7 @@ async fn service_view(store: &crate::store::Store, s: &service::Model) -> Result
     Ok(ServiceView {
         id: s.id,
         client_id: s.client_id,
+        client,
         plan,
         handler,
         parent_id: s.parent_id,
@@ -579,30 +638,29 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
         ServicesCmd::List {
             status,
             client,
-            limit,
+            handler,
+            plan,
+            page,
             json,
         } => {
+            let fetch = page.fetch()?;
             let store = ctx.store().await?;
-            let mut q = service::Entity::find()
-                .order_by_desc(service::Column::Id)
-                .limit(limit);
-            if let Some(s) = status {
-                q = q.filter(service::Column::Status.eq(s));
-            }
-            if let Some(c) = client {
-                let c = catalog::get_client(&store, &c).await?;
-                q = q.filter(service::Column::ClientId.eq(c.id));
-            }
-            let rows = q
-                .all(store.db())
-                .await
-                .map_err(db_err("reading services"))?;
+            let filter = engine::listings::ServiceFilter {
+                status,
+                client,
+                handler,
+                plan,
+            };
+            let mut rows = engine::listings::services(&store, &filter, fetch, page.offset).await?;
+            let more = page.trim(&mut rows);
             let mut views = Vec::new();
             for s in &rows {
                 views.push(service_view(&store, s).await?);
             }
             if json.json {
                 output::json(&views);
+            } else if views.is_empty() {
+                println!("no services");
             } else {
                 output::table(
                     &["ID", "CLIENT", "PLAN", "HANDLER", "STATUS", "REMOTE ID"],
@@ -611,7 +669,7 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
                         .map(|v| {
                             vec![
                                 v.id.to_string(),
-                                v.client_id.to_string(),
+                                format!("#{} {}", v.client_id, v.client),
                                 v.plan.clone(),
                                 v.handler.clone(),
                                 v.status.clone(),
@@ -620,6 +678,9 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
                         })
                         .collect::<Vec<_>>(),
                 );
+                if more {
+                    page.more_note(views.len());
+                }
             }
         }
         ServicesCmd::Show { id, json } => {
@@ -649,8 +710,9 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
                     view.id, view.status, view.plan, view.handler
                 );
                 println!(
-                    "client #{}; remote id {}",
+                    "client #{} {}; remote id {}",
                     view.client_id,
+                    output::cell(&view.client),
                     output::opt(&view.remote_id)
                 );
                 println!("attributes: {}", view.attributes);
@@ -661,17 +723,19 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
                         o.kind,
                         o.status,
                         o.attempts,
-                        o.last_error
-                            .as_deref()
+                        engine::listings::current_error(o)
                             .map(|e| format!(" — {e}"))
                             .unwrap_or_default()
                     );
                 }
+                // A closed task's reason is history (`tasks show` has it).
                 for t in &tasks_of {
-                    println!(
-                        "  task #{} [{}] {} — {}",
-                        t.id, t.department, t.status, t.reason
-                    );
+                    let reason = if matches!(t.status.as_str(), "open" | "taken") {
+                        format!(" — {}", t.reason)
+                    } else {
+                        String::new()
+                    };
+                    println!("  task #{} [{}] {}{reason}", t.id, t.department, t.status);
                 }
             }
         }
@@ -924,6 +988,7 @@ fn op_json(o: &operation::Model) -> Value {
         "id": o.id, "service_id": o.service_id, "handler_id": o.handler_id, "kind": o.kind, "status": o.status,
         "operation_key": o.operation_key, "attempts": o.attempts, "max_attempts": o.max_attempts,
         "next_run_at": o.next_run_at.to_rfc3339(), "lease_owner": o.lease_owner,
+        "error": engine::listings::current_error(o),
         "last_error": o.last_error, "last_error_kind": o.last_error_kind,
         "created_at": o.created_at.to_rfc3339(), "finished_at": o.finished_at.map(|t| t.to_rfc3339()),
     })
@@ -941,28 +1006,35 @@ pub async fn ops(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
     match cmd {
         OpsCmd::List {
             status,
-            limit,
+            service,
+            handler,
+            kind,
+            page,
             json,
         } => {
+            let fetch = page.fetch()?;
             let store = ctx.store().await?;
-            let mut q = operation::Entity::find()
-                .order_by_asc(operation::Column::Id)
-                .limit(limit);
-            match status.as_deref() {
-                None => {
-                    q = q.filter(operation::Column::Status.is_in(["queued", "running", "manual"]))
-                }
-                Some("all") => {}
-                Some(s) => q = q.filter(operation::Column::Status.eq(s)),
-            }
-            let rows = q
-                .all(store.db())
-                .await
-                .map_err(db_err("reading operations"))?;
+            let filter = engine::listings::OperationFilter {
+                status,
+                service,
+                handler,
+                kind,
+            };
+            let now = chrono::Utc::now();
+            let mut rows =
+                engine::listings::operations(&store, &filter, fetch, page.offset, now).await?;
+            let more = page.trim(&mut rows);
             if json.json {
                 output::json(&rows.iter().map(op_json).collect::<Vec<_>>());
             } else if rows.is_empty() {
-                println!("no current operations");
+                println!(
+                    "no {}operations",
+                    if filter.status.is_none() {
+                        "current "
+                    } else {
+                        ""
+                    }
+                );
             } else {
                 output::table(
                     &[
@@ -988,11 +1060,16 @@ pub async fn ops(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
                                 } else {
                                     "-".into()
                                 },
-                                output::opt(&o.last_error),
+                                engine::listings::current_error(o)
+                                    .unwrap_or("-")
+                                    .to_string(),
                             ]
                         })
                         .collect::<Vec<_>>(),
                 );
+                if more {
+                    page.more_note(rows.len());
+                }
             }
         }
         OpsCmd::Show { id, json } => {
@@ -1004,9 +1081,11 @@ pub async fn ops(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
                 .all(store.db())
                 .await
                 .map_err(db_err("reading attempts"))?;
+            // Rows are numbered 1, 2, 3… in order: the stored `attempt` restarts at 1
+            // after `tasks retry` (modules rely on that), the number does not.
             if json.json {
                 let mut v = op_json(&o);
-                v["attempt_log"] = attempts.iter().map(|a| serde_json::json!({"attempt": a.attempt, "worker": a.worker, "started_at": a.started_at.to_rfc3339(), "finished_at": a.finished_at.to_rfc3339(), "outcome": a.outcome, "error": a.error, "message": a.message})).collect();
+                v["attempt_log"] = attempts.iter().enumerate().map(|(i, a)| serde_json::json!({"number": i + 1, "attempt": a.attempt, "worker": a.worker, "started_at": a.started_at.to_rfc3339(), "finished_at": a.finished_at.to_rfc3339(), "outcome": a.outcome, "error": a.error, "message": a.message})).collect();
                 output::json(&v);
             } else {
                 println!(
@@ -1014,15 +1093,27 @@ pub async fn ops(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
                     o.id, o.kind, o.service_id, o.status, o.attempts, o.max_attempts
                 );
                 println!("key: {}", o.operation_key);
-                if let Some(e) = &o.last_error {
+                if let Some(e) = engine::listings::current_error(&o) {
                     println!("last error: {e}");
                 }
-                for a in attempts {
+                if engine::listings::is_waiting(&o, chrono::Utc::now()) {
                     println!(
-                        "  attempt {} by {} at {}: {}{}",
-                        a.attempt,
+                        "waiting: next try at {} (`provisor ops retry {}` makes it due now)",
+                        o.next_run_at.format("%Y-%m-%d %H:%M:%S"),
+                        o.id
+                    );
+                }
+                for (i, a) in attempts.into_iter().enumerate() {
+                    let number = i + 1;
+                    let restarted = if i64::from(a.attempt) != number as i64 {
+                        format!(" (try {} after a retry)", a.attempt)
+                    } else {
+                        String::new()
+                    };
+                    println!(
+                        "  attempt {number}{restarted} by {} at {}: {}{}",
                         a.worker,
-                        a.started_at.format("%H:%M:%S"),
+                        a.started_at.format("%Y-%m-%d %H:%M:%S"),
                         a.outcome,
                         a.error
                             .or(a.message)
@@ -1035,11 +1126,17 @@ pub async fn ops(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
         }
         OpsCmd::Retry { id } => {
             let rt = ctx.runtime_without_modules().await?;
-            let o = tasks::retry_operation(&rt, id).await?;
-            println!(
-                "operation #{} queued again with {} fresh attempts",
-                o.id, o.max_attempts
-            );
+            match tasks::retry_operation(&rt, id).await? {
+                tasks::Retried::Requeued(o) => println!(
+                    "operation #{} queued again with {} fresh attempts",
+                    o.id, o.max_attempts
+                ),
+                tasks::Retried::DueNow { op, was_due } => println!(
+                    "operation #{} is due now (its next try was at {}); a worker takes it on its next pass",
+                    op.id,
+                    was_due.format("%Y-%m-%d %H:%M:%S")
+                ),
+            }
         }
         OpsCmd::Cancel { id } => {
             let rt = ctx.runtime_without_modules().await?;
@@ -1055,15 +1152,19 @@ pub async fn tasks_cmd(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
         TasksCmd::List {
             department,
             all,
+            page,
             json,
         } => {
+            let fetch = page.fetch()?;
             let store = ctx.store().await?;
             if let Some(d) = &department {
                 catalog::require_department(&store, d)
                     .await
                     .map_err(|e| Error::NotFound(e.to_string()))?;
             }
-            let rows = tasks::list(&store, department.as_deref(), all).await?;
+            let mut rows =
+                tasks::list_page(&store, department.as_deref(), all, fetch, page.offset).await?;
+            let more = page.trim(&mut rows);
             if json.json {
                 output::json(&rows.iter().map(task_json).collect::<Vec<_>>());
             } else if rows.is_empty() {
@@ -1092,6 +1193,67 @@ pub async fn tasks_cmd(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
                         })
                         .collect::<Vec<_>>(),
                 );
+                if more {
+                    page.more_note(rows.len());
+                }
+            }
+        }
+        TasksCmd::Show { id, json } => {
+            let store = ctx.store().await?;
+            let t = tasks::get_task(&store, id).await?;
+            let o = engine::get_operation(&store, t.operation_id).await?;
+            if json.json {
+                let mut v = task_json(&t);
+                v["values"] = t
+                    .values
+                    .as_deref()
+                    .and_then(|x| serde_json::from_str::<Value>(x).ok())
+                    .unwrap_or(Value::Null);
+                v["updated_at"] = Value::String(t.updated_at.to_rfc3339());
+                v["operation"] = op_json(&o);
+                output::json(&v);
+            } else {
+                println!(
+                    "task #{} [{}] {}{}",
+                    t.id,
+                    t.department,
+                    t.status,
+                    t.taken_by
+                        .as_deref()
+                        .map(|s| format!(", taken by {}", output::cell(s)))
+                        .unwrap_or_default()
+                );
+                println!(
+                    "service #{}; operation #{} {} ({})",
+                    t.service_id, o.id, o.kind, o.status
+                );
+                println!("opened:  {}", t.created_at.format("%Y-%m-%d %H:%M:%S"));
+                println!(
+                    "reason:  {}",
+                    crate::input::shown(&t.reason, output::LAST_CELL_MAX)
+                );
+                let fields: Vec<provisor_module_api::FormField> =
+                    serde_json::from_str(&t.fields).unwrap_or_default();
+                if !fields.is_empty() {
+                    println!("form:");
+                    for f in &fields {
+                        println!(
+                            "  {:<20} {}{}",
+                            output::cell(&f.name),
+                            output::cell(&f.label),
+                            if f.required { " (required)" } else { "" }
+                        );
+                    }
+                }
+                if let Some(values) = &t.values {
+                    println!("values:  {}", output::cell(values));
+                }
+                if matches!(t.status.as_str(), "open" | "taken") {
+                    println!(
+                        "complete it with `provisor tasks complete {} --set NAME=VALUE`, or send it back with `provisor tasks retry {}`",
+                        t.id, t.id
+                    );
+                }
             }
         }
         TasksCmd::Take { id, staff } => {

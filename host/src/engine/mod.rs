@@ -9,6 +9,7 @@
 //! Must not: talk to modules except through `runtime`.
 
 pub mod daily;
+pub mod listings;
 mod queue;
 pub mod sync;
 pub mod tasks;

@@ -5,7 +5,8 @@
 use chrono::Utc;
 use provisor_module_api::FormField;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use serde_json::{Map, Value};
 
@@ -26,7 +27,24 @@ pub async fn get_task(store: &Store, id: i64) -> Result<task::Model> {
 
 /// Open and taken tasks (all with `all`), optionally for one department.
 pub async fn list(store: &Store, department: Option<&str>, all: bool) -> Result<Vec<task::Model>> {
+    list_page(store, department, all, u64::MAX, 0).await
+}
+
+/// [`list`], `limit` tasks from `offset` on.
+pub async fn list_page(
+    store: &Store,
+    department: Option<&str>,
+    all: bool,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<task::Model>> {
     let mut q = task::Entity::find().order_by_asc(task::Column::Id);
+    if offset > 0 {
+        q = q.offset(offset);
+    }
+    if limit < u64::MAX {
+        q = q.limit(limit);
+    }
     if let Some(d) = department {
         q = q.filter(task::Column::Department.eq(d));
     }
@@ -170,9 +188,58 @@ pub async fn send_back(rt: &Runtime, id: i64) -> Result<operation::Model> {
     requeue(rt, t.operation_id, Some(id), "returned").await
 }
 
-/// Retries a manual operation now with a fresh set of attempts (its open task closes).
-pub async fn retry_operation(rt: &Runtime, op_id: i64) -> Result<operation::Model> {
-    requeue(rt, op_id, None, "returned").await
+/// What `ops retry` did.
+#[derive(Debug, Clone)]
+pub enum Retried {
+    /// A manual operation queued again with a fresh set of attempts.
+    Requeued(operation::Model),
+    /// A queued operation waiting for its next try made due now; its attempt count
+    /// is left as it is ("retry now", not a person's fresh start).
+    DueNow {
+        op: operation::Model,
+        was_due: chrono::DateTime<Utc>,
+    },
+}
+
+/// Retries an operation now: a manual one with a fresh set of attempts (its open task
+/// closes), a queued one waiting for its next try by making it due at once.
+pub async fn retry_operation(rt: &Runtime, op_id: i64) -> Result<Retried> {
+    let store = &rt.store;
+    let op = super::get_operation(store, op_id).await?;
+    if op.status != "queued" {
+        return requeue(rt, op_id, None, "returned")
+            .await
+            .map(Retried::Requeued);
+    }
+    let now = rt.clock.now();
+    if op.next_run_at <= now {
+        return Err(Error::Invalid(format!(
+            "operation #{op_id} is queued and already due: a worker takes it on its next pass (`provisor work --until-idle` or the daemon)"
+        )));
+    }
+    let r = operation::Entity::update_many()
+        .col_expr(
+            operation::Column::NextRunAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .col_expr(
+            operation::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(operation::Column::Id.eq(op_id))
+        .filter(operation::Column::Status.eq("queued"))
+        .exec(store.db())
+        .await
+        .map_err(db_err("making the operation due"))?;
+    if r.rows_affected == 0 {
+        return Err(Error::Invalid(format!(
+            "operation #{op_id} was taken by a worker just now; `provisor ops show {op_id}` shows how it went"
+        )));
+    }
+    Ok(Retried::DueNow {
+        op: super::get_operation(store, op_id).await?,
+        was_due: op.next_run_at,
+    })
 }
 
 async fn requeue(
@@ -185,7 +252,7 @@ async fn requeue(
     let op = super::get_operation(store, op_id).await?;
     if op.status != "manual" {
         return Err(Error::Invalid(format!(
-            "operation #{op_id} is {}; only manual operations can be retried (queued ones run on their own)",
+            "operation #{op_id} is {}; only manual operations, and queued ones waiting for their next try, can be retried",
             op.status
         )));
     }

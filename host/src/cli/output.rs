@@ -134,7 +134,7 @@ pub fn opt(v: &Option<String>) -> String {
 /// `--limit` and `--offset` of a long listing.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct Paging {
-    /// Show at most this many rows (1 to 10000).
+    /// Show at most this many rows (1 to 1000000).
     #[arg(long, default_value_t = 100)]
     pub limit: u64,
     /// Skip this many rows first (the next page: --offset 100, 200, …).
@@ -143,7 +143,7 @@ pub struct Paging {
 }
 
 /// The most rows one page may ask for.
-pub const LIMIT_MAX: u64 = 10_000;
+pub const LIMIT_MAX: u64 = 1_000_000;
 
 impl Paging {
     /// Refuses a limit of 0 or above [`LIMIT_MAX`]; answers how many rows to read:

@@ -140,6 +140,24 @@ fn long_and_control_character_fields_are_refused_at_input() {
             100_000,
             200,
         );
+        // Values a staff member types into a task or an admin action are bounded too.
+        let value = format!("remote_id={}", "v".repeat(5_000));
+        refused_long(
+            &home,
+            &["tasks", "complete", "1", "--set", &value],
+            backend,
+            5_000,
+            1000,
+        );
+        refused_long(
+            &home,
+            &[
+                "services", "action", "1", "reboot", "--set", &value, "--yes",
+            ],
+            backend,
+            5_000,
+            1000,
+        );
         let email = format!("{}@example.com", "e".repeat(300));
         refused_long(
             &home,

@@ -301,12 +301,20 @@ fn parse_json_arg(text: Option<String>, what: &str) -> Result<Value> {
 fn key_values(items: &[String], what: &str) -> Result<Map<String, Value>> {
     let mut out = Map::new();
     for item in items {
-        let (k, v) = item
-            .split_once('=')
-            .ok_or_else(|| Error::Invalid(format!("{what} {item:?} must look like KEY=VALUE")))?;
+        let (k, v) = item.split_once('=').ok_or_else(|| {
+            Error::Invalid(format!(
+                "{what} {:?} must look like KEY=VALUE",
+                crate::input::preview(item)
+            ))
+        })?;
         if k.is_empty() {
-            return Err(Error::Invalid(format!("{what} {item:?} has no key")));
+            return Err(Error::Invalid(format!(
+                "{what} {:?} has no key",
+                crate::input::preview(item)
+            )));
         }
+        crate::input::check_line(&format!("{what} key"), k, crate::input::NAME_MAX)?;
+        crate::input::check_line(&format!("{what} {k}"), v, crate::input::TEXT_MAX)?;
         out.insert(k.to_string(), Value::String(v.to_string()));
     }
     Ok(out)
@@ -768,6 +776,8 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
             }
         }
         ServicesCmd::Action { id, name, set, yes } => {
+            // The form values are read (and bounded) before anything is asked of the module.
+            let mut params = key_values(&set, "--set")?;
             let rt = ctx.runtime().await?;
             let actions: Result<Vec<provisor_module_api::AdminAction>> =
                 engine::call_now(&rt, id, Call::AdminActions, Map::new()).await;
@@ -789,7 +799,6 @@ pub async fn services(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
                     "{name} asks for confirmation: {question} Add --yes to go ahead."
                 )));
             }
-            let mut params = key_values(&set, "--set")?;
             params.insert("action".into(), Value::String(name.clone()));
             let op = engine::request(&rt, id, "action", Value::Object(params)).await?;
             println!("{name} of service #{id} queued as operation #{}", op.id);

@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0008AttemptMessages),
             Box::new(M0009HandlerStuckCalls),
             Box::new(M0010SecretKey),
+            Box::new(M0011ClientEmailLower),
         ]
     }
 }
@@ -1127,5 +1128,36 @@ impl MigrationTrait for M0010SecretKey {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("secret_key").to_owned())
             .await
+    }
+}
+
+/// Emails are looked up case-insensitively (`lower(email)`); rows written before emails
+/// were stored in lower case keep theirs, so the lookup needs an index on the
+/// expression, or every lookup (one per account on import) scans the clients.
+pub(crate) struct M0011ClientEmailLower;
+
+impl MigrationName for M0011ClientEmailLower {
+    fn name(&self) -> &str {
+        "m0011_client_email_lower"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0011ClientEmailLower {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // Both backends index an expression with the same statement.
+        m.get_connection()
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS clients_email_lower ON clients (lower(email))",
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.get_connection()
+            .execute_unprepared("DROP INDEX IF EXISTS clients_email_lower")
+            .await
+            .map(|_| ())
     }
 }

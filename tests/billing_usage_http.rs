@@ -396,7 +396,7 @@ fn exchange(s: &mut TcpStream, req: &[u8]) -> (String, f64) {
 fn slow_and_idle_connections_are_closed_and_health_still_answers() {
     let home = TestHome::new()
         .with_env("PROVISOR_API_TOKEN", TOKEN)
-        .with_env("PROVISOR_API_HEADER_TIMEOUT_SECS", "2")
+        .with_env("PROVISOR_API_HEADER_TIMEOUT_SECS", "4")
         .with_env("PROVISOR_API_BODY_TIMEOUT_SECS", "2")
         .with_env("PROVISOR_API_MAX_CONNECTIONS", "100")
         .with_env("PROVISOR_API_MAX_CONNECTIONS_PER_IP", "32");
@@ -422,7 +422,7 @@ fn slow_and_idle_connections_are_closed_and_health_still_answers() {
     let (answer, secs) = exchange(&mut connect_from("127.0.0.2", &addr), health);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     assert!(
-        secs < 1.5,
+        secs < 3.0,
         "health took {secs:.1} s behind 200 slow clients"
     );
     // The slow address is over its share: told to come back, not left hanging.
@@ -432,7 +432,7 @@ fn slow_and_idle_connections_are_closed_and_health_still_answers() {
         answer.to_ascii_lowercase().contains("retry-after: 1"),
         "{answer:?}"
     );
-    assert!(secs < 1.5, "the refusal took {secs:.1} s");
+    assert!(secs < 3.0, "the refusal took {secs:.1} s");
 
     // Every slow connection is closed by the server within the header timeout.
     let t = std::time::Instant::now();
@@ -441,7 +441,7 @@ fn slow_and_idle_connections_are_closed_and_health_still_answers() {
         let _ = s.read_to_end(&mut buf);
     }
     let waited = t.elapsed().as_secs_f64();
-    assert!(waited < 6.0, "slow connections were held {waited:.1} s");
+    assert!(waited < 12.0, "slow connections were held {waited:.1} s");
     drop(slow);
     std::thread::sleep(Duration::from_millis(300));
     let (answer, _) = exchange(&mut connect_from("127.0.0.1", &addr), health);
@@ -455,14 +455,14 @@ fn slow_and_idle_connections_are_closed_and_health_still_answers() {
     let (answer, secs) = exchange(&mut s, head.as_bytes());
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
     assert!(answer.contains("BODY_TIMEOUT"), "{answer:?}");
-    assert!((1.5..6.0).contains(&secs), "408 after {secs:.1} s");
+    assert!((1.5..8.0).contains(&secs), "408 after {secs:.1} s");
 
     // A kept-alive connection left idle after its answer is closed too.
     let mut s = connect_from("127.0.0.1", &addr);
     let (answer, secs) = exchange(&mut s, b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     assert!(
-        (1.5..6.0).contains(&secs),
+        (3.5..12.0).contains(&secs),
         "idle connection closed after {secs:.1} s"
     );
 

@@ -334,10 +334,12 @@ fn hung_calls_are_capped_per_handler_and_its_operations_wait() {
     let pid = daemon.child.id();
     daemon.wait_for("is not called: 2 of its calls", Duration::from_secs(20));
     let at_cap = threads(pid);
-    std::thread::sleep(Duration::from_secs(6));
+    // A check a second: a leak would add about eight threads; the runtime's own pool
+    // may add a couple for file work.
+    std::thread::sleep(Duration::from_secs(8));
     let later = threads(pid);
     assert!(
-        later <= at_cap + 1,
+        later <= at_cap + 3,
         "threads grew from {at_cap} to {later} while the handler was at its cap:\n{}",
         daemon.output()
     );

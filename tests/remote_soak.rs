@@ -718,15 +718,45 @@ fn soak(b: &'static str, url: Option<String>) -> String {
         .map(|(id, t)| format!("    #{id}: {}", t["reason"].as_str().unwrap_or_default()))
         .collect();
 
-    // Phase 2: the faults are gone; staff send every task back.
-    for task in manual.values() {
-        env.ok(&["tasks", "retry", &task["id"].to_string()]);
+    // Phase 2: the faults are gone; staff send every task back. A license create that
+    // escalated on transient errors (not on its own "may have sold" question) looks
+    // for its lost order once more and then asks: staff check the account (here: the
+    // simulator holds no license for it) and send that task back too.
+    let mut open = manual;
+    let mut second = Progress::default();
+    for round in 1..=3 {
+        for task in open.values() {
+            env.ok(&["tasks", "retry", &task["id"].to_string()]);
+        }
+        let p = env.work_until_quiet("after the tasks were sent back");
+        second.runs += p.runs;
+        second.done += p.done;
+        second.retried += p.retried;
+        second.took += p.took;
+        open = env.check_host(&ordered, "after the tasks were sent back");
+        if open.is_empty() {
+            break;
+        }
+        for (id, task) in &open {
+            let reason = task["reason"].as_str().unwrap_or_default();
+            assert!(
+                round < 3 && reason.contains("may have sold a license"),
+                "[{b}] services still in tasks with the faults off (round {round}): #{id}: {task:#}"
+            );
+            let remoteid = if reason.contains(&format!("remoteid a{id}")) {
+                format!("a{id}")
+            } else {
+                format!("l{id}")
+            };
+            assert!(
+                !env.bm_api.licenses().iter().any(|l| l.remoteid == remoteid),
+                "[{b}] service #{id} asks whether its license was bought, and it was: {task:#}"
+            );
+        }
     }
-    let second = env.work_until_quiet("after the tasks were sent back");
-    let left = env.check_host(&ordered, "after the tasks were sent back");
     assert!(
-        left.is_empty(),
-        "[{b}] services still in tasks with the faults off: {left:#?}"
+        open.is_empty(),
+        "[{b}] services still in tasks with the faults off: {open:#?}"
     );
     let services = env.services();
     env.check_remote(&ordered, &services, "after the tasks were sent back");

@@ -216,8 +216,8 @@ pub async fn order_on(
     })
 }
 
-/// The manifest of `module`: as loaded in this process, else as the last process that
-/// loaded it recorded (the highest version loaded). `None` when it is loaded nowhere.
+/// The manifest of `module`: as loaded in this process, else as the registry recorded
+/// it (a CLI that orders without loading modules). `None` when it is loaded nowhere.
 pub(crate) async fn manifest_of(
     rt: &Runtime,
     module: &str,
@@ -225,23 +225,7 @@ pub(crate) async fn manifest_of(
     if let Some(m) = rt.registry.get(module) {
         return Ok(Some(m.manifest.clone()));
     }
-    use crate::store::entities::module_file;
-    let rows = module_file::Entity::find()
-        .filter(module_file::Column::Name.eq(module))
-        .filter(module_file::Column::Status.eq("loaded"))
-        .all(rt.store.db())
-        .await
-        .map_err(db_err("reading the module files"))?;
-    let newest = rows
-        .iter()
-        .filter_map(|r| {
-            let v = semver::Version::parse(r.version.as_deref()?).ok()?;
-            let m: provisor_module_api::Manifest =
-                serde_json::from_str(r.manifest.as_deref()?).ok()?;
-            Some((v, m))
-        })
-        .max_by(|a, b| a.0.cmp(&b.0));
-    Ok(newest.map(|(_, m)| m))
+    crate::registry::Registry::recorded_manifest(&rt.store, module).await
 }
 
 /// Refuses, at request time, an operation the service's module does not implement

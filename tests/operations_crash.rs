@@ -87,11 +87,12 @@ fn journal(home: &TestHome) -> PathBuf {
 }
 
 /// Orders `n` services of plan `P` and returns their ids. This calls the same
-/// `engine::order` as `provisor services order`, but in this process: the command
+/// `provisor_app::order::order` as `provisor services order`, but in this process: the command
 /// builds a whole runtime (module scan and load) per order, ~0.1 s of CPU each, which
 /// would make ordering 500 services the bulk of this test.
 fn order(home: &TestHome, n: usize) -> BTreeSet<i64> {
-    use provisor::{clock::Clock, engine, home::Home, registry, runtime, store::Store};
+    use provisor_runtime::{self as runtime, registry};
+    use provisor_store::{clock::Clock, home::Home, Store};
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -117,7 +118,7 @@ fn order(home: &TestHome, n: usize) -> BTreeSet<i64> {
         .expect("runtime");
         let mut ids = Vec::with_capacity(n);
         for _ in 0..n {
-            let o = engine::order(&rt, CLIENT, "P", None, serde_json::Map::new())
+            let o = provisor_app::order::order(&rt, CLIENT, "P", None, serde_json::Map::new())
                 .await
                 .expect("order");
             ids.push(o.service_id);

@@ -1,0 +1,76 @@
+//! The application context: the home, the database and the runtime limits one process
+//! works with, and how the store and the runtime are opened from them.
+
+use std::sync::Arc;
+
+use provisor_runtime::registry::{LoadPolicy, Registry};
+use provisor_runtime::{Limits, Runtime};
+use provisor_store::clock::Clock;
+use provisor_store::error::Result;
+use provisor_store::home::Home;
+use provisor_store::Store;
+
+/// Everything a command may need, opened on demand.
+pub struct Ctx {
+    pub home: Home,
+    /// Whether the home was named (`--home` or PROVISOR_HOME), not the default.
+    pub home_given: bool,
+    pub database_url: Option<String>,
+    pub limits: Limits,
+}
+
+impl Ctx {
+    /// Opens (and migrates) the database, with the secret key (see `store::secrets`).
+    pub async fn store(&self) -> Result<Store> {
+        self.home.ensure()?;
+        let url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| self.home.sqlite_url());
+        let ring = provisor_store::KeyRing::for_home(&self.home.secret_key())?;
+        Store::open_with_secrets(&url, ring).await
+    }
+
+    /// The runtime without loading modules: for commands that only write the queue
+    /// (orders, requests, task completion) and never call a module.
+    pub async fn runtime_without_modules(&self) -> Result<Arc<Runtime>> {
+        let store = self.store().await?;
+        let registry = Arc::new(Registry::new(
+            self.home.clone(),
+            store.clone(),
+            LoadPolicy::standard(),
+            false,
+            "cli",
+        ));
+        Ok(Arc::new(Runtime::new(
+            self.home.clone(),
+            store,
+            registry,
+            Clock::system(),
+            self.limits.clone(),
+        )?))
+    }
+
+    /// Opens the database and the registry, and scans the modules directory. When a
+    /// daemon runs, it owns the recorded module state and this process only reads.
+    pub async fn runtime(&self) -> Result<Arc<Runtime>> {
+        let store = self.store().await?;
+        let record = !crate::daemon::is_running(&self.home);
+        let registry = Arc::new(Registry::new(
+            self.home.clone(),
+            store.clone(),
+            LoadPolicy::standard(),
+            record,
+            "cli",
+        ));
+        registry.learn_proven().await?;
+        registry.scan().await?;
+        Ok(Arc::new(Runtime::new(
+            self.home.clone(),
+            store,
+            registry,
+            Clock::system(),
+            self.limits.clone(),
+        )?))
+    }
+}

@@ -1,0 +1,46 @@
+//! What billing asks of provisioning, done with the engine: reading a service's usage
+//! from its module and queueing an action on a service.
+
+use serde_json::{Map, Value};
+
+use provisor_runtime::{Call, Runtime};
+use provisor_store::clock::Clock;
+use provisor_store::error::Result;
+use provisor_store::Store;
+
+/// The engine-backed [`provisor_billing::Driver`].
+pub struct EngineDriver<'a> {
+    rt: &'a Runtime,
+}
+
+impl<'a> EngineDriver<'a> {
+    /// A driver over `rt`.
+    pub fn new(rt: &'a Runtime) -> Self {
+        EngineDriver { rt }
+    }
+}
+
+#[async_trait::async_trait]
+impl provisor_billing::Driver for EngineDriver<'_> {
+    fn store(&self) -> &Store {
+        &self.rt.store
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.rt.clock
+    }
+
+    async fn read_usage(
+        &self,
+        service_id: i64,
+        request: Map<String, Value>,
+    ) -> Result<provisor_module_api::UsageReport> {
+        provisor_engine::call_now(self.rt, service_id, Call::Usage, request).await
+    }
+
+    async fn request(&self, service_id: i64, action: &str) -> Result<i64> {
+        provisor_engine::request(self.rt, service_id, action, Value::Null)
+            .await
+            .map(|op| op.id)
+    }
+}

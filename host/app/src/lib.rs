@@ -1,0 +1,25 @@
+//! The application layer: each use case once, for the CLI, the daemon and the HTTP API.
+//!
+//! Owns: the order (the engine's checks and routing, billing's quote and invoice, one
+//! transaction), the daily run (billing, then the modules' daily work, recorded once per
+//! day), the import of a panel's existing services, what billing asks of provisioning
+//! ([`driver::EngineDriver`]), the context a process opens the store and runtime from,
+//! and the daemon (workers, watcher, scheduler, HTTP API).
+//! Must not: parse arguments or render output; the CLI does.
+
+pub mod context;
+pub mod daemon;
+pub mod daily;
+pub mod driver;
+pub mod order;
+pub mod sync;
+
+pub use context::Ctx;
+
+use provisor_store::clock::Clock;
+use provisor_store::error::Result;
+
+/// Today, in the billing time zone: the one "today" of every use case.
+pub fn today(clock: &Clock) -> Result<chrono::NaiveDate> {
+    Ok(provisor_billing::usage::BillingZone::from_env()?.date_of(clock.now()))
+}

@@ -1,0 +1,349 @@
+//! Import and sync (ComputeStacks' Server Sync Tool): page through a handler's
+//! `list_accounts`, record remote accounts we do not know as services without
+//! provisioning them, and reconcile the states of those we do.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use provisor_module_api::{
+    AccountPage, Capability, ListAccountsRequest, RemoteAccount, RemoteStatus,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use provisor_engine::catalog;
+use provisor_engine::handlers;
+use provisor_runtime::{Call, CallContext, Runtime};
+use provisor_store::db_err;
+use provisor_store::entities::{plan, plan_handler, service};
+use provisor_store::error::{Error, Result};
+
+/// Accounts per page asked of the module.
+const PER_PAGE: u32 = 50;
+/// A bound on pages, against a module whose `next_page` never ends.
+const MAX_PAGES: u32 = 10_000;
+
+/// What an import or sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    pub pages: u32,
+    pub seen: u64,
+    pub imported: u64,
+    pub already_known: u64,
+    pub clients_created: u64,
+    /// Imported services given a billing term (`--next-due`).
+    pub scheduled: u64,
+    pub state_changes: Vec<String>,
+    pub missing_remotely: Vec<i64>,
+}
+
+async fn all_accounts(
+    rt: &Runtime,
+    name: &str,
+) -> Result<(
+    provisor_store::entities::handler::Model,
+    Vec<RemoteAccount>,
+    u32,
+)> {
+    let h = handlers::get(&rt.store, name).await?;
+    let instance = rt.instance(&h).await?;
+    if !instance.module.supports(Capability::ListAccounts) {
+        return Err(Error::Invalid(format!(
+            "module {} {} cannot list accounts, so handler {name} cannot be imported or synced",
+            instance.module.name(),
+            instance.module.manifest.version
+        )));
+    }
+    let mut accounts = Vec::new();
+    let mut page = 1;
+    let mut pages = 0;
+    loop {
+        let answer: AccountPage = instance
+            .call(
+                Call::ListAccounts,
+                &ListAccountsRequest {
+                    page,
+                    per_page: PER_PAGE,
+                },
+                CallContext::default(),
+            )
+            .await
+            .map_err(|source| Error::Module {
+                context: format!("handler {name}: list_accounts page {page}"),
+                source,
+            })?;
+        pages += 1;
+        accounts.extend(answer.accounts);
+        match answer.next_page {
+            Some(next) if next > page && pages < MAX_PAGES => page = next,
+            Some(next) if next <= page => {
+                return Err(Error::Invalid(format!(
+                    "handler {name}: list_accounts page {page} pointed back to page {next}; the module's paging is broken"
+                )))
+            }
+            _ => break,
+        }
+    }
+    Ok((h, accounts, pages))
+}
+
+fn status_of(s: RemoteStatus) -> &'static str {
+    match s {
+        RemoteStatus::Suspended => "suspended",
+        RemoteStatus::Terminated => "terminated",
+        RemoteStatus::Active | RemoteStatus::Unknown => "active",
+    }
+}
+
+/// How `handlers import` places what it brings in.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Every imported account goes on this plan (one the handler serves), instead of
+    /// the plan matching its remote plan, else the handler's first plan.
+    pub plan: Option<String>,
+    /// Imported services are billed from this date: each gets a billing term whose
+    /// first period starts then (the plan must have a price).
+    pub next_due: Option<chrono::NaiveDate>,
+}
+
+/// Records every remote account the handler has that we do not know yet.
+pub async fn import(rt: &Runtime, name: &str, opts: &ImportOptions) -> Result<SyncReport> {
+    let store = &rt.store;
+    // The plans first: a handler that serves none is refused before paging through
+    // the panel.
+    let h = provisor_engine::handlers::get(store, name).await?;
+    if let Some(m) = rt.registry.get(&h.module) {
+        if !m.supports(Capability::ListAccounts) {
+            return Err(Error::Invalid(format!(
+                "module {} {} cannot list accounts, so handler {name} cannot be imported or synced",
+                m.name(),
+                m.manifest.version
+            )));
+        }
+    }
+    let links = plan_handler::Entity::find()
+        .filter(plan_handler::Column::HandlerId.eq(h.id))
+        .all(store.db())
+        .await
+        .map_err(db_err("reading plans"))?;
+    let mut plans = Vec::new();
+    for l in &links {
+        if let Some(p) = plan::Entity::find_by_id(l.plan_id)
+            .one(store.db())
+            .await
+            .map_err(db_err("reading plans"))?
+        {
+            plans.push(p);
+        }
+    }
+    let Some(mut default_plan) = plans.iter().find(|p| !p.is_addon).cloned() else {
+        return Err(Error::Invalid(format!(
+            "handler {name} serves no plan; add one (`provisor plans add NAME --handler {name}`) so imported accounts have a plan"
+        )));
+    };
+    // --plan: one plan for every account, one the handler serves and not an addon.
+    let forced = match &opts.plan {
+        Some(wanted) => {
+            let p = catalog::get_plan(store, wanted).await?;
+            if !plans.iter().any(|s| s.id == p.id) || p.is_addon {
+                let served: Vec<&str> = plans
+                    .iter()
+                    .filter(|p| !p.is_addon)
+                    .map(|p| p.name.as_str())
+                    .collect();
+                return Err(Error::Invalid(format!(
+                    "--plan {}: handler {name} does not serve it as a plan of its own (it serves {}); add the handler to the plan or choose one of those",
+                    p.name,
+                    served.join(", ")
+                )));
+            }
+            default_plan = p;
+            true
+        }
+        None => false,
+    };
+    // --next-due: every plan an account may land on must be billable by a term.
+    let mut periods = HashMap::new();
+    if opts.next_due.is_some() {
+        let candidates: Vec<&plan::Model> = if forced {
+            vec![&default_plan]
+        } else {
+            plans.iter().filter(|p| !p.is_addon).collect()
+        };
+        for p in candidates {
+            let period = provisor_billing::schedule::period_for_terms(store.db(), p)
+                .await
+                .map_err(|e| {
+                    Error::Invalid(format!(
+                        "--next-due: {e}; nothing was imported (or import onto a priced plan with --plan)"
+                    ))
+                })?;
+            periods.insert(p.id, period);
+        }
+    }
+    let (h, accounts, pages) = all_accounts(rt, name).await?;
+    let known: HashMap<String, i64> = service::Entity::find()
+        .filter(service::Column::HandlerId.eq(h.id))
+        .all(store.db())
+        .await
+        .map_err(db_err("reading services"))?
+        .into_iter()
+        .filter_map(|s| s.remote_id.map(|r| (r, s.id)))
+        .collect();
+    let mut report = SyncReport {
+        pages,
+        seen: accounts.len() as u64,
+        ..Default::default()
+    };
+    let now = rt.clock.now();
+    for a in accounts {
+        if known.contains_key(&a.remote_id) {
+            report.already_known += 1;
+            continue;
+        }
+        let email = if a.email.is_empty() {
+            format!("{}@imported.invalid", a.remote_id)
+        } else {
+            a.email.clone()
+        };
+        let client = match catalog::find_client_by_email(store, &email).await? {
+            Some(c) => c,
+            None => {
+                let display = if a.name.is_empty() {
+                    email.clone()
+                } else {
+                    a.name.clone()
+                };
+                // The panel's name is made to fit the input rules (escaped, cut), and
+                // the client pays in billing's default currency once there is one.
+                let display =
+                    provisor_store::input::shown(&display, provisor_store::input::NAME_MAX);
+                let currency = provisor_billing::currencies::default_currency(store.db())
+                    .await?
+                    .map(|c| c.code)
+                    .unwrap_or_else(|| "EUR".to_string());
+                // A country only when the panel tells it (else unknown: no tax).
+                let country = a
+                    .attributes
+                    .get("country")
+                    .and_then(Value::as_str)
+                    .map(|c| c.trim().to_ascii_uppercase())
+                    .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_uppercase()))
+                    .unwrap_or_default();
+                report.clients_created += 1;
+                catalog::add_client(store, &display, &email, &currency, &country).await?
+            }
+        };
+        let plan = if forced {
+            &default_plan
+        } else {
+            a.plan_hint
+                .as_deref()
+                .and_then(|hint| {
+                    plans.iter().find(|p| {
+                        !p.is_addon && (p.template.as_deref() == Some(hint) || p.name == hint)
+                    })
+                })
+                .unwrap_or(&default_plan)
+        };
+        let tx = store
+            .db()
+            .begin()
+            .await
+            .map_err(db_err("importing an account"))?;
+        let svc = service::ActiveModel {
+            client_id: Set(client.id),
+            plan_id: Set(plan.id),
+            handler_id: Set(h.id),
+            parent_id: Set(None),
+            status: Set(status_of(a.status).to_string()),
+            remote_id: Set(Some(a.remote_id.clone())),
+            attributes: Set(Value::Object(a.attributes.clone()).to_string()),
+            options: Set("{}".to_string()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&tx)
+        .await
+        .map_err(db_err("storing an imported service"))?;
+        if let (Some(next_due), Some(period)) = (opts.next_due, periods.get(&plan.id)) {
+            if matches!(svc.status.as_str(), "active" | "suspended") {
+                provisor_billing::schedule::start_term(&tx, &svc, *period, next_due, now).await?;
+                report.scheduled += 1;
+            }
+        }
+        tx.commit().await.map_err(db_err("importing an account"))?;
+        report.imported += 1;
+    }
+    Ok(report)
+}
+
+/// Reconciles the states of the handler's services with the remote accounts.
+pub async fn sync(rt: &Runtime, name: &str) -> Result<SyncReport> {
+    let (h, accounts, pages) = all_accounts(rt, name).await?;
+    let store = &rt.store;
+    let remote: HashMap<String, RemoteAccount> = accounts
+        .into_iter()
+        .map(|a| (a.remote_id.clone(), a))
+        .collect();
+    let mut report = SyncReport {
+        pages,
+        seen: remote.len() as u64,
+        ..Default::default()
+    };
+    let services = service::Entity::find()
+        .filter(service::Column::HandlerId.eq(h.id))
+        .filter(service::Column::Status.is_in(["active", "suspended"]))
+        .all(store.db())
+        .await
+        .map_err(db_err("reading services"))?;
+    for s in services {
+        let Some(rid) = s.remote_id.clone() else {
+            continue;
+        };
+        match remote.get(&rid) {
+            None => report.missing_remotely.push(s.id),
+            Some(a) => {
+                let want = status_of(a.status);
+                if a.status != RemoteStatus::Unknown && want != s.status {
+                    // Only when no operation is under way: it will set the state itself.
+                    let busy = provisor_store::entities::operation::Entity::find()
+                        .filter(provisor_store::entities::operation::Column::ServiceId.eq(s.id))
+                        .filter(
+                            provisor_store::entities::operation::Column::Status
+                                .is_in(["queued", "running", "manual"]),
+                        )
+                        .one(store.db())
+                        .await
+                        .map_err(db_err("reading operations"))?;
+                    if busy.is_some() {
+                        continue;
+                    }
+                    service::Entity::update_many()
+                        .col_expr(
+                            service::Column::Status,
+                            sea_orm::sea_query::Expr::value(want),
+                        )
+                        .col_expr(
+                            service::Column::UpdatedAt,
+                            sea_orm::sea_query::Expr::value(Utc::now()),
+                        )
+                        .filter(service::Column::Id.eq(s.id))
+                        .filter(service::Column::Status.eq(s.status.clone()))
+                        .exec(store.db())
+                        .await
+                        .map_err(db_err("reconciling a service"))?;
+                    report.state_changes.push(format!(
+                        "service #{} {} -> {want} (remote {rid})",
+                        s.id, s.status
+                    ));
+                }
+            }
+        }
+    }
+    Ok(report)
+}

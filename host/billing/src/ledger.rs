@@ -1,0 +1,253 @@
+//! The client credit ledger: append-only entries (amount, currency, reason, and the
+//! invoice or payment behind it); a balance is the sum of a client's entries in a
+//! currency. Nothing updates or deletes an entry; a correction is another entry.
+//! Credit never goes below zero: there is no overdraft.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+use serde::Serialize;
+
+use super::currencies;
+use super::invoices::{self, Applied};
+use super::money::{self, Currency};
+use provisor_store::entities::{client, credit_entry};
+use provisor_store::error::{Error, Result};
+use provisor_store::lookup;
+use provisor_store::{db_err, Store};
+
+/// One ledger entry as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    pub id: i64,
+    pub amount: String,
+    pub currency: String,
+    pub reason: String,
+    pub invoice_id: Option<i64>,
+    pub payment_id: Option<i64>,
+    pub created_at: String,
+}
+
+impl From<&credit_entry::Model> for EntryView {
+    fn from(e: &credit_entry::Model) -> Self {
+        EntryView {
+            id: e.id,
+            amount: e.amount.clone(),
+            currency: e.currency.clone(),
+            reason: e.reason.clone(),
+            invoice_id: e.invoice_id,
+            payment_id: e.payment_id,
+            created_at: e.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A client's ledger.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ledger {
+    pub client_id: i64,
+    pub client: String,
+    pub currency: String,
+    /// The balance in the client's currency.
+    pub balance: String,
+    pub entries: Vec<EntryView>,
+}
+
+/// What an adjustment did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Adjusted {
+    pub client_id: i64,
+    pub entry: EntryView,
+    /// The balance after the adjustment and after any credit applied to invoices.
+    pub balance: String,
+    pub currency: String,
+    /// Invoices the new credit went to.
+    pub applied: Vec<Applied>,
+}
+
+/// A client's balance in a currency: the sum of the entries.
+pub(crate) async fn balance<C: ConnectionTrait>(
+    db: &C,
+    client_id: i64,
+    currency: &str,
+) -> Result<Decimal> {
+    let rows = credit_entry::Entity::find()
+        .filter(credit_entry::Column::ClientId.eq(client_id))
+        .filter(credit_entry::Column::Currency.eq(currency))
+        .all(db)
+        .await
+        .map_err(db_err("reading the credit ledger"))?;
+    let mut sum = Decimal::ZERO;
+    for r in &rows {
+        sum += money::from_db(&r.amount, &format!("credit entry #{}", r.id))?;
+    }
+    Ok(sum)
+}
+
+/// Appends one entry. Callers hold the client's lock and have checked the balance.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn append<C: ConnectionTrait>(
+    db: &C,
+    client_id: i64,
+    currency: &Currency,
+    amount: Decimal,
+    reason: String,
+    invoice_id: Option<i64>,
+    payment_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<credit_entry::Model> {
+    credit_entry::ActiveModel {
+        client_id: Set(client_id),
+        currency: Set(currency.code.clone()),
+        amount: Set(currency.text(amount)),
+        reason: Set(reason),
+        invoice_id: Set(invoice_id),
+        payment_id: Set(payment_id),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(db_err("writing the credit ledger"))
+}
+
+/// The balance after an adjustment, or the refusal that keeps it from going below
+/// zero.
+pub fn after_adjustment(
+    balance: Decimal,
+    amount: Decimal,
+    currency: &Currency,
+    who: &str,
+) -> Result<Decimal> {
+    let after = balance + amount;
+    if after < Decimal::ZERO {
+        return Err(Error::Invalid(format!(
+            "{who} has {} of credit; taking {} would leave {}, and credit never goes below zero (there is no overdraft)",
+            currency.format(balance),
+            currency.format(-amount),
+            currency.format(after),
+        )));
+    }
+    Ok(after)
+}
+
+/// `clients credit ID --amount X --reason R`: adds (positive) or takes (negative)
+/// credit in the client's currency. New credit goes to unpaid invoices at once.
+pub async fn adjust(
+    store: &Store,
+    client_ref: &str,
+    amount: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Adjusted> {
+    let c = lookup::get_client(store, client_ref).await?;
+    let cur = currencies::require(store.db(), &c.currency)
+        .await
+        .map_err(|e| Error::Invalid(format!("client #{} pays in {}: {e}", c.id, c.currency)))?;
+    let value = cur.parse_amount(amount, "--amount")?;
+    if value.is_zero() {
+        return Err(Error::Invalid(
+            "--amount is zero: give a positive amount to add credit or a negative one to take it"
+                .into(),
+        ));
+    }
+    let reason = reason.trim();
+    provisor_store::input::check_line("--reason", reason, 500)?;
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(Error::Invalid(
+            "--reason must say why, in 1 to 500 characters".into(),
+        ));
+    }
+    let (tx, _turn) = super::begin_for_client(store, c.id).await?;
+    let before = balance(&tx, c.id, &cur.code).await?;
+    after_adjustment(
+        before,
+        value,
+        &cur,
+        &format!("client #{} ({})", c.id, c.name),
+    )?;
+    let entry = append(&tx, c.id, &cur, value, reason.to_string(), None, None, now).await?;
+    let applied = if value > Decimal::ZERO {
+        invoices::apply_credit(&tx, &c, &cur, super::day_of(now), now).await?
+    } else {
+        Vec::new()
+    };
+    let after = balance(&tx, c.id, &cur.code).await?;
+    tx.commit().await.map_err(db_err("adjusting credit"))?;
+    Ok(Adjusted {
+        client_id: c.id,
+        entry: EntryView::from(&entry),
+        balance: cur.text(after),
+        currency: cur.code,
+        applied,
+    })
+}
+
+/// A client's ledger, oldest entry first, with the balance in the client's currency.
+pub async fn show(store: &Store, client_ref: &str) -> Result<Ledger> {
+    let c: client::Model = lookup::get_client(store, client_ref).await?;
+    let rows = credit_entry::Entity::find()
+        .filter(credit_entry::Column::ClientId.eq(c.id))
+        .order_by_asc(credit_entry::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading the credit ledger"))?;
+    let mut sum = Decimal::ZERO;
+    for r in rows.iter().filter(|r| r.currency == c.currency) {
+        sum += money::from_db(&r.amount, &format!("credit entry #{}", r.id))?;
+    }
+    let balance = match currencies::find(store.db(), &c.currency).await? {
+        Some(cur) => cur.text(sum),
+        None => sum.to_string(),
+    };
+    Ok(Ledger {
+        client_id: c.id,
+        client: c.name,
+        currency: c.currency,
+        balance,
+        entries: rows.iter().map(EntryView::from).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Rounding;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any sequence of adjustments, each refused when it would overdraw: the
+        /// balance is always the sum of the accepted entries and never negative.
+        #[test]
+        fn balance_is_the_sum_and_never_negative(steps in prop::collection::vec(-50_000i64..50_000, 1..60)) {
+            let eur = Currency {
+                code: "EUR".into(),
+                symbol: "€".into(),
+                minor_units: 2,
+                rate: Decimal::ONE,
+                rounding: Rounding::HalfUp,
+                is_default: true,
+            };
+            let mut entries: Vec<Decimal> = Vec::new();
+            let mut balance = Decimal::ZERO;
+            for s in steps {
+                let amount = Decimal::new(s, 2);
+                match after_adjustment(balance, amount, &eur, "client") {
+                    Ok(after) => {
+                        entries.push(amount);
+                        balance = after;
+                    }
+                    Err(e) => {
+                        prop_assert!(balance + amount < Decimal::ZERO);
+                        prop_assert!(e.to_string().contains("no overdraft"));
+                    }
+                }
+                prop_assert!(balance >= Decimal::ZERO);
+                prop_assert_eq!(balance, entries.iter().copied().sum::<Decimal>());
+            }
+        }
+    }
+}

@@ -1,0 +1,846 @@
+//! Prepaid recurring billing and licenses: renewal invoices ahead of the due date,
+//! overdue suspends and terminates, unsuspends when paid, monthly license charges.
+//!
+//! A service of a priced plan gets a **billing term** when its order's invoice is paid
+//! in full ([`on_paid`], called in the payment's transaction): the period comes from
+//! the price it was ordered at (licenses are always monthly), the term is anchored on
+//! the day the invoice was paid in full, and periods are counted from that anchor in
+//! calendar months clamped to month ends (Jan 31 → Feb 28/29 → Mar 31).
+//!
+//! The daily run for a date D ([`daily`]):
+//! 1. **Renewals**, one transaction per client (the client's lock held): every live
+//!    service whose next uninvoiced period starts within [`Settings::renew_days`] of D
+//!    gets a line for that period; the client's lines go on one invoice issued on D
+//!    (credit applied first, by `invoices::issue_in`). Each (service, period start) is
+//!    a row of `renewals` under a unique index, so a date run twice, or a past date run
+//!    again, bills once, and a run killed half-way leaves whole clients done or not.
+//! 2. **Overdue**: an unpaid renewal invoice more than `grace_days` past its due date
+//!    queues a `suspend` of each of its services, more than `terminate_days` past it a
+//!    `terminate` (both through `engine::request`, recorded once in `billing_actions`).
+//!
+//! Paying a renewal advances the term's next due date; paying an invoice whose service
+//! was suspended for it queues the `unsuspend` in the payment's transaction.
+//! A service that is terminated (or has a terminate pending), or that is attached to
+//! a service that is, gets no renewal: its term ends.
+
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde_json::Value;
+
+use super::invoices::{self, NewLine};
+use super::money::{self, Currency};
+use super::prices::{self, Period};
+use super::run::Event;
+use super::{currencies, taxes};
+use crate::Driver;
+use provisor_store::db_err;
+use provisor_store::entities::{
+    billing_action, billing_term, client, invoice, invoice_line, operation, payment, plan, renewal,
+    service,
+};
+use provisor_store::error::{Error, Result};
+
+/// Modules whose services are licenses: billed monthly while attached to a live service.
+pub const LICENSE_MODULES: [&str; 2] = ["ispsystem-noc", "billmanager-noc-addon"];
+
+/// Test-only: the renewal step exits the process after this many clients (to check
+/// that a run killed half-way and started again bills every client once).
+pub const TEST_CRASH_ENV: &str = "PROVISOR_TEST_CRASH_AFTER_CLIENTS";
+
+/// The recurring run's settings, from the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// `PROVISOR_RENEW_DAYS` (default 7): a renewal is invoiced this many days before
+    /// its period starts (its due date).
+    pub renew_days: u32,
+    /// `PROVISOR_GRACE_DAYS` (default 3): an unpaid renewal more than this many days
+    /// past its due date queues a suspend.
+    pub grace_days: u32,
+    /// `PROVISOR_TERMINATE_DAYS` (default 14): more than this many days past its due
+    /// date, a terminate.
+    pub terminate_days: u32,
+}
+
+impl Settings {
+    /// Reads the settings; a value that is not a whole number of days is refused.
+    pub fn from_env() -> Result<Settings> {
+        fn days(key: &str, default: u32) -> Result<u32> {
+            match std::env::var(key) {
+                Err(_) => Ok(default),
+                Ok(v) => v.trim().parse::<u32>().ok().filter(|d| *d <= 366).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{key}={v:?} is not a number of days: set it to a whole number from 0 to 366 (default {default}), or unset it"
+                    ))
+                }),
+            }
+        }
+        let s = Settings {
+            renew_days: days("PROVISOR_RENEW_DAYS", 7)?,
+            grace_days: days("PROVISOR_GRACE_DAYS", 3)?,
+            terminate_days: days("PROVISOR_TERMINATE_DAYS", 14)?,
+        };
+        if s.terminate_days <= s.grace_days {
+            return Err(Error::Invalid(format!(
+                "PROVISOR_TERMINATE_DAYS ({}) must be more than PROVISOR_GRACE_DAYS ({}): a service is suspended before it is terminated",
+                s.terminate_days, s.grace_days
+            )));
+        }
+        Ok(s)
+    }
+}
+
+/// The start of period `k` of a term anchored on `anchor` (`k` counted in months).
+fn months_after(anchor: NaiveDate, months: u32) -> NaiveDate {
+    anchor
+        .checked_add_months(Months::new(months))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// Whole months from `anchor` to `day` (both on the anchor's month grid).
+fn months_between(anchor: NaiveDate, day: NaiveDate) -> u32 {
+    let a = anchor.year() * 12 + anchor.month0() as i32;
+    let b = day.year() * 12 + day.month0() as i32;
+    (b - a).max(0) as u32
+}
+
+/// The period that starts on `start` in a term anchored on `anchor`: (start, last day,
+/// the next period's start).
+pub fn period_after(
+    anchor: NaiveDate,
+    period: Period,
+    start: NaiveDate,
+) -> (NaiveDate, NaiveDate, NaiveDate) {
+    let k = months_between(anchor, start);
+    let next = months_after(anchor, k + period.months());
+    (start, next.pred_opt().unwrap_or(start), next)
+}
+
+fn is_license(p: &plan::Model) -> bool {
+    LICENSE_MODULES.contains(&p.module.as_str())
+}
+
+async fn terminate_pending<C: ConnectionTrait>(db: &C, service_id: i64) -> Result<bool> {
+    Ok(operation::Entity::find()
+        .filter(operation::Column::ServiceId.eq(service_id))
+        .filter(operation::Column::Kind.eq("terminate"))
+        .filter(operation::Column::Status.is_in(["queued", "running", "manual"]))
+        .one(db)
+        .await
+        .map_err(db_err("reading operations"))?
+        .is_some())
+}
+
+/// Why a service's billing has ended, if it has: it (or the service it is attached
+/// to) is terminated or has a terminate pending.
+async fn ended_because<C: ConnectionTrait>(db: &C, svc: &service::Model) -> Result<Option<String>> {
+    if svc.status == "terminated" {
+        return Ok(Some(format!("service #{} is terminated", svc.id)));
+    }
+    if terminate_pending(db, svc.id).await? {
+        return Ok(Some(format!("service #{} is being terminated", svc.id)));
+    }
+    if let Some(parent) = svc.parent_id {
+        let p = service::Entity::find_by_id(parent)
+            .one(db)
+            .await
+            .map_err(db_err("reading services"))?;
+        match p {
+            None => {
+                return Ok(Some(format!(
+                    "service #{} is attached to service #{parent}, which no longer exists",
+                    svc.id
+                )))
+            }
+            Some(p) if p.status == "terminated" || terminate_pending(db, p.id).await? => {
+                return Ok(Some(format!(
+                    "service #{} is attached to service #{parent}, which is terminated",
+                    svc.id
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// The plan's price for `period` in the client's currency, else the default
+/// currency's converted; a refusal naming the fix when there is neither.
+async fn price_for<C: ConnectionTrait>(
+    db: &C,
+    p: &plan::Model,
+    period: Period,
+    cur: &Currency,
+) -> Result<Decimal> {
+    let (rows, _) = prices::rows(db, p.id).await?;
+    let what = format!("plan {} {} price", p.name, period.as_str());
+    if let Some(r) = rows
+        .iter()
+        .find(|r| r.currency == cur.code && r.period == period.as_str())
+    {
+        return money::from_db(&r.amount, &what);
+    }
+    if let Some(d) = currencies::default_currency(db).await? {
+        if let Some(r) = rows
+            .iter()
+            .find(|r| r.currency == d.code && r.period == period.as_str())
+        {
+            return money::convert(money::from_db(&r.amount, &what)?, &d, cur);
+        }
+    }
+    Err(Error::Invalid(format!(
+        "plan {} has no {} price in {} or in the default currency; add one with `provisor plans price {} --currency {} --period {} --amount X`",
+        p.name,
+        period.as_str(),
+        cur.code,
+        p.name,
+        cur.code,
+        period.as_str()
+    )))
+}
+
+/// Called when an invoice is paid in full, in the payment's transaction (the client's
+/// lock held): each service line starts the service's billing term (its order's
+/// invoice) or advances its next due date (a renewal); a service suspended for this
+/// invoice gets its `unsuspend` queued. Returns the operations queued.
+pub(crate) async fn on_paid<C: ConnectionTrait>(
+    db: &C,
+    inv: &invoice::Model,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let lines = invoice_line::Entity::find()
+        .filter(invoice_line::Column::InvoiceId.eq(inv.id))
+        .filter(invoice_line::Column::Kind.eq("service"))
+        .order_by_asc(invoice_line::Column::Position)
+        .all(db)
+        .await
+        .map_err(db_err("reading invoice lines"))?;
+    let paid_day = payment::Entity::find()
+        .filter(payment::Column::InvoiceId.eq(inv.id))
+        .filter(
+            payment::Column::Method
+                .is_not_in([super::invoices::REFUND, super::invoices::REFUND_CREDIT]),
+        )
+        .order_by_desc(payment::Column::ReceivedOn)
+        .one(db)
+        .await
+        .map_err(db_err("reading payments"))?
+        .map(|p| p.received_on)
+        .unwrap_or_else(|| super::day_of(now));
+    let mut queued = Vec::new();
+    for l in lines {
+        let (Some(sid), Some(period), Some(start), Some(end)) = (
+            l.service_id,
+            l.period.as_deref(),
+            l.period_start,
+            l.period_end,
+        ) else {
+            continue;
+        };
+        let Ok(period) = Period::parse(period) else {
+            continue;
+        };
+        let term = billing_term::Entity::find()
+            .filter(billing_term::Column::ServiceId.eq(sid))
+            .one(db)
+            .await
+            .map_err(db_err("reading billing terms"))?;
+        let renewed = renewal::Entity::find()
+            .filter(renewal::Column::ServiceId.eq(sid))
+            .filter(renewal::Column::PeriodStart.eq(start))
+            .filter(renewal::Column::InvoiceId.eq(inv.id))
+            .one(db)
+            .await
+            .map_err(db_err("reading renewals"))?;
+        match (term, renewed) {
+            (Some(t), Some(_)) => {
+                let paid_until = end.succ_opt().unwrap_or(end);
+                if paid_until > t.next_due {
+                    let mut m: billing_term::ActiveModel = t.into();
+                    m.next_due = Set(paid_until);
+                    m.updated_at = Set(now);
+                    m.update(db)
+                        .await
+                        .map_err(db_err("advancing the next due date"))?;
+                }
+            }
+            (None, None) => {
+                let Some(svc) = service::Entity::find_by_id(sid)
+                    .one(db)
+                    .await
+                    .map_err(db_err("reading services"))?
+                else {
+                    continue;
+                };
+                let p = plan::Entity::find_by_id(svc.plan_id)
+                    .one(db)
+                    .await
+                    .map_err(db_err("reading plans"))?;
+                let term_period = match &p {
+                    Some(p) if is_license(p) => Period::Monthly,
+                    _ => period,
+                };
+                // The first paid period runs from the day it was paid in full.
+                let next = period.next_start(paid_day);
+                billing_term::Entity::insert(billing_term::ActiveModel {
+                    service_id: Set(sid),
+                    client_id: Set(inv.client_id),
+                    period: Set(term_period.as_str().to_string()),
+                    anchor: Set(paid_day),
+                    invoiced_until: Set(next),
+                    next_due: Set(next),
+                    ended_on: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                })
+                .on_conflict(
+                    OnConflict::column(billing_term::Column::ServiceId)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(db)
+                .await
+                .map_err(db_err("starting the billing term"))?;
+            }
+            _ => {}
+        }
+        if let Some(op) = unsuspend_in(db, inv, sid, paid_day, now).await? {
+            queued.push(op);
+        }
+    }
+    Ok(queued)
+}
+
+async fn action_of<C: ConnectionTrait>(
+    db: &C,
+    invoice_id: i64,
+    service_id: i64,
+    action: &str,
+) -> Result<Option<billing_action::Model>> {
+    billing_action::Entity::find()
+        .filter(billing_action::Column::InvoiceId.eq(invoice_id))
+        .filter(billing_action::Column::ServiceId.eq(service_id))
+        .filter(billing_action::Column::Action.eq(action))
+        .one(db)
+        .await
+        .map_err(db_err("reading billing actions"))
+}
+
+async fn record_action<C: ConnectionTrait>(
+    db: &C,
+    invoice_id: i64,
+    service_id: i64,
+    action: &str,
+    operation_id: Option<i64>,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    billing_action::Entity::insert(billing_action::ActiveModel {
+        service_id: Set(service_id),
+        invoice_id: Set(invoice_id),
+        action: Set(action.to_string()),
+        operation_id: Set(operation_id),
+        run_date: Set(day),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([
+            billing_action::Column::InvoiceId,
+            billing_action::Column::ServiceId,
+            billing_action::Column::Action,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await
+    .map_err(db_err("recording the billing action"))?;
+    Ok(())
+}
+
+/// The invoice `inv` is paid: if service `sid` was suspended for it (and for no other
+/// invoice still unpaid), queue its unsuspend; a suspend still waiting to run is
+/// cancelled instead.
+async fn unsuspend_in<C: ConnectionTrait>(
+    db: &C,
+    inv: &invoice::Model,
+    sid: i64,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let Some(suspend) = action_of(db, inv.id, sid, "suspend").await? else {
+        return Ok(None);
+    };
+    if action_of(db, inv.id, sid, "unsuspend").await?.is_some()
+        || action_of(db, inv.id, sid, "terminate").await?.is_some()
+    {
+        return Ok(None);
+    }
+    // Another unpaid invoice that suspended it keeps it suspended.
+    let others = billing_action::Entity::find()
+        .filter(billing_action::Column::ServiceId.eq(sid))
+        .filter(billing_action::Column::Action.eq("suspend"))
+        .filter(billing_action::Column::InvoiceId.ne(inv.id))
+        .all(db)
+        .await
+        .map_err(db_err("reading billing actions"))?;
+    for a in others {
+        let unpaid = invoice::Entity::find_by_id(a.invoice_id)
+            .filter(invoice::Column::Status.eq("unpaid"))
+            .one(db)
+            .await
+            .map_err(db_err("reading invoices"))?;
+        if unpaid.is_some() {
+            return Ok(None);
+        }
+    }
+    let Some(svc) = service::Entity::find_by_id(sid)
+        .one(db)
+        .await
+        .map_err(db_err("reading services"))?
+    else {
+        return Ok(None);
+    };
+    // The suspend has not run yet: cancel it rather than undo it.
+    if let Some(op) = suspend.operation_id {
+        let r = operation::Entity::update_many()
+            .col_expr(operation::Column::Status, Expr::value("cancelled"))
+            .col_expr(operation::Column::FinishedAt, Expr::value(now))
+            .col_expr(operation::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                operation::Column::LastError,
+                Expr::value("the invoice was paid before the suspend ran"),
+            )
+            .filter(operation::Column::Id.eq(op))
+            .filter(operation::Column::Status.eq("queued"))
+            .exec(db)
+            .await
+            .map_err(db_err("cancelling the suspend"))?;
+        if r.rows_affected > 0 {
+            record_action(db, inv.id, sid, "unsuspend", None, day, now).await?;
+            return Ok(None);
+        }
+    }
+    if svc.status != "suspended" {
+        return Ok(None);
+    }
+    let pending = operation::Entity::find()
+        .filter(operation::Column::ServiceId.eq(sid))
+        .filter(operation::Column::Status.is_in(["queued", "running", "manual"]))
+        .one(db)
+        .await
+        .map_err(db_err("reading operations"))?;
+    if pending.is_some() {
+        return Ok(None);
+    }
+    let op = provisor_store::queue::insert_operation(
+        db,
+        &svc,
+        "unsuspend",
+        Value::Null,
+        now,
+        provisor_store::queue::max_attempts(),
+    )
+    .await?;
+    record_action(db, inv.id, sid, "unsuspend", Some(op.id), day, now).await?;
+    Ok(Some(op.id))
+}
+
+fn test_crash_after() -> Option<usize> {
+    std::env::var(TEST_CRASH_ENV).ok()?.trim().parse().ok()
+}
+
+/// The recurring step of the daily run for `date`.
+pub async fn daily(rt: &dyn Driver, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
+    let settings = Settings::from_env()?;
+    let mut events = Vec::new();
+    let clients: Vec<i64> = billing_term::Entity::find()
+        .select_only()
+        .column(billing_term::Column::ClientId)
+        .filter(billing_term::Column::EndedOn.is_null())
+        .distinct()
+        .order_by_asc(billing_term::Column::ClientId)
+        .into_tuple()
+        .all(rt.store().db())
+        .await
+        .map_err(db_err("reading billing terms"))?;
+    let crash_after = test_crash_after();
+    for (n, c) in clients.into_iter().enumerate() {
+        if crash_after == Some(n) {
+            eprintln!("{TEST_CRASH_ENV}: exiting after {n} client(s)");
+            std::process::exit(137);
+        }
+        events.extend(renew_client(rt, c, date, settings, dry_run).await?);
+    }
+    events.extend(overdue(rt, date, settings, dry_run).await?);
+    Ok(events)
+}
+
+struct Pending {
+    service_id: i64,
+    period: Period,
+    start: NaiveDate,
+    end: NaiveDate,
+    license: bool,
+}
+
+/// One client's renewals for `date`, in one transaction holding the client's lock.
+async fn renew_client(
+    rt: &dyn Driver,
+    client_id: i64,
+    date: NaiveDate,
+    settings: Settings,
+    dry_run: bool,
+) -> Result<Vec<Event>> {
+    let now = rt.clock().now();
+    let (tx, turn) = super::begin_for_client(rt.store(), client_id).await?;
+    let mut events = Vec::new();
+    let Some(c) = client::Entity::find_by_id(client_id)
+        .one(&tx)
+        .await
+        .map_err(db_err("reading clients"))?
+    else {
+        return Ok(events);
+    };
+    let terms = billing_term::Entity::find()
+        .filter(billing_term::Column::ClientId.eq(client_id))
+        .filter(billing_term::Column::EndedOn.is_null())
+        .order_by_asc(billing_term::Column::ServiceId)
+        .all(&tx)
+        .await
+        .map_err(db_err("reading billing terms"))?;
+    let note = |step: &str, sid: i64, message: String| Event {
+        step: step.to_string(),
+        client_id: Some(client_id),
+        service_id: Some(sid),
+        message,
+        ..Default::default()
+    };
+    let cur = match currencies::require(&tx, &c.currency).await {
+        Ok(cur) => cur,
+        Err(e) => {
+            events.push(Event {
+                step: "renewal".into(),
+                client_id: Some(client_id),
+                message: format!(
+                    "not renewed: client #{client_id} pays in {}: {e}",
+                    c.currency
+                ),
+                ..Default::default()
+            });
+            return Ok(events);
+        }
+    };
+    let tax_rate = taxes::rate_for(&tx, &c.country).await?;
+    let mut lines = Vec::new();
+    let mut pending = Vec::new();
+    let mut wrote = false;
+    for term in terms {
+        let Some(svc) = service::Entity::find_by_id(term.service_id)
+            .one(&tx)
+            .await
+            .map_err(db_err("reading services"))?
+        else {
+            continue;
+        };
+        let Some(p) = plan::Entity::find_by_id(svc.plan_id)
+            .one(&tx)
+            .await
+            .map_err(db_err("reading plans"))?
+        else {
+            continue;
+        };
+        let license = is_license(&p);
+        let step = if license { "license" } else { "renewal" };
+        if let Some(why) = ended_because(&tx, &svc).await? {
+            let mut m: billing_term::ActiveModel = term.clone().into();
+            m.ended_on = Set(Some(date));
+            m.updated_at = Set(now);
+            m.update(&tx)
+                .await
+                .map_err(db_err("ending the billing term"))?;
+            wrote = true;
+            events.push(note(
+                step,
+                svc.id,
+                format!("billing of service #{} ({}) ends: {why}", svc.id, p.name),
+            ));
+            continue;
+        }
+        if !matches!(svc.status.as_str(), "active" | "suspended") {
+            continue;
+        }
+        let Ok(period) = Period::parse(&term.period) else {
+            continue;
+        };
+        let mut until = term.invoiced_until;
+        // Every period whose invoice day has come (more than one after a gap in runs).
+        for _ in 0..36 {
+            let invoice_day = until - chrono::Days::new(settings.renew_days as u64);
+            if invoice_day > date {
+                break;
+            }
+            let price = match price_for(&tx, &p, period, &cur).await {
+                Ok(x) => x,
+                Err(e) => {
+                    events.push(note(step, svc.id, format!("not renewed: {e}")));
+                    break;
+                }
+            };
+            let (start, end, next) = period_after(term.anchor, period, until);
+            let done = renewal::Entity::find()
+                .filter(renewal::Column::ServiceId.eq(svc.id))
+                .filter(renewal::Column::PeriodStart.eq(start))
+                .one(&tx)
+                .await
+                .map_err(db_err("reading renewals"))?;
+            if done.is_none() {
+                lines.push(NewLine {
+                    kind: "service",
+                    description: format!(
+                        "{}{}, {} {start} to {end} (service #{})",
+                        p.name,
+                        if license { " license" } else { "" },
+                        period.as_str(),
+                        svc.id
+                    ),
+                    quantity: Decimal::ONE,
+                    unit_price: price,
+                    tax_rate,
+                    service_id: Some(svc.id),
+                    period: Some((period, start, end)),
+                });
+                pending.push(Pending {
+                    service_id: svc.id,
+                    period,
+                    start,
+                    end,
+                    license,
+                });
+            }
+            until = next;
+        }
+        if until != term.invoiced_until {
+            let mut m: billing_term::ActiveModel = term.into();
+            m.invoiced_until = Set(until);
+            m.updated_at = Set(now);
+            m.update(&tx)
+                .await
+                .map_err(db_err("advancing the billing term"))?;
+            wrote = true;
+        }
+    }
+    if !lines.is_empty() {
+        let due = pending
+            .iter()
+            .map(|r| r.start)
+            .min()
+            .unwrap_or(date)
+            .max(date);
+        let amounts: Vec<money::LineAmounts> = lines
+            .iter()
+            .map(|l| money::line_amounts(l.quantity, l.unit_price, l.tax_rate, &cur))
+            .collect();
+        let draft =
+            invoices::insert_draft(&tx, client_id, &cur, lines, None, Some(due), now).await?;
+        for r in &pending {
+            renewal::ActiveModel {
+                service_id: Set(r.service_id),
+                client_id: Set(client_id),
+                period: Set(r.period.as_str().to_string()),
+                period_start: Set(r.start),
+                period_end: Set(r.end),
+                invoice_id: Set(draft.id),
+                run_date: Set(date),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&tx)
+            .await
+            .map_err(db_err("recording the renewal"))?;
+        }
+        let applied = invoices::issue_in(&tx, draft.clone(), &c, &cur, date, now).await?;
+        let issued = invoice::Entity::find_by_id(draft.id)
+            .one(&tx)
+            .await
+            .map_err(db_err("reading the invoice"))?
+            .ok_or_else(|| Error::Storage("the renewal invoice vanished".into()))?;
+        let number = issued
+            .number
+            .clone()
+            .unwrap_or_else(|| draft.id.to_string());
+        let verb = if dry_run { "would invoice" } else { "invoiced" };
+        for (r, a) in pending.iter().zip(&amounts) {
+            events.push(Event {
+                step: if r.license { "license" } else { "renewal" }.into(),
+                client_id: Some(client_id),
+                service_id: Some(r.service_id),
+                invoice: Some(number.clone()),
+                amount: Some(cur.text(a.total)),
+                currency: Some(cur.code.clone()),
+                message: format!(
+                    "{verb} service #{} {} {} to {}, due {due}",
+                    r.service_id,
+                    r.period.as_str(),
+                    r.start,
+                    r.end
+                ),
+                ..Default::default()
+            });
+        }
+        for a in applied.iter().filter(|a| a.invoice_id == draft.id) {
+            events.push(Event {
+                step: "credit".into(),
+                client_id: Some(client_id),
+                invoice: Some(number.clone()),
+                amount: Some(a.amount.clone()),
+                currency: Some(cur.code.clone()),
+                message: format!(
+                    "credit applied to invoice {number}{}",
+                    if a.paid { "; it is paid" } else { "" }
+                ),
+                ..Default::default()
+            });
+        }
+        wrote = true;
+    }
+    if dry_run || !wrote {
+        tx.rollback()
+            .await
+            .map_err(db_err("rolling back the renewal run"))?;
+    } else {
+        tx.commit().await.map_err(db_err("storing the renewals"))?;
+    }
+    drop(turn);
+    Ok(events)
+}
+
+/// Unpaid renewal invoices past their grace: suspends, then terminates, through the
+/// engine (each once per invoice and service).
+async fn overdue(
+    rt: &dyn Driver,
+    date: NaiveDate,
+    settings: Settings,
+    dry_run: bool,
+) -> Result<Vec<Event>> {
+    let db = rt.store().db();
+    let now = rt.clock().now();
+    let grace_end = date - chrono::Days::new(settings.grace_days as u64);
+    let rows = invoice::Entity::find()
+        .filter(invoice::Column::Status.eq("unpaid"))
+        .filter(invoice::Column::DueDate.lt(grace_end))
+        .order_by_asc(invoice::Column::Id)
+        .all(db)
+        .await
+        .map_err(db_err("reading unpaid invoices"))?;
+    let mut events = Vec::new();
+    for inv in rows {
+        let Some(due) = inv.due_date else { continue };
+        let late = (date - due).num_days();
+        let services: Vec<i64> = renewal::Entity::find()
+            .select_only()
+            .column(renewal::Column::ServiceId)
+            .filter(renewal::Column::InvoiceId.eq(inv.id))
+            .distinct()
+            .order_by_asc(renewal::Column::ServiceId)
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(db_err("reading renewals"))?;
+        let number = inv.number.clone().unwrap_or_else(|| inv.id.to_string());
+        let action = if late > settings.terminate_days as i64 {
+            "terminate"
+        } else {
+            "suspend"
+        };
+        for sid in services {
+            if action_of(db, inv.id, sid, action).await?.is_some() {
+                continue;
+            }
+            // Paid meanwhile for this service, or already handled by a terminate.
+            if action_of(db, inv.id, sid, "terminate").await?.is_some() {
+                continue;
+            }
+            let svc = provisor_store::lookup::get_service(rt.store(), sid).await?;
+            let event = |message: String| Event {
+                step: "overdue".into(),
+                client_id: Some(inv.client_id),
+                service_id: Some(sid),
+                invoice: Some(number.clone()),
+                message,
+                ..Default::default()
+            };
+            let already = match action {
+                "suspend" => svc.status == "suspended",
+                _ => svc.status == "terminated" || terminate_pending(db, sid).await?,
+            };
+            if svc.status == "terminated" && action == "suspend" {
+                continue;
+            }
+            let what = format!("invoice {number} is {late} day(s) past its due date {due}");
+            if dry_run {
+                events.push(event(format!(
+                    "would queue {action} of service #{sid}: {what}"
+                )));
+                continue;
+            }
+            if already {
+                let _turn = rt.store().write_turn().await;
+                record_action(db, inv.id, sid, action, None, date, now).await?;
+                continue;
+            }
+            match rt.request(sid, action).await {
+                Ok(op) => {
+                    let _turn = rt.store().write_turn().await;
+                    record_action(db, inv.id, sid, action, Some(op), date, now).await?;
+                    events.push(event(format!(
+                        "{action} operation #{op} queued for service #{sid}: {what}"
+                    )));
+                }
+                Err(Error::Invalid(why)) => events.push(event(format!(
+                    "{action} of service #{sid} not queued yet ({why}); the next run tries again: {what}"
+                ))),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn periods_count_from_the_anchor_and_clamp() {
+        let a = day("2026-01-31");
+        assert_eq!(
+            period_after(a, Period::Monthly, day("2026-02-28")),
+            (day("2026-02-28"), day("2026-03-30"), day("2026-03-31"))
+        );
+        assert_eq!(
+            period_after(a, Period::Monthly, day("2026-03-31")),
+            (day("2026-03-31"), day("2026-04-29"), day("2026-04-30"))
+        );
+        let leap = day("2028-01-31");
+        assert_eq!(Period::Monthly.next_start(leap), day("2028-02-29"));
+        assert_eq!(
+            period_after(leap, Period::Monthly, day("2028-02-29")).2,
+            day("2028-03-31")
+        );
+        assert_eq!(
+            period_after(day("2025-08-31"), Period::Quarterly, day("2025-11-30")).2,
+            day("2026-02-28")
+        );
+    }
+}

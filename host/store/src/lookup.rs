@@ -1,0 +1,96 @@
+//! Rows by the references people type: a client by id or email, a plan by id or name,
+//! a service or an operation by id. Not found is `Error::NotFound` naming the listing
+//! that shows what exists.
+
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
+
+use crate::entities::{client, currency, operation, plan, service};
+use crate::error::{Error, Result};
+use crate::{db_err, Store};
+
+/// The client with this email, if any, compared without regard to case (rows stored
+/// before emails were lowercased at input may be mixed case).
+pub async fn find_client_by_email(store: &Store, email: &str) -> Result<Option<client::Model>> {
+    client::Entity::find()
+        .filter(
+            Expr::expr(Func::lower(Expr::col(client::Column::Email)))
+                .eq(email.trim().to_lowercase()),
+        )
+        .order_by_asc(client::Column::Id)
+        .one(store.db())
+        .await
+        .map_err(db_err("reading clients"))
+}
+
+/// A client by id or email.
+pub async fn get_client(store: &Store, id_or_email: &str) -> Result<client::Model> {
+    let found = match id_or_email.parse::<i64>() {
+        Ok(id) => client::Entity::find_by_id(id)
+            .one(store.db())
+            .await
+            .map_err(db_err("reading clients"))?,
+        Err(_) => find_client_by_email(store, id_or_email).await?,
+    };
+    found.ok_or_else(|| {
+        Error::NotFound(format!(
+            "no client {id_or_email}; `provisor clients list` shows them"
+        ))
+    })
+}
+
+/// A plan by id or name.
+pub async fn get_plan(store: &Store, id_or_name: &str) -> Result<plan::Model> {
+    let found = match id_or_name.parse::<i64>() {
+        Ok(id) => plan::Entity::find_by_id(id).one(store.db()).await,
+        Err(_) => {
+            plan::Entity::find()
+                .filter(plan::Column::Name.eq(id_or_name))
+                .one(store.db())
+                .await
+        }
+    }
+    .map_err(db_err("reading plans"))?;
+    found.ok_or_else(|| {
+        Error::NotFound(format!(
+            "no plan {id_or_name}; `provisor plans list` shows them"
+        ))
+    })
+}
+
+/// A service by id.
+pub async fn get_service(store: &Store, id: i64) -> Result<service::Model> {
+    service::Entity::find_by_id(id)
+        .one(store.db())
+        .await
+        .map_err(db_err("reading services"))?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "no service #{id}; `provisor services list` shows them"
+            ))
+        })
+}
+
+/// An operation by id.
+pub async fn get_operation(store: &Store, id: i64) -> Result<operation::Model> {
+    operation::Entity::find_by_id(id)
+        .one(store.db())
+        .await
+        .map_err(db_err("reading operations"))?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "no operation #{id}; `provisor ops list` shows them"
+            ))
+        })
+}
+
+/// The codes of the currencies set up, the default first (empty: none set up yet).
+pub async fn currency_codes(store: &Store) -> Result<Vec<String>> {
+    currency::Entity::find()
+        .order_by_desc(currency::Column::IsDefault)
+        .order_by_asc(currency::Column::Code)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading currencies"))
+        .map(|rows| rows.into_iter().map(|c| c.code).collect())
+}

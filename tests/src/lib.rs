@@ -197,6 +197,9 @@ impl TestHome {
             .env_remove("DATABASE_URL")
             .env_remove("PROVISOR_RETRY_SECS")
             .env_remove("PROVISOR_MAX_ATTEMPTS")
+            // Tables cut their last column to COLUMNS when it is set: a runner's own
+            // width must not change what the tests read (`ok_env` may set one).
+            .env_remove("COLUMNS")
             .env("PROVISOR_LOG", "warn")
             .env("RUST_BACKTRACE", "0");
         c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));

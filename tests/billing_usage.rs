@@ -786,7 +786,7 @@ fn the_billing_time_zone_moves_the_month_end_cutoff() {
         let run = provisor_e2e::exits_within(
             env.home
                 .start(&["serve", "--no-workers", "--check-interval", "0"]),
-            std::time::Duration::from_secs(20),
+            provisor_e2e::PATIENCE,
             "serve with a bad billing time zone",
         );
         assert_eq!(run.code, 2, "[{b}] {}{}", run.stdout, run.stderr);

@@ -1,31 +1,40 @@
 //! `provisor demo`, the README's first command: against the shipped simulators, in a
-//! fresh home, it orders through every module and exits 0 well within a minute.
+//! fresh home, it orders through every module and exits 0. How long it took is printed
+//! (a few seconds), not asserted; a demo still running after five minutes is stuck.
 
+use std::fs::File;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use provisor_e2e::bin;
+use provisor_e2e::{bin, exits_within};
 
 #[test]
 fn the_demo_runs_every_module_against_the_simulators() {
     let home = tempfile::tempdir().unwrap();
     let kept = home.path().join("demo-home");
+    // Output to files, not pipes: nothing blocks on a full pipe while we wait.
+    let (out_file, err_file) = (home.path().join("out.txt"), home.path().join("err.txt"));
     let started = Instant::now();
-    let out = std::process::Command::new(bin())
+    let child = std::process::Command::new(bin())
         .arg("demo")
         .arg("--keep")
         .arg(&kept)
         .env_remove("DATABASE_URL")
         .env("PROVISOR_LOG", "warn")
-        .output()
-        .expect("provisor demo runs");
-    let took = started.elapsed();
-    let text = String::from_utf8_lossy(&out.stdout);
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_file).expect("stdout file"))
+        .stderr(File::create(&err_file).expect("stderr file"))
+        .spawn()
+        .expect("provisor demo starts");
+    let run = exits_within(child, Duration::from_secs(300), "provisor demo");
+    eprintln!("the demo took {:?}", started.elapsed());
+    let text = std::fs::read_to_string(&out_file).unwrap_or_default();
     assert!(
-        out.status.success(),
-        "demo failed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        run.code == 0,
+        "demo failed (exit {}):\n{text}\n{}",
+        run.code,
+        std::fs::read_to_string(&err_file).unwrap_or_default()
     );
-    assert!(took < Duration::from_secs(60), "the demo took {took:?}");
     for needle in [
         "-- 1. The remote panels",
         "refused as expected",

@@ -4,8 +4,10 @@
 //!
 //! Run `cargo build --workspace` first (the binary and the module libraries).
 //!
-//! Latencies ("loaded within two seconds") are measured from the moment the file
-//! appears to the `updated_at` the daemon recorded for it, so the cost of the
+//! The tests wait on the daemon's events (a log line, a row), each bounded by
+//! [`PATIENCE`]; they never assert how long one took. Latencies ("loaded 0.4 s after
+//! the drop") are printed for information, measured from the moment the file appears
+//! to the `updated_at` the daemon recorded for it, so the cost of the
 //! `provisor modules list` process used to read it back (which scans, hashes and
 //! probes the directory itself) does not count against the daemon.
 
@@ -14,19 +16,14 @@ use std::process::{Command, Stdio};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use provisor_e2e::{bin, exits_within, so, Daemon, TestHome};
+use provisor_e2e::{bin, exits_within, so, Daemon, TestHome, PATIENCE};
 use serde_json::Value;
 
 const SERVE: [&str; 4] = ["--check-interval", "1", "--scan-interval-ms", "500"];
 
-/// How long to wait for the daemon to react: generous, so a loaded CI machine does not
-/// fail a test; how long it really took is printed (a bound, not a target: the targets
-/// are measured by benchmarks).
-const PATIENCE: Duration = Duration::from_secs(15);
-
-/// Tests that time the daemon run alone (the machine may have two cores, and a
-/// neighbouring test hashing and probing `.so` files would be timed too); the others
-/// share.
+/// Tests that print how long the daemon took run alone (the machine may have two
+/// cores, and a neighbouring test hashing and probing `.so` files would be timed too),
+/// so the printed figures measure the daemon; the others share.
 static TIMING: RwLock<()> = RwLock::new(());
 
 fn timed() -> RwLockWriteGuard<'static, ()> {
@@ -209,11 +206,6 @@ fn hot_add_loads_a_dropped_module_without_a_restart() {
     );
     let loaded = recorded_after(row(&rows, "manual-task.so"), dropped_at);
     eprintln!("hot add: recorded as loaded {loaded:?} after the drop; `modules list` showed it after {visible:?}");
-    assert!(
-        loaded < PATIENCE,
-        "the daemon recorded manual-task as loaded only {loaded:?} after the drop:\n{}",
-        daemon.output()
-    );
     assert!(daemon.alive());
 }
 
@@ -501,11 +493,6 @@ fn bad_files_dropped_into_a_running_daemon_are_refused_and_it_keeps_serving() {
     );
     let loaded = recorded_after(good, dropped_at);
     eprintln!("bad files: manual-task recorded as loaded {loaded:?} after the last drop");
-    assert!(
-        loaded < PATIENCE,
-        "manual-task was recorded as loaded only {loaded:?} after the drop:\n{}",
-        daemon.output()
-    );
     for (file, words) in expect {
         let r = row(&rows, file);
         let reason = text(r, "reason");
@@ -571,7 +558,7 @@ fn a_second_daemon_on_the_same_home_is_refused() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("provisor serve starts");
-    let run = exits_within(child, Duration::from_secs(10), "a second serve");
+    let run = exits_within(child, PATIENCE, "a second serve");
     assert!(!run.stdout.contains("ready"), "{run:?}");
     let err = run.fails_with(2);
     assert!(

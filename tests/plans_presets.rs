@@ -6,7 +6,7 @@
 //! many nodes more. On SQLite and (with PROVISOR_TEST_PG) PostgreSQL, against the billmgr
 //! simulator.
 
-use provisor_e2e::{each_backend, so, TestHome};
+use provisor_e2e::{each_backend, poll_until, so, TestHome, PATIENCE};
 use provisor_simulators::ispsystem;
 use serde_json::json;
 
@@ -169,15 +169,17 @@ fn module_presets_are_offered_created_once_and_ordered() {
                 "additional_nodes=3",
             ],
         );
-        for _ in 0..5 {
+        // The license's key comes on a later poll, due a second after the last.
+        poll_until(&format!("[{b}] service #{sid} active"), PATIENCE, || {
             home.ok(&["work", "--until-idle"]);
-            if home.json(&["services", "show", &sid.to_string(), "--json"])["status"] == "active" {
-                break;
+            let svc = home.json(&["services", "show", &sid.to_string(), "--json"]);
+            if svc["status"] == "active" {
+                Ok(())
+            } else {
+                std::thread::sleep(std::time::Duration::from_millis(1100));
+                Err(format!("{svc:#}"))
             }
-            std::thread::sleep(std::time::Duration::from_millis(1100));
-        }
-        let svc = home.json(&["services", "show", &sid.to_string(), "--json"]);
-        assert_eq!(svc["status"], "active", "[{b}] {svc:#}");
+        });
         let lic = api
             .licenses()
             .into_iter()

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use provisor_e2e::{backends, operation_id_in, so, TestHome};
+use provisor_e2e::{backends, operation_id_in, poll_until, so, TestHome, PATIENCE};
 use provisor_simulators::ispsystem::{self, add_days, add_months, Billmgr};
 use provisor_simulators::{Fault, FaultRule, Simulator};
 use serde_json::{json, Value};
@@ -121,30 +121,26 @@ impl Env {
         self.home.order("ops@acme.example", plan, extra)
     }
 
-    fn op_status(&self, id: i64) -> String {
-        let op = self.op(id);
-        op.get("operation").unwrap_or(&op)["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
     /// Runs workers until operation `id` is no longer queued (in-progress polls wait a
     /// second between reads); returns how many `work` runs reported it in progress.
     fn settle(&self, id: i64) -> u64 {
         let mut polls = 0;
-        for _ in 0..15 {
-            polls += self.work()["in_progress"].as_u64().unwrap_or(0);
-            match self.op_status(id).as_str() {
-                "queued" | "running" => std::thread::sleep(Duration::from_millis(1050)),
-                _ => return polls,
-            }
-        }
-        panic!(
-            "[{}] operation #{id} never settled: {:#}",
-            self.backend,
-            self.op(id)
+        poll_until(
+            &format!("[{}] operation #{id} settling", self.backend),
+            PATIENCE,
+            || {
+                polls += self.work()["in_progress"].as_u64().unwrap_or(0);
+                let op = self.op(id);
+                match op.get("operation").unwrap_or(&op)["status"].as_str() {
+                    Some("queued" | "running") => {
+                        std::thread::sleep(Duration::from_millis(1050));
+                        Err(format!("{op:#}"))
+                    }
+                    _ => Ok(()),
+                }
+            },
         );
+        polls
     }
 
     fn service(&self, id: i64) -> Value {

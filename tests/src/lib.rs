@@ -10,6 +10,32 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// How long a test waits for an event (a log line, a row, a process exiting) before it
+/// fails: generous, because a loaded machine is slow, not wrong. Tests wait on the event
+/// itself and never assert how long it took (docs/testing.md, "Waiting in tests").
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `probe` every 50 ms until it returns `Ok`, and returns that value; `Err` says
+/// what the probe saw instead. Fails after `limit`, naming `what` and the last thing
+/// seen.
+pub fn poll_until<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        let seen = match probe() {
+            Ok(v) => return v,
+            Err(seen) => seen,
+        };
+        if start.elapsed() > limit {
+            panic!("{what}: still not so after {limit:?}; last seen:\n{seen}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -197,6 +223,9 @@ impl TestHome {
             .env_remove("DATABASE_URL")
             .env_remove("PROVISOR_RETRY_SECS")
             .env_remove("PROVISOR_MAX_ATTEMPTS")
+            // Tables cut their last column to COLUMNS when it is set: a runner's own
+            // width must not change what the tests read (`ok_env` may set one).
+            .env_remove("COLUMNS")
             .env("PROVISOR_LOG", "warn")
             .env("RUST_BACKTRACE", "0");
         c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -431,7 +460,7 @@ impl TestHome {
             .spawn()
             .expect("provisor serve starts");
         let mut d = Daemon { child, log };
-        d.wait_for("provisor serve: ready", Duration::from_secs(30));
+        d.wait_for("provisor serve: ready", PATIENCE);
         d
     }
 }
@@ -500,6 +529,29 @@ impl Daemon {
     /// Whether the daemon is still running.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+    /// Sends SIGTERM and waits for the daemon to exit by itself; one still running after
+    /// `limit` fails the test with its output (and is killed on drop). Returns how it
+    /// exited and what it printed.
+    pub fn stop_within(mut self, limit: Duration) -> (std::process::ExitStatus, String) {
+        #[allow(unsafe_code)]
+        // SAFETY: kill() with a pid we own and a valid signal number.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (status, self.output());
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "provisor serve still running {limit:?} after SIGTERM:\n{}",
+                    self.output()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     /// Stops the daemon gracefully and returns its output.
     pub fn stop(mut self) -> String {

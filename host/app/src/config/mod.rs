@@ -527,64 +527,8 @@ impl Resolver<'_> {
             )? as i32,
         };
         let billing = self.billing(&f.billing)?;
-        let api = ApiConfig {
-            token: self
-                .text("api.token", &f.api.token, None, &any)?
-                .map(Secret),
-            max_body: self.number(
-                "api.max_body_bytes",
-                &f.api.max_body_bytes,
-                None,
-                32 * 1024 * 1024,
-                (1, 1024 * 1024 * 1024),
-            )? as usize,
-            header_timeout: self.secs(
-                "api.header_timeout_secs",
-                &f.api.header_timeout_secs,
-                10,
-                (1, 3600),
-            )?,
-            body_timeout: self.secs(
-                "api.body_timeout_secs",
-                &f.api.body_timeout_secs,
-                15,
-                (1, 3600),
-            )?,
-            max_connections: self.number(
-                "api.max_connections",
-                &f.api.max_connections,
-                None,
-                512,
-                (1, 100_000),
-            )? as usize,
-            max_per_ip: self.number(
-                "api.max_connections_per_ip",
-                &f.api.max_connections_per_ip,
-                None,
-                128,
-                (1, 100_000),
-            )? as usize,
-        };
-        let key_file = self
-            .text("secrets.key_file", &f.secrets.key_file, None, &any)?
-            .map(|p| {
-                // A relative path in the file is relative to the home, where the file is.
-                let in_file = matches!(
-                    self.sources.get("secrets.key_file"),
-                    Some(Source::File { .. })
-                );
-                if in_file && Path::new(&p).is_relative() {
-                    home.join(p)
-                } else {
-                    PathBuf::from(p)
-                }
-            });
-        let secrets = SecretsConfig {
-            key: self
-                .text("secrets.key", &f.secrets.key, None, &any)?
-                .map(Secret),
-            key_file,
-        };
+        let api = self.api(&f.api)?;
+        let secrets = self.secrets(&f.secrets, home)?;
         let log = LogConfig {
             filter: self.text("log.filter", &f.log.filter, None, &any)?,
         };
@@ -601,6 +545,68 @@ impl Resolver<'_> {
             secrets,
             log,
             sources: BTreeMap::new(),
+        })
+    }
+
+    fn api(&mut self, f: &file::Api) -> Result<ApiConfig> {
+        let any = |_: &str| Ok(());
+        Ok(ApiConfig {
+            token: self.text("api.token", &f.token, None, &any)?.map(Secret),
+            max_body: self.number(
+                "api.max_body_bytes",
+                &f.max_body_bytes,
+                None,
+                32 * 1024 * 1024,
+                (1, 1024 * 1024 * 1024),
+            )? as usize,
+            header_timeout: self.secs(
+                "api.header_timeout_secs",
+                &f.header_timeout_secs,
+                10,
+                (1, 3600),
+            )?,
+            body_timeout: self.secs(
+                "api.body_timeout_secs",
+                &f.body_timeout_secs,
+                15,
+                (1, 3600),
+            )?,
+            max_connections: self.number(
+                "api.max_connections",
+                &f.max_connections,
+                None,
+                512,
+                (1, 100_000),
+            )? as usize,
+            max_per_ip: self.number(
+                "api.max_connections_per_ip",
+                &f.max_connections_per_ip,
+                None,
+                128,
+                (1, 100_000),
+            )? as usize,
+        })
+    }
+
+    fn secrets(&mut self, f: &file::Secrets, home: &Path) -> Result<SecretsConfig> {
+        let any = |_: &str| Ok(());
+        let key_file = self
+            .text("secrets.key_file", &f.key_file, None, &any)?
+            .map(|p| {
+                // A relative path in the file is relative to the home, where the file is.
+                let in_file = matches!(
+                    self.sources.get("secrets.key_file"),
+                    Some(Source::File { .. })
+                );
+                if in_file && Path::new(&p).is_relative() {
+                    home.join(p)
+                } else {
+                    PathBuf::from(p)
+                }
+            });
+        Ok(SecretsConfig {
+            key: self.text("secrets.key", &f.key, None, &any)?.map(Secret),
+            key_file,
         })
     }
 

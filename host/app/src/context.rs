@@ -1,5 +1,6 @@
-//! The application context: the home, the database and the runtime limits one process
-//! works with, and how the store and the runtime are opened from them.
+//! The application context: the configuration one process read at start, the home and
+//! the database and runtime limits it names, and how the store and the runtime are
+//! opened from them.
 
 use std::sync::Arc;
 
@@ -8,7 +9,9 @@ use provisor_runtime::{Limits, Runtime};
 use provisor_store::clock::Clock;
 use provisor_store::error::Result;
 use provisor_store::home::Home;
-use provisor_store::Store;
+use provisor_store::{Store, StoreOptions};
+
+use crate::config::Config;
 
 /// Everything a command may need, opened on demand.
 pub struct Ctx {
@@ -17,9 +20,28 @@ pub struct Ctx {
     pub home_given: bool,
     pub database_url: Option<String>,
     pub limits: Limits,
+    /// Every setting in effect (see `config`); nothing reads the environment again.
+    pub config: Config,
 }
 
 impl Ctx {
+    /// The context the configuration describes. Sets the attempts new operations get
+    /// (`engine.max_attempts`) for this process.
+    pub fn new(config: Config) -> Result<Ctx> {
+        provisor_store::queue::set_max_attempts(config.engine.max_attempts);
+        Ok(Ctx {
+            home: Home::new(&config.home)?,
+            home_given: config.home_given,
+            database_url: config.database.url.clone(),
+            limits: Limits {
+                call_timeout: config.modules.call_timeout,
+                max_stuck_calls: config.modules.max_stuck_calls,
+                ..Limits::default()
+            },
+            config,
+        })
+    }
+
     /// Opens (and migrates) the database, with the secret key (see `store::secrets`).
     pub async fn store(&self) -> Result<Store> {
         self.home.ensure()?;
@@ -27,8 +49,12 @@ impl Ctx {
             .database_url
             .clone()
             .unwrap_or_else(|| self.home.sqlite_url());
-        let ring = provisor_store::KeyRing::for_home(&self.home.secret_key())?;
-        Store::open_with_secrets(&url, ring).await
+        let ring =
+            provisor_store::KeyRing::from_spec(&self.config.key_spec(&self.home.secret_key()))?;
+        let options = StoreOptions {
+            sqlite_pool: self.config.database.sqlite_pool,
+        };
+        Store::open_with(&url, ring, options).await
     }
 
     /// The runtime without loading modules: for commands that only write the queue

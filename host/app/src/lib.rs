@@ -7,6 +7,7 @@
 //! and the daemon (workers, watcher, scheduler, HTTP API).
 //! Must not: parse arguments or render output; the CLI does.
 
+pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod daily;
@@ -14,6 +15,7 @@ pub mod driver;
 pub mod order;
 pub mod sync;
 
+pub use config::Config;
 pub use context::Ctx;
 
 use provisor_store::clock::Clock;

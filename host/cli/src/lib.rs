@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bench_billing;
 mod billing;
 mod billing_run;
+mod config_cmd;
 mod demo;
 mod output;
 mod processing;
@@ -24,48 +25,44 @@ use provisor_app::daemon::{self, ServeOptions};
 use provisor_engine::catalog;
 use provisor_engine::handlers::{self, NewHandler};
 use provisor_runtime::registry::{LoadPolicy, Registry};
-use provisor_runtime::Limits;
 use provisor_store::error::{Error, ErrorKind, Result};
-use provisor_store::home::Home;
 use provisor_store::schema;
 
 /// Provisor: billing and provisioning for hosting providers.
 #[derive(Debug, Parser)]
 #[command(name = "provisor", version, about, propagate_version = true)]
 pub struct Cli {
-    /// The Provisor home (database, modules). Default: ./provisor-home
-    #[arg(long, global = true, env = "PROVISOR_HOME")]
+    /// The Provisor home (database, modules, provisor.toml). Else PROVISOR_HOME, else
+    /// ./provisor-home
+    #[arg(long, global = true)]
     home: Option<PathBuf>,
     /// Use this database instead of the embedded SQLite (postgres://… or sqlite://…).
-    #[arg(long, global = true, env = "DATABASE_URL")]
+    /// Overrides DATABASE_URL and `database.url` in provisor.toml.
+    #[arg(long, global = true)]
     database_url: Option<String>,
     /// Seconds a module call may take before it is abandoned as failed (transient).
-    #[arg(
-        long,
-        global = true,
-        env = "PROVISOR_CALL_TIMEOUT",
-        default_value_t = 60
-    )]
-    call_timeout: u64,
+    /// Overrides PROVISOR_CALL_TIMEOUT and `modules.call_timeout_secs` (default 60).
+    #[arg(long, global = true)]
+    call_timeout: Option<u64>,
     /// Abandoned calls a handler may have stuck in its module before the host stops
-    /// calling it (its operations then wait) until one returns.
-    #[arg(
-        long,
-        global = true,
-        env = "PROVISOR_MAX_STUCK_CALLS",
-        default_value_t = 4
-    )]
-    max_stuck_calls: usize,
+    /// calling it (its operations then wait) until one returns. Overrides
+    /// PROVISOR_MAX_STUCK_CALLS and `modules.max_stuck_calls` (default 4).
+    #[arg(long, global = true)]
+    max_stuck_calls: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Creates the home directory (0700), the database (0600) and the secret key
+    /// Creates the home directory (0700), the database (0600), the secret key
     /// (`secret.key`, 0600, unless PROVISOR_SECRET_KEY or PROVISOR_SECRET_KEY_FILE
-    /// gives one); refuses a world-writable directory.
+    /// gives one) and a commented provisor.toml (every key at its default) if there is
+    /// none; refuses a world-writable directory.
     Init,
+    /// The configuration in effect (provisor.toml, environment, flags).
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCmd),
     /// The key that seals the handlers' secret settings.
     #[command(subcommand)]
     Secrets(SecretsCmd),
@@ -346,7 +343,13 @@ pub fn main() -> i32 {
         };
     }
     let serving = matches!(cli.command, Command::Serve(_));
-    init_tracing(serving);
+    let ctx = match context(&cli).and_then(|ctx| init_tracing(serving, &ctx).map(|()| ctx)) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code(&e);
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -357,7 +360,7 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let code = match rt.block_on(run(cli)) {
+    let code = match rt.block_on(run(cli, ctx)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");
@@ -379,17 +382,26 @@ fn exit_code(e: &Error) -> i32 {
     }
 }
 
-fn init_tracing(serving: bool) {
+/// Logs to standard error at `log.filter` (PROVISOR_LOG), else `warn` (`info` for serve).
+fn init_tracing(serving: bool, ctx: &Ctx) -> Result<()> {
     use tracing_subscriber::EnvFilter;
     let default = if serving { "info" } else { "warn" };
-    let filter =
-        EnvFilter::try_from_env("PROVISOR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = match &ctx.config.log.filter {
+        None => EnvFilter::new(default),
+        Some(f) => EnvFilter::try_new(f).map_err(|e| {
+            Error::Invalid(format!(
+                "{} = {f:?} is not a log filter ({e}): give e.g. warn, info or info,provisor=debug",
+                ctx.config.named("log.filter")
+            ))
+        })?,
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -401,33 +413,22 @@ enum SecretsCmd {
     Rotate(JsonFlag),
 }
 
-/// The application context for this command line.
+/// The application context for this command line: the configuration (provisor.toml,
+/// the environment, then these flags), read once.
 fn context(cli: &Cli) -> Result<Ctx> {
-    let home = Home::new(
-        cli.home
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("provisor-home")),
-    )?;
-    if cli.call_timeout == 0 {
-        return Err(Error::Invalid(
-            "--call-timeout must be at least 1 second".to_string(),
-        ));
-    }
-    if cli.max_stuck_calls == 0 {
-        return Err(Error::Invalid(
-            "--max-stuck-calls (PROVISOR_MAX_STUCK_CALLS) must be at least 1".to_string(),
-        ));
-    }
-    Ok(Ctx {
-        home,
-        home_given: cli.home.is_some(),
+    let retry_secs = match &cli.command {
+        Command::Work { engine, .. } => engine.retry_secs,
+        Command::Serve(args) => args.engine.retry_secs,
+        _ => None,
+    };
+    let flags = provisor_app::config::Flags {
+        home: cli.home.clone(),
         database_url: cli.database_url.clone(),
-        limits: Limits {
-            call_timeout: Duration::from_secs(cli.call_timeout),
-            max_stuck_calls: cli.max_stuck_calls,
-            ..Limits::default()
-        },
-    })
+        call_timeout: cli.call_timeout,
+        max_stuck_calls: cli.max_stuck_calls,
+        retry_secs,
+    };
+    Ctx::new(provisor_app::Config::load(&flags)?)
 }
 
 /// Switches progress drawing on for the long runs, unless they print JSON (it shows only
@@ -446,13 +447,18 @@ fn progress_for(command: &Command) {
     provisor_store::progress::enable(json);
 }
 
-async fn run(cli: Cli) -> Result<()> {
-    let ctx = context(&cli)?;
+async fn run(cli: Cli, ctx: Ctx) -> Result<()> {
     progress_for(&cli.command);
     match cli.command {
         Command::Init => {
             if let Some(note) = ctx.home.init()? {
                 println!("{note}");
+            }
+            if provisor_app::config::write_template(ctx.home.root())? {
+                println!(
+                    "wrote {} (every setting at its default, commented out)",
+                    ctx.config.file.display()
+                );
             }
             let store = ctx.store().await?;
             println!(
@@ -494,6 +500,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Config(cmd) => config_cmd::run(&ctx, cmd),
         Command::Modules(cmd) => modules(&ctx, cmd).await,
         Command::Handlers(cmd) => handlers_cmd(&ctx, cmd).await,
         Command::Serve(args) => {
@@ -505,7 +512,7 @@ async fn run(cli: Cli) -> Result<()> {
                 engine: if args.no_workers {
                     None
                 } else {
-                    Some(args.engine.config()?)
+                    Some(args.engine.config(&ctx)?)
                 },
             };
             daemon::serve(&ctx, opts).await

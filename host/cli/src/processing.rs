@@ -1332,9 +1332,10 @@ pub async fn outbox_list(ctx: &Ctx, json: bool) -> Result<()> {
 /// Options shared by `work` and `serve`.
 #[derive(Debug, clap::Args, Clone)]
 pub struct EngineArgs {
-    /// Seconds before retrying a transient failure (default 300, BILLmanager's rule).
-    #[arg(long, env = "PROVISOR_RETRY_SECS", default_value_t = 300)]
-    pub retry_secs: u64,
+    /// Seconds before retrying a transient failure. Overrides PROVISOR_RETRY_SECS and
+    /// `engine.retry_secs` in provisor.toml (default 300, BILLmanager's rule).
+    #[arg(long)]
+    pub retry_secs: Option<u64>,
     /// Double the delay on every further attempt, with jitter.
     #[arg(long)]
     pub exponential_backoff: bool,
@@ -1347,14 +1348,17 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
-    pub fn config(&self) -> Result<EngineConfig> {
+    /// The worker's settings: these flags, and the configuration's `[engine]` (whose
+    /// retry delay already holds `--retry-secs`).
+    pub fn config(&self, ctx: &Ctx) -> Result<EngineConfig> {
         if self.concurrency == 0 || self.lease_secs < 3 {
             return Err(Error::Invalid(
                 "--concurrency must be at least 1 and --lease-secs at least 3".into(),
             ));
         }
         Ok(EngineConfig {
-            retry_base: std::time::Duration::from_secs(self.retry_secs),
+            retry_base: ctx.config.engine.retry,
+            max_attempts: ctx.config.engine.max_attempts,
             exponential: self.exponential_backoff,
             lease: std::time::Duration::from_secs(self.lease_secs),
             concurrency: self.concurrency,
@@ -1365,7 +1369,7 @@ impl EngineArgs {
 
 pub async fn work(ctx: &Ctx, args: EngineArgs, json: bool) -> Result<()> {
     let rt = ctx.runtime().await?;
-    let worker = Worker::new(Arc::clone(&rt), args.config()?);
+    let worker = Worker::new(Arc::clone(&rt), args.config(ctx)?);
     let report = worker.run_until_idle().await?;
     rt.retire_all();
     rt.log.flush().await;

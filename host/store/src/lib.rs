@@ -30,6 +30,22 @@ use sea_orm_migration::MigratorTrait;
 pub use migration::Migrator;
 pub use secrets::KeyRing;
 
+/// How the store connects (from the configuration's `[database]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections in the SQLite pool (default 8). SQLite has one writer either way;
+    /// one connection avoids contention for its lock under a bulk load (`bench ops`
+    /// measured 496 against 265–405 ops/s) but makes every task of the daemon wait
+    /// behind any slow statement, so the default keeps several for responsiveness.
+    pub sqlite_pool: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { sqlite_pool: 8 }
+    }
+}
+
 /// A connected, migrated database.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -48,14 +64,19 @@ impl Store {
     /// migrations, without a secret key: a handler's sealed settings cannot be read or
     /// written through this store.
     pub async fn open(url: &str) -> Result<Store> {
-        Store::connect(url).await
+        Store::connect(url, StoreOptions::default()).await
     }
 
     /// Like [`Store::open`], with the key handler secrets are sealed with. At open the
     /// key is checked against the database (a wrong key is refused, naming the handler
     /// and the fix) and plain secrets an older version stored are sealed.
     pub async fn open_with_secrets(url: &str, ring: KeyRing) -> Result<Store> {
-        let mut store = Store::connect(url).await?;
+        Store::open_with(url, ring, StoreOptions::default()).await
+    }
+
+    /// [`Store::open_with_secrets`] with the configuration's options.
+    pub async fn open_with(url: &str, ring: KeyRing, options: StoreOptions) -> Result<Store> {
+        let mut store = Store::connect(url, options).await?;
         secrets::secure(&store.db, &ring).await?;
         store.secrets = Some(Arc::new(ring));
         Ok(store)
@@ -66,7 +87,7 @@ impl Store {
         self.secrets.as_deref()
     }
 
-    async fn connect(url: &str) -> Result<Store> {
+    async fn connect(url: &str, options: StoreOptions) -> Result<Store> {
         let shown = redact_url(url);
         if let Some(path) = sqlite_path(url) {
             make_private(&path)?;
@@ -76,7 +97,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10));
         if url.starts_with("sqlite:") {
-            opts.max_connections(sqlite_pool_size())
+            opts.max_connections(options.sqlite_pool.max(1))
                 .min_connections(1)
                 .map_sqlx_sqlite_opts(|o| {
                     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -195,16 +216,4 @@ pub fn redact_url(url: &str) -> String {
 /// Maps a database error to ours, naming what we were doing.
 pub fn db_err(doing: &str) -> impl Fn(sea_orm::DbErr) -> Error + '_ {
     move |e| Error::Storage(format!("{doing}: {e}"))
-}
-
-/// Connections in the SQLite pool (`PROVISOR_SQLITE_POOL`, default 8). SQLite has one
-/// writer either way; one connection avoids contention for its lock under a bulk load
-/// (`bench ops` measured 496 against 265–405 ops/s) but makes every task of the daemon
-/// wait behind any slow statement, so the default keeps several for responsiveness.
-fn sqlite_pool_size() -> u32 {
-    std::env::var("PROVISOR_SQLITE_POOL")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n >= 1)
-        .unwrap_or(8)
 }

@@ -2,6 +2,8 @@
 //! for the outbox. Only the insert lives here, so billing can queue work in its own
 //! transaction; what an operation means and how it runs is the engine's.
 
+use std::sync::atomic::{AtomicI32, Ordering};
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
@@ -70,11 +72,18 @@ pub async fn queue_emails<C: ConnectionTrait>(
     Ok(())
 }
 
-/// `PROVISOR_MAX_ATTEMPTS` (default 5): attempts a new operation gets.
+/// The attempts a new operation gets: the configuration's `engine.max_attempts`
+/// (`PROVISOR_MAX_ATTEMPTS`), set once at start by the application context. A process-wide
+/// value because operations are queued both by the engine and by billing's renewals,
+/// which have no context object to carry it.
+static MAX_ATTEMPTS: AtomicI32 = AtomicI32::new(DEFAULT_MAX_ATTEMPTS);
+
+/// Sets the attempts new operations get (values below 1 count as 1).
+pub fn set_max_attempts(n: i32) {
+    MAX_ATTEMPTS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// The attempts a new operation gets (default 5; see [`set_max_attempts`]).
 pub fn max_attempts() -> i32 {
-    std::env::var("PROVISOR_MAX_ATTEMPTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n >= 1)
-        .unwrap_or(DEFAULT_MAX_ATTEMPTS)
+    MAX_ATTEMPTS.load(Ordering::Relaxed)
 }

@@ -6,9 +6,11 @@
 //! the setting's JSON pointer as associated data, so a sealed value cannot be moved to
 //! another handler or field). Everything else in the settings stays readable.
 //!
-//! The key comes from `PROVISOR_SECRET_KEY` (base64; a comma-separated list, newest
-//! first, while a rotation is under way), else from the file `PROVISOR_SECRET_KEY_FILE`
-//! names, else from `$PROVISOR_HOME/secret.key` (made 0600 when missing). A key file
+//! The key comes from `PROVISOR_SECRET_KEY` or `secrets.key` (base64; a comma-separated
+//! list, newest first, while a rotation is under way), else from the file
+//! `PROVISOR_SECRET_KEY_FILE` or `secrets.key_file` names, else from
+//! `$PROVISOR_HOME/secret.key` (made 0600 when missing): the configuration decides
+//! which ([`KeySpec`]); this module reads no environment. A key file
 //! holds one base64 key per line, the current one first; a rotation keeps the previous
 //! one on the second line until every value is sealed with the new key. A key's id is
 //! the start of its SHA-256, so a sealed value says which key it needs.
@@ -65,11 +67,34 @@ impl Key {
     }
 }
 
+/// Where the configuration says the keys are (`[secrets]` in `provisor.toml`, or
+/// `PROVISOR_SECRET_KEY` / `PROVISOR_SECRET_KEY_FILE`).
+#[derive(Clone)]
+pub enum KeySpec {
+    /// The keys themselves (base64, comma-separated, newest first), and how messages
+    /// name where they were given (`PROVISOR_SECRET_KEY`).
+    Keys { text: String, from: String },
+    /// A key file that must exist, and how messages name where it was given.
+    File { path: PathBuf, from: String },
+    /// The home's `secret.key`, made when missing.
+    Home(PathBuf),
+}
+
+impl std::fmt::Debug for KeySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySpec::Keys { from, .. } => write!(f, "Keys(from {from}, hidden)"),
+            KeySpec::File { path, from } => write!(f, "File({}, from {from})", path.display()),
+            KeySpec::Home(path) => write!(f, "Home({})", path.display()),
+        }
+    }
+}
+
 /// Where the keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
-    /// `PROVISOR_SECRET_KEY`.
-    Env,
+    /// Given as text: `PROVISOR_SECRET_KEY` or `secrets.key` (named here).
+    Given(String),
     /// A key file: `$PROVISOR_HOME/secret.key` or `PROVISOR_SECRET_KEY_FILE`.
     File(PathBuf),
 }
@@ -77,7 +102,7 @@ pub enum KeySource {
 impl std::fmt::Display for KeySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            KeySource::Env => write!(f, "{KEY_VAR}"),
+            KeySource::Given(from) => write!(f, "{from}"),
             KeySource::File(p) => write!(f, "the key file {}", p.display()),
         }
     }
@@ -111,26 +136,28 @@ pub enum OpenError {
 }
 
 impl KeyRing {
-    /// The ring for a home: the environment's key if set, else the key file (the home's
-    /// `secret.key`, made 0600 when missing).
-    pub fn for_home(home_key: &Path) -> Result<KeyRing> {
-        if let Ok(text) = std::env::var(KEY_VAR) {
-            let keys = parse_keys(&text, KEY_VAR)?;
-            return Ok(KeyRing {
-                source: KeySource::Env,
-                keys: RwLock::new(keys),
-            });
-        }
-        if let Some(path) = std::env::var_os(KEY_FILE_VAR) {
-            let path = PathBuf::from(path);
-            if !path.exists() {
-                return Err(Error::Invalid(format!(
-                    "{KEY_FILE_VAR} names {}, which does not exist: point it at the key file the other nodes use (made by `provisor init`), or unset it",
-                    path.display()
-                )));
+    /// The ring the configuration names (see [`KeySpec`]).
+    pub fn from_spec(spec: &KeySpec) -> Result<KeyRing> {
+        match spec {
+            KeySpec::Keys { text, from } => Ok(KeyRing {
+                source: KeySource::Given(from.clone()),
+                keys: RwLock::new(parse_keys(text, from)?),
+            }),
+            KeySpec::File { path, from } => {
+                if !path.exists() {
+                    return Err(Error::Invalid(format!(
+                        "{from} names {}, which does not exist: point it at the key file the other nodes use (made by `provisor init`), or unset it",
+                        path.display()
+                    )));
+                }
+                KeyRing::from_file(path)
             }
-            return KeyRing::from_file(&path);
+            KeySpec::Home(path) => KeyRing::for_home(path),
         }
+    }
+
+    /// The ring in the home's key file, made 0600 when missing.
+    pub fn for_home(home_key: &Path) -> Result<KeyRing> {
         if !home_key.exists() {
             create_key_file(home_key, &[Key::generate()?])?;
         }
@@ -171,7 +198,7 @@ impl KeyRing {
     /// Reads the source again (another process rotated the key).
     pub fn reload(&self) -> Result<()> {
         let keys = match &self.source {
-            KeySource::Env => return Ok(()),
+            KeySource::Given(_) => return Ok(()),
             KeySource::File(path) => read_key_file(path)?,
         };
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
@@ -249,7 +276,7 @@ impl KeyRing {
     /// key listed in `PROVISOR_SECRET_KEY` is the one values are sealed with.
     pub fn begin_rotation(&self) -> Result<String> {
         let path = match &self.source {
-            KeySource::Env => return Ok(self.current_id()),
+            KeySource::Given(_) => return Ok(self.current_id()),
             KeySource::File(path) => path.clone(),
         };
         let mut keys = read_key_file(&path)?;
@@ -264,7 +291,7 @@ impl KeyRing {
     /// keeps only the current key.
     pub fn finish_rotation(&self) -> Result<()> {
         let path = match &self.source {
-            KeySource::Env => return Ok(()),
+            KeySource::Given(_) => return Ok(()),
             KeySource::File(path) => path.clone(),
         };
         let keys = read_key_file(&path)?;

@@ -33,14 +33,15 @@ use provisor_billing::usage::import;
 use provisor_store::error::{Error, ErrorKind, Result};
 use provisor_store::Store;
 
-/// The environment variable holding the bearer token.
+use crate::config::ApiConfig;
+
+/// The environment variable holding the bearer token (`api.token`).
 pub const TOKEN_VAR: &str = "PROVISOR_API_TOKEN";
-/// The environment variable that changes the body limit (bytes).
+/// The environment variable that changes the body limit (bytes; `api.max_body_bytes`,
+/// default 32 MiB, about 250,000 usage records).
 pub const MAX_BODY_VAR: &str = "PROVISOR_API_MAX_BODY";
-/// The body limit without [`MAX_BODY_VAR`]: 32 MiB, about 250,000 usage records.
-pub const DEFAULT_MAX_BODY: usize = 32 * 1024 * 1024;
-/// The largest limit [`MAX_BODY_VAR`] may set: 1 GiB.
-const MAX_MAX_BODY: usize = 1024 * 1024 * 1024;
+/// `PROVISOR_API_BODY_TIMEOUT_SECS`: the longest pause between two chunks of a body.
+pub const BODY_TIMEOUT_VAR: &str = "PROVISOR_API_BODY_TIMEOUT_SECS";
 /// The shortest token accepted.
 const MIN_TOKEN_CHARS: usize = 24;
 /// How long a stopping daemon waits for requests in flight.
@@ -82,17 +83,6 @@ pub struct Limits {
     pub max_per_ip: usize,
 }
 
-/// `PROVISOR_API_HEADER_TIMEOUT_SECS`: seconds to send a request's headers, and the idle
-/// time allowed between requests.
-pub const HEADER_TIMEOUT_VAR: &str = "PROVISOR_API_HEADER_TIMEOUT_SECS";
-/// `PROVISOR_API_BODY_TIMEOUT_SECS`: the longest pause between two chunks of a body.
-pub const BODY_TIMEOUT_VAR: &str = "PROVISOR_API_BODY_TIMEOUT_SECS";
-/// `PROVISOR_API_MAX_CONNECTIONS`: connections open at once.
-pub const MAX_CONNECTIONS_VAR: &str = "PROVISOR_API_MAX_CONNECTIONS";
-/// `PROVISOR_API_MAX_CONNECTIONS_PER_IP`: connections open at once from one address
-/// (behind a load balancer, set it to the total).
-pub const MAX_PER_IP_VAR: &str = "PROVISOR_API_MAX_CONNECTIONS_PER_IP";
-
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -105,39 +95,14 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The defaults, changed by the four variables; a value that is not a whole number
-    /// in range is refused by name.
-    pub fn from_env() -> Result<Limits> {
-        let d = Limits::default();
-        let num = |var: &str, default: u64, max: u64| -> Result<u64> {
-            match std::env::var(var) {
-                Err(std::env::VarError::NotPresent) => Ok(default),
-                Ok(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if (1..=max).contains(&n) => Ok(n),
-                    _ => Err(Error::Invalid(format!(
-                        "{var}={v:?} is not a whole number from 1 to {max} (unset, it is {default}); nothing was started"
-                    ))),
-                },
-                Err(std::env::VarError::NotUnicode(_)) => Err(Error::Invalid(format!(
-                    "{var} is not a whole number; nothing was started"
-                ))),
-            }
-        };
-        let limits = Limits {
-            header_timeout: Duration::from_secs(num(
-                HEADER_TIMEOUT_VAR,
-                d.header_timeout.as_secs(),
-                3600,
-            )?),
-            body_timeout: Duration::from_secs(num(
-                BODY_TIMEOUT_VAR,
-                d.body_timeout.as_secs(),
-                3600,
-            )?),
-            max_connections: num(MAX_CONNECTIONS_VAR, d.max_connections as u64, 100_000)? as usize,
-            max_per_ip: num(MAX_PER_IP_VAR, d.max_per_ip as u64, 100_000)? as usize,
-        };
-        Ok(limits)
+    /// The limits `[api]` of the configuration sets (checked when it was read).
+    pub fn from_config(api: &ApiConfig) -> Limits {
+        Limits {
+            header_timeout: api.header_timeout,
+            body_timeout: api.body_timeout,
+            max_connections: api.max_connections,
+            max_per_ip: api.max_per_ip,
+        }
     }
 }
 
@@ -157,55 +122,35 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 }
 
 impl Config {
-    /// Reads the token and the body limit from the environment; refuses a missing,
-    /// short or unsendable token, naming the variable and how to make one.
-    pub fn from_env(listen: SocketAddr) -> Result<Config> {
+    /// The API's settings from the configuration; refuses a missing, short or
+    /// unsendable token, naming where it is set (`named`: `PROVISOR_API_TOKEN`, or the
+    /// file's `api.token`) and how to make one.
+    pub fn new(listen: SocketAddr, api: &ApiConfig, named: &str) -> Result<Config> {
         let make = "make one with `openssl rand -hex 32`";
-        let token = match std::env::var(TOKEN_VAR) {
-            Ok(t) if !t.is_empty() => t,
-            Ok(_) | Err(std::env::VarError::NotPresent) => {
+        let token = match &api.token {
+            Some(t) => t.expose(),
+            None => {
                 return Err(Error::Invalid(format!(
-                    "--listen {listen} needs an API token and {TOKEN_VAR} is not set: set it to a secret of at least {MIN_TOKEN_CHARS} characters ({make}; e.g. `export {TOKEN_VAR}=$(openssl rand -hex 32)`); nothing was started"
-                )))
-            }
-            Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(Error::Invalid(format!(
-                    "{TOKEN_VAR} is not valid text: {make}; nothing was started"
+                    "--listen {listen} needs an API token and {TOKEN_VAR} is not set: set it (or `token` in [api] of provisor.toml) to a secret of at least {MIN_TOKEN_CHARS} characters ({make}; e.g. `export {TOKEN_VAR}=$(openssl rand -hex 32)`); nothing was started"
                 )))
             }
         };
         let n = token.chars().count();
         if n < MIN_TOKEN_CHARS {
             return Err(Error::Invalid(format!(
-                "{TOKEN_VAR} is too short ({n} characters; at least {MIN_TOKEN_CHARS}): {make}; nothing was started"
+                "{named} is too short ({n} characters; at least {MIN_TOKEN_CHARS}): {make}; nothing was started"
             )));
         }
         if !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::Invalid(format!(
-                "{TOKEN_VAR} holds spaces, control or non-ASCII characters, which an Authorization header cannot carry: {make}; nothing was started"
+                "{named} holds spaces, control or non-ASCII characters, which an Authorization header cannot carry: {make}; nothing was started"
             )));
         }
-        let max_body = match std::env::var(MAX_BODY_VAR) {
-            Err(std::env::VarError::NotPresent) => DEFAULT_MAX_BODY,
-            Ok(v) => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=MAX_MAX_BODY).contains(&n) => n,
-                _ => {
-                    return Err(Error::Invalid(format!(
-                        "{MAX_BODY_VAR}={v:?} is not a size in bytes from 1 to {MAX_MAX_BODY} (unset, it is {DEFAULT_MAX_BODY}, 32 MiB); nothing was started"
-                    )))
-                }
-            },
-            Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(Error::Invalid(format!(
-                    "{MAX_BODY_VAR} is not a size in bytes; nothing was started"
-                )))
-            }
-        };
         Ok(Config {
             listen,
             token: digest(token.as_bytes()),
-            max_body,
-            limits: Limits::from_env()?,
+            max_body: api.max_body,
+            limits: Limits::from_config(api),
         })
     }
 

@@ -38,8 +38,8 @@ pub struct ServeOptions {
     pub engine: Option<provisor_engine::EngineConfig>,
     /// The UTC hour from which the day's daily run is done (once per day).
     pub cron_hour: u32,
-    /// Serve the HTTP API on this address (`None`: nothing listens). Needs
-    /// `PROVISOR_API_TOKEN`.
+    /// Serve the HTTP API on this address (`None`: nothing listens). Needs an API
+    /// token (`api.token`, `PROVISOR_API_TOKEN`).
     pub listen: Option<SocketAddr>,
 }
 
@@ -93,19 +93,24 @@ struct HandlerSeen {
 pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     // A bad token or body limit refuses the start before anything is taken or opened.
     let api_config = match opts.listen {
-        Some(addr) => Some(api::Config::from_env(addr)?),
+        Some(addr) => Some(api::Config::new(
+            addr,
+            &ctx.config.api,
+            &ctx.config.named("api.token"),
+        )?),
         None => {
-            if std::env::var_os(api::TOKEN_VAR).is_some() {
+            if ctx.config.api.token.is_some() {
                 tracing::info!(
                     "{} is set but --listen is not given: the HTTP API is off",
-                    api::TOKEN_VAR
+                    ctx.config.named("api.token")
                 );
             }
             None
         }
     };
-    // The schedule follows the billing time zone; a bad one refuses the start.
-    let zone = BillingZone::from_env()?;
+    // The schedule follows the billing time zone (checked when the configuration was
+    // read).
+    let zone = BillingZone::parse(&ctx.config.billing.time_zone)?;
     let _lock = take_lock(&ctx.home)?;
     let api_bound = match api_config {
         Some(c) => Some(c.bind().await?),

@@ -87,6 +87,8 @@ pub async fn take(store: &Store, id: i64, staff: &str) -> Result<task::Model> {
         )
         .col_expr(
             task::Column::UpdatedAt,
+            // Wall time: when a person ran this admin command; callers hold a Store, not the
+            // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
             sea_orm::sea_query::Expr::value(Utc::now()),
         )
         .filter(task::Column::Id.eq(id))

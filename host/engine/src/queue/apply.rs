@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::prepare::{target_plan, Prepared};
 use super::verdict::Verdict;
-use crate::EngineConfig;
+use crate::config::EngineConfig;
 use provisor_store::db_err;
 use provisor_store::entities::{
     client, department, handler, operation, outbox, plan, service, task,

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit};
 use super::apply::{apply_verdict, done_status, welcome_row};
 use super::prepare::Prepared;
 use super::verdict::Verdict;
-use crate::EngineConfig;
+use crate::config::EngineConfig;
 use provisor_runtime::Runtime;
 use provisor_store::db_err;
 use provisor_store::entities::{operation, operation_attempt, outbox, service};

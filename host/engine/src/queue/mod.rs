@@ -27,7 +27,7 @@ use complete::{complete, Finished};
 use prepare::prepare;
 use verdict::call_module;
 
-use crate::EngineConfig;
+use crate::config::EngineConfig;
 use provisor_runtime::Runtime;
 use provisor_store::db_err;
 use provisor_store::entities::{operation, service};

@@ -8,18 +8,7 @@ use serde_json::{Map, Value};
 use super::prepare::Prepared;
 use provisor_runtime::{Call, CallContext, Runtime};
 
-impl Verdict {
-    /// The module's own words on a done or in-progress call (kept on the attempt row).
-    pub(super) fn message(&self) -> Option<&str> {
-        match self {
-            Verdict::Done { message, .. } | Verdict::InProgress { message, .. } => {
-                message.as_deref().filter(|m| !m.trim().is_empty())
-            }
-            _ => None,
-        }
-    }
-}
-
+/// What a module's answer means for the operation.
 pub(super) enum Verdict {
     Done {
         remote_id: Option<String>,
@@ -45,6 +34,18 @@ pub(super) enum Verdict {
         fields: Value,
         error: Option<ModuleError>,
     },
+}
+
+impl Verdict {
+    /// The module's own words on a done or in-progress call (kept on the attempt row).
+    pub(super) fn message(&self) -> Option<&str> {
+        match self {
+            Verdict::Done { message, .. } | Verdict::InProgress { message, .. } => {
+                message.as_deref().filter(|m| !m.trim().is_empty())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Calls the module for one prepared operation and says what its answer means.

@@ -73,6 +73,8 @@ pub async fn add_client(
         email: Set(email),
         currency: Set(currency),
         country: Set(country),
+        // Wall time: when a person ran this admin command; callers hold a Store, not the
+        // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
         created_at: Set(Utc::now()),
         ..Default::default()
     }
@@ -252,6 +254,8 @@ async fn insert_plan<C: ConnectionTrait>(
         settings: Set(new.settings.to_string()),
         options: Set(Value::Object(new.options.clone()).to_string()),
         is_addon: Set(new.is_addon),
+        // Wall time: when a person ran this admin command; callers hold a Store, not the
+        // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
         created_at: Set(Utc::now()),
         ..Default::default()
     }

@@ -7,7 +7,7 @@
 //! when the service already has one pending; so running the same date twice queues
 //! nothing twice.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use provisor_module_api::{DailyReport, DailyRequest, ErrorKind};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -15,7 +15,6 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::queue;
 use provisor_runtime::{Call, CallContext, Runtime};
 use provisor_store::db_err;
 use provisor_store::entities::{handler, service};
@@ -93,7 +92,7 @@ pub async fn run(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Han
         }
         let mut infos = Vec::with_capacity(svcs.len());
         for s in &svcs {
-            infos.push(queue::service_info(db, s, 0).await?);
+            infos.push(crate::service_info::service_info(db, s, 0).await?);
         }
         let request = DailyRequest {
             date: date.format("%Y-%m-%d").to_string(),
@@ -184,7 +183,7 @@ async fn merge_attributes(
     service::ActiveModel {
         id: Set(current.id),
         attributes: Set(Value::Object(attrs).to_string()),
-        updated_at: Set(Utc::now()),
+        updated_at: Set(rt.clock.now()),
         ..Default::default()
     }
     .update(db)

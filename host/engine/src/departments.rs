@@ -43,6 +43,8 @@ pub async fn add_department(
     department::ActiveModel {
         name: Set(name.to_string()),
         email: Set(email),
+        // Wall time: when a person ran this admin command; callers hold a Store, not the
+        // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
         created_at: Set(Utc::now()),
         ..Default::default()
     }

@@ -8,7 +8,7 @@
 //! existing services still suspend, resume, terminate, meter and sync: `enabled` is
 //! read by order routing only.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use provisor_module_api::{Capability, ConnectionInfo};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -129,6 +129,8 @@ pub async fn add(store: &Store, registry: &Registry, new: NewHandler) -> Result<
         })?;
         provisor_store::secrets::seal_settings(ring, &new.name, &mut stored, &secret_paths)?;
     }
+    // Wall time: when a person ran this admin command; callers hold a Store, not the
+    // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
     let now = Utc::now();
     let row = handler::ActiveModel {
         name: Set(new.name.clone()),
@@ -228,6 +230,8 @@ pub async fn set_enabled(store: &Store, name: &str, enabled: bool) -> Result<boo
     }
     let mut active: handler::ActiveModel = h.into();
     active.enabled = Set(enabled);
+    // Wall time: when a person ran this admin command; callers hold a Store, not the
+    // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
     active.updated_at = Set(Utc::now());
     active
         .update(store.db())
@@ -258,7 +262,7 @@ pub async fn test(runtime: &Runtime, name: &str) -> Result<ConnectionInfo> {
         Ok(info) => (true, info.message.clone()),
         Err(e) => (false, e.to_string()),
     };
-    record_check(&runtime.store, &h, ok, &message).await?;
+    record_check(&runtime.store, &h, ok, &message, runtime.clock.now()).await?;
     result.map_err(|source| Error::Module {
         context: format!("handler {name}: test_connection"),
         source,
@@ -271,11 +275,12 @@ pub async fn record_check(
     h: &handler::Model,
     ok: bool,
     message: &str,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     handler::Entity::update_many()
         .col_expr(
             handler::Column::LastCheckAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
+            sea_orm::sea_query::Expr::value(now),
         )
         .col_expr(
             handler::Column::LastCheckOk,

@@ -9,14 +9,14 @@
 //! Must not: talk to modules except through `runtime`.
 
 pub mod catalog;
+mod config;
 pub mod daily;
 pub mod departments;
 pub mod handlers;
 pub mod listings;
 mod queue;
+mod service_info;
 pub mod tasks;
-
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -26,61 +26,14 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub use config::EngineConfig;
 use provisor_runtime::Runtime;
-use provisor_store::entities::{client, handler, operation, outbox, plan, service};
+use provisor_store::entities::{client, handler, operation, plan, service};
 use provisor_store::error::{Error, Result};
 pub use provisor_store::lookup::{get_operation, get_service};
-pub(crate) use provisor_store::queue::{
-    insert_operation, max_attempts as rt_max_attempts, queue_emails,
-};
+pub(crate) use provisor_store::queue::{insert_operation, max_attempts as rt_max_attempts};
 use provisor_store::{db_err, Store};
 pub use queue::{Worker, WorkerReport};
-
-/// Retry and lease settings.
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// Delay before the first retry of a transient failure (BILLmanager: 5 minutes).
-    pub retry_base: Duration,
-    /// Double the delay on every further attempt (with ±20 % jitter) instead of a
-    /// fixed schedule.
-    pub exponential: bool,
-    /// Longest delay between retries.
-    pub retry_max: Duration,
-    /// Attempts before an operation turns manual.
-    pub max_attempts: i32,
-    /// How long a claimed operation stays leased without a heartbeat.
-    pub lease: Duration,
-    /// Operations one worker runs at once.
-    pub concurrency: usize,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            retry_base: Duration::from_secs(300),
-            exponential: false,
-            retry_max: Duration::from_secs(6 * 3600),
-            max_attempts: 5,
-            lease: Duration::from_secs(120),
-            concurrency: 16,
-        }
-    }
-}
-
-impl EngineConfig {
-    /// The delay before retry number `attempt` (1 = after the first failure).
-    pub fn retry_delay(&self, attempt: i32) -> Duration {
-        if !self.exponential {
-            return self.retry_base;
-        }
-        let factor = 2u32.saturating_pow(attempt.clamp(1, 20) as u32 - 1);
-        let base = self.retry_base.saturating_mul(factor).min(self.retry_max);
-        // ±20 % jitter so a burst of failures does not retry in lockstep.
-        let nanos = Utc::now().timestamp_subsec_nanos() % 400;
-        let jitter = base.as_secs_f64() * ((nanos as f64 / 1000.0) - 0.2);
-        Duration::from_secs_f64((base.as_secs_f64() + jitter).max(1.0))
-    }
-}
 
 /// What ordering produced.
 #[derive(Debug, Clone, Serialize)]
@@ -171,7 +124,7 @@ pub async fn check_order(
         }
         (None, false) => {}
     }
-    let chosen = route(store, &plan).await?;
+    let chosen = route(store, &plan, rt.clock.now()).await?;
     Ok(Order {
         client,
         plan,
@@ -329,7 +282,7 @@ fn check_order_schema(
 
 /// Picks the handler for a new service: enabled, under its limit of simultaneous
 /// operations if possible, without recent errors if possible, then by the plan's order.
-async fn route(store: &Store, plan: &plan::Model) -> Result<handler::Model> {
+async fn route(store: &Store, plan: &plan::Model, now: DateTime<Utc>) -> Result<handler::Model> {
     let handlers = catalog::plan_handlers(store, plan.id).await?;
     let enabled: Vec<handler::Model> = handlers.iter().filter(|h| h.enabled).cloned().collect();
     if enabled.is_empty() {
@@ -344,7 +297,7 @@ async fn route(store: &Store, plan: &plan::Model) -> Result<handler::Model> {
     if enabled.len() == 1 && enabled[0].max_concurrent.is_none() {
         return Ok(enabled[0].clone());
     }
-    let recent = Utc::now() - chrono::Duration::minutes(15);
+    let recent = now - chrono::Duration::minutes(15);
     let mut best: Option<((bool, bool, usize), handler::Model)> = None;
     for (i, h) in enabled.into_iter().enumerate() {
         let busy = operation::Entity::find()
@@ -456,45 +409,12 @@ pub async fn request(
     Ok(op)
 }
 
-/// The welcome email for a service that has just become active.
-pub(crate) fn welcome_row(
-    svc: &service::Model,
-    client: &client::Model,
-    plan_name: &str,
-    now: DateTime<Utc>,
-) -> outbox::ActiveModel {
-    let attrs: Map<String, Value> = serde_json::from_str(&svc.attributes).unwrap_or_default();
-    let mut body = format!(
-        "Hello {},\n\nyour {plan_name} (service #{}) is ready.\n",
-        client.name, svc.id
-    );
-    if let Some(r) = &svc.remote_id {
-        body.push_str(&format!("Reference: {r}\n"));
-    }
-    for key in ["username", "ip", "domain", "login_url"] {
-        if let Some(v) = attrs.get(key).and_then(Value::as_str) {
-            body.push_str(&format!("{key}: {v}\n"));
-        }
-    }
-    outbox::ActiveModel {
-        kind: Set("welcome".to_string()),
-        recipient: Set(client.email.clone()),
-        subject: Set(format!("Your {plan_name} is ready")),
-        body: Set(body),
-        service_id: Set(Some(svc.id)),
-        dedupe_key: Set(format!("welcome-{}", svc.id)),
-        created_at: Set(now),
-        sent_at: Set(None),
-        ..Default::default()
-    }
-}
-
 /// What the module sees of a service (for immediate calls: SSO, client area).
 pub async fn service_info_for(
     rt: &Runtime,
     svc: &service::Model,
 ) -> Result<provisor_module_api::ServiceInfo> {
-    queue::service_info(rt.store.db(), svc, 0).await
+    service_info::service_info(rt.store.db(), svc, 0).await
 }
 
 /// Calls the service's module right away (SSO, client area): no operation, nothing

@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use crate::catalog;
 use provisor_store::entities::{operation, service};
 use provisor_store::error::{Error, Result};
+use provisor_store::lookup::get_service;
 use provisor_store::{db_err, Store};
 
 /// The statuses an operation can have.
@@ -107,7 +108,7 @@ pub async fn operations(
         q = q.filter(operation::Column::Kind.eq(k));
     }
     if let Some(id) = filter.service {
-        super::get_service(store, id).await?;
+        get_service(store, id).await?;
         q = q.filter(operation::Column::ServiceId.eq(id));
     }
     if let Some(name) = filter.handler.as_deref() {

@@ -14,6 +14,7 @@ use super::queue::apply_done;
 use provisor_runtime::Runtime;
 use provisor_store::entities::{operation, service, task};
 use provisor_store::error::{Error, Result};
+use provisor_store::lookup::{get_operation, get_service};
 use provisor_store::{db_err, Store};
 
 /// A task by id.
@@ -87,6 +88,8 @@ pub async fn take(store: &Store, id: i64, staff: &str) -> Result<task::Model> {
         )
         .col_expr(
             task::Column::UpdatedAt,
+            // Wall time: when a person ran this admin command; callers hold a Store, not the
+            // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
             sea_orm::sea_query::Expr::value(Utc::now()),
         )
         .filter(task::Column::Id.eq(id))
@@ -142,8 +145,8 @@ pub async fn complete(rt: &Runtime, id: i64, values: Map<String, Value>) -> Resu
             known.join(", ")
         )));
     }
-    let op = super::get_operation(store, t.operation_id).await?;
-    let svc = super::get_service(store, t.service_id).await?;
+    let op = get_operation(store, t.operation_id).await?;
+    let svc = get_service(store, t.service_id).await?;
     if op.status != "manual" {
         return Err(Error::Invalid(format!(
             "operation #{} is {}, not manual; the task is stale",
@@ -205,7 +208,7 @@ pub enum Retried {
 /// closes), a queued one waiting for its next try by making it due at once.
 pub async fn retry_operation(rt: &Runtime, op_id: i64) -> Result<Retried> {
     let store = &rt.store;
-    let op = super::get_operation(store, op_id).await?;
+    let op = get_operation(store, op_id).await?;
     if op.status != "queued" {
         return requeue(rt, op_id, None, "returned")
             .await
@@ -237,7 +240,7 @@ pub async fn retry_operation(rt: &Runtime, op_id: i64) -> Result<Retried> {
         )));
     }
     Ok(Retried::DueNow {
-        op: super::get_operation(store, op_id).await?,
+        op: get_operation(store, op_id).await?,
         was_due: op.next_run_at,
     })
 }
@@ -249,7 +252,7 @@ async fn requeue(
     task_status: &str,
 ) -> Result<operation::Model> {
     let store = &rt.store;
-    let op = super::get_operation(store, op_id).await?;
+    let op = get_operation(store, op_id).await?;
     if op.status != "manual" {
         return Err(Error::Invalid(format!(
             "operation #{op_id} is {}; only manual operations, and queued ones waiting for their next try, can be retried",
@@ -303,14 +306,14 @@ async fn requeue(
     tx.commit()
         .await
         .map_err(db_err("requeueing the operation"))?;
-    super::get_operation(store, op_id).await
+    get_operation(store, op_id).await
 }
 
 /// Cancels a queued or manual operation (a running one finishes first). A cancelled
 /// create leaves the service `failed`.
 pub async fn cancel_operation(rt: &Runtime, op_id: i64) -> Result<operation::Model> {
     let store = &rt.store;
-    let op = super::get_operation(store, op_id).await?;
+    let op = get_operation(store, op_id).await?;
     if !matches!(op.status.as_str(), "queued" | "manual") {
         return Err(Error::Invalid(format!(
             "operation #{op_id} is {}; only queued or manual operations can be cancelled",
@@ -374,5 +377,5 @@ pub async fn cancel_operation(rt: &Runtime, op_id: i64) -> Result<operation::Mod
     tx.commit()
         .await
         .map_err(db_err("cancelling the operation"))?;
-    super::get_operation(store, op_id).await
+    get_operation(store, op_id).await
 }

@@ -311,6 +311,8 @@ impl Instance {
             Err(e) => (redactor.redact(&e.to_string()), e.kind.as_str().to_string()),
         };
         self.log.record(LogRow {
+            // Wall time: the log says when the real exchange happened (beside tracing's lines
+            // and the remote panel's own logs), whatever date a pinned clock runs for.
             at: Utc::now(),
             handler: self.handler.clone(),
             module: self.module.name().to_string(),

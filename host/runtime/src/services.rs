@@ -193,6 +193,8 @@ impl HostServicesImpl {
     ) -> LogRow {
         let ctx = current();
         LogRow {
+            // Wall time: the log says when the real exchange happened (beside tracing's lines
+            // and the remote panel's own logs), whatever date a pinned clock runs for.
             at: Utc::now(),
             handler: self.owner.handler.clone(),
             module: self.owner.module.clone(),
@@ -365,35 +367,14 @@ impl HostServicesImpl {
             .with_values(&req.secrets)
             .with_values(&call_secrets());
         let secret_response = req.secret_response;
-        let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| {
-                abi_error(
-                    KIND_PERMANENT,
-                    format!("unknown HTTP method {:?}", req.method),
-                )
-            })?;
-        let url = reqwest::Url::parse(&req.url).map_err(|e| {
-            abi_error(
-                KIND_PERMANENT,
-                format!("invalid URL {}: {e}", redactor.redact(&req.url)),
-            )
-        })?;
+        let (method, url) = http_target(&req, &redactor)?;
         let timeout = req
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(self.http_timeout);
         let shown_url = redactor.redact(url.as_str());
         let call = format!("{method} {shown_url}");
-        let shown_request = {
-            let headers = redactor.redact_headers(&req.headers);
-            let head: Vec<String> = headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
-            let body = req
-                .body
-                .as_deref()
-                .map(|b| redactor.redact(b))
-                .unwrap_or_default();
-            format!("{}\n\n{}", head.join("\n"), body)
-        };
+        let shown_request = shown_request(&redactor, &req);
         let mut builder = self.http.request(method, url).timeout(timeout);
         for (name, value) in &req.headers {
             builder = builder.header(name, value);
@@ -402,84 +383,152 @@ impl HostServicesImpl {
             builder = builder.body(body);
         }
         let started = Instant::now();
-        let result: Result<HttpResponse, reqwest::Error> = self.runtime.block_on(async move {
-            let resp = builder.send().await?;
-            let status = resp.status().as_u16();
-            let headers: Vec<(String, String)> = resp
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).to_string(),
-                    )
-                })
-                .collect();
-            let bytes = resp.bytes().await?;
-            Ok(HttpResponse {
-                status,
-                headers,
-                body: String::from_utf8_lossy(&bytes).to_string(),
-            })
-        });
+        let result = self.runtime.block_on(send(builder));
         let elapsed = started.elapsed();
+        let exchange = Exchange {
+            call,
+            shown_request,
+            elapsed,
+        };
         match result {
-            Ok(resp) => {
-                // What a secret response carries is redacted from everything this
-                // call logs from now on, and from its error.
-                let redactor = if secret_response {
-                    let found = secret_values(&resp.body);
-                    let r = redactor.with_values(&found);
-                    remember_call_secrets(found);
-                    r
-                } else {
-                    redactor
-                };
-                let head: Vec<String> = redactor
-                    .redact_headers(&resp.headers)
-                    .iter()
-                    .map(|(n, v)| format!("{n}: {v}"))
-                    .collect();
-                let shown_response = format!(
-                    "{}\n\n{}",
-                    head.join("\n"),
-                    if secret_response {
-                        "[redacted: the module marked this response secret]".to_string()
-                    } else {
-                        redactor.redact(&resp.body)
-                    }
-                );
-                self.log.record(self.row(
-                    "http",
-                    call,
-                    shown_request,
-                    shown_response,
-                    resp.status.to_string(),
-                    elapsed,
-                ));
-                serde_json::to_string(&resp).map_err(|e| abi_error(KIND_PERMANENT, e.to_string()))
-            }
-            Err(e) => {
-                let why = if e.is_timeout() {
-                    format!("timed out after {}ms", timeout.as_millis())
-                } else if e.is_connect() {
-                    "could not connect".to_string()
-                } else {
-                    "the connection failed".to_string()
-                };
-                let message = redactor.redact(&format!("{call}: {why} ({e})"));
-                self.log.record(self.row(
-                    "http",
-                    call,
-                    shown_request,
-                    message.clone(),
-                    "transport_error".into(),
-                    elapsed,
-                ));
-                Err(abi_error(KIND_TRANSIENT, message))
-            }
+            Ok(resp) => self.http_answered(resp, redactor, secret_response, exchange),
+            Err(e) => Err(self.http_failed(e, &redactor, timeout, exchange)),
         }
     }
+
+    /// Logs an answered HTTP exchange and hands the response to the module.
+    fn http_answered(
+        &self,
+        resp: HttpResponse,
+        redactor: Redactor,
+        secret_response: bool,
+        exchange: Exchange,
+    ) -> Result<String, AbiError> {
+        // What a secret response carries is redacted from everything this
+        // call logs from now on, and from its error.
+        let redactor = if secret_response {
+            let found = secret_values(&resp.body);
+            let r = redactor.with_values(&found);
+            remember_call_secrets(found);
+            r
+        } else {
+            redactor
+        };
+        let head: Vec<String> = redactor
+            .redact_headers(&resp.headers)
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}"))
+            .collect();
+        let shown_response = format!(
+            "{}\n\n{}",
+            head.join("\n"),
+            if secret_response {
+                "[redacted: the module marked this response secret]".to_string()
+            } else {
+                redactor.redact(&resp.body)
+            }
+        );
+        self.log.record(self.row(
+            "http",
+            exchange.call,
+            exchange.shown_request,
+            shown_response,
+            resp.status.to_string(),
+            exchange.elapsed,
+        ));
+        serde_json::to_string(&resp).map_err(|e| abi_error(KIND_PERMANENT, e.to_string()))
+    }
+
+    /// Logs an HTTP exchange that got no answer; the module gets a transient error.
+    fn http_failed(
+        &self,
+        e: reqwest::Error,
+        redactor: &Redactor,
+        timeout: Duration,
+        exchange: Exchange,
+    ) -> AbiError {
+        let why = if e.is_timeout() {
+            format!("timed out after {}ms", timeout.as_millis())
+        } else if e.is_connect() {
+            "could not connect".to_string()
+        } else {
+            "the connection failed".to_string()
+        };
+        let message = redactor.redact(&format!("{}: {why} ({e})", exchange.call));
+        self.log.record(self.row(
+            "http",
+            exchange.call,
+            exchange.shown_request,
+            message.clone(),
+            "transport_error".into(),
+            exchange.elapsed,
+        ));
+        abi_error(KIND_TRANSIENT, message)
+    }
+}
+
+/// An HTTP exchange as the module log shows it.
+struct Exchange {
+    /// `METHOD url`, redacted.
+    call: String,
+    /// The request's headers and body, redacted.
+    shown_request: String,
+    elapsed: Duration,
+}
+
+/// The method and URL of a module's HTTP request, or why they are not valid.
+fn http_target(
+    req: &HttpRequest,
+    redactor: &Redactor,
+) -> Result<(reqwest::Method, reqwest::Url), AbiError> {
+    let method =
+        reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+            abi_error(
+                KIND_PERMANENT,
+                format!("unknown HTTP method {:?}", req.method),
+            )
+        })?;
+    let url = reqwest::Url::parse(&req.url).map_err(|e| {
+        abi_error(
+            KIND_PERMANENT,
+            format!("invalid URL {}: {e}", redactor.redact(&req.url)),
+        )
+    })?;
+    Ok((method, url))
+}
+
+/// The request's headers and body as the module log shows them.
+fn shown_request(redactor: &Redactor, req: &HttpRequest) -> String {
+    let headers = redactor.redact_headers(&req.headers);
+    let head: Vec<String> = headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+    let body = req
+        .body
+        .as_deref()
+        .map(|b| redactor.redact(b))
+        .unwrap_or_default();
+    format!("{}\n\n{}", head.join("\n"), body)
+}
+
+/// Sends a request and reads the whole answer.
+async fn send(builder: reqwest::RequestBuilder) -> Result<HttpResponse, reqwest::Error> {
+    let resp = builder.send().await?;
+    let status = resp.status().as_u16();
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).to_string(),
+            )
+        })
+        .collect();
+    let bytes = resp.bytes().await?;
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).to_string(),
+    })
 }
 
 fn abi_error(kind: u32, message: String) -> AbiError {

@@ -610,6 +610,9 @@ mod tests {
     }
 }
 
+mod rotate;
+pub use rotate::{rotate, Rotation};
+
 /// The secret paths each module's recorded manifests mark (the union over its
 /// versions: a field secret in any version is sealed).
 async fn recorded_secret_paths(
@@ -697,6 +700,8 @@ pub(crate) async fn secure(db: &sea_orm::DatabaseConnection, ring: &KeyRing) -> 
     if changes.is_empty() && recorded.is_some() {
         return Ok(());
     }
+    // SQLite only: it keeps deleted bytes in free pages and the WAL unless told to zero
+    // them (PRAGMAs it alone has); PostgreSQL has no such switch (VACUUM reclaims them).
     let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
     let txn = db
         .begin()
@@ -725,6 +730,8 @@ pub(crate) async fn secure(db: &sea_orm::DatabaseConnection, ring: &KeyRing) -> 
         secret_key::Entity::insert(secret_key::ActiveModel {
             id: Set(1),
             key_id: Set(ring.current_id()),
+            // Wall time: when this key was first used, an event of the key file that
+            // other processes also see; the store holds no clock.
             updated_at: Set(chrono::Utc::now()),
         })
         .on_conflict(
@@ -754,103 +761,4 @@ pub(crate) async fn secure(db: &sea_orm::DatabaseConnection, ring: &KeyRing) -> 
         );
     }
     Ok(())
-}
-
-/// What `provisor secrets rotate` did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Rotation {
-    /// The key every secret is now sealed with.
-    pub key_id: String,
-    /// The keys it replaced.
-    pub retired: Vec<String>,
-    /// Handlers whose secrets were sealed again.
-    pub handlers: usize,
-    /// Secret values sealed again.
-    pub values: usize,
-    /// Where the key lives.
-    pub source: String,
-}
-
-/// Seals every handler's secrets with a new key: the key file first gains the new key
-/// (the old one stays readable), then every value is sealed again in one transaction,
-/// and only after the commit does the key file drop the old key. A crash at any point
-/// leaves every value readable; running it again finishes the job.
-pub async fn rotate(store: &super::Store) -> Result<Rotation> {
-    use super::entities::{handler, secret_key};
-    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
-    let ring = store
-        .secrets()
-        .ok_or_else(|| Error::Invalid("this process has no secret key to rotate".to_string()))?;
-    let before = ring.ids();
-    let key_id = ring.begin_rotation()?;
-    let db = store.db();
-    let mut handlers_done = 0;
-    let mut values = 0;
-    // A handler added by another process while this runs may still be sealed with the
-    // old key: sealing is repeated until none is, before the old key is dropped.
-    for _round in 0..5 {
-        let _turn = store.write_turn().await;
-        let txn = db
-            .begin()
-            .await
-            .map_err(super::db_err("starting the key rotation"))?;
-        let rows = handler::Entity::find()
-            .all(&txn)
-            .await
-            .map_err(super::db_err("reading handlers"))?;
-        let mut changed_here = 0;
-        for h in rows {
-            let Ok(mut v) = serde_json::from_str::<Value>(&h.settings) else {
-                continue;
-            };
-            let mut ids = Vec::new();
-            sealed_key_ids(&v, &mut ids);
-            if ids.iter().all(|id| *id == key_id) {
-                continue;
-            }
-            let paths = open_settings(Some(ring), &h.name, &mut v)?;
-            let n = seal_settings(ring, &h.name, &mut v, &paths)?;
-            handler::Entity::update_many()
-                .col_expr(
-                    handler::Column::Settings,
-                    sea_orm::sea_query::Expr::value(v.to_string()),
-                )
-                .filter(handler::Column::Id.eq(h.id))
-                .exec(&txn)
-                .await
-                .map_err(super::db_err("storing re-sealed settings"))?;
-            changed_here += 1;
-            values += n;
-        }
-        secret_key::Entity::insert(secret_key::ActiveModel {
-            id: Set(1),
-            key_id: Set(key_id.clone()),
-            updated_at: Set(chrono::Utc::now()),
-        })
-        .on_conflict(
-            sea_orm::sea_query::OnConflict::column(secret_key::Column::Id)
-                .update_columns([secret_key::Column::KeyId, secret_key::Column::UpdatedAt])
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await
-        .map_err(super::db_err("recording the new secret key"))?;
-        txn.commit()
-            .await
-            .map_err(super::db_err("committing the key rotation"))?;
-        handlers_done += changed_here;
-        if changed_here == 0 {
-            ring.finish_rotation()?;
-            return Ok(Rotation {
-                retired: before.into_iter().filter(|id| *id != key_id).collect(),
-                key_id,
-                handlers: handlers_done,
-                values,
-                source: ring.source().to_string(),
-            });
-        }
-    }
-    Err(Error::Storage(
-        "handlers kept being written with an older key while rotating; every value is readable (the key file still holds the older key): run `provisor secrets rotate` again when no other process is adding handlers".to_string(),
-    ))
 }

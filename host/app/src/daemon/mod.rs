@@ -296,7 +296,8 @@ async fn check(rt: &Runtime, h: handler::Model) {
         Ok(i) => i,
         Err(e) => {
             tracing::warn!(handler = %h.name, "connection check: {e}");
-            let _ = handlers::record_check(&rt.store, &h, false, &e.to_string()).await;
+            let _ =
+                handlers::record_check(&rt.store, &h, false, &e.to_string(), rt.clock.now()).await;
             return;
         }
     };
@@ -319,7 +320,7 @@ async fn check(rt: &Runtime, h: handler::Model) {
     } else {
         tracing::warn!(handler = %h.name, "connection check failed: {message}");
     }
-    let _ = handlers::record_check(&rt.store, &h, ok, &message).await;
+    let _ = handlers::record_check(&rt.store, &h, ok, &message, rt.clock.now()).await;
 }
 
 /// The last days the scheduled runs were done by this process.

@@ -9,6 +9,7 @@
 //! Must not: call into module instances; `runtime` does that.
 
 pub mod loader;
+mod records;
 pub mod watcher;
 
 use std::collections::HashMap;
@@ -16,17 +17,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use chrono::Utc;
 use provisor_module_api::abi::ModuleRoot_Ref;
 use provisor_module_api::{Capability, Manifest};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{EntityTrait, QueryOrder};
 
 pub use loader::LoadPolicy;
 use provisor_store::entities::{module_event, module_file};
 use provisor_store::error::{Error, Result};
 use provisor_store::home::Home;
 use provisor_store::{db_err, Store};
+use records::Record;
 
 /// A module loaded into this process.
 pub struct LoadedModule {
@@ -280,6 +280,37 @@ impl Registry {
     /// Scans the modules directory: loads new files, upgrades changed ones, refuses
     /// what must be refused, and records every outcome.
     pub async fn scan(&self) -> Result<Vec<ScanEvent>> {
+        let files = self.module_files()?;
+        settle(&files).await;
+        let mut events = Vec::new();
+        let mut records: Vec<Record> = Vec::new();
+        self.forget_gone(&files, &mut events, &mut records);
+        for (file, path) in &files {
+            if let Some((event, record)) = self.look_at(file, path, &files) {
+                events.push(event);
+                records.push(record);
+            }
+        }
+        if self.record {
+            let loaded_files: Vec<String> = self.loaded().iter().map(|m| m.file.clone()).collect();
+            records::write_records(&self.store, &self.process, &records, &files, loaded_files)
+                .await?;
+        } else {
+            self.adopt_served();
+        }
+        let daemon = self.process.starts_with("serve");
+        for e in &events {
+            match e {
+                ScanEvent::Refused { .. } if daemon => tracing::warn!("{e}"),
+                _ if daemon => tracing::info!("{e}"),
+                _ => tracing::debug!("{e}"),
+            }
+        }
+        Ok(events)
+    }
+
+    /// The `.so` files of the modules directory (not hidden ones), by name.
+    fn module_files(&self) -> Result<Vec<(String, PathBuf)>> {
         let dir = self.home.modules_dir();
         let mut files: Vec<(String, PathBuf)> = Vec::new();
         let entries = std::fs::read_dir(&dir).map_err(|e| {
@@ -296,28 +327,17 @@ impl Registry {
             files.push((name, entry.path()));
         }
         files.sort();
-        // A file modified in the last moments may still be being copied in: let it
-        // settle before reading it.
-        let settle = std::time::Duration::from_millis(200);
-        let youngest = files
-            .iter()
-            .filter_map(|(_, p)| {
-                std::fs::symlink_metadata(p)
-                    .ok()?
-                    .modified()
-                    .ok()?
-                    .elapsed()
-                    .ok()
-            })
-            .min();
-        if let Some(age) = youngest.filter(|age| *age < settle) {
-            tokio::time::sleep(settle - age).await;
-        }
+        Ok(files)
+    }
 
-        // Files that went away. When one held a module, files refused because of it
-        // (two files claiming one name) are looked at again.
-        let mut events = Vec::new();
-        let mut records: Vec<Record> = Vec::new();
+    /// Files that went away. When one held a module, files refused because of it
+    /// (two files claiming one name) are looked at again.
+    fn forget_gone(
+        &self,
+        files: &[(String, PathBuf)],
+        events: &mut Vec<ScanEvent>,
+        records: &mut Vec<Record>,
+    ) {
         let present: Vec<&String> = files.iter().map(|(f, _)| f).collect();
         let gone: Vec<String> = {
             let mut st = self.state();
@@ -339,7 +359,13 @@ impl Registry {
                     name: m.name().to_string(),
                     file: file.clone(),
                 });
-                records.push(Record::missing(file, &m));
+                records.push(Record::missing(
+                    file,
+                    &m.sha256,
+                    m.name(),
+                    &m.manifest.version,
+                    &m.loaded_path,
+                ));
                 let loaded_files: Vec<String> =
                     self.loaded().iter().map(|m| m.file.clone()).collect();
                 self.state().seen.retain(|f, _| loaded_files.contains(f));
@@ -347,100 +373,79 @@ impl Registry {
                 records.push(Record::forget(file));
             }
         }
-        for (file, path) in &files {
-            // The entry's own metadata: a symlink, directory, FIFO or device is refused
-            // here with its reason and never opened (reading a FIFO blocks forever, a
-            // link to /dev/zero never ends).
-            let Ok(meta) = std::fs::symlink_metadata(path) else {
-                continue;
-            };
-            let mtime = meta.modified().ok();
-            let not_regular = if meta.file_type().is_file() {
-                None
-            } else {
-                Some(loader::not_a_regular_file(path).unwrap_or_else(|| {
-                    "it is not a regular file: copy the module file itself here".to_string()
-                }))
-            };
+    }
 
-            let unchanged = {
-                let st = self.state();
-                st.seen
-                    .get(file)
-                    .is_some_and(|s| s.size == meta.len() && s.mtime == mtime)
-            };
-            if unchanged {
-                continue;
-            }
-            let read = match not_regular {
-                Some(reason) => Err(reason),
-                None => loader::read_module_file(path, false).map_err(|e| e.reason().to_string()),
-            };
-            let bytes = match read {
-                Ok(bytes) => bytes,
-                Err(reason) => {
-                    // Remembered like a file's contents, so the refusal is recorded once
-                    // and again only when the entry changes.
-                    let key = format!("refused:{reason}");
-                    let again = {
-                        let mut st = self.state();
-                        let again = st.seen.get(file).is_some_and(|s| s.sha256 == key);
-                        st.seen.insert(
-                            file.clone(),
-                            FileSeen {
-                                size: meta.len(),
-                                mtime,
-                                sha256: key,
-                            },
-                        );
-                        again
-                    };
-                    if !again {
-                        events.push(ScanEvent::Refused {
-                            file: file.clone(),
-                            reason: reason.clone(),
-                        });
-                        records.push(Record::refused(file, "", None, reason));
-                    }
-                    continue;
-                }
-            };
-            let sha256 = loader::sha256_hex(&bytes);
-            let same_content = {
-                let mut st = self.state();
-                let same = st.seen.get(file).is_some_and(|s| s.sha256 == sha256);
-                st.seen.insert(
-                    file.clone(),
-                    FileSeen {
-                        size: meta.len(),
-                        mtime,
-                        sha256: sha256.clone(),
-                    },
-                );
-                same
-            };
-            if same_content {
-                continue;
-            }
-            let (event, record) = self.consider(file, path, &bytes, &sha256, &files);
-            events.push(event);
-            records.push(record);
-        }
-
-        if self.record {
-            self.write_records(&records, &files).await?;
+    /// Looks at one file of the directory: `None` when nothing changed since it was
+    /// last seen (or its refusal was already recorded), else what it means.
+    fn look_at(
+        &self,
+        file: &str,
+        path: &Path,
+        files: &[(String, PathBuf)],
+    ) -> Option<(ScanEvent, Record)> {
+        // The entry's own metadata: a symlink, directory, FIFO or device is refused
+        // here with its reason and never opened (reading a FIFO blocks forever, a
+        // link to /dev/zero never ends).
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        let mtime = meta.modified().ok();
+        let not_regular = if meta.file_type().is_file() {
+            None
         } else {
-            self.adopt_served();
+            Some(loader::not_a_regular_file(path).unwrap_or_else(|| {
+                "it is not a regular file: copy the module file itself here".to_string()
+            }))
+        };
+        let unchanged = {
+            let st = self.state();
+            st.seen
+                .get(file)
+                .is_some_and(|s| s.size == meta.len() && s.mtime == mtime)
+        };
+        if unchanged {
+            return None;
         }
-        let daemon = self.process.starts_with("serve");
-        for e in &events {
-            match e {
-                ScanEvent::Refused { .. } if daemon => tracing::warn!("{e}"),
-                _ if daemon => tracing::info!("{e}"),
-                _ => tracing::debug!("{e}"),
+        let read = match not_regular {
+            Some(reason) => Err(reason),
+            None => loader::read_module_file(path, false).map_err(|e| e.reason().to_string()),
+        };
+        let seen = |sha256: String| FileSeen {
+            size: meta.len(),
+            mtime,
+            sha256,
+        };
+        let bytes = match read {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                // Remembered like a file's contents, so the refusal is recorded once
+                // and again only when the entry changes.
+                let key = format!("refused:{reason}");
+                let again = {
+                    let mut st = self.state();
+                    let again = st.seen.get(file).is_some_and(|s| s.sha256 == key);
+                    st.seen.insert(file.to_string(), seen(key));
+                    again
+                };
+                if again {
+                    return None;
+                }
+                let event = ScanEvent::Refused {
+                    file: file.to_string(),
+                    reason: reason.clone(),
+                };
+                return Some((event, Record::refused(file, "", None, reason)));
             }
+        };
+        let sha256 = loader::sha256_hex(&bytes);
+        let same_content = {
+            let mut st = self.state();
+            let same = st.seen.get(file).is_some_and(|s| s.sha256 == sha256);
+            st.seen.insert(file.to_string(), seen(sha256.clone()));
+            same
+        };
+        if same_content {
+            return None;
         }
-        Ok(events)
+        Some(self.consider(file, path, &bytes, &sha256, files))
     }
 
     /// Decides what one changed file means.
@@ -665,94 +670,6 @@ impl Registry {
         }
     }
 
-    async fn write_records(&self, records: &[Record], files: &[(String, PathBuf)]) -> Result<()> {
-        let db = self.store.db();
-        let now = Utc::now();
-        let before: HashMap<String, module_file::Model> = module_file::Entity::find()
-            .all(db)
-            .await
-            .map_err(db_err("reading recorded module files"))?
-            .into_iter()
-            .map(|m| (m.file.clone(), m))
-            .collect();
-        for r in records {
-            let unchanged = before.get(&r.file).is_some_and(|old| {
-                old.sha256 == r.sha256
-                    && old.status == r.status
-                    && old.reason == r.reason
-                    && old.version == r.version
-            });
-            if unchanged && !r.forget {
-                continue;
-            }
-            if r.forget {
-                module_file::Entity::delete_many()
-                    .filter(module_file::Column::File.eq(&r.file))
-                    .exec(db)
-                    .await
-                    .map_err(db_err("recording a removed module file"))?;
-                continue;
-            }
-            let row = module_file::ActiveModel {
-                file: Set(r.file.clone()),
-                sha256: Set(r.sha256.clone()),
-                name: Set(r.name.clone()),
-                version: Set(r.version.clone()),
-                api_version: Set(r.api_version.clone()),
-                status: Set(r.status.to_string()),
-                reason: Set(r.reason.clone()),
-                loaded_path: Set(r.loaded_path.clone()),
-                manifest: Set(r.manifest.clone()),
-                updated_at: Set(now),
-                ..Default::default()
-            };
-            module_file::Entity::insert(row)
-                .on_conflict(
-                    OnConflict::column(module_file::Column::File)
-                        .update_columns([
-                            module_file::Column::Sha256,
-                            module_file::Column::Name,
-                            module_file::Column::Version,
-                            module_file::Column::ApiVersion,
-                            module_file::Column::Status,
-                            module_file::Column::Reason,
-                            module_file::Column::LoadedPath,
-                            module_file::Column::Manifest,
-                            module_file::Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
-                .exec(db)
-                .await
-                .map_err(db_err("recording a module file"))?;
-            let event = module_event::ActiveModel {
-                at: Set(now),
-                file: Set(r.file.clone()),
-                sha256: Set(r.sha256.clone()),
-                name: Set(r.name.clone()),
-                version: Set(r.version.clone()),
-                event: Set(r.status.to_string()),
-                reason: Set(r.reason.clone()),
-                process: Set(self.process.clone()),
-                ..Default::default()
-            };
-            module_event::Entity::insert(event)
-                .exec(db)
-                .await
-                .map_err(db_err("recording a module event"))?;
-        }
-        // Rows for files that are no longer in the directory and held nothing.
-        let present: Vec<String> = files.iter().map(|(f, _)| f.clone()).collect();
-        let loaded_files: Vec<String> = self.loaded().iter().map(|m| m.file.clone()).collect();
-        module_file::Entity::delete_many()
-            .filter(module_file::Column::File.is_not_in(present))
-            .filter(module_file::Column::File.is_not_in(loaded_files))
-            .exec(db)
-            .await
-            .map_err(db_err("forgetting removed module files"))?;
-        Ok(())
-    }
-
     /// The recorded module files (what `provisor modules list` shows).
     pub async fn recorded(store: &Store) -> Result<Vec<module_file::Model>> {
         module_file::Entity::find()
@@ -795,6 +712,26 @@ impl Registry {
     }
 }
 
+/// A file modified in the last moments may still be being copied in: let it settle
+/// before reading it.
+async fn settle(files: &[(String, PathBuf)]) {
+    let settle = std::time::Duration::from_millis(200);
+    let youngest = files
+        .iter()
+        .filter_map(|(_, p)| {
+            std::fs::symlink_metadata(p)
+                .ok()?
+                .modified()
+                .ok()?
+                .elapsed()
+                .ok()
+        })
+        .min();
+    if let Some(age) = youngest.filter(|age| *age < settle) {
+        tokio::time::sleep(settle - age).await;
+    }
+}
+
 /// Reads a module file named on the command line (a link to a regular file is fine
 /// there): a missing path is not found, anything else unreadable is refused.
 fn read_named(path: &Path) -> Result<Vec<u8>> {
@@ -807,77 +744,4 @@ fn read_named(path: &Path) -> Result<Vec<u8>> {
             Error::Invalid(format!("module file {} refused: {reason}", path.display()))
         }
     })
-}
-
-#[derive(Debug, Clone)]
-struct Record {
-    file: String,
-    sha256: String,
-    name: Option<String>,
-    version: Option<String>,
-    api_version: Option<String>,
-    status: &'static str,
-    reason: Option<String>,
-    loaded_path: Option<String>,
-    manifest: Option<String>,
-    forget: bool,
-}
-
-impl Record {
-    fn base(file: &str, sha256: &str, status: &'static str) -> Record {
-        Record {
-            file: file.to_string(),
-            sha256: sha256.to_string(),
-            name: None,
-            version: None,
-            api_version: None,
-            status,
-            reason: None,
-            loaded_path: None,
-            manifest: None,
-            forget: false,
-        }
-    }
-    fn loaded(file: &str, sha256: &str, manifest: &Manifest, loaded_path: &Path) -> Record {
-        Record {
-            api_version: Some(manifest.api_version.clone()),
-            loaded_path: Some(loaded_path.display().to_string()),
-            manifest: serde_json::to_string(manifest).ok(),
-            ..Record::base(file, sha256, "loaded").named(&manifest.name, &manifest.version)
-        }
-    }
-    fn refused(file: &str, sha256: &str, manifest: Option<&Manifest>, reason: String) -> Record {
-        Record {
-            reason: Some(reason),
-            api_version: manifest.map(|m| m.api_version.clone()),
-            ..Record::base(file, sha256, "refused")
-        }
-    }
-    fn missing(file: &str, m: &LoadedModule) -> Record {
-        Record {
-            reason: Some(
-                "file removed; the module keeps serving until the daemon restarts".to_string(),
-            ),
-            loaded_path: Some(m.loaded_path.display().to_string()),
-            ..Record::base(file, &m.sha256, "missing").named(m.name(), &m.manifest.version)
-        }
-    }
-    fn forget(file: &str) -> Record {
-        Record {
-            forget: true,
-            ..Record::base(file, "", "removed")
-        }
-    }
-    /// Keeps the path of the loaded copy that goes on serving despite this refusal.
-    fn serving(mut self, loaded_path: Option<&Path>) -> Record {
-        if let Some(p) = loaded_path {
-            self.loaded_path = Some(p.display().to_string());
-        }
-        self
-    }
-    fn named(mut self, name: &str, version: &str) -> Record {
-        self.name = Some(name.to_string());
-        self.version = Some(version.to_string());
-        self
-    }
 }

@@ -8,13 +8,16 @@
 //! written in one transaction.
 //! Must not: talk to modules except through `runtime`.
 
+pub mod actions;
 pub mod catalog;
 pub mod daily;
 pub mod departments;
 pub mod handlers;
 pub mod listings;
 mod queue;
+pub mod sso;
 pub mod tasks;
+pub mod views;
 
 use std::time::Duration;
 

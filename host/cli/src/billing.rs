@@ -2,13 +2,14 @@
 //! credit is in `clients`, plan prices in `plans`, a priced order in `order`).
 //! Thin, like the rest of the CLI: every rule lives in `provisor_billing`.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
 
 use super::args::parse_day;
 use super::{output, Ctx, JsonFlag};
 use provisor_billing::{self as billing, currencies, invoices, refunds, taxes};
 use provisor_store::error::Result;
+use provisor_store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum CurrenciesCmd {
@@ -382,26 +383,7 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             invoices: ids,
             date,
             json,
-        } => {
-            let day = day_or_today("--date", date)?;
-            let done = invoices::issue_many(&store, &ids, day, now).await?;
-            for v in &done {
-                if !json.json {
-                    println!(
-                        "invoice #{} issued as {}: {} {} due {}, {}",
-                        v.id,
-                        v.number.clone().unwrap_or_default(),
-                        v.total,
-                        v.currency,
-                        v.due_date.map(|d| d.to_string()).unwrap_or_default(),
-                        v.status
-                    );
-                }
-            }
-            if json.json {
-                output::json(&done);
-            }
-        }
+        } => issue(&store, ids, date, json, now).await?,
         InvoicesCmd::Pay {
             invoice,
             amount,
@@ -428,68 +410,143 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             date,
             json,
         } => {
-            let to = refunds::Destination::parse(&to)?;
-            let day = day_or_today("--date", date)?;
-            let request = refunds::Request {
-                invoice: &invoice,
-                amount: amount.as_deref(),
-                reference: &reference,
-                to,
-                day,
-            };
-            let r = refunds::refund(&store, request, now).await?;
-            if json.json {
-                output::json(&r);
-            } else {
-                println!("{}", r.note);
-                for a in &r.credit_applied {
-                    print_applied(a);
-                }
-                for s in &r.services {
-                    println!(
-                        "service #{s} keeps running; terminate it with `provisor services terminate {s}` if the refund ends it"
-                    );
-                }
-            }
+            refund(
+                &store,
+                RefundArgs {
+                    invoice,
+                    reference,
+                    amount,
+                    to,
+                    date,
+                    json,
+                },
+                now,
+            )
+            .await?
         }
-        InvoicesCmd::Cancel { invoice, json } => {
-            let v = invoices::cancel(&store, &invoice, now).await?;
-            if json.json {
-                output::json(&v);
-            } else {
-                println!(
-                    "invoice {} cancelled{}",
-                    v.number.clone().unwrap_or_else(|| format!("#{}", v.id)),
-                    if v.amount_paid.trim_start_matches(['0', '.']).is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            "; the {} {} paid on it is now credit",
-                            v.amount_paid, v.currency
-                        )
-                    }
-                );
-            }
-        }
+        InvoicesCmd::Cancel { invoice, json } => cancel(&store, invoice, json, now).await?,
         InvoicesCmd::Overdue {
             date,
             dry_run,
             json,
-        } => {
-            let day = day_or_today("--date", date)?;
-            let rows = invoices::overdue(&store, day, dry_run, now).await?;
-            if json.json {
-                output::json(&rows);
-            } else if rows.is_empty() {
-                println!("no unpaid invoice was due before {day}");
+        } => overdue(&store, date, dry_run, json, now).await?,
+    }
+    Ok(())
+}
+
+async fn issue(
+    store: &Store,
+    ids: Vec<String>,
+    date: Option<String>,
+    json: JsonFlag,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let day = day_or_today("--date", date)?;
+    let done = invoices::issue_many(store, &ids, day, now).await?;
+    for v in &done {
+        if !json.json {
+            println!(
+                "invoice #{} issued as {}: {} {} due {}, {}",
+                v.id,
+                v.number.clone().unwrap_or_default(),
+                v.total,
+                v.currency,
+                v.due_date.map(|d| d.to_string()).unwrap_or_default(),
+                v.status
+            );
+        }
+    }
+    if json.json {
+        output::json(&done);
+    }
+    Ok(())
+}
+
+/// `invoices refund`'s arguments.
+struct RefundArgs {
+    invoice: String,
+    reference: String,
+    amount: Option<String>,
+    to: String,
+    date: Option<String>,
+    json: JsonFlag,
+}
+
+async fn refund(store: &Store, args: RefundArgs, now: DateTime<Utc>) -> Result<()> {
+    let RefundArgs {
+        invoice,
+        reference,
+        amount,
+        to,
+        date,
+        json,
+    } = args;
+    let to = refunds::Destination::parse(&to)?;
+    let day = day_or_today("--date", date)?;
+    let request = refunds::Request {
+        invoice: &invoice,
+        amount: amount.as_deref(),
+        reference: &reference,
+        to,
+        day,
+    };
+    let r = refunds::refund(store, request, now).await?;
+    if json.json {
+        output::json(&r);
+    } else {
+        println!("{}", r.note);
+        for a in &r.credit_applied {
+            print_applied(a);
+        }
+        for s in &r.services {
+            println!(
+                "service #{s} keeps running; terminate it with `provisor services terminate {s}` if the refund ends it"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn cancel(store: &Store, invoice: String, json: JsonFlag, now: DateTime<Utc>) -> Result<()> {
+    let v = invoices::cancel(store, &invoice, now).await?;
+    if json.json {
+        output::json(&v);
+    } else {
+        println!(
+            "invoice {} cancelled{}",
+            v.number.clone().unwrap_or_else(|| format!("#{}", v.id)),
+            if v.amount_paid.trim_start_matches(['0', '.']).is_empty() {
+                String::new()
             } else {
-                output::table(&SUMMARY_HEADERS, &summary_rows(&rows));
-                if dry_run {
-                    println!("dry run: no email queued");
-                } else {
-                    println!("an overdue email is queued once per invoice");
-                }
+                format!(
+                    "; the {} {} paid on it is now credit",
+                    v.amount_paid, v.currency
+                )
             }
+        );
+    }
+    Ok(())
+}
+
+async fn overdue(
+    store: &Store,
+    date: Option<String>,
+    dry_run: bool,
+    json: JsonFlag,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let day = day_or_today("--date", date)?;
+    let rows = invoices::overdue(store, day, dry_run, now).await?;
+    if json.json {
+        output::json(&rows);
+    } else if rows.is_empty() {
+        println!("no unpaid invoice was due before {day}");
+    } else {
+        output::table(&SUMMARY_HEADERS, &summary_rows(&rows));
+        if dry_run {
+            println!("dry run: no email queued");
+        } else {
+            println!("an overdue email is queued once per invoice");
         }
     }
     Ok(())

@@ -101,153 +101,19 @@ pub(crate) async fn run(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
             disabled,
             with_presets,
         } => {
-            let settings = read_settings(&settings)?;
-            let rt = ctx.runtime().await?;
-            let view = handlers::add(
-                &rt.store,
-                &rt.registry,
-                NewHandler {
-                    name,
-                    module,
-                    settings,
-                    department,
-                    label,
-                    max_concurrent,
-                    enabled: !disabled,
-                },
-            )
-            .await?;
-            println!(
-                "handler {} added (module {}, {})",
-                view.name,
-                view.module,
-                if view.enabled { "enabled" } else { "disabled" }
-            );
-            // The module's catalog presets: created now, or offered.
-            if with_presets {
-                let made =
-                    catalog::create_presets(&rt.store, &rt.registry, &view.name, &[]).await?;
-                for p in &made {
-                    println!("  plan {}: {}", p.name, p.status);
-                }
-            } else {
-                let offered: Vec<String> = catalog::presets(&rt.store, &rt.registry, &view.name)
-                    .await?
-                    .into_iter()
-                    .filter(|(_, v)| v.status == "offered")
-                    .map(|(p, _)| p.name)
-                    .collect();
-                if !offered.is_empty() {
-                    println!(
-                        "module {} offers {} tariff plan(s) ({}): see them with `provisor plans presets {}` and create them with `--create`",
-                        view.module,
-                        offered.len(),
-                        offered.join(", "),
-                        view.name
-                    );
-                }
-            }
-            Ok(())
+            let new = NewHandler {
+                name,
+                module,
+                settings: read_settings(&settings)?,
+                department,
+                label,
+                max_concurrent,
+                enabled: !disabled,
+            };
+            add(ctx, new, with_presets).await
         }
-        HandlersCmd::List(flag) => {
-            let rt = ctx.runtime().await?;
-            let views: Vec<_> = handlers::list(&rt.store)
-                .await?
-                .iter()
-                .map(|h| handlers::view(h, &rt.registry))
-                .collect();
-            if flag.json {
-                output::json(&views);
-            } else if views.is_empty() {
-                println!("no handlers; add one with `provisor handlers add NAME --module M --settings FILE.json`");
-            } else {
-                output::table(
-                    &[
-                        "NAME",
-                        "MODULE",
-                        "ENABLED",
-                        "DEPARTMENT",
-                        "LABEL",
-                        "LAST CHECK",
-                        "STUCK CALLS",
-                    ],
-                    &views
-                        .iter()
-                        .map(|v| {
-                            let check = match (v.last_check_ok, &v.last_check_message) {
-                                (Some(true), _) => "ok".to_string(),
-                                (Some(false), Some(m)) => format!("failed: {m}"),
-                                _ => "-".to_string(),
-                            };
-                            vec![
-                                v.name.clone(),
-                                v.module.clone(),
-                                if v.enabled { "yes" } else { "no" }.to_string(),
-                                output::opt(&v.department),
-                                output::opt(&v.label),
-                                check,
-                                match v.stuck_calls {
-                                    0 => "-".to_string(),
-                                    n => format!("{n} (see handlers show)"),
-                                },
-                            ]
-                        })
-                        .collect::<Vec<_>>(),
-                );
-            }
-            Ok(())
-        }
-        HandlersCmd::Show { name, json } => {
-            let rt = ctx.runtime().await?;
-            let h = handlers::get(&rt.store, &name).await?;
-            let v = handlers::view(&h, &rt.registry);
-            if json.json {
-                output::json(&v);
-            } else {
-                println!("name:        {}", v.name);
-                println!("module:      {}", v.module);
-                println!(
-                    "enabled:     {}",
-                    if v.enabled {
-                        "yes"
-                    } else {
-                        "no (takes no new services; existing ones are still processed)"
-                    }
-                );
-                println!("department:  {}", output::opt(&v.department));
-                println!("label:       {}", output::cell(&output::opt(&v.label)));
-                println!(
-                    "max at once: {}",
-                    v.max_concurrent
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| "unlimited".into())
-                );
-                println!(
-                    "last check:  {}",
-                    match (&v.last_check_at, v.last_check_ok) {
-                        (Some(at), Some(ok)) => format!(
-                            "{at} {} {}",
-                            if ok { "ok" } else { "failed" },
-                            output::opt(&v.last_check_message)
-                        ),
-                        _ => "never".to_string(),
-                    }
-                );
-                if v.stuck_calls > 0 {
-                    println!(
-                        "stuck calls: {} (abandoned past the call limit, still inside the module; at the cap the handler is not called and its operations wait)",
-                        v.stuck_calls
-                    );
-                }
-                println!(
-                    "settings:    {}",
-                    serde_json::to_string_pretty(&v.settings)
-                        .unwrap_or_default()
-                        .replace('\n', "\n             ")
-                );
-            }
-            Ok(())
-        }
+        HandlersCmd::List(flag) => list(ctx, flag).await,
+        HandlersCmd::Show { name, json } => show(ctx, name, json).await,
         HandlersCmd::Enable { name } => {
             let store = ctx.store().await?;
             let changed = handlers::set_enabled(&store, &name, true).await?;
@@ -275,97 +141,13 @@ pub(crate) async fn run(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
             plan,
             next_due,
             json,
-        } => {
-            let opts = provisor_app::sync::ImportOptions {
-                plan,
-                next_due: next_due.map(|d| parse_day("--next-due", &d)).transpose()?,
-            };
-            let rt = ctx.runtime().await?;
-            let spinner = provisor_store::progress::spinner(&format!(
-                "importing handler {name}'s remote accounts"
-            ));
-            let report = provisor_app::sync::import(&rt, &name, &opts).await;
-            spinner.finish_and_clear();
-            rt.retire_all();
-            rt.log.flush().await;
-            let report = report?;
-            if json.json {
-                output::json(&report);
-            } else {
-                println!(
-                    "handler {name}: {} account(s) on {} page(s); {} imported, {} already known, {} client(s) created",
-                    report.seen, report.pages, report.imported, report.already_known, report.clients_created
-                );
-                if let Some(d) = opts.next_due {
-                    println!("  {} imported service(s) billed from {d}", report.scheduled);
-                } else if report.imported > 0 {
-                    println!(
-                        "  imported services are not billed until they have a schedule: `provisor billing unscheduled` lists them (import with --next-due D to bill them from D)"
-                    );
-                }
-            }
-            Ok(())
-        }
-        HandlersCmd::Sync { name, json } => {
-            let rt = ctx.runtime().await?;
-            let spinner = provisor_store::progress::spinner(&format!(
-                "reconciling handler {name}'s services with its remote accounts"
-            ));
-            let report = provisor_app::sync::sync(&rt, &name).await;
-            spinner.finish_and_clear();
-            rt.retire_all();
-            rt.log.flush().await;
-            let report = report?;
-            if json.json {
-                output::json(&report);
-            } else {
-                println!(
-                    "handler {name}: {} remote account(s) on {} page(s)",
-                    report.seen, report.pages
-                );
-                for c in &report.state_changes {
-                    println!("  {c}");
-                }
-                if !report.missing_remotely.is_empty() {
-                    println!(
-                        "  not found remotely: services {:?}",
-                        report.missing_remotely
-                    );
-                }
-            }
-            Ok(())
-        }
+        } => import(ctx, name, plan, next_due, json).await,
+        HandlersCmd::Sync { name, json } => sync(ctx, name, json).await,
         HandlersCmd::Call {
             name,
             call,
             request,
-        } => {
-            let call = provisor_runtime::Call::parse(&call)?;
-            let request = match request {
-                Some(path) => read_json_object(&path, "request")?,
-                None => Value::Object(Default::default()),
-            };
-            let rt = ctx.runtime().await?;
-            let h = handlers::get(&rt.store, &name).await?;
-            let instance = rt.instance(&h).await?;
-            let ctx_call = provisor_runtime::CallContext {
-                service_id: request.pointer("/service/id").and_then(Value::as_i64),
-                ..Default::default()
-            };
-            let result = instance.call_raw(call, request.to_string(), ctx_call).await;
-            drop(instance);
-            rt.retire_all();
-            rt.log.flush().await;
-            let text = result.map_err(|source| Error::Module {
-                context: format!("handler {name}: {}", call.as_str()),
-                source,
-            })?;
-            match serde_json::from_str::<Value>(&text) {
-                Ok(v) => output::json(&v),
-                Err(_) => println!("{text}"),
-            }
-            Ok(())
-        }
+        } => call_by_hand(ctx, name, call, request).await,
         HandlersCmd::Test { name, json } => {
             let rt = ctx.runtime().await?;
             let result = handlers::test(&rt, &name).await;
@@ -380,4 +162,241 @@ pub(crate) async fn run(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Adds the handler, then creates the module's catalog presets or says they are offered.
+async fn add(ctx: &Ctx, new: NewHandler, with_presets: bool) -> Result<()> {
+    let rt = ctx.runtime().await?;
+    let view = handlers::add(&rt.store, &rt.registry, new).await?;
+    println!(
+        "handler {} added (module {}, {})",
+        view.name,
+        view.module,
+        if view.enabled { "enabled" } else { "disabled" }
+    );
+    // The module's catalog presets: created now, or offered.
+    if with_presets {
+        let made = catalog::create_presets(&rt.store, &rt.registry, &view.name, &[]).await?;
+        for p in &made {
+            println!("  plan {}: {}", p.name, p.status);
+        }
+    } else {
+        let offered: Vec<String> = catalog::presets(&rt.store, &rt.registry, &view.name)
+            .await?
+            .into_iter()
+            .filter(|(_, v)| v.status == "offered")
+            .map(|(p, _)| p.name)
+            .collect();
+        if !offered.is_empty() {
+            println!(
+                "module {} offers {} tariff plan(s) ({}): see them with `provisor plans presets {}` and create them with `--create`",
+                view.module,
+                offered.len(),
+                offered.join(", "),
+                view.name
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn list(ctx: &Ctx, flag: JsonFlag) -> Result<()> {
+    let rt = ctx.runtime().await?;
+    let views: Vec<_> = handlers::list(&rt.store)
+        .await?
+        .iter()
+        .map(|h| handlers::view(h, &rt.registry))
+        .collect();
+    if flag.json {
+        output::json(&views);
+    } else if views.is_empty() {
+        println!("no handlers; add one with `provisor handlers add NAME --module M --settings FILE.json`");
+    } else {
+        output::table(
+            &[
+                "NAME",
+                "MODULE",
+                "ENABLED",
+                "DEPARTMENT",
+                "LABEL",
+                "LAST CHECK",
+                "STUCK CALLS",
+            ],
+            &views
+                .iter()
+                .map(|v| {
+                    let check = match (v.last_check_ok, &v.last_check_message) {
+                        (Some(true), _) => "ok".to_string(),
+                        (Some(false), Some(m)) => format!("failed: {m}"),
+                        _ => "-".to_string(),
+                    };
+                    vec![
+                        v.name.clone(),
+                        v.module.clone(),
+                        if v.enabled { "yes" } else { "no" }.to_string(),
+                        output::opt(&v.department),
+                        output::opt(&v.label),
+                        check,
+                        match v.stuck_calls {
+                            0 => "-".to_string(),
+                            n => format!("{n} (see handlers show)"),
+                        },
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(())
+}
+
+async fn show(ctx: &Ctx, name: String, json: JsonFlag) -> Result<()> {
+    let rt = ctx.runtime().await?;
+    let h = handlers::get(&rt.store, &name).await?;
+    let v = handlers::view(&h, &rt.registry);
+    if json.json {
+        output::json(&v);
+    } else {
+        println!("name:        {}", v.name);
+        println!("module:      {}", v.module);
+        println!(
+            "enabled:     {}",
+            if v.enabled {
+                "yes"
+            } else {
+                "no (takes no new services; existing ones are still processed)"
+            }
+        );
+        println!("department:  {}", output::opt(&v.department));
+        println!("label:       {}", output::cell(&output::opt(&v.label)));
+        println!(
+            "max at once: {}",
+            v.max_concurrent
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "unlimited".into())
+        );
+        println!(
+            "last check:  {}",
+            match (&v.last_check_at, v.last_check_ok) {
+                (Some(at), Some(ok)) => format!(
+                    "{at} {} {}",
+                    if ok { "ok" } else { "failed" },
+                    output::opt(&v.last_check_message)
+                ),
+                _ => "never".to_string(),
+            }
+        );
+        if v.stuck_calls > 0 {
+            println!(
+                "stuck calls: {} (abandoned past the call limit, still inside the module; at the cap the handler is not called and its operations wait)",
+                v.stuck_calls
+            );
+        }
+        println!(
+            "settings:    {}",
+            serde_json::to_string_pretty(&v.settings)
+                .unwrap_or_default()
+                .replace('\n', "\n             ")
+        );
+    }
+    Ok(())
+}
+
+async fn import(
+    ctx: &Ctx,
+    name: String,
+    plan: Option<String>,
+    next_due: Option<String>,
+    json: JsonFlag,
+) -> Result<()> {
+    let opts = provisor_app::sync::ImportOptions {
+        plan,
+        next_due: next_due.map(|d| parse_day("--next-due", &d)).transpose()?,
+    };
+    let rt = ctx.runtime().await?;
+    let spinner =
+        provisor_store::progress::spinner(&format!("importing handler {name}'s remote accounts"));
+    let report = provisor_app::sync::import(&rt, &name, &opts).await;
+    spinner.finish_and_clear();
+    rt.retire_all();
+    rt.log.flush().await;
+    let report = report?;
+    if json.json {
+        output::json(&report);
+    } else {
+        println!(
+            "handler {name}: {} account(s) on {} page(s); {} imported, {} already known, {} client(s) created",
+            report.seen, report.pages, report.imported, report.already_known, report.clients_created
+        );
+        if let Some(d) = opts.next_due {
+            println!("  {} imported service(s) billed from {d}", report.scheduled);
+        } else if report.imported > 0 {
+            println!(
+                "  imported services are not billed until they have a schedule: `provisor billing unscheduled` lists them (import with --next-due D to bill them from D)"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn sync(ctx: &Ctx, name: String, json: JsonFlag) -> Result<()> {
+    let rt = ctx.runtime().await?;
+    let spinner = provisor_store::progress::spinner(&format!(
+        "reconciling handler {name}'s services with its remote accounts"
+    ));
+    let report = provisor_app::sync::sync(&rt, &name).await;
+    spinner.finish_and_clear();
+    rt.retire_all();
+    rt.log.flush().await;
+    let report = report?;
+    if json.json {
+        output::json(&report);
+    } else {
+        println!(
+            "handler {name}: {} remote account(s) on {} page(s)",
+            report.seen, report.pages
+        );
+        for c in &report.state_changes {
+            println!("  {c}");
+        }
+        if !report.missing_remotely.is_empty() {
+            println!(
+                "  not found remotely: services {:?}",
+                report.missing_remotely
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn call_by_hand(
+    ctx: &Ctx,
+    name: String,
+    call: String,
+    request: Option<PathBuf>,
+) -> Result<()> {
+    let call = provisor_runtime::Call::parse(&call)?;
+    let request = match request {
+        Some(path) => read_json_object(&path, "request")?,
+        None => Value::Object(Default::default()),
+    };
+    let rt = ctx.runtime().await?;
+    let h = handlers::get(&rt.store, &name).await?;
+    let instance = rt.instance(&h).await?;
+    let ctx_call = provisor_runtime::CallContext {
+        service_id: request.pointer("/service/id").and_then(Value::as_i64),
+        ..Default::default()
+    };
+    let result = instance.call_raw(call, request.to_string(), ctx_call).await;
+    drop(instance);
+    rt.retire_all();
+    rt.log.flush().await;
+    let text = result.map_err(|source| Error::Module {
+        context: format!("handler {name}: {}", call.as_str()),
+        source,
+    })?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) => output::json(&v),
+        Err(_) => println!("{text}"),
+    }
+    Ok(())
 }

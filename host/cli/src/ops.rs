@@ -73,118 +73,20 @@ pub(crate) async fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
             page,
             json,
         } => {
-            let fetch = page.fetch()?;
-            let store = ctx.store().await?;
-            let filter = engine::listings::OperationFilter {
-                status,
-                service,
-                handler,
-                kind,
-            };
-            let now = chrono::Utc::now();
-            let mut rows =
-                engine::listings::operations(&store, &filter, fetch, page.offset, now).await?;
-            let more = page.trim(&mut rows);
-            if json.json {
-                output::json(&rows.iter().map(op_json).collect::<Vec<_>>());
-            } else if rows.is_empty() {
-                println!(
-                    "no {}operations",
-                    if filter.status.is_none() {
-                        "current "
-                    } else {
-                        ""
-                    }
-                );
-            } else {
-                output::table(
-                    &[
-                        "ID",
-                        "SERVICE",
-                        "KIND",
-                        "STATUS",
-                        "ATTEMPTS",
-                        "NEXT TRY",
-                        "LAST ERROR",
-                    ],
-                    &rows
-                        .iter()
-                        .map(|o| {
-                            vec![
-                                o.id.to_string(),
-                                o.service_id.to_string(),
-                                o.kind.clone(),
-                                o.status.clone(),
-                                format!("{}/{}", o.attempts, o.max_attempts),
-                                if o.status == "queued" {
-                                    o.next_run_at.format("%Y-%m-%d %H:%M:%S").to_string()
-                                } else {
-                                    "-".into()
-                                },
-                                engine::listings::current_error(o)
-                                    .unwrap_or("-")
-                                    .to_string(),
-                            ]
-                        })
-                        .collect::<Vec<_>>(),
-                );
-                if more {
-                    page.more_note(rows.len());
-                }
-            }
+            list(
+                ctx,
+                engine::listings::OperationFilter {
+                    status,
+                    service,
+                    handler,
+                    kind,
+                },
+                page,
+                json,
+            )
+            .await?
         }
-        OpsCmd::Show { id, json } => {
-            let store = ctx.store().await?;
-            let o = engine::get_operation(&store, id).await?;
-            let attempts = operation_attempt::Entity::find()
-                .filter(operation_attempt::Column::OperationId.eq(id))
-                .order_by_asc(operation_attempt::Column::Id)
-                .all(store.db())
-                .await
-                .map_err(db_err("reading attempts"))?;
-            // Rows are numbered 1, 2, 3… in order: the stored `attempt` restarts at 1
-            // after `tasks retry` (modules rely on that), the number does not.
-            if json.json {
-                let mut v = op_json(&o);
-                v["attempt_log"] = attempts.iter().enumerate().map(|(i, a)| serde_json::json!({"number": i + 1, "attempt": a.attempt, "worker": a.worker, "started_at": a.started_at.to_rfc3339(), "finished_at": a.finished_at.to_rfc3339(), "outcome": a.outcome, "error": a.error, "message": a.message})).collect();
-                output::json(&v);
-            } else {
-                println!(
-                    "operation #{} {} of service #{} — {} (attempts {}/{})",
-                    o.id, o.kind, o.service_id, o.status, o.attempts, o.max_attempts
-                );
-                println!("key: {}", o.operation_key);
-                if let Some(e) = engine::listings::current_error(&o) {
-                    println!("last error: {e}");
-                }
-                if engine::listings::is_waiting(&o, chrono::Utc::now()) {
-                    println!(
-                        "waiting: next try at {} (`provisor ops retry {}` makes it due now)",
-                        o.next_run_at.format("%Y-%m-%d %H:%M:%S"),
-                        o.id
-                    );
-                }
-                for (i, a) in attempts.into_iter().enumerate() {
-                    let number = i + 1;
-                    let restarted = if i64::from(a.attempt) != number as i64 {
-                        format!(" (try {} after a retry)", a.attempt)
-                    } else {
-                        String::new()
-                    };
-                    println!(
-                        "  attempt {number}{restarted} by {} at {}: {}{}",
-                        a.worker,
-                        a.started_at.format("%Y-%m-%d %H:%M:%S"),
-                        a.outcome,
-                        a.error
-                            .or(a.message)
-                            .map(|e| format!(" — {e}"))
-                            .unwrap_or_default()
-                    );
-                }
-                println!("module log: provisor log --service {}", o.service_id);
-            }
-        }
+        OpsCmd::Show { id, json } => show(ctx, id, json).await?,
         OpsCmd::Retry { id } => {
             let rt = ctx.runtime_without_modules().await?;
             match tasks::retry_operation(&rt, id).await? {
@@ -204,6 +106,121 @@ pub(crate) async fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
             let o = tasks::cancel_operation(&rt, id).await?;
             println!("operation #{} cancelled", o.id);
         }
+    }
+    Ok(())
+}
+
+async fn list(
+    ctx: &Ctx,
+    filter: engine::listings::OperationFilter,
+    page: output::Paging,
+    json: JsonFlag,
+) -> Result<()> {
+    let fetch = page.fetch()?;
+    let store = ctx.store().await?;
+    let now = chrono::Utc::now();
+    let mut rows = engine::listings::operations(&store, &filter, fetch, page.offset, now).await?;
+    let more = page.trim(&mut rows);
+    if json.json {
+        output::json(&rows.iter().map(op_json).collect::<Vec<_>>());
+    } else if rows.is_empty() {
+        println!(
+            "no {}operations",
+            if filter.status.is_none() {
+                "current "
+            } else {
+                ""
+            }
+        );
+    } else {
+        output::table(
+            &[
+                "ID",
+                "SERVICE",
+                "KIND",
+                "STATUS",
+                "ATTEMPTS",
+                "NEXT TRY",
+                "LAST ERROR",
+            ],
+            &rows
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.id.to_string(),
+                        o.service_id.to_string(),
+                        o.kind.clone(),
+                        o.status.clone(),
+                        format!("{}/{}", o.attempts, o.max_attempts),
+                        if o.status == "queued" {
+                            o.next_run_at.format("%Y-%m-%d %H:%M:%S").to_string()
+                        } else {
+                            "-".into()
+                        },
+                        engine::listings::current_error(o)
+                            .unwrap_or("-")
+                            .to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+        if more {
+            page.more_note(rows.len());
+        }
+    }
+    Ok(())
+}
+
+async fn show(ctx: &Ctx, id: i64, json: JsonFlag) -> Result<()> {
+    let store = ctx.store().await?;
+    let o = engine::get_operation(&store, id).await?;
+    let attempts = operation_attempt::Entity::find()
+        .filter(operation_attempt::Column::OperationId.eq(id))
+        .order_by_asc(operation_attempt::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading attempts"))?;
+    // Rows are numbered 1, 2, 3… in order: the stored `attempt` restarts at 1
+    // after `tasks retry` (modules rely on that), the number does not.
+    if json.json {
+        let mut v = op_json(&o);
+        v["attempt_log"] = attempts.iter().enumerate().map(|(i, a)| serde_json::json!({"number": i + 1, "attempt": a.attempt, "worker": a.worker, "started_at": a.started_at.to_rfc3339(), "finished_at": a.finished_at.to_rfc3339(), "outcome": a.outcome, "error": a.error, "message": a.message})).collect();
+        output::json(&v);
+    } else {
+        println!(
+            "operation #{} {} of service #{} — {} (attempts {}/{})",
+            o.id, o.kind, o.service_id, o.status, o.attempts, o.max_attempts
+        );
+        println!("key: {}", o.operation_key);
+        if let Some(e) = engine::listings::current_error(&o) {
+            println!("last error: {e}");
+        }
+        if engine::listings::is_waiting(&o, chrono::Utc::now()) {
+            println!(
+                "waiting: next try at {} (`provisor ops retry {}` makes it due now)",
+                o.next_run_at.format("%Y-%m-%d %H:%M:%S"),
+                o.id
+            );
+        }
+        for (i, a) in attempts.into_iter().enumerate() {
+            let number = i + 1;
+            let restarted = if i64::from(a.attempt) != number as i64 {
+                format!(" (try {} after a retry)", a.attempt)
+            } else {
+                String::new()
+            };
+            println!(
+                "  attempt {number}{restarted} by {} at {}: {}{}",
+                a.worker,
+                a.started_at.format("%Y-%m-%d %H:%M:%S"),
+                a.outcome,
+                a.error
+                    .or(a.message)
+                    .map(|e| format!(" — {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        println!("module log: provisor log --service {}", o.service_id);
     }
     Ok(())
 }

@@ -110,88 +110,13 @@ async fn base(ctx: &Ctx, cmd: BasePlansCmd) -> Result<()> {
                 view.handlers.join(", ")
             );
         }
-        BasePlansCmd::List(flag) => {
-            let store = ctx.store().await?;
-            let mut views = Vec::new();
-            for p in catalog::plans(&store).await? {
-                views.push(catalog::view_plan(&store, &p).await?);
-            }
-            if flag.json {
-                output::json(&views);
-            } else {
-                output::table(
-                    &["ID", "NAME", "MODULE", "HANDLERS", "ADDON"],
-                    &views
-                        .iter()
-                        .map(|v| {
-                            vec![
-                                v.id.to_string(),
-                                v.name.clone(),
-                                v.module.clone(),
-                                v.handlers.join(","),
-                                if v.is_addon { "yes" } else { "no" }.to_string(),
-                            ]
-                        })
-                        .collect::<Vec<_>>(),
-                );
-            }
-        }
+        BasePlansCmd::List(flag) => list(ctx, flag).await?,
         BasePlansCmd::Presets {
             handler,
             create,
             only,
             json,
-        } => {
-            let rt = ctx.runtime().await?;
-            let views = if create {
-                catalog::create_presets(&rt.store, &rt.registry, &handler, &only).await?
-            } else {
-                catalog::presets(&rt.store, &rt.registry, &handler)
-                    .await?
-                    .into_iter()
-                    .map(|(_, v)| v)
-                    .collect()
-            };
-            if json.json {
-                output::json(&views);
-            } else if views.is_empty() {
-                println!("handler {handler}'s module offers no plan presets");
-            } else {
-                output::table(
-                    &["PRESET", "KIND", "LIST PRICE", "STATUS", "DESCRIPTION"],
-                    &views
-                        .iter()
-                        .map(|v| {
-                            vec![
-                                v.name.clone(),
-                                if v.addon { "addon" } else { "plan" }.to_string(),
-                                v.list_price
-                                    .as_ref()
-                                    .map(|p| {
-                                        let note = if p.note.is_empty() {
-                                            String::new()
-                                        } else {
-                                            format!(" + {}", p.note)
-                                        };
-                                        let cur =
-                                            p.currency.as_deref().unwrap_or("(default currency)");
-                                        format!("{} {cur} {}{note}", p.amount, p.period)
-                                    })
-                                    .unwrap_or_else(|| "-".into()),
-                                v.status.to_string(),
-                                v.description.clone(),
-                            ]
-                        })
-                        .collect::<Vec<_>>(),
-                );
-                let offered = views.iter().filter(|v| v.status == "offered").count();
-                if offered > 0 {
-                    println!(
-                        "{offered} not in the catalog yet: `provisor plans presets {handler} --create` creates them (list prices are shown, never set: add yours with `provisor plans price`)"
-                    );
-                }
-            }
-        }
+        } => presets(ctx, handler, create, only, json).await?,
         BasePlansCmd::Show { plan, json } => {
             let store = ctx.store().await?;
             let p = catalog::get_plan(&store, &plan).await?;
@@ -212,6 +137,92 @@ async fn base(ctx: &Ctx, cmd: BasePlansCmd) -> Result<()> {
                 println!("settings:  {}", v.settings);
                 println!("options:   {}", v.options);
             }
+        }
+    }
+    Ok(())
+}
+
+async fn list(ctx: &Ctx, flag: JsonFlag) -> Result<()> {
+    let store = ctx.store().await?;
+    let mut views = Vec::new();
+    for p in catalog::plans(&store).await? {
+        views.push(catalog::view_plan(&store, &p).await?);
+    }
+    if flag.json {
+        output::json(&views);
+    } else {
+        output::table(
+            &["ID", "NAME", "MODULE", "HANDLERS", "ADDON"],
+            &views
+                .iter()
+                .map(|v| {
+                    vec![
+                        v.id.to_string(),
+                        v.name.clone(),
+                        v.module.clone(),
+                        v.handlers.join(","),
+                        if v.is_addon { "yes" } else { "no" }.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(())
+}
+
+async fn presets(
+    ctx: &Ctx,
+    handler: String,
+    create: bool,
+    only: Vec<String>,
+    json: JsonFlag,
+) -> Result<()> {
+    let rt = ctx.runtime().await?;
+    let views = if create {
+        catalog::create_presets(&rt.store, &rt.registry, &handler, &only).await?
+    } else {
+        catalog::presets(&rt.store, &rt.registry, &handler)
+            .await?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    };
+    if json.json {
+        output::json(&views);
+    } else if views.is_empty() {
+        println!("handler {handler}'s module offers no plan presets");
+    } else {
+        output::table(
+            &["PRESET", "KIND", "LIST PRICE", "STATUS", "DESCRIPTION"],
+            &views
+                .iter()
+                .map(|v| {
+                    vec![
+                        v.name.clone(),
+                        if v.addon { "addon" } else { "plan" }.to_string(),
+                        v.list_price
+                            .as_ref()
+                            .map(|p| {
+                                let note = if p.note.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" + {}", p.note)
+                                };
+                                let cur = p.currency.as_deref().unwrap_or("(default currency)");
+                                format!("{} {cur} {}{note}", p.amount, p.period)
+                            })
+                            .unwrap_or_else(|| "-".into()),
+                        v.status.to_string(),
+                        v.description.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+        let offered = views.iter().filter(|v| v.status == "offered").count();
+        if offered > 0 {
+            println!(
+                "{offered} not in the catalog yet: `provisor plans presets {handler} --create` creates them (list prices are shown, never set: add yours with `provisor plans price`)"
+            );
         }
     }
     Ok(())

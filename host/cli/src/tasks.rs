@@ -61,108 +61,8 @@ pub(crate) async fn run(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
             all,
             page,
             json,
-        } => {
-            let fetch = page.fetch()?;
-            let store = ctx.store().await?;
-            if let Some(d) = &department {
-                catalog::require_department(&store, d)
-                    .await
-                    .map_err(|e| Error::NotFound(e.to_string()))?;
-            }
-            let mut rows =
-                tasks::list_page(&store, department.as_deref(), all, fetch, page.offset).await?;
-            let more = page.trim(&mut rows);
-            if json.json {
-                output::json(&rows.iter().map(task_json).collect::<Vec<_>>());
-            } else if rows.is_empty() {
-                println!("no open tasks");
-            } else {
-                output::table(
-                    &[
-                        "ID",
-                        "DEPARTMENT",
-                        "SERVICE",
-                        "STATUS",
-                        "TAKEN BY",
-                        "REASON",
-                    ],
-                    &rows
-                        .iter()
-                        .map(|t| {
-                            vec![
-                                t.id.to_string(),
-                                t.department.clone(),
-                                t.service_id.to_string(),
-                                t.status.clone(),
-                                output::opt(&t.taken_by),
-                                t.reason.clone(),
-                            ]
-                        })
-                        .collect::<Vec<_>>(),
-                );
-                if more {
-                    page.more_note(rows.len());
-                }
-            }
-        }
-        TasksCmd::Show { id, json } => {
-            let store = ctx.store().await?;
-            let t = tasks::get_task(&store, id).await?;
-            let o = engine::get_operation(&store, t.operation_id).await?;
-            if json.json {
-                let mut v = task_json(&t);
-                v["values"] = t
-                    .values
-                    .as_deref()
-                    .and_then(|x| serde_json::from_str::<Value>(x).ok())
-                    .unwrap_or(Value::Null);
-                v["updated_at"] = Value::String(t.updated_at.to_rfc3339());
-                v["operation"] = op_json(&o);
-                output::json(&v);
-            } else {
-                println!(
-                    "task #{} [{}] {}{}",
-                    t.id,
-                    t.department,
-                    t.status,
-                    t.taken_by
-                        .as_deref()
-                        .map(|s| format!(", taken by {}", output::cell(s)))
-                        .unwrap_or_default()
-                );
-                println!(
-                    "service #{}; operation #{} {} ({})",
-                    t.service_id, o.id, o.kind, o.status
-                );
-                println!("opened:  {}", t.created_at.format("%Y-%m-%d %H:%M:%S"));
-                println!(
-                    "reason:  {}",
-                    provisor_store::input::shown(&t.reason, output::LAST_CELL_MAX)
-                );
-                let fields: Vec<provisor_module_api::FormField> =
-                    serde_json::from_str(&t.fields).unwrap_or_default();
-                if !fields.is_empty() {
-                    println!("form:");
-                    for f in &fields {
-                        println!(
-                            "  {:<20} {}{}",
-                            output::cell(&f.name),
-                            output::cell(&f.label),
-                            if f.required { " (required)" } else { "" }
-                        );
-                    }
-                }
-                if let Some(values) = &t.values {
-                    println!("values:  {}", output::cell(values));
-                }
-                if matches!(t.status.as_str(), "open" | "taken") {
-                    println!(
-                        "complete it with `provisor tasks complete {} --set NAME=VALUE`, or send it back with `provisor tasks retry {}`",
-                        t.id, t.id
-                    );
-                }
-            }
-        }
+        } => list(ctx, department, all, page, json).await?,
+        TasksCmd::Show { id, json } => show(ctx, id, json).await?,
         TasksCmd::Take { id, staff } => {
             let store = ctx.store().await?;
             let t = tasks::take(&store, id, &staff).await?;
@@ -183,6 +83,117 @@ pub(crate) async fn run(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
             println!(
                 "task #{id} sent back; operation #{} queued for another automatic try",
                 o.id
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn list(
+    ctx: &Ctx,
+    department: Option<String>,
+    all: bool,
+    page: output::Paging,
+    json: JsonFlag,
+) -> Result<()> {
+    let fetch = page.fetch()?;
+    let store = ctx.store().await?;
+    if let Some(d) = &department {
+        catalog::require_department(&store, d)
+            .await
+            .map_err(|e| Error::NotFound(e.to_string()))?;
+    }
+    let mut rows = tasks::list_page(&store, department.as_deref(), all, fetch, page.offset).await?;
+    let more = page.trim(&mut rows);
+    if json.json {
+        output::json(&rows.iter().map(task_json).collect::<Vec<_>>());
+    } else if rows.is_empty() {
+        println!("no open tasks");
+    } else {
+        output::table(
+            &[
+                "ID",
+                "DEPARTMENT",
+                "SERVICE",
+                "STATUS",
+                "TAKEN BY",
+                "REASON",
+            ],
+            &rows
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.id.to_string(),
+                        t.department.clone(),
+                        t.service_id.to_string(),
+                        t.status.clone(),
+                        output::opt(&t.taken_by),
+                        t.reason.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+        if more {
+            page.more_note(rows.len());
+        }
+    }
+    Ok(())
+}
+
+async fn show(ctx: &Ctx, id: i64, json: JsonFlag) -> Result<()> {
+    let store = ctx.store().await?;
+    let t = tasks::get_task(&store, id).await?;
+    let o = engine::get_operation(&store, t.operation_id).await?;
+    if json.json {
+        let mut v = task_json(&t);
+        v["values"] = t
+            .values
+            .as_deref()
+            .and_then(|x| serde_json::from_str::<Value>(x).ok())
+            .unwrap_or(Value::Null);
+        v["updated_at"] = Value::String(t.updated_at.to_rfc3339());
+        v["operation"] = op_json(&o);
+        output::json(&v);
+    } else {
+        println!(
+            "task #{} [{}] {}{}",
+            t.id,
+            t.department,
+            t.status,
+            t.taken_by
+                .as_deref()
+                .map(|s| format!(", taken by {}", output::cell(s)))
+                .unwrap_or_default()
+        );
+        println!(
+            "service #{}; operation #{} {} ({})",
+            t.service_id, o.id, o.kind, o.status
+        );
+        println!("opened:  {}", t.created_at.format("%Y-%m-%d %H:%M:%S"));
+        println!(
+            "reason:  {}",
+            provisor_store::input::shown(&t.reason, output::LAST_CELL_MAX)
+        );
+        let fields: Vec<provisor_module_api::FormField> =
+            serde_json::from_str(&t.fields).unwrap_or_default();
+        if !fields.is_empty() {
+            println!("form:");
+            for f in &fields {
+                println!(
+                    "  {:<20} {}{}",
+                    output::cell(&f.name),
+                    output::cell(&f.label),
+                    if f.required { " (required)" } else { "" }
+                );
+            }
+        }
+        if let Some(values) = &t.values {
+            println!("values:  {}", output::cell(values));
+        }
+        if matches!(t.status.as_str(), "open" | "taken") {
+            println!(
+                "complete it with `provisor tasks complete {} --set NAME=VALUE`, or send it back with `provisor tasks retry {}`",
+                t.id, t.id
             );
         }
     }

@@ -390,18 +390,7 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             reference,
             date,
             json,
-        } => {
-            let day = day_or_today("--date", date)?;
-            let paid = invoices::pay(&store, &invoice, &amount, &reference, day, now).await?;
-            if json.json {
-                output::json(&paid);
-            } else {
-                println!("{}", paid.note);
-                for a in &paid.credit_applied {
-                    print_applied(a);
-                }
-            }
-        }
+        } => pay(&store, invoice, amount, reference, date, json, now).await?,
         InvoicesCmd::Refund {
             invoice,
             reference,
@@ -430,6 +419,28 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             dry_run,
             json,
         } => overdue(&store, date, dry_run, json, now).await?,
+    }
+    Ok(())
+}
+
+async fn pay(
+    store: &Store,
+    invoice: String,
+    amount: String,
+    reference: String,
+    date: Option<String>,
+    json: JsonFlag,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let day = day_or_today("--date", date)?;
+    let paid = invoices::pay(store, &invoice, &amount, &reference, day, now).await?;
+    if json.json {
+        output::json(&paid);
+    } else {
+        println!("{}", paid.note);
+        for a in &paid.credit_applied {
+            print_applied(a);
+        }
     }
     Ok(())
 }

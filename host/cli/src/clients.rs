@@ -2,15 +2,13 @@
 
 use chrono::Utc;
 use clap::Subcommand;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 
 use super::billing::print_applied;
 use super::{output, Ctx, JsonFlag};
 use provisor_billing::ledger;
 use provisor_engine::catalog;
-use provisor_store::db_err;
-use provisor_store::entities::{client, service};
+use provisor_store::entities::client;
 use provisor_store::error::Result;
 
 #[derive(Debug, Subcommand)]
@@ -95,12 +93,7 @@ async fn base(ctx: &Ctx, cmd: BaseClientsCmd) -> Result<()> {
         }
         BaseClientsCmd::Show { client, json } => {
             let c = catalog::get_client(&store, &client).await?;
-            let services = service::Entity::find()
-                .filter(service::Column::ClientId.eq(c.id))
-                .order_by_asc(service::Column::Id)
-                .all(store.db())
-                .await
-                .map_err(db_err("reading services"))?;
+            let services = provisor_engine::views::client_services(&store, c.id).await?;
             if json.json {
                 let mut v = client_json(&c);
                 v["services"] = services.iter().map(|s| serde_json::json!({"id": s.id, "status": s.status, "plan_id": s.plan_id})).collect();

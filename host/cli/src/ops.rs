@@ -1,13 +1,13 @@
 //! `provisor ops` (the durable queue, "current operations") and `provisor outbox`.
 
 use clap::Subcommand;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::Value;
 
 use super::{output, Ctx, JsonFlag};
 use provisor_engine::{self as engine, tasks};
 use provisor_store::db_err;
-use provisor_store::entities::{operation, operation_attempt, outbox};
+use provisor_store::entities::{operation, outbox};
 use provisor_store::error::Result;
 
 #[derive(Debug, Subcommand)]
@@ -173,13 +173,7 @@ async fn list(
 
 async fn show(ctx: &Ctx, id: i64, json: JsonFlag) -> Result<()> {
     let store = ctx.store().await?;
-    let o = engine::get_operation(&store, id).await?;
-    let attempts = operation_attempt::Entity::find()
-        .filter(operation_attempt::Column::OperationId.eq(id))
-        .order_by_asc(operation_attempt::Column::Id)
-        .all(store.db())
-        .await
-        .map_err(db_err("reading attempts"))?;
+    let (o, attempts) = engine::views::operation_detail(&store, id).await?;
     // Rows are numbered 1, 2, 3… in order: the stored `attempt` restarts at 1
     // after `tasks retry` (modules rely on that), the number does not.
     if json.json {

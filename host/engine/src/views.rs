@@ -1,5 +1,6 @@
-//! Services as listings show them: the client's, plan's and handler's names beside the
-//! row. Rows are read in a few queries (one per table), never one query per row.
+//! What the CLI's listings and detail views read: services with the client's, plan's
+//! and handler's names beside the row (a few queries, one per table, never one per
+//! row), a service's or an operation's history, a client's services.
 //! Must not: print or filter (`listings` chooses the rows).
 
 use std::collections::HashMap;
@@ -8,7 +9,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::Value;
 
-use provisor_store::entities::{client, handler, operation, plan, service, task};
+use provisor_store::entities::{
+    client, handler, operation, operation_attempt, plan, service, task,
+};
 use provisor_store::error::{Error, Result};
 use provisor_store::{db_err, Store};
 
@@ -129,4 +132,29 @@ pub async fn service_detail(store: &Store, id: i64) -> Result<ServiceDetail> {
         operations,
         tasks,
     })
+}
+
+/// Operation `id` (not found by number) with every attempt, oldest first (`ops show`).
+pub async fn operation_detail(
+    store: &Store,
+    id: i64,
+) -> Result<(operation::Model, Vec<operation_attempt::Model>)> {
+    let op = crate::get_operation(store, id).await?;
+    let attempts = operation_attempt::Entity::find()
+        .filter(operation_attempt::Column::OperationId.eq(id))
+        .order_by_asc(operation_attempt::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading attempts"))?;
+    Ok((op, attempts))
+}
+
+/// A client's services, oldest first (`clients show`).
+pub async fn client_services(store: &Store, client_id: i64) -> Result<Vec<service::Model>> {
+    service::Entity::find()
+        .filter(service::Column::ClientId.eq(client_id))
+        .order_by_asc(service::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading services"))
 }

@@ -14,11 +14,12 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::Value;
 
+use provisor_billing::prices::Period;
 use provisor_engine::catalog;
 use provisor_engine::handlers;
 use provisor_runtime::{Call, CallContext, Runtime};
 use provisor_store::db_err;
-use provisor_store::entities::{plan, plan_handler, service};
+use provisor_store::entities::{client, plan, plan_handler, service};
 use provisor_store::error::{Error, Result};
 
 /// Accounts per page asked of the module.
@@ -109,81 +110,124 @@ pub struct ImportOptions {
     pub next_due: Option<chrono::NaiveDate>,
 }
 
+/// Where `handlers import` puts a handler's accounts: its plans, the plan accounts land
+/// on unless their remote plan matches another, and (`--next-due`) each candidate
+/// plan's billing period.
+struct Placement {
+    plans: Vec<plan::Model>,
+    default_plan: plan::Model,
+    /// `--plan`: every account goes on `default_plan`.
+    forced: bool,
+    periods: HashMap<i64, Period>,
+}
+
+impl Placement {
+    /// The handler's plans and what the options ask, checked before the panel is paged
+    /// through: a handler that serves no plan, a `--plan` it does not serve, or a
+    /// `--next-due` onto a plan no term can bill is refused.
+    async fn new(rt: &Runtime, name: &str, opts: &ImportOptions) -> Result<Placement> {
+        let store = &rt.store;
+        // The plans first: a handler that serves none is refused before paging through
+        // the panel.
+        let h = provisor_engine::handlers::get(store, name).await?;
+        if let Some(m) = rt.registry.get(&h.module) {
+            if !m.supports(Capability::ListAccounts) {
+                return Err(Error::Invalid(format!(
+                    "module {} {} cannot list accounts, so handler {name} cannot be imported or synced",
+                    m.name(),
+                    m.manifest.version
+                )));
+            }
+        }
+        let links = plan_handler::Entity::find()
+            .filter(plan_handler::Column::HandlerId.eq(h.id))
+            .all(store.db())
+            .await
+            .map_err(db_err("reading plans"))?;
+        let mut plans = Vec::new();
+        for l in &links {
+            if let Some(p) = plan::Entity::find_by_id(l.plan_id)
+                .one(store.db())
+                .await
+                .map_err(db_err("reading plans"))?
+            {
+                plans.push(p);
+            }
+        }
+        let Some(mut default_plan) = plans.iter().find(|p| !p.is_addon).cloned() else {
+            return Err(Error::Invalid(format!(
+                "handler {name} serves no plan; add one (`provisor plans add NAME --handler {name}`) so imported accounts have a plan"
+            )));
+        };
+        // --plan: one plan for every account, one the handler serves and not an addon.
+        let forced = match &opts.plan {
+            Some(wanted) => {
+                let p = catalog::get_plan(store, wanted).await?;
+                if !plans.iter().any(|s| s.id == p.id) || p.is_addon {
+                    let served: Vec<&str> = plans
+                        .iter()
+                        .filter(|p| !p.is_addon)
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    return Err(Error::Invalid(format!(
+                        "--plan {}: handler {name} does not serve it as a plan of its own (it serves {}); add the handler to the plan or choose one of those",
+                        p.name,
+                        served.join(", ")
+                    )));
+                }
+                default_plan = p;
+                true
+            }
+            None => false,
+        };
+        // --next-due: every plan an account may land on must be billable by a term.
+        let mut periods = HashMap::new();
+        if opts.next_due.is_some() {
+            let candidates: Vec<&plan::Model> = if forced {
+                vec![&default_plan]
+            } else {
+                plans.iter().filter(|p| !p.is_addon).collect()
+            };
+            for p in candidates {
+                let period = provisor_billing::schedule::period_for_terms(store.db(), p)
+                    .await
+                    .map_err(|e| {
+                        Error::Invalid(format!(
+                            "--next-due: {e}; nothing was imported (or import onto a priced plan with --plan)"
+                        ))
+                    })?;
+                periods.insert(p.id, period);
+            }
+        }
+        Ok(Placement {
+            plans,
+            default_plan,
+            forced,
+            periods,
+        })
+    }
+
+    /// The plan account `a` goes on.
+    fn plan_for(&self, a: &RemoteAccount) -> &plan::Model {
+        if self.forced {
+            &self.default_plan
+        } else {
+            a.plan_hint
+                .as_deref()
+                .and_then(|hint| {
+                    self.plans.iter().find(|p| {
+                        !p.is_addon && (p.template.as_deref() == Some(hint) || p.name == hint)
+                    })
+                })
+                .unwrap_or(&self.default_plan)
+        }
+    }
+}
+
 /// Records every remote account the handler has that we do not know yet.
 pub async fn import(rt: &Runtime, name: &str, opts: &ImportOptions) -> Result<SyncReport> {
     let store = &rt.store;
-    // The plans first: a handler that serves none is refused before paging through
-    // the panel.
-    let h = provisor_engine::handlers::get(store, name).await?;
-    if let Some(m) = rt.registry.get(&h.module) {
-        if !m.supports(Capability::ListAccounts) {
-            return Err(Error::Invalid(format!(
-                "module {} {} cannot list accounts, so handler {name} cannot be imported or synced",
-                m.name(),
-                m.manifest.version
-            )));
-        }
-    }
-    let links = plan_handler::Entity::find()
-        .filter(plan_handler::Column::HandlerId.eq(h.id))
-        .all(store.db())
-        .await
-        .map_err(db_err("reading plans"))?;
-    let mut plans = Vec::new();
-    for l in &links {
-        if let Some(p) = plan::Entity::find_by_id(l.plan_id)
-            .one(store.db())
-            .await
-            .map_err(db_err("reading plans"))?
-        {
-            plans.push(p);
-        }
-    }
-    let Some(mut default_plan) = plans.iter().find(|p| !p.is_addon).cloned() else {
-        return Err(Error::Invalid(format!(
-            "handler {name} serves no plan; add one (`provisor plans add NAME --handler {name}`) so imported accounts have a plan"
-        )));
-    };
-    // --plan: one plan for every account, one the handler serves and not an addon.
-    let forced = match &opts.plan {
-        Some(wanted) => {
-            let p = catalog::get_plan(store, wanted).await?;
-            if !plans.iter().any(|s| s.id == p.id) || p.is_addon {
-                let served: Vec<&str> = plans
-                    .iter()
-                    .filter(|p| !p.is_addon)
-                    .map(|p| p.name.as_str())
-                    .collect();
-                return Err(Error::Invalid(format!(
-                    "--plan {}: handler {name} does not serve it as a plan of its own (it serves {}); add the handler to the plan or choose one of those",
-                    p.name,
-                    served.join(", ")
-                )));
-            }
-            default_plan = p;
-            true
-        }
-        None => false,
-    };
-    // --next-due: every plan an account may land on must be billable by a term.
-    let mut periods = HashMap::new();
-    if opts.next_due.is_some() {
-        let candidates: Vec<&plan::Model> = if forced {
-            vec![&default_plan]
-        } else {
-            plans.iter().filter(|p| !p.is_addon).collect()
-        };
-        for p in candidates {
-            let period = provisor_billing::schedule::period_for_terms(store.db(), p)
-                .await
-                .map_err(|e| {
-                    Error::Invalid(format!(
-                        "--next-due: {e}; nothing was imported (or import onto a priced plan with --plan)"
-                    ))
-                })?;
-            periods.insert(p.id, period);
-        }
-    }
+    let placement = Placement::new(rt, name, opts).await?;
     let (h, accounts, pages) = all_accounts(rt, name).await?;
     let known: HashMap<String, i64> = service::Entity::find()
         .filter(service::Column::HandlerId.eq(h.id))
@@ -204,82 +248,99 @@ pub async fn import(rt: &Runtime, name: &str, opts: &ImportOptions) -> Result<Sy
             report.already_known += 1;
             continue;
         }
-        let email = if a.email.is_empty() {
-            format!("{}@imported.invalid", a.remote_id)
-        } else {
-            a.email.clone()
-        };
-        let client = match catalog::find_client_by_email(store, &email).await? {
-            Some(c) => c,
-            None => {
-                let display = if a.name.is_empty() {
-                    email.clone()
-                } else {
-                    a.name.clone()
-                };
-                // The panel's name is made to fit the input rules (escaped, cut), and
-                // the client pays in billing's default currency once there is one.
-                let display =
-                    provisor_store::input::shown(&display, provisor_store::input::NAME_MAX);
-                let currency = provisor_billing::currencies::default_currency(store.db())
-                    .await?
-                    .map(|c| c.code)
-                    .unwrap_or_else(|| "EUR".to_string());
-                // A country only when the panel tells it (else unknown: no tax).
-                let country = a
-                    .attributes
-                    .get("country")
-                    .and_then(Value::as_str)
-                    .map(|c| c.trim().to_ascii_uppercase())
-                    .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_uppercase()))
-                    .unwrap_or_default();
-                report.clients_created += 1;
-                catalog::add_client(store, &display, &email, &currency, &country).await?
-            }
-        };
-        let plan = if forced {
-            &default_plan
-        } else {
-            a.plan_hint
-                .as_deref()
-                .and_then(|hint| {
-                    plans.iter().find(|p| {
-                        !p.is_addon && (p.template.as_deref() == Some(hint) || p.name == hint)
-                    })
-                })
-                .unwrap_or(&default_plan)
-        };
-        let tx = store
-            .db()
-            .begin()
-            .await
-            .map_err(db_err("importing an account"))?;
-        let svc = service::ActiveModel {
-            client_id: Set(client.id),
-            plan_id: Set(plan.id),
-            handler_id: Set(h.id),
-            parent_id: Set(None),
-            status: Set(status_of(a.status).to_string()),
-            remote_id: Set(Some(a.remote_id.clone())),
-            attributes: Set(Value::Object(a.attributes.clone()).to_string()),
-            options: Set("{}".to_string()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
+        let client = client_for(store, &a, &mut report).await?;
+        if record(store, &h, &placement, &client, &a, opts.next_due, now).await? {
+            report.scheduled += 1;
         }
-        .insert(&tx)
-        .await
-        .map_err(db_err("storing an imported service"))?;
-        if let (Some(next_due), Some(period)) = (opts.next_due, periods.get(&plan.id)) {
-            if matches!(svc.status.as_str(), "active" | "suspended") {
-                provisor_billing::schedule::start_term(&tx, &svc, *period, next_due, now).await?;
-                report.scheduled += 1;
-            }
-        }
-        tx.commit().await.map_err(db_err("importing an account"))?;
         report.imported += 1;
     }
     Ok(report)
+}
+
+/// The client an imported account belongs to: the one with its email, else a new one
+/// (named as the panel names it, in billing's default currency).
+async fn client_for(
+    store: &provisor_store::Store,
+    a: &RemoteAccount,
+    report: &mut SyncReport,
+) -> Result<client::Model> {
+    let email = if a.email.is_empty() {
+        format!("{}@imported.invalid", a.remote_id)
+    } else {
+        a.email.clone()
+    };
+    let client = match catalog::find_client_by_email(store, &email).await? {
+        Some(c) => c,
+        None => {
+            let display = if a.name.is_empty() {
+                email.clone()
+            } else {
+                a.name.clone()
+            };
+            // The panel's name is made to fit the input rules (escaped, cut), and
+            // the client pays in billing's default currency once there is one.
+            let display = provisor_store::input::shown(&display, provisor_store::input::NAME_MAX);
+            let currency = provisor_billing::currencies::default_currency(store.db())
+                .await?
+                .map(|c| c.code)
+                .unwrap_or_else(|| "EUR".to_string());
+            // A country only when the panel tells it (else unknown: no tax).
+            let country = a
+                .attributes
+                .get("country")
+                .and_then(Value::as_str)
+                .map(|c| c.trim().to_ascii_uppercase())
+                .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_uppercase()))
+                .unwrap_or_default();
+            report.clients_created += 1;
+            catalog::add_client(store, &display, &email, &currency, &country).await?
+        }
+    };
+    Ok(client)
+}
+
+/// Stores account `a` as a service of `client` on the plan `placement` chooses, with a
+/// billing term from `next_due` when given; answers whether it got one.
+async fn record(
+    store: &provisor_store::Store,
+    h: &provisor_store::entities::handler::Model,
+    placement: &Placement,
+    client: &client::Model,
+    a: &RemoteAccount,
+    next_due: Option<chrono::NaiveDate>,
+    now: chrono::DateTime<Utc>,
+) -> Result<bool> {
+    let plan = placement.plan_for(a);
+    let mut scheduled = false;
+    let tx = store
+        .db()
+        .begin()
+        .await
+        .map_err(db_err("importing an account"))?;
+    let svc = service::ActiveModel {
+        client_id: Set(client.id),
+        plan_id: Set(plan.id),
+        handler_id: Set(h.id),
+        parent_id: Set(None),
+        status: Set(status_of(a.status).to_string()),
+        remote_id: Set(Some(a.remote_id.clone())),
+        attributes: Set(Value::Object(a.attributes.clone()).to_string()),
+        options: Set("{}".to_string()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&tx)
+    .await
+    .map_err(db_err("storing an imported service"))?;
+    if let (Some(next_due), Some(period)) = (next_due, placement.periods.get(&plan.id)) {
+        if matches!(svc.status.as_str(), "active" | "suspended") {
+            provisor_billing::schedule::start_term(&tx, &svc, *period, next_due, now).await?;
+            scheduled = true;
+        }
+    }
+    tx.commit().await.map_err(db_err("importing an account"))?;
+    Ok(scheduled)
 }
 
 /// Reconciles the states of the handler's services with the remote accounts.

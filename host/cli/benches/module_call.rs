@@ -446,6 +446,121 @@ fn line(what: &str, base_name: &str, base: &Stat, so: &Stat, fmt: fn(f64) -> Str
     )
 }
 
+/// manual-task's noop and create through its .so.
+fn measure_manual(so_manual: &ProcessingModuleBox, req: &LifecycleRequest) -> Vec<Stat> {
+    measure(&mut [
+        (
+            "noop",
+            Box::new(|n| timed(n, || drop(black_box(abi_noop(so_manual))))),
+        ),
+        (
+            "create",
+            Box::new(|n| timed(n, || drop(black_box(abi_create(so_manual, black_box(req)))))),
+        ),
+    ])
+}
+
+/// The parts of a create call, each timed on its own: the JSON both ways and the
+/// module's work (bench-noop, in-process, no ABI).
+// The closures borrow the JSON texts: as a tail expression, the array of them would
+// outlive those locals.
+#[allow(clippy::let_and_return)]
+fn measure_parts(typed_noop: &BenchNoop, req: &LifecycleRequest, answer: &Outcome) -> Vec<Stat> {
+    let req_json = serde_json::to_string(req).expect("encodes");
+    let answer_json = serde_json::to_string(answer).expect("encodes");
+    let stats = measure(&mut [
+        (
+            "encode request",
+            Box::new(|n| timed(n, || drop(black_box(serde_json::to_string(black_box(req)))))),
+        ),
+        (
+            "decode request",
+            Box::new(|n| {
+                timed(n, || {
+                    drop(black_box(serde_json::from_str::<LifecycleRequest>(
+                        black_box(&req_json),
+                    )))
+                })
+            }),
+        ),
+        (
+            "module work",
+            Box::new(|n| timed_typed_create(typed_noop, req, n)),
+        ),
+        (
+            "encode answer",
+            Box::new(|n| {
+                timed(n, || {
+                    drop(black_box(serde_json::to_string(black_box(answer))))
+                })
+            }),
+        ),
+        (
+            "decode answer",
+            Box::new(|n| {
+                timed(n, || {
+                    drop(black_box(serde_json::from_str::<Outcome>(black_box(
+                        &answer_json,
+                    ))))
+                })
+            }),
+        ),
+    ]);
+    stats
+}
+
+/// One line: the median of each part of a create call, and their sum.
+fn print_breakdown(parts: &[Stat]) {
+    let names = [
+        "encode request",
+        "decode request",
+        "module work",
+        "encode answer",
+        "decode answer",
+    ];
+    let breakdown: Vec<String> = names
+        .iter()
+        .zip(parts)
+        .map(|(name, st)| format!("{name} {}", fmt_us(st.median_ns)))
+        .collect();
+    println!(
+        "create ~1KB breakdown (bench-noop, in-process, no ABI): {}; sum {}",
+        breakdown.join("../.."),
+        fmt_us(parts.iter().map(|p| p.median_ns).sum())
+    );
+}
+
+/// The targets of issue 2, met or not: the .so's overhead over the direct and the
+/// typed call, and a create's round trip.
+fn print_targets(noop: &[Stat], create: &[Stat], manual: &[Stat]) {
+    let [n_typed, n_direct, n_so] = [&noop[0], &noop[1], &noop[2]];
+    let [c_typed, c_direct, c_so] = [&create[0], &create[1], &create[2]];
+    let (over_noop, _) = paired(n_direct, n_so);
+    let (over_create, _) = paired(c_direct, c_so);
+    let worst_create = c_so.median_ns.max(manual[1].median_ns);
+    println!();
+    println!(
+        "target: overhead <= 1 µs: {} (.so over direct: noop {}, create {}); create < 20 µs: {} (.so round trip, median [fastest batch]: bench-noop {} [{}], manual-task {} [{}])",
+        pass(over_noop <= TARGET_OVERHEAD_NS && over_create <= TARGET_OVERHEAD_NS),
+        signed(over_noop, fmt_ns),
+        signed(over_create, fmt_us),
+        pass(worst_create < TARGET_CREATE_NS),
+        fmt_us(c_so.median_ns),
+        fmt_us(c_so.min_ns),
+        fmt_us(manual[1].median_ns),
+        fmt_us(manual[1].min_ns),
+    );
+    let (strict_noop, _) = paired(n_typed, n_so);
+    let (strict_create, _) = paired(c_typed, c_so);
+    println!(
+        "strict (.so over the typed call): noop overhead <= 1 µs: {} ({}); create overhead <= 1 µs: {} ({}: the JSON encode/decode both ways)",
+        pass(strict_noop <= TARGET_OVERHEAD_NS),
+        signed(strict_noop, fmt_ns),
+        pass(strict_create <= TARGET_OVERHEAD_NS),
+        signed(strict_create, fmt_us),
+    );
+}
+
 // ---------------------------------------------------------------------------------
 
 fn main() {
@@ -527,64 +642,8 @@ fn main() {
             Box::new(|n| timed(n, || drop(black_box(abi_create(&so_noop, black_box(&req)))))),
         ),
     ]);
-    let manual = measure(&mut [
-        (
-            "noop",
-            Box::new(|n| timed(n, || drop(black_box(abi_noop(&so_manual))))),
-        ),
-        (
-            "create",
-            Box::new(|n| {
-                timed(n, || {
-                    drop(black_box(abi_create(&so_manual, black_box(&req))))
-                })
-            }),
-        ),
-    ]);
-    let req_json = serde_json::to_string(&req).expect("encodes");
-    let answer_json = serde_json::to_string(&answer).expect("encodes");
-    let parts = measure(&mut [
-        (
-            "encode request",
-            Box::new(|n| {
-                timed(n, || {
-                    drop(black_box(serde_json::to_string(black_box(&req))))
-                })
-            }),
-        ),
-        (
-            "decode request",
-            Box::new(|n| {
-                timed(n, || {
-                    drop(black_box(serde_json::from_str::<LifecycleRequest>(
-                        black_box(&req_json),
-                    )))
-                })
-            }),
-        ),
-        (
-            "module work",
-            Box::new(|n| timed_typed_create(&typed_noop, &req, n)),
-        ),
-        (
-            "encode answer",
-            Box::new(|n| {
-                timed(n, || {
-                    drop(black_box(serde_json::to_string(black_box(&answer))))
-                })
-            }),
-        ),
-        (
-            "decode answer",
-            Box::new(|n| {
-                timed(n, || {
-                    drop(black_box(serde_json::from_str::<Outcome>(black_box(
-                        &answer_json,
-                    ))))
-                })
-            }),
-        ),
-    ]);
+    let manual = measure_manual(&so_manual, &req);
+    let parts = measure_parts(&typed_noop, &req, &answer);
     let [n_typed, n_direct, n_so] = [&noop[0], &noop[1], &noop[2]];
     let [c_typed, c_direct, c_so] = [&create[0], &create[1], &create[2]];
 
@@ -595,23 +654,7 @@ fn main() {
     println!("bench-noop; typed = the rlib's Module trait called as plain Rust (no ABI, no JSON)");
     println!("{}", line("noop", "typed", n_typed, n_so, fmt_ns));
     println!("{}", line("create ~1KB", "typed", c_typed, c_so, fmt_us));
-    let names = [
-        "encode request",
-        "decode request",
-        "module work",
-        "encode answer",
-        "decode answer",
-    ];
-    let breakdown: Vec<String> = names
-        .iter()
-        .zip(&parts)
-        .map(|(name, st)| format!("{name} {}", fmt_us(st.median_ns)))
-        .collect();
-    println!(
-        "create ~1KB breakdown (bench-noop, in-process, no ABI): {}; sum {}",
-        breakdown.join("../.."),
-        fmt_us(parts.iter().map(|p| p.median_ns).sum())
-    );
+    print_breakdown(&parts);
     println!(
         "manual-task, a real module, .so only (its rlib cannot link beside bench-noop's: both export the root-module symbol)"
     );
@@ -623,30 +666,7 @@ fn main() {
         fmt_us(manual[1].min_ns),
     );
 
-    let (over_noop, _) = paired(n_direct, n_so);
-    let (over_create, _) = paired(c_direct, c_so);
-    let worst_create = c_so.median_ns.max(manual[1].median_ns);
-    println!();
-    println!(
-        "target: overhead <= 1 µs: {} (.so over direct: noop {}, create {}); create < 20 µs: {} (.so round trip, median [fastest batch]: bench-noop {} [{}], manual-task {} [{}])",
-        pass(over_noop <= TARGET_OVERHEAD_NS && over_create <= TARGET_OVERHEAD_NS),
-        signed(over_noop, fmt_ns),
-        signed(over_create, fmt_us),
-        pass(worst_create < TARGET_CREATE_NS),
-        fmt_us(c_so.median_ns),
-        fmt_us(c_so.min_ns),
-        fmt_us(manual[1].median_ns),
-        fmt_us(manual[1].min_ns),
-    );
-    let (strict_noop, _) = paired(n_typed, n_so);
-    let (strict_create, _) = paired(c_typed, c_so);
-    println!(
-        "strict (.so over the typed call): noop overhead <= 1 µs: {} ({}); create overhead <= 1 µs: {} ({}: the JSON encode/decode both ways)",
-        pass(strict_noop <= TARGET_OVERHEAD_NS),
-        signed(strict_noop, fmt_ns),
-        pass(strict_create <= TARGET_OVERHEAD_NS),
-        signed(strict_create, fmt_us),
-    );
+    print_targets(&noop, &create, &manual);
     let fewest = noop
         .iter()
         .chain(&create)

@@ -86,60 +86,10 @@ pub async fn ops_on(
         Clock::system(),
         Limits::default(),
     )?);
-    catalog::add_department(&store, "bench", None).await?;
-    handlers::add(
-        &store,
-        &registry,
-        NewHandler {
-            name: "noop".into(),
-            module: name,
-            settings: json!({}),
-            department: Some("bench".into()),
-            label: None,
-            max_concurrent: None,
-            enabled: true,
-        },
-    )
-    .await?;
-    let client = catalog::add_client(&store, "Bench", "bench@example.invalid", "EUR", "NL").await?;
-    catalog::add_plan(
-        &store,
-        &registry,
-        NewPlan {
-            name: "Noop".into(),
-            handlers: vec!["noop".into()],
-            template: None,
-            resources: Map::new(),
-            settings: json!({}),
-            options: Map::new(),
-            is_addon: false,
-        },
-    )
-    .await?;
-
-    // Phase 1: orders arrive from ORDERERS clients at once. Phase 2: the worker drains
-    // the backlog; its rate is the queue's capacity, the figure the targets are about.
-    const ORDERERS: usize = 8;
-    let started = Instant::now();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let bar = provisor_store::progress::bar(count as u64, &format!("{label}: ordering"));
-    let mut orderers = tokio::task::JoinSet::new();
-    for _ in 0..ORDERERS {
-        let (rt, next, bar) = (Arc::clone(&rt), Arc::clone(&next), bar.clone());
-        let client = client.id.to_string();
-        orderers.spawn(async move {
-            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
-                provisor_app::order::order(&rt, &client, "Noop", None, Map::new()).await?;
-                bar.inc(1);
-            }
-            Ok::<_, Error>(())
-        });
-    }
-    while let Some(r) = orderers.join_next().await {
-        r.map_err(|e| Error::Io(format!("an ordering task failed: {e}")))??;
-    }
-    bar.finish_and_clear();
-    let order_secs = started.elapsed().as_secs_f64();
+    let client = bench_catalog(&store, &registry, name).await?;
+    // Phase 1: the orders. Phase 2: the worker drains the backlog; its rate is the
+    // queue's capacity, the figure the targets are about.
+    let order_secs = place_orders(&rt, client.id, count, label).await?;
     let spinner =
         provisor_store::progress::spinner(&format!("{label}: working through {count} operations"));
     let work_started = Instant::now();
@@ -182,6 +132,74 @@ pub async fn ops_on(
         order_to_active_per_sec: count as f64 / (order_secs + work_secs),
         raw_write_tx_per_sec: raw,
     })
+}
+
+/// The bench's catalog: a department, the no-op handler (module `module`), a client and
+/// a plan on the handler. Answers the client.
+async fn bench_catalog(
+    store: &Store,
+    registry: &Registry,
+    module: String,
+) -> Result<provisor_store::entities::client::Model> {
+    catalog::add_department(store, "bench", None).await?;
+    handlers::add(
+        store,
+        registry,
+        NewHandler {
+            name: "noop".into(),
+            module,
+            settings: json!({}),
+            department: Some("bench".into()),
+            label: None,
+            max_concurrent: None,
+            enabled: true,
+        },
+    )
+    .await?;
+    let client = catalog::add_client(store, "Bench", "bench@example.invalid", "EUR", "NL").await?;
+    catalog::add_plan(
+        store,
+        registry,
+        NewPlan {
+            name: "Noop".into(),
+            handlers: vec!["noop".into()],
+            template: None,
+            resources: Map::new(),
+            settings: json!({}),
+            options: Map::new(),
+            is_addon: false,
+        },
+    )
+    .await?;
+
+    Ok(client)
+}
+
+/// Phase 1 of the run: `count` orders placed by several clients at once. Answers the
+/// seconds it took.
+async fn place_orders(rt: &Arc<Runtime>, client_id: i64, count: usize, label: &str) -> Result<f64> {
+    // Orders arrive from ORDERERS clients at once.
+    const ORDERERS: usize = 8;
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let bar = provisor_store::progress::bar(count as u64, &format!("{label}: ordering"));
+    let mut orderers = tokio::task::JoinSet::new();
+    for _ in 0..ORDERERS {
+        let (rt, next, bar) = (Arc::clone(rt), Arc::clone(&next), bar.clone());
+        let client = client_id.to_string();
+        orderers.spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                provisor_app::order::order(&rt, &client, "Noop", None, Map::new()).await?;
+                bar.inc(1);
+            }
+            Ok::<_, Error>(())
+        });
+    }
+    while let Some(r) = orderers.join_next().await {
+        r.map_err(|e| Error::Io(format!("an ordering task failed: {e}")))??;
+    }
+    bar.finish_and_clear();
+    Ok(started.elapsed().as_secs_f64())
 }
 
 /// Single-row write transactions per second on this database, one after another.

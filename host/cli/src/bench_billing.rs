@@ -214,110 +214,11 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
     home.ensure()?;
     let store = Store::open(&home.sqlite_url()).await?;
     let now = Utc::now();
-    currencies::add(
-        &store,
-        currencies::NewCurrency {
-            code: "EUR".into(),
-            symbol: None,
-            minor_units: 2,
-            rate: None,
-            rounding: "half-up".into(),
-        },
-        now,
-    )
-    .await?;
-    taxes::set(&store, "NL", "21", now).await?;
-    let db = store.db();
-    let h = handler::Entity::insert(handler::ActiveModel {
-        name: Set("bench".into()),
-        module: Set("bench".into()),
-        settings: Set("{}".into()),
-        enabled: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(db)
-    .await
-    .map_err(db_err("bench handler"))?
-    .last_insert_id;
-    let p = plan::Entity::insert(plan::ActiveModel {
-        name: Set("Metered".into()),
-        module: Set("bench".into()),
-        template: Set(None),
-        resources: Set("{}".into()),
-        settings: Set("{}".into()),
-        options: Set("{}".into()),
-        is_addon: Set(false),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec(db)
-    .await
-    .map_err(db_err("bench plan"))?
-    .last_insert_id;
-    usage::set_plan(&store, "Metered", "pushed", 14, now).await?;
-    for u in 0..LINES {
-        let price = format!("0.{:03}", 5 + u);
-        usage::set_price(&store, "Metered", "EUR", &format!("u{u}"), &price, now).await?;
-    }
-    // Clients and their services, in bulk (the set-up is not measured).
-    let ids: Vec<usize> = (0..n).collect();
-    for part in ids.chunks(2000) {
-        client::Entity::insert_many(part.iter().map(|i| client::ActiveModel {
-            name: Set(format!("Client {i}")),
-            email: Set(format!("c{i}@bench.invalid")),
-            currency: Set("EUR".into()),
-            country: Set(if i % 2 == 0 { "NL" } else { "DE" }.into()),
-            created_at: Set(now),
-            ..Default::default()
-        }))
-        .exec_without_returning(db)
-        .await
-        .map_err(db_err("bench clients"))?;
-    }
-    for part in ids.chunks(2000) {
-        service::Entity::insert_many(part.iter().map(|i| service::ActiveModel {
-            client_id: Set(*i as i64 + 1),
-            plan_id: Set(p),
-            handler_id: Set(h),
-            parent_id: Set(None),
-            status: Set("active".into()),
-            remote_id: Set(None),
-            attributes: Set("{}".into()),
-            options: Set("{}".into()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }))
-        .exec_without_returning(db)
-        .await
-        .map_err(db_err("bench services"))?;
-    }
-    // Usage: 10 records per client, imported in batches.
+    let (h, p) = seed_catalog(&store, now).await?;
+    seed_clients(&store, n, h, p, now).await?;
     let total = n * LINES;
-    let mut import_secs = 0.0;
-    let mut start = 0;
-    while start < total {
-        let end = (start + IMPORT_BATCH).min(total);
-        let records: Vec<import::NewRecord> = (start..end)
-            .map(|k| {
-                let (i, u) = (k / LINES, k % LINES);
-                import::NewRecord {
-                    transaction_id: format!("bench-{i}-{u}"),
-                    service_id: i as i64 + 1,
-                    unit: format!("u{u}"),
-                    quantity: Decimal::from((i % 97 + 1) as i64 * (u as i64 + 1)),
-                    period_start: day("2026-01-01"),
-                    description: None,
-                }
-            })
-            .collect();
-        let began = Instant::now();
-        let r = import::import_records(&store, records, now, began).await?;
-        import_secs += r.secs;
-        start = end;
-    }
+    let import_secs = import_usage(&store, total, now).await?;
+    let db = store.db();
     let registry = Arc::new(Registry::new(
         home.clone(),
         store.clone(),
@@ -361,6 +262,132 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
         run_over_bulk: run_secs / bulk_insert_secs.max(1e-9),
         peak_rss_mb: peak_rss_mb(),
     })
+}
+
+/// The bench's currency, tax, handler and metered plan with its unit prices. Answers
+/// the handler's and the plan's ids.
+async fn seed_catalog(store: &Store, now: chrono::DateTime<Utc>) -> Result<(i64, i64)> {
+    currencies::add(
+        store,
+        currencies::NewCurrency {
+            code: "EUR".into(),
+            symbol: None,
+            minor_units: 2,
+            rate: None,
+            rounding: "half-up".into(),
+        },
+        now,
+    )
+    .await?;
+    taxes::set(store, "NL", "21", now).await?;
+    let db = store.db();
+    let h = handler::Entity::insert(handler::ActiveModel {
+        name: Set("bench".into()),
+        module: Set("bench".into()),
+        settings: Set("{}".into()),
+        enabled: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(db)
+    .await
+    .map_err(db_err("bench handler"))?
+    .last_insert_id;
+    let p = plan::Entity::insert(plan::ActiveModel {
+        name: Set("Metered".into()),
+        module: Set("bench".into()),
+        template: Set(None),
+        resources: Set("{}".into()),
+        settings: Set("{}".into()),
+        options: Set("{}".into()),
+        is_addon: Set(false),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec(db)
+    .await
+    .map_err(db_err("bench plan"))?
+    .last_insert_id;
+    usage::set_plan(store, "Metered", "pushed", 14, now).await?;
+    for u in 0..LINES {
+        let price = format!("0.{:03}", 5 + u);
+        usage::set_price(store, "Metered", "EUR", &format!("u{u}"), &price, now).await?;
+    }
+    Ok((h, p))
+}
+
+/// `n` clients, each with an active service on plan `p` through handler `h`.
+async fn seed_clients(
+    store: &Store,
+    n: usize,
+    h: i64,
+    p: i64,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let db = store.db();
+    // Clients and their services, in bulk (the set-up is not measured).
+    let ids: Vec<usize> = (0..n).collect();
+    for part in ids.chunks(2000) {
+        client::Entity::insert_many(part.iter().map(|i| client::ActiveModel {
+            name: Set(format!("Client {i}")),
+            email: Set(format!("c{i}@bench.invalid")),
+            currency: Set("EUR".into()),
+            country: Set(if i % 2 == 0 { "NL" } else { "DE" }.into()),
+            created_at: Set(now),
+            ..Default::default()
+        }))
+        .exec_without_returning(db)
+        .await
+        .map_err(db_err("bench clients"))?;
+    }
+    for part in ids.chunks(2000) {
+        service::Entity::insert_many(part.iter().map(|i| service::ActiveModel {
+            client_id: Set(*i as i64 + 1),
+            plan_id: Set(p),
+            handler_id: Set(h),
+            parent_id: Set(None),
+            status: Set("active".into()),
+            remote_id: Set(None),
+            attributes: Set("{}".into()),
+            options: Set("{}".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }))
+        .exec_without_returning(db)
+        .await
+        .map_err(db_err("bench services"))?;
+    }
+    Ok(())
+}
+
+/// `total` usage records imported in batches; answers the seconds the imports took.
+async fn import_usage(store: &Store, total: usize, now: chrono::DateTime<Utc>) -> Result<f64> {
+    // Usage: 10 records per client, imported in batches.
+    let mut import_secs = 0.0;
+    let mut start = 0;
+    while start < total {
+        let end = (start + IMPORT_BATCH).min(total);
+        let records: Vec<import::NewRecord> = (start..end)
+            .map(|k| {
+                let (i, u) = (k / LINES, k % LINES);
+                import::NewRecord {
+                    transaction_id: format!("bench-{i}-{u}"),
+                    service_id: i as i64 + 1,
+                    unit: format!("u{u}"),
+                    quantity: Decimal::from((i % 97 + 1) as i64 * (u as i64 + 1)),
+                    period_start: day("2026-01-01"),
+                    description: None,
+                }
+            })
+            .collect();
+        let began = Instant::now();
+        let r = import::import_records(store, records, now, began).await?;
+        import_secs += r.secs;
+        start = end;
+    }
+    Ok(import_secs)
 }
 
 /// Inserts `rows` rows shaped like invoice lines in one transaction, 500 per

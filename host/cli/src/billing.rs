@@ -1,15 +1,15 @@
-//! CLI commands for billing: currencies, tax rates, invoices and payments, client
-//! credit, plan prices and deposits, and the output of ordering a priced plan.
+//! CLI commands for billing: currencies, tax rates, invoices and payments (client
+//! credit is in `clients`, plan prices in `plans`, a priced order in `order`).
 //! Thin, like the rest of the CLI: every rule lives in `provisor_billing`.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
-use serde_json::{Map, Value};
 
-use super::processing::{self, parse_day};
+use super::args::parse_day;
 use super::{output, Ctx, JsonFlag};
-use provisor_billing::{self as billing, currencies, invoices, ledger, prices, refunds, taxes};
-use provisor_store::error::{Error, Result};
+use provisor_billing::{self as billing, currencies, invoices, refunds, taxes};
+use provisor_store::error::Result;
+use provisor_store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum CurrenciesCmd {
@@ -160,74 +160,6 @@ pub enum InvoicesCmd {
         /// List them, queue nothing.
         #[arg(long)]
         dry_run: bool,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ClientsCmd {
-    #[command(flatten)]
-    Base(processing::ClientsCmd),
-    /// Adds (positive) or takes (negative) credit in the client's currency, with a
-    /// reason. Credit never goes below zero.
-    Credit {
-        client: String,
-        #[arg(long, allow_hyphen_values = true)]
-        amount: String,
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-    /// The client's credit ledger and balance.
-    Ledger {
-        client: String,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PlansCmd {
-    #[command(flatten)]
-    Base(processing::PlansCmd),
-    /// Sets (or removes) the plan's price in a currency for a period. A plan with a
-    /// price is invoiced when ordered and provisioned when paid.
-    Price {
-        plan: String,
-        #[arg(long)]
-        currency: String,
-        /// monthly, quarterly, semiannual or annual.
-        #[arg(long)]
-        period: String,
-        #[arg(long, allow_hyphen_values = true, required_unless_present = "remove")]
-        amount: Option<String>,
-        #[arg(long, conflicts_with = "amount")]
-        remove: bool,
-        /// Also bill the plan's live services that have no billing schedule (imported,
-        /// or made before the plan had a price) from their next period.
-        #[arg(long, conflicts_with = "remove")]
-        apply_to_existing: bool,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-    /// Sets (or removes) the deposit the plan requires at sign-up, in a currency.
-    /// Paid, it becomes the client's credit.
-    Deposit {
-        plan: String,
-        #[arg(long)]
-        currency: String,
-        #[arg(long, allow_hyphen_values = true, required_unless_present = "remove")]
-        amount: Option<String>,
-        #[arg(long, conflicts_with = "amount")]
-        remove: bool,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
-    /// The plan's prices and deposits.
-    Prices {
-        plan: String,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -451,44 +383,14 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             invoices: ids,
             date,
             json,
-        } => {
-            let day = day_or_today("--date", date)?;
-            let done = invoices::issue_many(&store, &ids, day, now).await?;
-            for v in &done {
-                if !json.json {
-                    println!(
-                        "invoice #{} issued as {}: {} {} due {}, {}",
-                        v.id,
-                        v.number.clone().unwrap_or_default(),
-                        v.total,
-                        v.currency,
-                        v.due_date.map(|d| d.to_string()).unwrap_or_default(),
-                        v.status
-                    );
-                }
-            }
-            if json.json {
-                output::json(&done);
-            }
-        }
+        } => issue(&store, ids, date, json, now).await?,
         InvoicesCmd::Pay {
             invoice,
             amount,
             reference,
             date,
             json,
-        } => {
-            let day = day_or_today("--date", date)?;
-            let paid = invoices::pay(&store, &invoice, &amount, &reference, day, now).await?;
-            if json.json {
-                output::json(&paid);
-            } else {
-                println!("{}", paid.note);
-                for a in &paid.credit_applied {
-                    print_applied(a);
-                }
-            }
-        }
+        } => pay(&store, invoice, amount, reference, date, json, now).await?,
         InvoicesCmd::Refund {
             invoice,
             reference,
@@ -497,74 +399,171 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             date,
             json,
         } => {
-            let to = refunds::Destination::parse(&to)?;
-            let day = day_or_today("--date", date)?;
-            let request = refunds::Request {
-                invoice: &invoice,
-                amount: amount.as_deref(),
-                reference: &reference,
-                to,
-                day,
-            };
-            let r = refunds::refund(&store, request, now).await?;
-            if json.json {
-                output::json(&r);
-            } else {
-                println!("{}", r.note);
-                for a in &r.credit_applied {
-                    print_applied(a);
-                }
-                for s in &r.services {
-                    println!(
-                        "service #{s} keeps running; terminate it with `provisor services terminate {s}` if the refund ends it"
-                    );
-                }
-            }
+            refund(
+                &store,
+                RefundArgs {
+                    invoice,
+                    reference,
+                    amount,
+                    to,
+                    date,
+                    json,
+                },
+                now,
+            )
+            .await?
         }
-        InvoicesCmd::Cancel { invoice, json } => {
-            let v = invoices::cancel(&store, &invoice, now).await?;
-            if json.json {
-                output::json(&v);
-            } else {
-                println!(
-                    "invoice {} cancelled{}",
-                    v.number.clone().unwrap_or_else(|| format!("#{}", v.id)),
-                    if v.amount_paid.trim_start_matches(['0', '.']).is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            "; the {} {} paid on it is now credit",
-                            v.amount_paid, v.currency
-                        )
-                    }
-                );
-            }
-        }
+        InvoicesCmd::Cancel { invoice, json } => cancel(&store, invoice, json, now).await?,
         InvoicesCmd::Overdue {
             date,
             dry_run,
             json,
-        } => {
-            let day = day_or_today("--date", date)?;
-            let rows = invoices::overdue(&store, day, dry_run, now).await?;
-            if json.json {
-                output::json(&rows);
-            } else if rows.is_empty() {
-                println!("no unpaid invoice was due before {day}");
-            } else {
-                output::table(&SUMMARY_HEADERS, &summary_rows(&rows));
-                if dry_run {
-                    println!("dry run: no email queued");
-                } else {
-                    println!("an overdue email is queued once per invoice");
-                }
-            }
+        } => overdue(&store, date, dry_run, json, now).await?,
+    }
+    Ok(())
+}
+
+async fn pay(
+    store: &Store,
+    invoice: String,
+    amount: String,
+    reference: String,
+    date: Option<String>,
+    json: JsonFlag,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let day = day_or_today("--date", date)?;
+    let paid = invoices::pay(store, &invoice, &amount, &reference, day, now).await?;
+    if json.json {
+        output::json(&paid);
+    } else {
+        println!("{}", paid.note);
+        for a in &paid.credit_applied {
+            print_applied(a);
         }
     }
     Ok(())
 }
 
-fn print_applied(a: &invoices::Applied) {
+async fn issue(
+    store: &Store,
+    ids: Vec<String>,
+    date: Option<String>,
+    json: JsonFlag,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let day = day_or_today("--date", date)?;
+    let done = invoices::issue_many(store, &ids, day, now).await?;
+    for v in &done {
+        if !json.json {
+            println!(
+                "invoice #{} issued as {}: {} {} due {}, {}",
+                v.id,
+                v.number.clone().unwrap_or_default(),
+                v.total,
+                v.currency,
+                v.due_date.map(|d| d.to_string()).unwrap_or_default(),
+                v.status
+            );
+        }
+    }
+    if json.json {
+        output::json(&done);
+    }
+    Ok(())
+}
+
+/// `invoices refund`'s arguments.
+struct RefundArgs {
+    invoice: String,
+    reference: String,
+    amount: Option<String>,
+    to: String,
+    date: Option<String>,
+    json: JsonFlag,
+}
+
+async fn refund(store: &Store, args: RefundArgs, now: DateTime<Utc>) -> Result<()> {
+    let RefundArgs {
+        invoice,
+        reference,
+        amount,
+        to,
+        date,
+        json,
+    } = args;
+    let to = refunds::Destination::parse(&to)?;
+    let day = day_or_today("--date", date)?;
+    let request = refunds::Request {
+        invoice: &invoice,
+        amount: amount.as_deref(),
+        reference: &reference,
+        to,
+        day,
+    };
+    let r = refunds::refund(store, request, now).await?;
+    if json.json {
+        output::json(&r);
+    } else {
+        println!("{}", r.note);
+        for a in &r.credit_applied {
+            print_applied(a);
+        }
+        for s in &r.services {
+            println!(
+                "service #{s} keeps running; terminate it with `provisor services terminate {s}` if the refund ends it"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn cancel(store: &Store, invoice: String, json: JsonFlag, now: DateTime<Utc>) -> Result<()> {
+    let v = invoices::cancel(store, &invoice, now).await?;
+    if json.json {
+        output::json(&v);
+    } else {
+        println!(
+            "invoice {} cancelled{}",
+            v.number.clone().unwrap_or_else(|| format!("#{}", v.id)),
+            if v.amount_paid.trim_start_matches(['0', '.']).is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the {} {} paid on it is now credit",
+                    v.amount_paid, v.currency
+                )
+            }
+        );
+    }
+    Ok(())
+}
+
+async fn overdue(
+    store: &Store,
+    date: Option<String>,
+    dry_run: bool,
+    json: JsonFlag,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let day = day_or_today("--date", date)?;
+    let rows = invoices::overdue(store, day, dry_run, now).await?;
+    if json.json {
+        output::json(&rows);
+    } else if rows.is_empty() {
+        println!("no unpaid invoice was due before {day}");
+    } else {
+        output::table(&SUMMARY_HEADERS, &summary_rows(&rows));
+        if dry_run {
+            println!("dry run: no email queued");
+        } else {
+            println!("an overdue email is queued once per invoice");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn print_applied(a: &invoices::Applied) {
     println!(
         "  {} of credit to invoice {}{}{}",
         a.amount,
@@ -576,250 +575,4 @@ fn print_applied(a: &invoices::Applied) {
             .map(|op| format!("; create operation #{op} queued"))
             .unwrap_or_default()
     );
-}
-
-pub async fn clients(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
-    match cmd {
-        ClientsCmd::Base(cmd) => processing::clients(ctx, cmd).await,
-        ClientsCmd::Credit {
-            client,
-            amount,
-            reason,
-            json,
-        } => {
-            let store = ctx.store().await?;
-            let a = ledger::adjust(&store, &client, &amount, &reason, Utc::now()).await?;
-            if json.json {
-                output::json(&a);
-            } else {
-                println!(
-                    "client #{}: {} {} ({}); balance {} {}",
-                    a.client_id, a.entry.amount, a.currency, a.entry.reason, a.balance, a.currency
-                );
-                for x in &a.applied {
-                    print_applied(x);
-                }
-            }
-            Ok(())
-        }
-        ClientsCmd::Ledger { client, json } => {
-            let store = ctx.store().await?;
-            let l = ledger::show(&store, &client).await?;
-            if json.json {
-                output::json(&l);
-            } else {
-                println!(
-                    "client #{} {}: credit balance {} {}",
-                    l.client_id, l.client, l.balance, l.currency
-                );
-                if !l.entries.is_empty() {
-                    output::table(
-                        &["ID", "WHEN", "AMOUNT", "REASON"],
-                        &l.entries
-                            .iter()
-                            .map(|e| {
-                                vec![
-                                    e.id.to_string(),
-                                    to_the_second(&e.created_at),
-                                    format!("{} {}", e.amount, e.currency),
-                                    e.reason.clone(),
-                                ]
-                            })
-                            .collect::<Vec<_>>(),
-                    );
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
-/// An RFC 3339 time as `YYYY-MM-DD HH:MM:SS` (UTC); text that is not one as it is.
-fn to_the_second(text: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| {
-            t.with_timezone(&Utc)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_else(|_| text.to_string())
-}
-
-pub async fn plans(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {
-    let (shown, json) = match cmd {
-        PlansCmd::Base(cmd) => return processing::plans(ctx, cmd).await,
-        PlansCmd::Price {
-            plan,
-            currency,
-            period,
-            amount,
-            remove,
-            apply_to_existing,
-            json,
-        } => {
-            let store = ctx.store().await?;
-            let amount = if remove { None } else { amount };
-            let set = prices::set_price(
-                &store,
-                &plan,
-                &currency,
-                &period,
-                amount.as_deref(),
-                Utc::now(),
-            )
-            .await?;
-            if apply_to_existing {
-                let today = provisor_billing::usage::BillingZone::from_env()?.date_of(Utc::now());
-                let done =
-                    provisor_billing::schedule::apply_to_existing(&store, &plan, today, Utc::now())
-                        .await?;
-                if json.json {
-                    output::json(&serde_json::json!({ "prices": set, "scheduled": done }));
-                    return Ok(());
-                }
-                for d in &done {
-                    println!(
-                        "service #{}: billed {} from {} (its next period)",
-                        d.service_id, d.period, d.next_due
-                    );
-                }
-            } else if !json.json && !remove {
-                let waiting = provisor_billing::schedule::unscheduled(&store)
-                    .await?
-                    .into_iter()
-                    .filter(|u| u.plan == set.plan)
-                    .count();
-                if waiting > 0 {
-                    println!(
-                        "{waiting} live service(s) of plan {} have no billing schedule and will not be invoiced: run this again with --apply-to-existing to bill them from their next period (see `provisor billing unscheduled`)",
-                        set.plan
-                    );
-                }
-            }
-            (set, json.json)
-        }
-        PlansCmd::Deposit {
-            plan,
-            currency,
-            amount,
-            remove,
-            json,
-        } => {
-            let store = ctx.store().await?;
-            let amount = if remove { None } else { amount };
-            (
-                prices::set_deposit(&store, &plan, &currency, amount.as_deref(), Utc::now())
-                    .await?,
-                json.json,
-            )
-        }
-        PlansCmd::Prices { plan, json } => {
-            let store = ctx.store().await?;
-            (prices::list(&store, &plan).await?, json.json)
-        }
-    };
-    if json {
-        output::json(&shown);
-        return Ok(());
-    }
-    if shown.prices.is_empty() && shown.deposits.is_empty() {
-        println!(
-            "plan {} has no prices: orders are provisioned at once, without an invoice",
-            shown.plan
-        );
-        return Ok(());
-    }
-    println!("plan {}:", shown.plan);
-    let mut rows: Vec<Vec<String>> = shown
-        .prices
-        .iter()
-        .map(|p| vec![p.period.clone(), p.currency.clone(), p.amount.clone()])
-        .collect();
-    rows.extend(
-        shown
-            .deposits
-            .iter()
-            .map(|d| vec!["deposit".into(), d.currency.clone(), d.amount.clone()]),
-    );
-    output::table(&["PERIOD", "CURRENCY", "AMOUNT"], &rows);
-    Ok(())
-}
-
-/// `services order`, billing-aware: a priced plan's order prints its invoice and says
-/// that the create waits for payment. Unpriced plans print what they always did.
-pub async fn order(
-    ctx: &Ctx,
-    client: String,
-    plan: String,
-    addon_of: Option<i64>,
-    options: Vec<String>,
-    date: Option<String>,
-    json: bool,
-) -> Result<()> {
-    let day = date.map(|d| parse_day("--date", &d)).transpose()?;
-    let mut chosen = Map::new();
-    for item in &options {
-        let (k, v) = item
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| Error::Invalid(format!("--option {item:?} must look like KEY=VALUE")))?;
-        chosen.insert(k.to_string(), Value::String(v.to_string()));
-    }
-    let rt = ctx.runtime_without_modules().await?;
-    let ordered = provisor_app::order::order_on(&rt, &client, &plan, addon_of, chosen, day).await?;
-    let invoice = match ordered.invoice_id {
-        Some(id) => Some(invoices::show(&rt.store, &id.to_string()).await?),
-        None => None,
-    };
-    if json {
-        let mut v = serde_json::to_value(&ordered).unwrap_or(Value::Null);
-        if let (Some(inv), Value::Object(m)) = (&invoice, &mut v) {
-            m.insert(
-                "invoice".into(),
-                serde_json::json!({
-                    "id": inv.id,
-                    "number": inv.number,
-                    "status": inv.status,
-                    "currency": inv.currency,
-                    "total": inv.total,
-                    "amount_due": inv.amount_due,
-                }),
-            );
-        }
-        output::json(&v);
-        return Ok(());
-    }
-    match invoice {
-        None => println!(
-            "service #{} ordered (handler {}); create operation #{} queued",
-            ordered.service_id, ordered.handler, ordered.operation_id
-        ),
-        Some(inv) if inv.status == "paid" => println!(
-            "service #{} ordered (handler {}); invoice {} ({} {}) paid from credit; create operation #{} queued",
-            ordered.service_id,
-            ordered.handler,
-            inv.number.clone().unwrap_or_default(),
-            inv.total,
-            inv.currency,
-            ordered.operation_id
-        ),
-        Some(inv) => {
-            let number = inv.number.clone().unwrap_or_default();
-            let credit = if inv.amount_due == inv.total {
-                String::new()
-            } else {
-                format!(" of {} {} ({} from credit)", inv.total, inv.currency, inv.amount_paid)
-            };
-            println!(
-                "service #{} ordered (handler {}); invoice {number} issued: {} {} to pay{credit}; create operation #{} waits for payment (`provisor invoices pay {number} --amount {} --reference REF`)",
-                ordered.service_id,
-                ordered.handler,
-                inv.amount_due,
-                inv.currency,
-                ordered.operation_id,
-                inv.amount_due,
-            );
-        }
-    }
-    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use super::processing::parse_day;
+use super::args::parse_day;
 use super::{output, Ctx, JsonFlag};
 use provisor_billing::run::Event;
 use provisor_store::error::{Error, Result};

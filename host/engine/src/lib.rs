@@ -8,6 +8,7 @@
 //! written in one transaction.
 //! Must not: talk to modules except through `runtime`.
 
+pub mod actions;
 pub mod catalog;
 mod config;
 pub mod daily;
@@ -16,7 +17,9 @@ pub mod handlers;
 pub mod listings;
 mod queue;
 mod service_info;
+pub mod sso;
 pub mod tasks;
+pub mod views;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{

@@ -116,31 +116,10 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
         Some(c) => Some(c.bind().await?),
         None => None,
     };
-    let store = ctx.store().await?;
-    let registry = Arc::new(Registry::new(
-        ctx.home.clone(),
-        store.clone(),
-        LoadPolicy::standard(),
-        true,
-        &format!("serve[{}]", std::process::id()),
-    ));
-    // This process's stuck calls are what `handlers list` shows; a daemon that starts
-    // has none (the threads of an earlier one went with it).
-    handlers::reset_stuck_calls(&store).await?;
-    let rt = Arc::new(Runtime::new(
-        ctx.home.clone(),
-        store.clone(),
-        Arc::clone(&registry),
-        Clock::system(),
-        provisor_runtime::Limits {
-            record_stuck_calls: true,
-            ..ctx.limits.clone()
-        },
-    )?);
-    registry.learn_proven().await?;
-    registry.scan().await?;
-    let (_watcher, mut changes) = watcher::watch(&ctx.home.modules_dir())?;
-    let mut seen = refresh_handlers(&rt, &HashMap::new()).await?;
+    let rt = open_runtime(ctx).await?;
+    let (store, registry) = (rt.store.clone(), Arc::clone(&rt.registry));
+    let (_watcher, changes) = watcher::watch(&ctx.home.modules_dir())?;
+    let seen = refresh_handlers(&rt, &HashMap::new()).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let api_running = api_bound.map(|bound| {
         println!("api listening on http://{}", bound.addr());
@@ -164,6 +143,74 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
             }
         })
     });
+    let (checking, cron_task) = run_until_signal(&rt, &opts, zone, changes, seen).await?;
+    println!("provisor serve: stopping");
+    let _ = stop_tx.send(true);
+    if let Some(api) = api_running {
+        // Requests in flight finish: an import answers only after it committed.
+        api.stopped().await;
+    }
+    if let Some(w) = worker {
+        // Operations in flight finish (or their lease runs out and another worker
+        // takes them after a crash).
+        let _ = w.await;
+    }
+    for (_, task) in checking {
+        task.abort();
+    }
+    if let Some(t) = cron_task {
+        // A daily run cut short is safe: it commits per client and is run again.
+        t.abort();
+    }
+    rt.retire_all();
+    rt.log.flush().await;
+    Ok(())
+}
+
+/// The daemon's runtime: the registry (modules proven before and scanned now) and the
+/// runtime over it, recording its stuck calls.
+async fn open_runtime(ctx: &Ctx) -> Result<Arc<Runtime>> {
+    let store = ctx.store().await?;
+    let registry = Arc::new(Registry::new(
+        ctx.home.clone(),
+        store.clone(),
+        LoadPolicy::standard(),
+        true,
+        &format!("serve[{}]", std::process::id()),
+    ));
+    // This process's stuck calls are what `handlers list` shows; a daemon that starts
+    // has none (the threads of an earlier one went with it).
+    handlers::reset_stuck_calls(&store).await?;
+    let rt = Arc::new(Runtime::new(
+        ctx.home.clone(),
+        store.clone(),
+        Arc::clone(&registry),
+        Clock::system(),
+        provisor_runtime::Limits {
+            record_stuck_calls: true,
+            ..ctx.limits.clone()
+        },
+    )?);
+    registry.learn_proven().await?;
+    registry.scan().await?;
+    Ok(rt)
+}
+
+/// The tasks still running when the loop ends: connection checks, the daily run.
+type Running = (
+    HashMap<String, tokio::task::JoinHandle<()>>,
+    Option<tokio::task::JoinHandle<()>>,
+);
+
+/// The daemon's loop until SIGINT or SIGTERM: module rescans (on a change or a tick),
+/// handler changes, the daily run at its hour, connection checks.
+async fn run_until_signal(
+    rt: &Arc<Runtime>,
+    opts: &ServeOptions,
+    zone: BillingZone,
+    mut changes: tokio::sync::mpsc::Receiver<()>,
+    mut seen: HashMap<String, HandlerSeen>,
+) -> Result<Running> {
     let mut scan_tick = tokio::time::interval(opts.scan_interval);
     let mut handler_tick = tokio::time::interval(Duration::from_millis(500));
     let mut check_tick = tokio::time::interval(if opts.check_interval.is_zero() {
@@ -186,18 +233,18 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
                 // Let a burst of events (a copy in progress) settle into one scan.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 while changes.try_recv().is_ok() {}
-                rescan(&rt).await;
+                rescan(rt).await;
             }
-            _ = scan_tick.tick() => rescan(&rt).await,
+            _ = scan_tick.tick() => rescan(rt).await,
             _ = handler_tick.tick() => {
-                match refresh_handlers(&rt, &seen).await {
+                match refresh_handlers(rt, &seen).await {
                     Ok(now) => seen = now,
                     Err(e) => tracing::error!("cannot read handlers: {e}"),
                 }
             }
             _ = cron_tick.tick() => {
                 if cron_task.as_ref().is_none_or(|t| t.is_finished()) {
-                    let rt = Arc::clone(&rt);
+                    let rt = Arc::clone(rt);
                     let done = Arc::clone(&cron_done);
                     let hour = opts.cron_hour;
                     cron_task = Some(tokio::spawn(async move { scheduled(&rt, zone, hour, &done).await }));
@@ -207,7 +254,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
                 checking.retain(|_, task| !task.is_finished());
                 for h in handlers::list(&rt.store).await.unwrap_or_default() {
                     if h.enabled && !checking.contains_key(&h.name) {
-                        let rt = Arc::clone(&rt);
+                        let rt = Arc::clone(rt);
                         let name = h.name.clone();
                         checking.insert(name, tokio::spawn(async move { check(&rt, h).await }));
                     }
@@ -215,27 +262,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
             }
         }
     }
-    println!("provisor serve: stopping");
-    let _ = stop_tx.send(true);
-    if let Some(api) = api_running {
-        // Requests in flight finish: an import answers only after it committed.
-        api.stopped().await;
-    }
-    if let Some(w) = worker {
-        // Operations in flight finish (or their lease runs out and another worker
-        // takes them after a crash).
-        let _ = w.await;
-    }
-    for (_, task) in checking {
-        task.abort();
-    }
-    if let Some(t) = cron_task {
-        // A daily run cut short is safe: it commits per client and is run again.
-        t.abort();
-    }
-    rt.retire_all();
-    rt.log.flush().await;
-    Ok(())
+    Ok((checking, cron_task))
 }
 
 async fn rescan(rt: &Runtime) {

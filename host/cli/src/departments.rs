@@ -1,0 +1,56 @@
+//! `provisor departments`: who takes manual tasks.
+
+use clap::Subcommand;
+
+use super::{output, Ctx, JsonFlag};
+use provisor_engine::{catalog, tasks};
+use provisor_store::error::Result;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DepartmentsCmd {
+    /// Adds a department (it takes the manual tasks of the handlers that name it).
+    Add {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Every department with its open tasks.
+    List(JsonFlag),
+}
+
+pub(crate) async fn run(ctx: &Ctx, cmd: DepartmentsCmd) -> Result<()> {
+    let store = ctx.store().await?;
+    match cmd {
+        DepartmentsCmd::Add { name, email } => {
+            let d = catalog::add_department(&store, &name, email).await?;
+            println!("department {} added", d.name);
+        }
+        DepartmentsCmd::List(flag) => {
+            let mut rows = Vec::new();
+            for d in catalog::departments(&store).await? {
+                let open = tasks::list(&store, Some(&d.name), false).await?.len();
+                rows.push(
+                    serde_json::json!({"name": d.name, "email": d.email, "open_tasks": open}),
+                );
+            }
+            if flag.json {
+                output::json(&rows);
+            } else {
+                output::table(
+                    &["NAME", "EMAIL", "OPEN TASKS"],
+                    &rows
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                r["name"].as_str().unwrap_or("").to_string(),
+                                r["email"].as_str().unwrap_or("-").to_string(),
+                                r["open_tasks"].to_string(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+    }
+    Ok(())
+}

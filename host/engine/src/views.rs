@@ -1,0 +1,160 @@
+//! What the CLI's listings and detail views read: services with the client's, plan's
+//! and handler's names beside the row (a few queries, one per table, never one per
+//! row), a service's or an operation's history, a client's services.
+//! Must not: print or filter (`listings` chooses the rows).
+
+use std::collections::HashMap;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use serde_json::Value;
+
+use provisor_store::entities::{
+    client, handler, operation, operation_attempt, plan, service, task,
+};
+use provisor_store::error::{Error, Result};
+use provisor_store::{db_err, Store};
+
+/// A service with the names of its client, plan and handler (empty when gone).
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    pub id: i64,
+    pub client_id: i64,
+    pub client: String,
+    pub plan: String,
+    pub handler: String,
+    pub parent_id: Option<i64>,
+    pub status: String,
+    pub remote_id: Option<String>,
+    pub attributes: Value,
+    pub options: Value,
+    pub created_at: String,
+}
+
+/// One service with its operations and tasks, oldest first (`services show`).
+#[derive(Debug, Clone)]
+pub struct ServiceDetail {
+    pub view: ServiceView,
+    pub operations: Vec<operation::Model>,
+    pub tasks: Vec<task::Model>,
+}
+
+/// Views of `rows`, in their order: three queries whatever the number of rows.
+pub async fn services(store: &Store, rows: &[service::Model]) -> Result<Vec<ServiceView>> {
+    let ids = |f: fn(&service::Model) -> i64| {
+        let mut v: Vec<i64> = rows.iter().map(f).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (client_ids, plan_ids, handler_ids) = (
+        ids(|s| s.client_id),
+        ids(|s| s.plan_id),
+        ids(|s| s.handler_id),
+    );
+    let clients: HashMap<i64, String> = if client_ids.is_empty() {
+        HashMap::new()
+    } else {
+        client::Entity::find()
+            .filter(client::Column::Id.is_in(client_ids))
+            .all(store.db())
+            .await
+            .map_err(db_err("reading clients"))?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect()
+    };
+    let plans: HashMap<i64, String> = if plan_ids.is_empty() {
+        HashMap::new()
+    } else {
+        plan::Entity::find()
+            .filter(plan::Column::Id.is_in(plan_ids))
+            .all(store.db())
+            .await
+            .map_err(db_err("reading plans"))?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect()
+    };
+    let handlers: HashMap<i64, String> = if handler_ids.is_empty() {
+        HashMap::new()
+    } else {
+        handler::Entity::find()
+            .filter(handler::Column::Id.is_in(handler_ids))
+            .all(store.db())
+            .await
+            .map_err(db_err("reading handlers"))?
+            .into_iter()
+            .map(|h| (h.id, h.name))
+            .collect()
+    };
+    let name = |m: &HashMap<i64, String>, id: i64| m.get(&id).cloned().unwrap_or_default();
+    Ok(rows
+        .iter()
+        .map(|s| ServiceView {
+            id: s.id,
+            client_id: s.client_id,
+            client: name(&clients, s.client_id),
+            plan: name(&plans, s.plan_id),
+            handler: name(&handlers, s.handler_id),
+            parent_id: s.parent_id,
+            status: s.status.clone(),
+            remote_id: s.remote_id.clone(),
+            attributes: serde_json::from_str(&s.attributes).unwrap_or(Value::Null),
+            options: serde_json::from_str(&s.options).unwrap_or(Value::Null),
+            created_at: s.created_at.to_rfc3339(),
+        })
+        .collect())
+}
+
+/// Service `id` (not found by number) with its operations and tasks.
+pub async fn service_detail(store: &Store, id: i64) -> Result<ServiceDetail> {
+    let s = crate::get_service(store, id).await?;
+    // One view per row: the list holds exactly this service's.
+    let view = services(store, std::slice::from_ref(&s))
+        .await?
+        .pop()
+        .ok_or_else(|| Error::NotFound(format!("service #{id} not found")))?;
+    let operations = operation::Entity::find()
+        .filter(operation::Column::ServiceId.eq(id))
+        .order_by_asc(operation::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading operations"))?;
+    let tasks = task::Entity::find()
+        .filter(task::Column::ServiceId.eq(id))
+        .order_by_asc(task::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading tasks"))?;
+    Ok(ServiceDetail {
+        view,
+        operations,
+        tasks,
+    })
+}
+
+/// Operation `id` (not found by number) with every attempt, oldest first (`ops show`).
+pub async fn operation_detail(
+    store: &Store,
+    id: i64,
+) -> Result<(operation::Model, Vec<operation_attempt::Model>)> {
+    let op = crate::get_operation(store, id).await?;
+    let attempts = operation_attempt::Entity::find()
+        .filter(operation_attempt::Column::OperationId.eq(id))
+        .order_by_asc(operation_attempt::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading attempts"))?;
+    Ok((op, attempts))
+}
+
+/// A client's services, oldest first (`clients show`).
+pub async fn client_services(store: &Store, client_id: i64) -> Result<Vec<service::Model>> {
+    service::Entity::find()
+        .filter(service::Column::ClientId.eq(client_id))
+        .order_by_asc(service::Column::Id)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading services"))
+}

@@ -81,7 +81,7 @@ impl Ctx {
     /// daemon runs, it owns the recorded module state and this process only reads.
     pub async fn runtime(&self) -> Result<Arc<Runtime>> {
         let store = self.store().await?;
-        let record = !crate::daemon::is_running(&self.home);
+        let record = !crate::lock::is_running(&self.home);
         let registry = Arc::new(Registry::new(
             self.home.clone(),
             store.clone(),

@@ -12,6 +12,7 @@ pub mod context;
 pub mod daemon;
 pub mod daily;
 pub mod driver;
+pub mod lock;
 pub mod order;
 pub mod sync;
 

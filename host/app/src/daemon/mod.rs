@@ -9,7 +9,6 @@
 mod api;
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 
 use crate::context::Ctx;
+pub use crate::lock::is_running;
 use provisor_billing::usage::{is_last_day, BillingZone};
 use provisor_engine::handlers;
 use provisor_module_api::{Capability, ConnectionInfo};
@@ -25,7 +25,6 @@ use provisor_runtime::{Call, CallContext, Runtime};
 use provisor_store::clock::Clock;
 use provisor_store::entities::handler;
 use provisor_store::error::{Error, Result};
-use provisor_store::home::Home;
 
 /// How the daemon paces itself.
 #[derive(Debug, Clone)]
@@ -41,45 +40,6 @@ pub struct ServeOptions {
     /// Serve the HTTP API on this address (`None`: nothing listens). Needs an API
     /// token (`api.token`, `PROVISOR_API_TOKEN`).
     pub listen: Option<SocketAddr>,
-}
-
-/// Whether a daemon holds the home's lock.
-pub fn is_running(home: &Home) -> bool {
-    match File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(home.daemon_lock())
-    {
-        Ok(file) => match file.try_lock() {
-            Ok(()) => {
-                let _ = file.unlock();
-                false
-            }
-            Err(_) => true,
-        },
-        Err(_) => false,
-    }
-}
-
-fn take_lock(home: &Home) -> Result<File> {
-    home.ensure()?;
-    let path = home.daemon_lock();
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-    file.try_lock().map_err(|_| {
-        Error::Invalid(format!(
-            "another `provisor serve` is already running for {}; stop it first",
-            home.root().display()
-        ))
-    })?;
-    Ok(file)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +71,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     // The schedule follows the billing time zone (checked when the configuration was
     // read).
     let zone = BillingZone::parse(&ctx.config.billing.time_zone)?;
-    let _lock = take_lock(&ctx.home)?;
+    let _lock = crate::lock::take(&ctx.home)?;
     let api_bound = match api_config {
         Some(c) => Some(c.bind().await?),
         None => None,

@@ -2,6 +2,10 @@
 //! never edit one that has shipped. Each names itself explicitly (`MigrationName`, not
 //! the derive): the names are recorded in every database's `seaql_migrations`, so they
 //! never change.
+//!
+//! On SQLite the migrations run on a connection of their own with `PRAGMA foreign_keys`
+//! off (`Store::connect`): SQLite ignores that pragma inside a transaction, and
+//! rebuilding a table that others refer to (m0012) needs it off.
 
 use sea_orm_migration::prelude::*;
 
@@ -16,6 +20,7 @@ mod m0008_attempt_messages;
 mod m0009_handler_stuck_calls;
 mod m0010_secret_key;
 mod m0011_client_email_lower;
+mod m0012_foreign_keys;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -35,6 +40,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_handler_stuck_calls::M0009HandlerStuckCalls),
             Box::new(m0010_secret_key::M0010SecretKey),
             Box::new(m0011_client_email_lower::M0011ClientEmailLower),
+            Box::new(m0012_foreign_keys::M0012ForeignKeys),
         ]
     }
 }
+

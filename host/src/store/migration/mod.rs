@@ -45,3 +45,12 @@ impl MigratorTrait for Migrator {
     }
 }
 
+/// Every foreign key m0012 adds, as (table, column, referenced table): the entities'
+/// relations are tested against it.
+#[cfg(test)]
+pub(crate) fn foreign_keys() -> Vec<(&'static str, &'static str, &'static str)> {
+    m0012_foreign_keys::FKS
+        .iter()
+        .map(|f| (f.table, f.column, f.parent))
+        .collect()
+}

@@ -247,3 +247,48 @@ fn sqlite_pool_size() -> u32 {
         .filter(|n| *n >= 1)
         .unwrap_or(8)
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+    use super::*;
+
+    async fn foreign_keys_on<C: ConnectionTrait>(c: &C) -> i64 {
+        let row = c
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA foreign_keys",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index(0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_enforces_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        // Four transactions at once hold four different pooled connections.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let tx = store.db().begin().await.unwrap();
+            assert_eq!(foreign_keys_on(&tx).await, 1);
+            held.push(tx);
+        }
+        for tx in held {
+            tx.rollback().await.unwrap();
+        }
+        let dangling = "INSERT INTO kv_entries (handler_id, key, value, updated_at) \
+                        VALUES (999, 'k', 'v', '2026-01-01T00:00:00+00:00')";
+        let err = store.db().execute_unprepared(dangling).await.unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+
+        // An in-memory database keeps its one (migrated) connection, enforcing too.
+        let mem = Store::open("sqlite::memory:").await.unwrap();
+        assert_eq!(foreign_keys_on(mem.db()).await, 1);
+        assert!(mem.db().execute_unprepared(dangling).await.is_err());
+    }
+}

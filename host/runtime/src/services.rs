@@ -692,10 +692,17 @@ impl HostServices for HostServicesImpl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::ConnectionTrait;
     use std::sync::Arc;
 
     fn services(url: &str, rt: &tokio::runtime::Runtime, handler_id: i64) -> HostServicesImpl {
         let store = rt.block_on(Store::open(url)).expect("store opens");
+        // The handler the entries belong to (kv_entries.handler_id is a foreign key).
+        rt.block_on(store.db().execute_unprepared(&format!(
+            "INSERT INTO handlers (id, name, module, settings, enabled, created_at, updated_at) \
+             VALUES ({handler_id}, 'h', 'm', '{{}}', true, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
+        )))
+        .expect("the handler row");
         let log = rt.block_on(async { ModuleLog::start(store.clone()) });
         HostServicesImpl::new(
             Owner {
@@ -797,14 +804,39 @@ mod tests {
         one_winner(&host);
     }
 
+    /// Creates an empty database beside `url`'s and returns its URL.
+    async fn fresh_pg_database(url: &str) -> String {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let server = base.rsplit_once('/').expect("a database URL").0;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("provisor_kv_{}_{nanos}", std::process::id());
+        let admin = sea_orm::Database::connect(url)
+            .await
+            .expect("PROVISOR_TEST_PG is reachable");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("a test database");
+        let _ = admin.close().await;
+        if query.is_empty() {
+            format!("{server}/{name}")
+        } else {
+            format!("{server}/{name}?{query}")
+        }
+    }
+
     #[test]
     fn kv_swap_on_postgres() {
         let Ok(url) = std::env::var("PROVISOR_TEST_PG") else {
             return;
         };
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let handler_id = 1_000_000 + (std::process::id() as i64);
-        let host = Arc::new(services(&url, &rt, handler_id));
+        // A database of its own: the shared one may hold another branch's schema.
+        let url = rt.block_on(fresh_pg_database(&url));
+        let host = Arc::new(services(&url, &rt, 1));
         swap_semantics(&host);
         one_winner(&host);
     }

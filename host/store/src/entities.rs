@@ -1,4 +1,25 @@
 //! Row types, one module per table.
+//!
+//! Each `Relation` mirrors the foreign keys of migration m0012 (`ON DELETE RESTRICT`):
+//! `belongs_to` on the referencing side, `has_many` (`has_one` where the column is
+//! unique) on the referenced side, each with a `Related` impl, so `find_related`,
+//! `find_also_related` and joins can use them. The module log's relations have no keys
+//! (`skip_fk`, see m0012). An addon refers to its service through `parent_id`
+//! (`service::Relation::Parent`, and `Addon` the other way); a plan and its handlers are
+//! related through `plan_handlers`.
+
+/// `impl Related<super::M::Entity> for Entity` through `Relation::V`, for each `M => V`.
+macro_rules! related {
+    ($($m:ident => $v:ident),* $(,)?) => {
+        $(
+            impl Related<super::$m::Entity> for Entity {
+                fn to() -> RelationDef {
+                    Relation::$v.def()
+                }
+            }
+        )*
+    };
+}
 
 /// Module files seen in the modules directory: one row per file, with the latest
 /// outcome of loading it. `provisor modules list` reads this, so the CLI shows what
@@ -84,7 +105,31 @@ pub mod handler {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(has_many = "super::kv_entry::Entity")]
+        KvEntry,
+        #[sea_orm(has_many = "super::plan_handler::Entity")]
+        PlanHandler,
+        #[sea_orm(has_many = "super::service::Entity")]
+        Service,
+        #[sea_orm(has_many = "super::operation::Entity")]
+        Operation,
+    }
+
+    related!(
+        kv_entry => KvEntry, plan_handler => PlanHandler, service => Service,
+        operation => Operation,
+    );
+
+    /// The plans of a handler, through `plan_handlers`.
+    impl Related<super::plan::Entity> for Entity {
+        fn to() -> RelationDef {
+            super::plan_handler::Relation::Plan.def()
+        }
+        fn via() -> Option<RelationDef> {
+            Some(super::plan_handler::Relation::Handler.def().rev())
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -124,7 +169,17 @@ pub mod kv_entry {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::handler::Entity",
+            from = "Column::HandlerId",
+            to = "super::handler::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Handler,
+    }
+
+    related!(handler => Handler);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -156,8 +211,27 @@ pub mod module_log {
         pub duration_ms: i64,
     }
 
+    /// For joins only, without foreign keys (`skip_fk`): the log keeps the ids a call
+    /// was made for even when no such row exists (see m0012).
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            skip_fk
+        )]
+        Service,
+        #[sea_orm(
+            belongs_to = "super::operation::Entity",
+            from = "Column::OperationId",
+            to = "super::operation::Column::Id",
+            skip_fk
+        )]
+        Operation,
+    }
+
+    related!(service => Service, operation => Operation);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -201,7 +275,33 @@ pub mod client {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(has_many = "super::service::Entity")]
+        Service,
+        #[sea_orm(has_many = "super::invoice::Entity")]
+        Invoice,
+        #[sea_orm(has_many = "super::payment::Entity")]
+        Payment,
+        #[sea_orm(has_many = "super::credit_entry::Entity")]
+        CreditEntry,
+        #[sea_orm(has_many = "super::usage_record::Entity")]
+        UsageRecord,
+        #[sea_orm(has_many = "super::billable_item::Entity")]
+        BillableItem,
+        #[sea_orm(has_many = "super::usage_invoice::Entity")]
+        UsageInvoice,
+        #[sea_orm(has_many = "super::billing_term::Entity")]
+        BillingTerm,
+        #[sea_orm(has_many = "super::renewal::Entity")]
+        Renewal,
+    }
+
+    related!(
+        service => Service, invoice => Invoice, payment => Payment,
+        credit_entry => CreditEntry, usage_record => UsageRecord,
+        billable_item => BillableItem, usage_invoice => UsageInvoice,
+        billing_term => BillingTerm, renewal => Renewal,
+    );
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -231,7 +331,35 @@ pub mod plan {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(has_many = "super::plan_handler::Entity")]
+        PlanHandler,
+        #[sea_orm(has_many = "super::service::Entity")]
+        Service,
+        #[sea_orm(has_many = "super::plan_price::Entity")]
+        PlanPrice,
+        #[sea_orm(has_many = "super::plan_deposit::Entity")]
+        PlanDeposit,
+        #[sea_orm(has_one = "super::usage_plan::Entity")]
+        UsagePlan,
+        #[sea_orm(has_many = "super::usage_price::Entity")]
+        UsagePrice,
+    }
+
+    related!(
+        plan_handler => PlanHandler, service => Service, plan_price => PlanPrice,
+        plan_deposit => PlanDeposit, usage_plan => UsagePlan, usage_price => UsagePrice,
+    );
+
+    /// The handlers of a plan, through `plan_handlers`.
+    impl Related<super::handler::Entity> for Entity {
+        fn to() -> RelationDef {
+            super::plan_handler::Relation::Handler.def()
+        }
+        fn via() -> Option<RelationDef> {
+            Some(super::plan_handler::Relation::Plan.def().rev())
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -251,7 +379,24 @@ pub mod plan_handler {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::plan::Entity",
+            from = "Column::PlanId",
+            to = "super::plan::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Plan,
+        #[sea_orm(
+            belongs_to = "super::handler::Entity",
+            from = "Column::HandlerId",
+            to = "super::handler::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Handler,
+    }
+
+    related!(plan => Plan, handler => Handler);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -281,7 +426,72 @@ pub mod service {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::client::Entity",
+            from = "Column::ClientId",
+            to = "super::client::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Client,
+        #[sea_orm(
+            belongs_to = "super::plan::Entity",
+            from = "Column::PlanId",
+            to = "super::plan::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Plan,
+        #[sea_orm(
+            belongs_to = "super::handler::Entity",
+            from = "Column::HandlerId",
+            to = "super::handler::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Handler,
+        #[sea_orm(
+            belongs_to = "Entity",
+            from = "Column::ParentId",
+            to = "Column::Id",
+            on_delete = "Restrict"
+        )]
+        Parent,
+        #[sea_orm(has_many = "super::module_log::Entity")]
+        ModuleLog,
+        #[sea_orm(has_many = "Entity", via_rel = "Relation::Parent")]
+        Addon,
+        #[sea_orm(has_many = "super::operation::Entity")]
+        Operation,
+        #[sea_orm(has_many = "super::task::Entity")]
+        Task,
+        #[sea_orm(has_many = "super::outbox::Entity")]
+        Outbox,
+        #[sea_orm(has_many = "super::invoice::Entity")]
+        Invoice,
+        #[sea_orm(has_many = "super::invoice_line::Entity")]
+        InvoiceLine,
+        #[sea_orm(has_many = "super::usage_record::Entity")]
+        UsageRecord,
+        #[sea_orm(has_many = "super::billable_item::Entity")]
+        BillableItem,
+        #[sea_orm(has_many = "super::usage_item::Entity")]
+        UsageItem,
+        #[sea_orm(has_many = "super::usage_charge::Entity")]
+        UsageCharge,
+        #[sea_orm(has_one = "super::billing_term::Entity")]
+        BillingTerm,
+        #[sea_orm(has_many = "super::renewal::Entity")]
+        Renewal,
+        #[sea_orm(has_many = "super::billing_action::Entity")]
+        BillingAction,
+    }
+
+    related!(
+        client => Client, plan => Plan, handler => Handler, module_log => ModuleLog,
+        operation => Operation, task => Task, outbox => Outbox, invoice => Invoice,
+        invoice_line => InvoiceLine, usage_record => UsageRecord,
+        billable_item => BillableItem, usage_item => UsageItem, usage_charge => UsageCharge,
+        billing_term => BillingTerm, renewal => Renewal, billing_action => BillingAction,
+    );
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -318,7 +528,35 @@ pub mod operation {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+        #[sea_orm(
+            belongs_to = "super::handler::Entity",
+            from = "Column::HandlerId",
+            to = "super::handler::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Handler,
+        #[sea_orm(has_many = "super::module_log::Entity")]
+        ModuleLog,
+        #[sea_orm(has_many = "super::operation_attempt::Entity")]
+        OperationAttempt,
+        #[sea_orm(has_many = "super::task::Entity")]
+        Task,
+        #[sea_orm(has_many = "super::billing_action::Entity")]
+        BillingAction,
+    }
+
+    related!(
+        service => Service, handler => Handler, module_log => ModuleLog,
+        operation_attempt => OperationAttempt, task => Task, billing_action => BillingAction,
+    );
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -344,7 +582,17 @@ pub mod operation_attempt {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::operation::Entity",
+            from = "Column::OperationId",
+            to = "super::operation::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Operation,
+    }
+
+    related!(operation => Operation);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -373,7 +621,24 @@ pub mod task {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::operation::Entity",
+            from = "Column::OperationId",
+            to = "super::operation::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Operation,
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+    }
+
+    related!(operation => Operation, service => Service);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -399,7 +664,17 @@ pub mod outbox {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+    }
+
+    related!(service => Service);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -477,7 +752,17 @@ pub mod plan_price {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::plan::Entity",
+            from = "Column::PlanId",
+            to = "super::plan::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Plan,
+    }
+
+    related!(plan => Plan);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -498,7 +783,17 @@ pub mod plan_deposit {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::plan::Entity",
+            from = "Column::PlanId",
+            to = "super::plan::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Plan,
+    }
+
+    related!(plan => Plan);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -537,7 +832,47 @@ pub mod invoice {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::client::Entity",
+            from = "Column::ClientId",
+            to = "super::client::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Client,
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+        #[sea_orm(has_many = "super::invoice_line::Entity")]
+        InvoiceLine,
+        #[sea_orm(has_many = "super::payment::Entity")]
+        Payment,
+        #[sea_orm(has_many = "super::credit_entry::Entity")]
+        CreditEntry,
+        #[sea_orm(has_many = "super::usage_record::Entity")]
+        UsageRecord,
+        #[sea_orm(has_many = "super::billable_item::Entity")]
+        BillableItem,
+        #[sea_orm(has_many = "super::usage_charge::Entity")]
+        UsageCharge,
+        #[sea_orm(has_many = "super::usage_invoice::Entity")]
+        UsageInvoice,
+        #[sea_orm(has_many = "super::renewal::Entity")]
+        Renewal,
+        #[sea_orm(has_many = "super::billing_action::Entity")]
+        BillingAction,
+    }
+
+    related!(
+        client => Client, service => Service, invoice_line => InvoiceLine, payment => Payment,
+        credit_entry => CreditEntry, usage_record => UsageRecord,
+        billable_item => BillableItem, usage_charge => UsageCharge,
+        usage_invoice => UsageInvoice, renewal => Renewal, billing_action => BillingAction,
+    );
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -573,7 +908,24 @@ pub mod invoice_line {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::invoice::Entity",
+            from = "Column::InvoiceId",
+            to = "super::invoice::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Invoice,
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+    }
+
+    related!(invoice => Invoice, service => Service);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -622,7 +974,26 @@ pub mod payment {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::invoice::Entity",
+            from = "Column::InvoiceId",
+            to = "super::invoice::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Invoice,
+        #[sea_orm(
+            belongs_to = "super::client::Entity",
+            from = "Column::ClientId",
+            to = "super::client::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Client,
+        #[sea_orm(has_many = "super::credit_entry::Entity")]
+        CreditEntry,
+    }
+
+    related!(invoice => Invoice, client => Client, credit_entry => CreditEntry);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -647,7 +1018,31 @@ pub mod credit_entry {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::client::Entity",
+            from = "Column::ClientId",
+            to = "super::client::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Client,
+        #[sea_orm(
+            belongs_to = "super::invoice::Entity",
+            from = "Column::InvoiceId",
+            to = "super::invoice::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Invoice,
+        #[sea_orm(
+            belongs_to = "super::payment::Entity",
+            from = "Column::PaymentId",
+            to = "super::payment::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Payment,
+    }
+
+    related!(client => Client, invoice => Invoice, payment => Payment);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -671,7 +1066,17 @@ pub mod usage_plan {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::plan::Entity",
+            from = "Column::PlanId",
+            to = "super::plan::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Plan,
+    }
+
+    related!(plan => Plan);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -694,7 +1099,17 @@ pub mod usage_price {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::plan::Entity",
+            from = "Column::PlanId",
+            to = "super::plan::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Plan,
+    }
+
+    related!(plan => Plan);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -724,7 +1139,31 @@ pub mod usage_record {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+        #[sea_orm(
+            belongs_to = "super::client::Entity",
+            from = "Column::ClientId",
+            to = "super::client::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Client,
+        #[sea_orm(
+            belongs_to = "super::invoice::Entity",
+            from = "Column::InvoiceId",
+            to = "super::invoice::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Invoice,
+    }
+
+    related!(service => Service, client => Client, invoice => Invoice);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -752,7 +1191,33 @@ pub mod billable_item {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::client::Entity",
+            from = "Column::ClientId",
+            to = "super::client::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Client,
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+        #[sea_orm(
+            belongs_to = "super::invoice::Entity",
+            from = "Column::InvoiceId",
+            to = "super::invoice::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Invoice,
+        #[sea_orm(has_many = "super::usage_item::Entity")]
+        UsageItem,
+    }
+
+    related!(client => Client, service => Service, invoice => Invoice, usage_item => UsageItem);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -779,7 +1244,24 @@ pub mod usage_item {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+        #[sea_orm(
+            belongs_to = "super::billable_item::Entity",
+            from = "Column::BillableItemId",
+            to = "super::billable_item::Column::Id",
+            on_delete = "Restrict"
+        )]
+        BillableItem,
+    }
+
+    related!(service => Service, billable_item => BillableItem);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -799,7 +1281,24 @@ pub mod usage_charge {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+        #[sea_orm(
+            belongs_to = "super::invoice::Entity",
+            from = "Column::InvoiceId",
+            to = "super::invoice::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Invoice,
+    }
+
+    related!(service => Service, invoice => Invoice);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -819,7 +1318,24 @@ pub mod usage_invoice {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::client::Entity",
+            from = "Column::ClientId",
+            to = "super::client::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Client,
+        #[sea_orm(
+            belongs_to = "super::invoice::Entity",
+            from = "Column::InvoiceId",
+            to = "super::invoice::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Invoice,
+    }
+
+    related!(client => Client, invoice => Invoice);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -852,7 +1368,24 @@ pub mod billing_term {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+        #[sea_orm(
+            belongs_to = "super::client::Entity",
+            from = "Column::ClientId",
+            to = "super::client::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Client,
+    }
+
+    related!(service => Service, client => Client);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -877,7 +1410,31 @@ pub mod renewal {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+        #[sea_orm(
+            belongs_to = "super::client::Entity",
+            from = "Column::ClientId",
+            to = "super::client::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Client,
+        #[sea_orm(
+            belongs_to = "super::invoice::Entity",
+            from = "Column::InvoiceId",
+            to = "super::invoice::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Invoice,
+    }
+
+    related!(service => Service, client => Client, invoice => Invoice);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -902,7 +1459,31 @@ pub mod billing_action {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::service::Entity",
+            from = "Column::ServiceId",
+            to = "super::service::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Service,
+        #[sea_orm(
+            belongs_to = "super::invoice::Entity",
+            from = "Column::InvoiceId",
+            to = "super::invoice::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Invoice,
+        #[sea_orm(
+            belongs_to = "super::operation::Entity",
+            from = "Column::OperationId",
+            to = "super::operation::Column::Id",
+            on_delete = "Restrict"
+        )]
+        Operation,
+    }
+
+    related!(service => Service, invoice => Invoice, operation => Operation);
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -923,4 +1504,99 @@ pub mod daily_run {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, EntityTrait, Iterable, JoinType, QuerySelect, QueryTrait};
+    use sea_orm::{RelationTrait, RelationType};
+
+    /// (table, column, referenced table) of every `belongs_to` relation of the given
+    /// entities, read from the join each one builds: those with a foreign key, and
+    /// those without (`skip_fk`).
+    macro_rules! belongs_to {
+        ($($m:ident),* $(,)?) => {{
+            let mut out = (Vec::new(), Vec::new());
+            $(
+                for r in super::$m::Relation::iter() {
+                    let def = r.def();
+                    if def.rel_type == RelationType::HasOne && !def.is_owner {
+                        let list = if def.skip_fk { &mut out.1 } else { &mut out.0 };
+                        let sql = super::$m::Entity::find()
+                            .join_as(JoinType::InnerJoin, def, "r")
+                            .build(DbBackend::Sqlite)
+                            .to_string();
+                        list.push(reference(&sql));
+                    }
+                }
+            )*
+            out
+        }};
+    }
+
+    /// `INNER JOIN "parent" AS "r" ON "table"."column" = "r"."id"` → (table, column,
+    /// parent).
+    fn reference(sql: &str) -> (String, String, String) {
+        let join = sql.split("INNER JOIN ").nth(1).expect("a join");
+        let words: Vec<&str> = join.split('"').collect();
+        // [ "", parent, " AS ", r, " ON ", table, ".", column, " = ", r, ".", id, …]
+        assert_eq!(words[11], "id", "{sql}");
+        (words[5].into(), words[7].into(), words[1].into())
+    }
+
+    #[test]
+    fn relations_mirror_the_foreign_keys() {
+        let (mut relations, without_keys) = belongs_to!(
+            module_file,
+            module_event,
+            handler,
+            secret_key,
+            kv_entry,
+            module_log,
+            department,
+            client,
+            plan,
+            plan_handler,
+            service,
+            operation,
+            operation_attempt,
+            task,
+            outbox,
+            currency,
+            tax_rate,
+            plan_price,
+            plan_deposit,
+            invoice,
+            invoice_line,
+            invoice_sequence,
+            payment,
+            credit_entry,
+            usage_plan,
+            usage_price,
+            usage_record,
+            billable_item,
+            usage_item,
+            usage_charge,
+            usage_invoice,
+            billing_term,
+            renewal,
+            billing_action,
+            daily_run,
+        );
+        let mut keys: Vec<(String, String, String)> = super::super::migration::foreign_keys()
+            .into_iter()
+            .map(|(t, c, p)| (t.into(), c.into(), p.into()))
+            .collect();
+        relations.sort();
+        keys.sort();
+        assert_eq!(relations, keys);
+        let log = |c: &str, p: &str| ("module_log".to_string(), c.to_string(), p.to_string());
+        assert_eq!(
+            without_keys,
+            [
+                log("service_id", "services"),
+                log("operation_id", "operations")
+            ]
+        );
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! SQLite (`$PROVISOR_HOME/provisor.db`, WAL, a busy timeout) is the embedded default;
 //! PostgreSQL is used when a `postgres://` URL is given. Every pragma is set in the
-//! connect options so each pooled connection gets it.
+//! connect options so each pooled connection gets it; each enforces foreign keys. The
+//! migrations run before the pool opens, on one connection with foreign keys off (see
+//! `migration`).
 //!
 //! Owns: the schema. Must not: hold business rules; callers in `registry`, `handlers`
 //! and the engine decide what to write.
@@ -24,7 +26,7 @@ pub use error::{Error, ErrorKind, Result};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
 
 pub use migration::Migrator;
@@ -89,38 +91,20 @@ impl Store {
 
     async fn connect(url: &str, options: StoreOptions) -> Result<Store> {
         let shown = redact_url(url);
-        if let Some(path) = sqlite_path(url) {
-            make_private(&path)?;
-        }
-        let mut opts = ConnectOptions::new(url.to_string());
-        opts.sqlx_logging(false)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10));
-        if url.starts_with("sqlite:") {
-            opts.max_connections(options.sqlite_pool.max(1))
-                .min_connections(1)
-                .map_sqlx_sqlite_opts(|o| {
-                    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                    o.journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal)
-                        .busy_timeout(Duration::from_secs(30))
-                        .foreign_keys(true)
-                        .create_if_missing(true)
-                });
+        let sqlite = url.starts_with("sqlite:");
+        let db = if sqlite {
+            if let Some(path) = sqlite_path(url) {
+                make_private(&path)?;
+            }
+            connect_sqlite(url, &shown, options.sqlite_pool.max(1)).await?
         } else {
+            let mut opts = base_options(url);
             opts.max_connections(16).min_connections(1);
-        }
-        let db = Database::connect(opts).await.map_err(|e| {
-            Error::Storage(format!(
-                "cannot open the database {shown}: {e}; check the URL (--database-url or DATABASE_URL) and that the server is running"
-            ))
-        })?;
-        Migrator::up(&db, None)
-            .await
-            .map_err(|e| Error::Storage(format!("cannot migrate the database {shown}: {e}")))?;
-        let writer = url
-            .starts_with("sqlite:")
-            .then(|| Arc::new(tokio::sync::Mutex::new(())));
+            let db = open(opts, &shown).await?;
+            migrate(&db, &shown).await?;
+            db
+        };
+        let writer = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
         Ok(Store {
             db,
             url_shown: shown,
@@ -153,6 +137,69 @@ impl Store {
     pub fn url_shown(&self) -> &str {
         &self.url_shown
     }
+}
+
+/// Opens a SQLite database and migrates it. The migrations run first, on one
+/// connection of their own with foreign keys off: SQLite ignores `PRAGMA foreign_keys`
+/// inside a transaction, and m0012 rebuilds tables that others refer to, which its
+/// documented procedure does with them off. Every connection of the pool the store
+/// then uses enforces them.
+async fn connect_sqlite(url: &str, shown: &str, pool: u32) -> Result<DatabaseConnection> {
+    let migrator = open(sqlite_options(url, 1, false), shown).await?;
+    migrate(&migrator, shown).await?;
+    if sqlite_path(url).is_none() {
+        // An in-memory database lives in its connection: keep that one, enforcing.
+        migrator
+            .execute_unprepared("PRAGMA foreign_keys = ON")
+            .await
+            .map_err(db_err("turning foreign keys on"))?;
+        return Ok(migrator);
+    }
+    migrator
+        .close()
+        .await
+        .map_err(db_err("closing the migration connection"))?;
+    open(sqlite_options(url, pool, true), shown).await
+}
+
+/// The options every connection shares: no statement logging, bounded waits.
+fn base_options(url: &str) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10));
+    opts
+}
+
+/// A SQLite pool of `size` connections, each with the pragmas set (WAL,
+/// `synchronous=NORMAL`, a busy timeout, `foreign_keys`).
+fn sqlite_options(url: &str, size: u32, foreign_keys: bool) -> ConnectOptions {
+    let mut opts = base_options(url);
+    opts.max_connections(size)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(move |o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(foreign_keys)
+                .create_if_missing(true)
+        });
+    opts
+}
+
+async fn open(opts: ConnectOptions, shown: &str) -> Result<DatabaseConnection> {
+    Database::connect(opts).await.map_err(|e| {
+        Error::Storage(format!(
+            "cannot open the database {shown}: {e}; check the URL (--database-url or DATABASE_URL) and that the server is running"
+        ))
+    })
+}
+
+async fn migrate(db: &DatabaseConnection, shown: &str) -> Result<()> {
+    Migrator::up(db, None)
+        .await
+        .map_err(|e| Error::Storage(format!("cannot migrate the database {shown}: {e}")))
 }
 
 /// The file of a `sqlite://PATH?…` URL (not `:memory:`).

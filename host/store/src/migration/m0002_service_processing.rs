@@ -1,0 +1,201 @@
+//! `m0002_service_processing`: shipped; never edit what it does (append a new migration instead).
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+/// Service processing: departments, clients, plans and their handlers, services,
+/// the operation queue, tasks and the email outbox.
+pub(crate) struct M0002ServiceProcessing;
+
+impl MigrationName for M0002ServiceProcessing {
+    fn name(&self) -> &str {
+        "m0002_service_processing"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002ServiceProcessing {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("departments")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(text_uniq("name"))
+                .col(text_null("email"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("clients")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(text("name"))
+                .col(text_uniq("email"))
+                .col(text("currency"))
+                .col(text("country"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("plans")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(text_uniq("name"))
+                .col(text("module"))
+                .col(text_null("template"))
+                .col(text("resources"))
+                .col(text("settings"))
+                .col(text("options"))
+                .col(boolean("is_addon"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("plan_handlers")
+                .if_not_exists()
+                .col(big_integer("plan_id"))
+                .col(big_integer("handler_id"))
+                .col(integer("priority"))
+                .primary_key(Index::create().col("plan_id").col("handler_id"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("services")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("client_id"))
+                .col(big_integer("plan_id"))
+                .col(big_integer("handler_id"))
+                .col(big_integer_null("parent_id"))
+                .col(text("status"))
+                .col(text_null("remote_id"))
+                .col(text("attributes"))
+                .col(text("options"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("operations")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("service_id"))
+                .col(big_integer("handler_id"))
+                .col(text("kind"))
+                .col(text("status"))
+                .col(text_uniq("operation_key"))
+                .col(integer("attempts"))
+                .col(integer("max_attempts"))
+                .col(timestamp_with_time_zone("next_run_at"))
+                .col(text_null("lease_owner"))
+                .col(timestamp_with_time_zone_null("lease_expires_at"))
+                .col(text("params"))
+                .col(text_null("state"))
+                .col(text_null("last_error"))
+                .col(text_null("last_error_kind"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .col(timestamp_with_time_zone_null("finished_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("operations_due")
+                .table("operations")
+                .col("status")
+                .col("next_run_at")
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("operations_service")
+                .table("operations")
+                .col("service_id")
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("operation_attempts")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("operation_id"))
+                .col(integer("attempt"))
+                .col(text("worker"))
+                .col(timestamp_with_time_zone("started_at"))
+                .col(timestamp_with_time_zone("finished_at"))
+                .col(text("outcome"))
+                .col(text_null("error"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("tasks")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(big_integer("operation_id"))
+                .col(big_integer("service_id"))
+                .col(text("department"))
+                .col(text("status"))
+                .col(text("reason"))
+                .col(text("fields"))
+                .col(text_null("taken_by"))
+                .col(text_null("values"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("outbox")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(text("kind"))
+                .col(text("recipient"))
+                .col(text("subject"))
+                .col(text("body"))
+                .col(big_integer_null("service_id"))
+                .col(text_uniq("dedupe_key"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone_null("sent_at"))
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in [
+            "outbox",
+            "tasks",
+            "operation_attempts",
+            "operations",
+            "services",
+            "plan_handlers",
+            "plans",
+            "clients",
+            "departments",
+        ] {
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! Schema migrations, applied at every open, one file each, in order. Append new ones;
+//! never edit one that has shipped. Each names itself explicitly (`MigrationName`, not
+//! the derive): the names are recorded in every database's `seaql_migrations`, so they
+//! never change.
+//!
+//! On SQLite the migrations run on a connection of their own with `PRAGMA foreign_keys`
+//! off (`Store::connect`): SQLite ignores that pragma inside a transaction, and
+//! rebuilding a table that others refer to (m0012) needs it off.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_module_host;
+mod m0002_service_processing;
+mod m0003_handler_load;
+mod m0004_billing;
+mod m0005_billing_recurring;
+mod m0006_billing_usage;
+mod m0007_lookup_indexes;
+mod m0008_attempt_messages;
+mod m0009_handler_stuck_calls;
+mod m0010_secret_key;
+mod m0011_client_email_lower;
+mod m0012_foreign_keys;
+
+/// All migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_module_host::M0001ModuleHost),
+            Box::new(m0002_service_processing::M0002ServiceProcessing),
+            Box::new(m0003_handler_load::M0003HandlerLoad),
+            Box::new(m0004_billing::M0004Billing),
+            Box::new(m0005_billing_recurring::M0005BillingRecurring),
+            Box::new(m0006_billing_usage::M0006BillingUsage),
+            Box::new(m0007_lookup_indexes::M0007LookupIndexes),
+            Box::new(m0008_attempt_messages::M0008AttemptMessages),
+            Box::new(m0009_handler_stuck_calls::M0009HandlerStuckCalls),
+            Box::new(m0010_secret_key::M0010SecretKey),
+            Box::new(m0011_client_email_lower::M0011ClientEmailLower),
+            Box::new(m0012_foreign_keys::M0012ForeignKeys),
+        ]
+    }
+}
+
+/// Every foreign key m0012 adds, as (table, column, referenced table): the entities'
+/// relations are tested against it.
+#[cfg(test)]
+pub(crate) fn foreign_keys() -> Vec<(&'static str, &'static str, &'static str)> {
+    m0012_foreign_keys::FKS
+        .iter()
+        .map(|f| (f.table, f.column, f.parent))
+        .collect()
+}

@@ -51,7 +51,7 @@ impl DailyRun {
 /// Runs the day `date`: billing first (it reads the day's state), then the modules'
 /// daily work. Records the day unless it is a dry run or some usage could not be read.
 pub async fn run(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<DailyRun> {
-    let billing = provisor_billing::run::day(&EngineDriver::new(rt), date, dry_run).await?;
+    let billing = provisor_billing::run::day(&EngineDriver::new(rt)?, date, dry_run).await?;
     let handlers = provisor_engine::daily::run(rt, date, dry_run).await?;
     let outcome = DailyRun {
         date,
@@ -96,7 +96,7 @@ async fn record(rt: &Runtime, date: NaiveDate) -> Result<()> {
 
 /// The month-end collection at 23:00 billing time on a month's last day.
 pub async fn month_end(rt: &Runtime, date: NaiveDate) -> Result<Vec<Event>> {
-    provisor_billing::usage::month_end(&EngineDriver::new(rt), date, false).await
+    provisor_billing::usage::month_end(&EngineDriver::new(rt)?, date, false).await
 }
 
 /// Bills one past month again (`provisor billing run --period`): see
@@ -107,5 +107,5 @@ pub async fn period(
     issue_date: NaiveDate,
     dry_run: bool,
 ) -> Result<Vec<Event>> {
-    provisor_billing::run::period(&EngineDriver::new(rt), month, issue_date, dry_run).await
+    provisor_billing::run::period(&EngineDriver::new(rt)?, month, issue_date, dry_run).await
 }

@@ -55,6 +55,7 @@ pub async fn order_on(
                 q,
                 day.unwrap_or(today),
                 now,
+                &provisor_billing::Settings::from_env()?,
             )
             .await?,
         ),

@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::money::{self, Currency};
 use super::prices::Period;
 use super::{currencies, ledger, orders, taxes, Email};
+use crate::Settings;
 use provisor_store::entities::{client, invoice, invoice_line, outbox, payment};
 use provisor_store::error::{Error, Result};
 use provisor_store::lookup;
@@ -240,6 +241,8 @@ pub(crate) async fn insert_draft<C: ConnectionTrait>(
 /// until the transaction ends.
 async fn next_number<C: ConnectionTrait>(db: &C, year: i32) -> Result<i64> {
     let backend = db.get_database_backend();
+    // The same bound statement on both backends; only the placeholder syntax differs
+    // (`$1` on PostgreSQL, `?1` on SQLite).
     let sql = match backend {
         DbBackend::Postgres => {
             "INSERT INTO invoice_sequences (year, last) VALUES ($1, 1) \
@@ -269,6 +272,7 @@ pub(crate) async fn issue_in<C: ConnectionTrait>(
     cur: &Currency,
     issue_date: NaiveDate,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<Vec<Applied>> {
     if inv.status != "draft" {
         return Err(Error::Invalid(format!(
@@ -321,7 +325,7 @@ pub(crate) async fn issue_in<C: ConnectionTrait>(
     .await?;
     let mut applied = Vec::new();
     if amount(&inv.total, || number.clone())?.is_zero() {
-        let released = settle(db, &inv, client, cur, now).await?;
+        let released = settle(db, &inv, client, cur, now, settings).await?;
         applied.push(Applied {
             invoice_id: inv.id,
             number: inv.number.clone(),
@@ -330,7 +334,7 @@ pub(crate) async fn issue_in<C: ConnectionTrait>(
             released_operation: released,
         });
     }
-    applied.extend(apply_credit(db, client, cur, issue_date, now).await?);
+    applied.extend(apply_credit(db, client, cur, issue_date, now, settings).await?);
     Ok(applied)
 }
 
@@ -359,6 +363,7 @@ const BATCH_ROWS: usize = 1000;
 /// (locked until the transaction ends, as [`next_number`]); returns the first.
 async fn reserve_numbers<C: ConnectionTrait>(db: &C, year: i32, n: i64) -> Result<i64> {
     let backend = db.get_database_backend();
+    // As in `next_number`: one statement, only the placeholder syntax differs.
     let sql = match backend {
         DbBackend::Postgres => {
             "INSERT INTO invoice_sequences (year, last) VALUES ($1, $2) \
@@ -594,6 +599,7 @@ async fn settle<C: ConnectionTrait>(
     client: &client::Model,
     cur: &Currency,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<Option<i64>> {
     let mut m: invoice::ActiveModel = inv.clone().into();
     m.status = Set("paid".into());
@@ -646,7 +652,7 @@ async fn settle<C: ConnectionTrait>(
         None => None,
     };
     // Billing terms start or advance; a service suspended for this invoice is unsuspended.
-    super::recurring::on_paid(db, &inv, now).await?;
+    super::recurring::on_paid(db, &inv, now, settings).await?;
     Ok(released)
 }
 
@@ -658,6 +664,7 @@ async fn add_paid<C: ConnectionTrait>(
     client: &client::Model,
     cur: &Currency,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<(bool, Option<i64>)> {
     let (total, paid) = inv_amounts(inv)?;
     let paid = paid + value;
@@ -669,7 +676,7 @@ async fn add_paid<C: ConnectionTrait>(
         .await
         .map_err(db_err("recording the payment"))?;
     if paid >= total {
-        Ok((true, settle(db, &inv, client, cur, now).await?))
+        Ok((true, settle(db, &inv, client, cur, now, settings).await?))
     } else {
         Ok((false, None))
     }
@@ -685,6 +692,7 @@ pub(crate) async fn apply_credit<C: ConnectionTrait>(
     cur: &Currency,
     today: NaiveDate,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<Vec<Applied>> {
     let mut out = Vec::new();
     // Each round pays an invoice in full or uses up the credit; a settled invoice may
@@ -735,7 +743,7 @@ pub(crate) async fn apply_credit<C: ConnectionTrait>(
             now,
         )
         .await?;
-        let (paid_now, released) = add_paid(db, &inv, value, client, cur, now).await?;
+        let (paid_now, released) = add_paid(db, &inv, value, client, cur, now, settings).await?;
         out.push(Applied {
             invoice_id: inv.id,
             number: inv.number.clone(),
@@ -986,6 +994,7 @@ pub async fn create(
     due: Option<NaiveDate>,
     issue_on: Option<NaiveDate>,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<InvoiceView> {
     let c = lookup::get_client(store, client_ref).await?;
     let cur = currencies::require(store.db(), &c.currency)
@@ -1011,7 +1020,7 @@ pub async fn create(
     let (tx, _turn) = super::begin_for_client(store, c.id).await?;
     let inv = insert_draft(&tx, c.id, &cur, parsed, None, due, now).await?;
     if let Some(day) = issue_on {
-        issue_in(&tx, inv.clone(), &c, &cur, day, now).await?;
+        issue_in(&tx, inv.clone(), &c, &cur, day, now, settings).await?;
     }
     tx.commit().await.map_err(db_err("storing the invoice"))?;
     show(store, &inv.id.to_string()).await
@@ -1023,8 +1032,9 @@ pub async fn issue(
     reference: &str,
     day: NaiveDate,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<InvoiceView> {
-    let mut views = issue_many(store, &[reference.to_string()], day, now).await?;
+    let mut views = issue_many(store, &[reference.to_string()], day, now, settings).await?;
     views
         .pop()
         .ok_or_else(|| Error::Storage("issuing the invoice: nothing was issued".into()))
@@ -1038,6 +1048,7 @@ pub async fn issue_many(
     references: &[String],
     day: NaiveDate,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<Vec<InvoiceView>> {
     let mut found: Vec<invoice::Model> = Vec::new();
     for r in references {
@@ -1072,7 +1083,7 @@ pub async fn issue_many(
     for ((inv, c), cur) in found.iter().zip(&clients).zip(&curs) {
         // Read again under the lock: another process may have issued it meanwhile.
         let inv = find(&tx, &inv.id.to_string()).await?;
-        issue_in(&tx, inv, c, cur, day, now).await?;
+        issue_in(&tx, inv, c, cur, day, now, settings).await?;
     }
     tx.commit().await.map_err(db_err("issuing the invoices"))?;
     let mut views = Vec::new();
@@ -1155,6 +1166,7 @@ pub async fn pay(
     reference: &str,
     day: NaiveDate,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<Paid> {
     let inv = find(store.db(), reference_of_invoice).await?;
     let reference = check_reference(reference)?;
@@ -1235,7 +1247,7 @@ pub async fn pay(
         }
         Err(e) => return Err(db_err("recording the payment")(e)),
     };
-    let (_, released) = add_paid(&tx, &inv, applied, &c, &cur, now).await?;
+    let (_, released) = add_paid(&tx, &inv, applied, &c, &cur, now, settings).await?;
     if excess > Decimal::ZERO {
         ledger::append(
             &tx,
@@ -1249,7 +1261,7 @@ pub async fn pay(
         )
         .await?;
     }
-    let credit_applied = apply_credit(&tx, &c, &cur, day, now).await?;
+    let credit_applied = apply_credit(&tx, &c, &cur, day, now, settings).await?;
     tx.commit().await.map_err(db_err("recording the payment"))?;
     drop(turn);
     let view = show(store, &inv.id.to_string()).await?;
@@ -1288,7 +1300,12 @@ pub async fn pay(
 /// `invoices cancel`: a draft or unpaid invoice is cancelled (its number stays used).
 /// What was already paid on it returns to credit; an order waiting on it is dropped
 /// (its held create cancelled, the service terminated before it ever existed).
-pub async fn cancel(store: &Store, reference: &str, now: DateTime<Utc>) -> Result<InvoiceView> {
+pub async fn cancel(
+    store: &Store,
+    reference: &str,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> Result<InvoiceView> {
     let inv = find(store.db(), reference).await?;
     let c = client_of(store.db(), inv.client_id).await?;
     let cur = currencies::require(store.db(), &inv.currency).await?;
@@ -1325,7 +1342,7 @@ pub async fn cancel(store: &Store, reference: &str, now: DateTime<Utc>) -> Resul
     if let Some(s) = inv.service_id {
         orders::drop_order(&tx, s, now).await?;
     }
-    apply_credit(&tx, &c, &cur, super::day_of(now), now).await?;
+    apply_credit(&tx, &c, &cur, super::day_of(now), now, settings).await?;
     tx.commit()
         .await
         .map_err(db_err("cancelling the invoice"))?;

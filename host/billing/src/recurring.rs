@@ -37,62 +37,28 @@ use super::money::{self, Currency};
 use super::prices::{self, Period};
 use super::run::Event;
 use super::{currencies, taxes};
-use crate::Driver;
+use crate::{Driver, Settings};
 use provisor_store::db_err;
 use provisor_store::entities::{
-    billing_action, billing_term, client, invoice, invoice_line, operation, payment, plan, renewal,
-    service,
+    billing_action, billing_term, client, invoice, invoice_line, module_file, operation, payment,
+    plan, renewal, service,
 };
 use provisor_store::error::{Error, Result};
 
-/// Modules whose services are licenses: billed monthly while attached to a live service.
-pub const LICENSE_MODULES: [&str; 2] = ["ispsystem-noc", "billmanager-noc-addon"];
+/// The keyword of a module's plan schema that says how its plans renew:
+/// `"x-provisor-renewal": "license"` makes every plan of the module a license, billed
+/// monthly while attached to a live service (whatever period it was ordered at).
+/// JSON Schema ignores keywords it does not know, so plans validate as before.
+pub const RENEWAL_KEYWORD: &str = "x-provisor-renewal";
 
-/// Test-only: the renewal step exits the process after this many clients (to check
-/// that a run killed half-way and started again bills every client once).
-pub const TEST_CRASH_ENV: &str = "PROVISOR_TEST_CRASH_AFTER_CLIENTS";
+/// The [`RENEWAL_KEYWORD`] value of a license.
+pub const RENEWS_AS_LICENSE: &str = "license";
 
-/// The recurring run's settings, from the environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
-    /// `PROVISOR_RENEW_DAYS` (default 7): a renewal is invoiced this many days before
-    /// its period starts (its due date).
-    pub renew_days: u32,
-    /// `PROVISOR_GRACE_DAYS` (default 3): an unpaid renewal more than this many days
-    /// past its due date queues a suspend.
-    pub grace_days: u32,
-    /// `PROVISOR_TERMINATE_DAYS` (default 14): more than this many days past its due
-    /// date, a terminate.
-    pub terminate_days: u32,
-}
-
-impl Settings {
-    /// Reads the settings; a value that is not a whole number of days is refused.
-    pub fn from_env() -> Result<Settings> {
-        fn days(key: &str, default: u32) -> Result<u32> {
-            match std::env::var(key) {
-                Err(_) => Ok(default),
-                Ok(v) => v.trim().parse::<u32>().ok().filter(|d| *d <= 366).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "{key}={v:?} is not a number of days: set it to a whole number from 0 to 366 (default {default}), or unset it"
-                    ))
-                }),
-            }
-        }
-        let s = Settings {
-            renew_days: days("PROVISOR_RENEW_DAYS", 7)?,
-            grace_days: days("PROVISOR_GRACE_DAYS", 3)?,
-            terminate_days: days("PROVISOR_TERMINATE_DAYS", 14)?,
-        };
-        if s.terminate_days <= s.grace_days {
-            return Err(Error::Invalid(format!(
-                "PROVISOR_TERMINATE_DAYS ({}) must be more than PROVISOR_GRACE_DAYS ({}): a service is suspended before it is terminated",
-                s.terminate_days, s.grace_days
-            )));
-        }
-        Ok(s)
-    }
-}
+/// Test-only (cargo feature `test-hooks`): the renewal step exits the process after
+/// this many clients (to check that a run killed half-way and started again bills
+/// every client once).
+#[cfg(feature = "test-hooks")]
+pub const TEST_CRASH_ENV: &str = crate::settings::test_hooks::CRASH_AFTER_CLIENTS;
 
 /// The start of period `k` of a term anchored on `anchor` (`k` counted in months).
 fn months_after(anchor: NaiveDate, months: u32) -> NaiveDate {
@@ -120,8 +86,38 @@ pub fn period_after(
     (start, next.pred_opt().unwrap_or(start), next)
 }
 
-fn is_license(p: &plan::Model) -> bool {
-    LICENSE_MODULES.contains(&p.module.as_str())
+/// Whether the plan's services renew as licenses: its module's manifest (the one the
+/// registry recorded in `module_files`, the newest loaded version) declares
+/// [`RENEWAL_KEYWORD`] `license` in its plan schema. Read from the store, so billing
+/// needs no runtime; a module never loaded declares nothing.
+pub(crate) async fn is_license<C: ConnectionTrait>(db: &C, p: &plan::Model) -> Result<bool> {
+    let rows = module_file::Entity::find()
+        .filter(module_file::Column::Name.eq(p.module.as_str()))
+        .filter(module_file::Column::Status.eq("loaded"))
+        .all(db)
+        .await
+        .map_err(db_err("reading the module list"))?;
+    let newest = rows
+        .iter()
+        .filter_map(|r| {
+            let version = version_key(r.version.as_deref()?);
+            let manifest: Value = serde_json::from_str(r.manifest.as_deref()?).ok()?;
+            Some((version, manifest))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0));
+    Ok(newest.is_some_and(|(_, m)| {
+        m.get("plan_schema")
+            .and_then(|s| s.get(RENEWAL_KEYWORD))
+            .and_then(Value::as_str)
+            == Some(RENEWS_AS_LICENSE)
+    }))
+}
+
+/// A version's numeric parts (`1.10.0` after `1.9.3`), for picking the newest.
+fn version_key(v: &str) -> Vec<u64> {
+    v.split(['.', '-', '+'])
+        .map_while(|part| part.parse().ok())
+        .collect()
 }
 
 async fn terminate_pending<C: ConnectionTrait>(db: &C, service_id: i64) -> Result<bool> {
@@ -211,6 +207,7 @@ pub(crate) async fn on_paid<C: ConnectionTrait>(
     db: &C,
     inv: &invoice::Model,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<Vec<i64>> {
     let lines = invoice_line::Entity::find()
         .filter(invoice_line::Column::InvoiceId.eq(inv.id))
@@ -281,7 +278,7 @@ pub(crate) async fn on_paid<C: ConnectionTrait>(
                     .await
                     .map_err(db_err("reading plans"))?;
                 let term_period = match &p {
-                    Some(p) if is_license(p) => Period::Monthly,
+                    Some(p) if is_license(db, p).await? => Period::Monthly,
                     _ => period,
                 };
                 // The first paid period runs from the day it was paid in full.
@@ -309,7 +306,7 @@ pub(crate) async fn on_paid<C: ConnectionTrait>(
             }
             _ => {}
         }
-        if let Some(op) = unsuspend_in(db, inv, sid, paid_day, now).await? {
+        if let Some(op) = unsuspend_in(db, inv, sid, paid_day, now, settings).await? {
             queued.push(op);
         }
     }
@@ -373,6 +370,7 @@ async fn unsuspend_in<C: ConnectionTrait>(
     sid: i64,
     day: NaiveDate,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<Option<i64>> {
     let Some(suspend) = action_of(db, inv.id, sid, "suspend").await? else {
         return Ok(None);
@@ -445,20 +443,28 @@ async fn unsuspend_in<C: ConnectionTrait>(
         "unsuspend",
         Value::Null,
         now,
-        provisor_store::queue::max_attempts(),
+        settings.max_attempts,
     )
     .await?;
     record_action(db, inv.id, sid, "unsuspend", Some(op.id), day, now).await?;
     Ok(Some(op.id))
 }
 
+/// The test hook's client count ([`TEST_CRASH_ENV`]); never without `test-hooks`.
 fn test_crash_after() -> Option<usize> {
-    std::env::var(TEST_CRASH_ENV).ok()?.trim().parse().ok()
+    #[cfg(feature = "test-hooks")]
+    {
+        crate::settings::test_hooks::number(TEST_CRASH_ENV)
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    {
+        None
+    }
 }
 
 /// The recurring step of the daily run for `date`.
 pub async fn daily(rt: &dyn Driver, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
-    let settings = Settings::from_env()?;
+    let settings = rt.settings();
     let mut events = Vec::new();
     let clients: Vec<i64> = billing_term::Entity::find()
         .select_only()
@@ -473,14 +479,24 @@ pub async fn daily(rt: &dyn Driver, date: NaiveDate, dry_run: bool) -> Result<Ve
     let crash_after = test_crash_after();
     for (n, c) in clients.into_iter().enumerate() {
         if crash_after == Some(n) {
-            eprintln!("{TEST_CRASH_ENV}: exiting after {n} client(s)");
-            std::process::exit(137);
+            crash(n);
         }
         events.extend(renew_client(rt, c, date, settings, dry_run).await?);
     }
     events.extend(overdue(rt, date, settings, dry_run).await?);
     Ok(events)
 }
+
+/// The test hook's crash: the process ends as if killed.
+#[cfg(feature = "test-hooks")]
+fn crash(n: usize) {
+    eprintln!("{TEST_CRASH_ENV}: exiting after {n} client(s)");
+    std::process::exit(137);
+}
+
+/// Without `test-hooks` there is no crash (and no count to reach one).
+#[cfg(not(feature = "test-hooks"))]
+fn crash(_: usize) {}
 
 struct Pending {
     service_id: i64,
@@ -495,7 +511,7 @@ async fn renew_client(
     rt: &dyn Driver,
     client_id: i64,
     date: NaiveDate,
-    settings: Settings,
+    settings: &Settings,
     dry_run: bool,
 ) -> Result<Vec<Event>> {
     let now = rt.clock().now();
@@ -556,7 +572,7 @@ async fn renew_client(
         else {
             continue;
         };
-        let license = is_license(&p);
+        let license = is_license(&tx, &p).await?;
         let step = if license { "license" } else { "renewal" };
         if let Some(why) = ended_because(&tx, &svc).await? {
             let mut m: billing_term::ActiveModel = term.clone().into();
@@ -665,7 +681,7 @@ async fn renew_client(
             .await
             .map_err(db_err("recording the renewal"))?;
         }
-        let applied = invoices::issue_in(&tx, draft.clone(), &c, &cur, date, now).await?;
+        let applied = invoices::issue_in(&tx, draft.clone(), &c, &cur, date, now, settings).await?;
         let issued = invoice::Entity::find_by_id(draft.id)
             .one(&tx)
             .await
@@ -726,7 +742,7 @@ async fn renew_client(
 async fn overdue(
     rt: &dyn Driver,
     date: NaiveDate,
-    settings: Settings,
+    settings: &Settings,
     dry_run: bool,
 ) -> Result<Vec<Event>> {
     let db = rt.store().db();

@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::invoices::{self, Applied, InvoiceView, REFUND, REFUND_CREDIT};
 use super::money::{self, Currency};
 use super::{currencies, ledger, Email};
+use crate::Settings;
 use provisor_store::entities::{invoice, invoice_line, payment};
 use provisor_store::error::{Error, Result};
 use provisor_store::{db_err, Store};
@@ -246,7 +247,12 @@ pub struct Request<'a> {
 
 /// `invoices refund INVOICE --reference R [--amount X] [--to credit|original]`: gives
 /// money paid on an invoice back, in one transaction holding the client's lock.
-pub async fn refund(store: &Store, req: Request<'_>, now: DateTime<Utc>) -> Result<Refunded> {
+pub async fn refund(
+    store: &Store,
+    req: Request<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> Result<Refunded> {
     let inv = invoices::find(store.db(), req.invoice).await?;
     let reference = invoices::check_reference(req.reference)?;
     let cur = currencies::require(store.db(), &inv.currency).await?;
@@ -375,7 +381,9 @@ pub async fn refund(store: &Store, req: Request<'_>, now: DateTime<Utc>) -> Resu
     queue_refund_email(&tx, &c, &cur, &inv, &view, &p, value, to, now).await?;
     // New credit goes to the client's unpaid invoices, as all credit does.
     let credit_applied = match to {
-        Destination::Credit => invoices::apply_credit(&tx, &c, &cur, req.day, now).await?,
+        Destination::Credit => {
+            invoices::apply_credit(&tx, &c, &cur, req.day, now, settings).await?
+        }
         Destination::Original => Vec::new(),
     };
     let balance = match to {

@@ -51,21 +51,18 @@ use provisor_store::{db_err, Store};
 /// How a plan bills usage.
 pub const MODES: [&str; 3] = ["postpaid", "month-end", "pushed"];
 
-/// Clients invoiced per transaction (`PROVISOR_BILLING_CHUNK`, default 500).
-fn chunk_size() -> usize {
-    std::env::var("PROVISOR_BILLING_CHUNK")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n: &usize| *n > 0)
-        .unwrap_or(500)
-}
-
-/// Test hook: stop the monthly run with an error after this many chunks committed
-/// (`PROVISOR_BILLING_STOP_AFTER_CHUNKS`), to prove a re-run finishes the job.
+/// Test hook (cargo feature `test-hooks`): stop the monthly run with an error after
+/// this many chunks committed (`PROVISOR_BILLING_STOP_AFTER_CHUNKS`), to prove a re-run
+/// finishes the job. Without the feature there is no such hook.
 fn stop_after() -> Option<usize> {
-    std::env::var("PROVISOR_BILLING_STOP_AFTER_CHUNKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    #[cfg(feature = "test-hooks")]
+    {
+        crate::settings::test_hooks::number(crate::settings::test_hooks::STOP_AFTER_CHUNKS)
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    {
+        None
+    }
 }
 
 /// The billing time zone (`PROVISOR_BILLING_TZ`): `UTC` (default), a fixed offset such
@@ -78,9 +75,15 @@ pub enum BillingZone {
 }
 
 impl BillingZone {
-    /// The zone `PROVISOR_BILLING_TZ` names.
+    /// The zone `PROVISOR_BILLING_TZ` names, read by [`crate::Settings::from_env`]'s
+    /// reader; for callers outside billing that have no [`crate::Settings`] yet.
     pub fn from_env() -> Result<BillingZone> {
-        BillingZone::parse(&std::env::var("PROVISOR_BILLING_TZ").unwrap_or_default())
+        crate::settings::zone_from_env()
+    }
+
+    /// UTC, the default zone.
+    pub fn utc() -> BillingZone {
+        BillingZone::Fixed(FixedOffset::east_opt(0).expect("a zero offset is in range"))
     }
 
     /// Parses a billing time zone (see [`BillingZone`]).
@@ -96,7 +99,7 @@ impl BillingZone {
             .or_else(|| t.strip_prefix("utc"))
             .unwrap_or(t);
         if rest.is_empty() || rest == "Z" {
-            return Ok(BillingZone::Fixed(FixedOffset::east_opt(0).expect("zero")));
+            return Ok(BillingZone::utc());
         }
         if rest.starts_with(['+', '-']) {
             return parse_offset(rest).map(BillingZone::Fixed).ok_or_else(bad);
@@ -475,8 +478,7 @@ pub(crate) async fn month_end_collect(
     dry_run: bool,
     made_before: Option<DateTime<Utc>>,
 ) -> Result<(Vec<Event>, Vec<Collected>)> {
-    // A bad billing time zone is refused on every day, before any step writes.
-    let zone = BillingZone::from_env()?;
+    let zone = rt.settings().zone;
     if !is_last_day(date) {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -487,7 +489,7 @@ pub(crate) async fn month_end_collect(
     let plans = usage_plans(store.db()).await?;
     let services = billed_services(store.db(), &plans, ps, Some("month-end"), made_before).await?;
     let prices = Prices::load(store.db()).await?;
-    let now = Utc::now();
+    let now = rt.clock().now();
     let mut events = Vec::new();
     let mut collected = Vec::new();
     for svc in services {
@@ -814,8 +816,13 @@ fn merge_pending(
 }
 
 /// Sets `invoice_id` on rows of `table` (`usage_records` or `billable_items`) from
-/// (row id, invoice id) pairs, 1,000 rows per statement joined to a `VALUES` list. The
-/// values are integers we hold, written as literals.
+/// (row id, invoice id) pairs, 1,000 rows per statement joined to a `VALUES` list.
+///
+/// The values are integers this run read from the database (never input), written as
+/// literals: a `VALUES` list of bound pairs is not something sea-query builds into an
+/// `UPDATE … FROM`, and literals keep one statement per 1,000 rows. The text differs per
+/// backend because SQLite cannot name a `VALUES` list's columns (they are `column1`,
+/// `column2`) and does not take the `AS t` alias PostgreSQL's form uses.
 async fn mark_invoiced<C: ConnectionTrait>(
     db: &C,
     table: &str,
@@ -841,20 +848,24 @@ async fn mark_invoiced<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Takes the chunk's clients' row locks in one statement, in id order (PostgreSQL;
-/// SQLite's single writer already excludes everyone else).
+/// Takes the chunk's clients' row locks in one statement per 10,000 clients (bound
+/// ids), in id order (PostgreSQL only: SQLite has no row locks, and its single writer,
+/// taken by `BEGIN IMMEDIATE`, already excludes everyone else).
 async fn lock_clients<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<()> {
     if db.get_database_backend() != sea_orm::DbBackend::Postgres || ids.is_empty() {
         return Ok(());
     }
     for part in ids.chunks(10_000) {
-        let list: Vec<String> = part.iter().map(|i| i.to_string()).collect();
-        db.execute_unprepared(&format!(
-            "SELECT id FROM clients WHERE id IN ({}) ORDER BY id FOR UPDATE",
-            list.join(",")
-        ))
-        .await
-        .map_err(db_err("locking the clients for billing"))?;
+        client::Entity::find()
+            .select_only()
+            .column(client::Column::Id)
+            .filter(client::Column::Id.is_in(part.to_vec()))
+            .order_by_asc(client::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<i64>()
+            .all(db)
+            .await
+            .map_err(db_err("locking the clients for billing"))?;
     }
     Ok(())
 }
@@ -996,7 +1007,7 @@ pub(crate) async fn invoice_month(
     let mut events = Vec::new();
     let stop = stop_after();
     let bar = provisor_store::progress::bar(todo.len() as u64, "invoicing usage (clients)");
-    for (chunk_no, chunk_ids) in todo.chunks(chunk_size()).enumerate() {
+    for (chunk_no, chunk_ids) in todo.chunks(rt.settings().chunk).enumerate() {
         bar.inc(chunk_ids.len() as u64);
         if stop == Some(chunk_no) {
             return Err(Error::Storage(format!(
@@ -1190,7 +1201,7 @@ pub(crate) async fn invoice_month(
             .iter()
             .flat_map(|(_, v)| v.iter().map(|s| (s.id, s.plan_id)))
             .collect();
-        let now = Utc::now();
+        let now = rt.clock().now();
         let mut made: Vec<usage_invoice::ActiveModel> = Vec::new();
         let mut charge_rows: Vec<usage_charge::ActiveModel> = Vec::new();
         let mut rec_ids: Vec<(i64, i64)> = Vec::new();
@@ -1324,7 +1335,8 @@ pub(crate) async fn invoice_month(
             let n = r.lines.len();
             let inv =
                 invoices::insert_draft(&tx, c.id, cur, r.lines, None, Some(r.due), now).await?;
-            let applied = invoices::issue_in(&tx, inv.clone(), c, cur, pe, now).await?;
+            let applied =
+                invoices::issue_in(&tx, inv.clone(), c, cur, pe, now, rt.settings()).await?;
             let credit: Decimal = applied
                 .iter()
                 .filter(|a| a.invoice_id == inv.id)

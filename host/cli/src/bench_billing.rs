@@ -214,6 +214,7 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
     home.ensure()?;
     let store = Store::open(&home.sqlite_url()).await?;
     let now = Utc::now();
+    let settings = provisor_billing::Settings::from_env()?;
     currencies::add(
         &store,
         currencies::NewCurrency {
@@ -314,7 +315,7 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
             })
             .collect();
         let began = Instant::now();
-        let r = import::import_records(&store, records, now, began).await?;
+        let r = import::import_records(&store, records, now, began, &settings).await?;
         import_secs += r.secs;
         start = end;
     }
@@ -334,7 +335,7 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
     )?;
     let began = Instant::now();
     let events = usage::postpaid(
-        &provisor_app::driver::EngineDriver::new(&rt),
+        &provisor_app::driver::EngineDriver::new(&rt)?,
         day("2026-02-01"),
         false,
     )

@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use super::processing::{self, parse_day};
 use super::{output, Ctx, JsonFlag};
-use provisor_billing::{self as billing, currencies, invoices, ledger, prices, refunds, taxes};
+use provisor_billing::{
+    self as billing, currencies, invoices, ledger, prices, refunds, taxes, Settings,
+};
 use provisor_store::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
@@ -426,7 +428,16 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             } else {
                 None
             };
-            let v = invoices::create(&store, &client, &lines, due, issue_on, now).await?;
+            let v = invoices::create(
+                &store,
+                &client,
+                &lines,
+                due,
+                issue_on,
+                now,
+                &Settings::from_env()?,
+            )
+            .await?;
             if json.json {
                 output::json(&v);
             } else {
@@ -453,7 +464,7 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             json,
         } => {
             let day = day_or_today("--date", date)?;
-            let done = invoices::issue_many(&store, &ids, day, now).await?;
+            let done = invoices::issue_many(&store, &ids, day, now, &Settings::from_env()?).await?;
             for v in &done {
                 if !json.json {
                     println!(
@@ -479,7 +490,16 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             json,
         } => {
             let day = day_or_today("--date", date)?;
-            let paid = invoices::pay(&store, &invoice, &amount, &reference, day, now).await?;
+            let paid = invoices::pay(
+                &store,
+                &invoice,
+                &amount,
+                &reference,
+                day,
+                now,
+                &Settings::from_env()?,
+            )
+            .await?;
             if json.json {
                 output::json(&paid);
             } else {
@@ -506,7 +526,7 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
                 to,
                 day,
             };
-            let r = refunds::refund(&store, request, now).await?;
+            let r = refunds::refund(&store, request, now, &Settings::from_env()?).await?;
             if json.json {
                 output::json(&r);
             } else {
@@ -522,7 +542,7 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             }
         }
         InvoicesCmd::Cancel { invoice, json } => {
-            let v = invoices::cancel(&store, &invoice, now).await?;
+            let v = invoices::cancel(&store, &invoice, now, &Settings::from_env()?).await?;
             if json.json {
                 output::json(&v);
             } else {
@@ -588,7 +608,15 @@ pub async fn clients(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
             json,
         } => {
             let store = ctx.store().await?;
-            let a = ledger::adjust(&store, &client, &amount, &reason, Utc::now()).await?;
+            let a = ledger::adjust(
+                &store,
+                &client,
+                &amount,
+                &reason,
+                Utc::now(),
+                &Settings::from_env()?,
+            )
+            .await?;
             if json.json {
                 output::json(&a);
             } else {

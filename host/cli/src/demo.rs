@@ -413,6 +413,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
             reference,
             today,
             now,
+            &provisor_billing::Settings::from_env()?,
         )
         .await?;
         println!(
@@ -664,7 +665,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     days.dedup();
     for day in days {
         let events =
-            billing::run::day(&provisor_app::driver::EngineDriver::new(&rt), day, false).await?;
+            billing::run::day(&provisor_app::driver::EngineDriver::new(&rt)?, day, false).await?;
         println!("   {day}: {} item(s)", events.len());
         for e in events.iter().filter(|e| e.step != "credit") {
             println!("     [{}] {}", e.step, e.message);

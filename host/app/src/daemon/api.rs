@@ -580,11 +580,12 @@ async fn import_batch(
                 "the request body is not UTF-8 text ({e}); nothing was imported: send a JSON array or JSON lines of usage records"
             ))
         })?;
-        import::parse(&text)
+        let settings = provisor_billing::Settings::from_env()?;
+        import::parse(&text, &settings).map(|records| (records, settings))
     })
     .await;
-    let records = match parsed {
-        Ok(Ok(records)) => records,
+    let (records, settings) = match parsed {
+        Ok(Ok(parsed)) => parsed,
         Ok(Err(e)) => return failed(&e),
         Err(e) => {
             return failed(&Error::Io(format!(
@@ -595,11 +596,10 @@ async fn import_batch(
     // Its own task: a client that hangs up does not cut the import short; the answer
     // is sent only after the transaction committed.
     let store = api.store.clone();
-    let done =
-        tokio::spawn(
-            async move { import::import_records(&store, records, Utc::now(), started).await },
-        )
-        .await;
+    let done = tokio::spawn(async move {
+        import::import_records(&store, records, Utc::now(), started, &settings).await
+    })
+    .await;
     match done {
         Ok(Ok(imported)) => {
             tracing::info!(

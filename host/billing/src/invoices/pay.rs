@@ -222,6 +222,72 @@ pub(super) async fn already(
     })
 }
 
+/// Refuses a payment to an invoice that takes none (a draft, paid, cancelled or
+/// refunded invoice), or dated before the invoice was issued.
+fn check_payable(inv: &invoice::Model, c: &client::Model, day: NaiveDate) -> Result<()> {
+    let number = name_of(inv);
+    match inv.status.as_str() {
+        "unpaid" => {}
+        "draft" => {
+            return Err(Error::Invalid(format!(
+                "invoice {number} is a draft; issue it first with `provisor invoices issue {}`",
+                inv.id
+            )))
+        }
+        "paid" => {
+            return Err(Error::Invalid(format!(
+                "invoice {number} is already paid; record money that is not for an invoice as credit with `provisor clients credit {} --amount X --reason R`",
+                c.id
+            )))
+        }
+        other => {
+            return Err(Error::Invalid(format!(
+                "invoice {number} is {other}; it takes no payments"
+            )))
+        }
+    }
+    if let Some(issued) = inv.issue_date.filter(|issued| day < *issued) {
+        return Err(Error::Invalid(format!(
+            "the payment date {day} is before invoice {}'s issue date {issued}: give the day the money arrived with --date (on or after {issued})",
+            inv.number.as_deref().unwrap_or("(draft)")
+        )));
+    }
+    Ok(())
+}
+
+/// The one line `invoices pay` prints about a payment recorded.
+fn paid_note(
+    reference: &str,
+    number: &str,
+    cur: &Currency,
+    applied: Decimal,
+    excess: Decimal,
+    view: &InvoiceView,
+    released: Option<i64>,
+) -> Result<String> {
+    let mut note = format!(
+        "payment {reference}: {} to invoice {number}",
+        cur.format(applied)
+    );
+    if excess > Decimal::ZERO {
+        note.push_str(&format!(
+            ", {} more than was due became credit",
+            cur.format(excess)
+        ));
+    }
+    note.push_str(&match view.status.as_str() {
+        "paid" => "; the invoice is paid".to_string(),
+        _ => format!(
+            "; {} is still due",
+            cur.format(money::from_db(&view.amount_due, "due")?)
+        ),
+    });
+    if let Some(op) = released {
+        note.push_str(&format!("; create operation #{op} queued"));
+    }
+    Ok(note)
+}
+
 /// `invoices pay ID --amount X --reference R`: records a payment received on `day`.
 /// Part of the amount due leaves the rest due; more than is due becomes credit (which
 /// then goes to the client's other unpaid invoices); a reference already recorded is
@@ -258,32 +324,7 @@ pub async fn pay(
     }
     let inv = find(&tx, &inv.id.to_string()).await?;
     let number = name_of(&inv);
-    match inv.status.as_str() {
-        "unpaid" => {}
-        "draft" => {
-            return Err(Error::Invalid(format!(
-                "invoice {number} is a draft; issue it first with `provisor invoices issue {}`",
-                inv.id
-            )))
-        }
-        "paid" => {
-            return Err(Error::Invalid(format!(
-                "invoice {number} is already paid; record money that is not for an invoice as credit with `provisor clients credit {} --amount X --reason R`",
-                c.id
-            )))
-        }
-        other => {
-            return Err(Error::Invalid(format!(
-                "invoice {number} is {other}; it takes no payments"
-            )))
-        }
-    }
-    if let Some(issued) = inv.issue_date.filter(|issued| day < *issued) {
-        return Err(Error::Invalid(format!(
-            "the payment date {day} is before invoice {}'s issue date {issued}: give the day the money arrived with --date (on or after {issued})",
-            inv.number.as_deref().unwrap_or("(draft)")
-        )));
-    }
+    check_payable(&inv, &c, day)?;
     let (total, paid) = inv_amounts(&inv)?;
     let applied = received.min(total - paid);
     let excess = received - applied;
@@ -332,26 +373,7 @@ pub async fn pay(
     tx.commit().await.map_err(db_err("recording the payment"))?;
     drop(turn);
     let view = show(store, &inv.id.to_string()).await?;
-    let mut note = format!(
-        "payment {reference}: {} to invoice {number}",
-        cur.format(applied)
-    );
-    if excess > Decimal::ZERO {
-        note.push_str(&format!(
-            ", {} more than was due became credit",
-            cur.format(excess)
-        ));
-    }
-    note.push_str(&match view.status.as_str() {
-        "paid" => "; the invoice is paid".to_string(),
-        _ => format!(
-            "; {} is still due",
-            cur.format(money::from_db(&view.amount_due, "due")?)
-        ),
-    });
-    if let Some(op) = released {
-        note.push_str(&format!("; create operation #{op} queued"));
-    }
+    let note = paid_note(&reference, &number, &cur, applied, excess, &view, released)?;
     Ok(Paid {
         recorded: true,
         note,

@@ -263,34 +263,7 @@ pub async fn import_records(
     settings: &Settings,
 ) -> Result<Imported> {
     let n = records.len();
-    let mut ids: Vec<i64> = records.iter().map(|r| r.service_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut services: HashMap<i64, service::Model> = HashMap::new();
-    for part in ids.chunks(2000) {
-        for s in service::Entity::find()
-            .filter(service::Column::Id.is_in(part.to_vec()))
-            .all(store.db())
-            .await
-            .map_err(db_err("reading services"))?
-        {
-            services.insert(s.id, s);
-        }
-    }
-    let mut cids: Vec<i64> = services.values().map(|s| s.client_id).collect();
-    cids.sort_unstable();
-    cids.dedup();
-    let mut currency: HashMap<i64, String> = HashMap::new();
-    for part in cids.chunks(2000) {
-        for c in client::Entity::find()
-            .filter(client::Column::Id.is_in(part.to_vec()))
-            .all(store.db())
-            .await
-            .map_err(db_err("reading clients"))?
-        {
-            currency.insert(c.id, c.currency);
-        }
-    }
+    let (services, currency) = services_of(store, &records).await?;
     let plans: HashSet<i64> = usage_plan::Entity::find()
         .all(store.db())
         .await
@@ -301,36 +274,9 @@ pub async fn import_records(
     let prices = Prices::load(store.db()).await?;
     let zone = settings.zone;
     let this_month = month_start(zone.date_of(now));
-    let mut errors = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        let at = || format!("record {} ({})", i + 1, r.transaction_id);
-        let Some(s) = services.get(&r.service_id) else {
-            errors.push(format!(
-                "{}: service #{} does not exist",
-                at(),
-                r.service_id
-            ));
-            continue;
-        };
-        if let Err(why) = within_life(s, r.period_start, this_month, &zone) {
-            errors.push(format!("{}: {why}", at()));
-            continue;
-        }
-        if !plans.contains(&s.plan_id) {
-            errors.push(format!(
-                "{}: service #{}'s plan #{} does not bill usage: mark it with `provisor usage plan {} --mode pushed`",
-                at(), s.id, s.plan_id, s.plan_id
-            ));
-            continue;
-        }
-        let cur = currency.get(&s.client_id).map(String::as_str).unwrap_or("");
-        if prices.get(s.plan_id, cur, &r.unit).is_none() {
-            errors.push(format!(
-                "{}: unit {:?} is not known for service #{} (plan #{} has no {} price in {cur}): fix the record or add it with `provisor usage price {} --currency {cur} --unit {} --amount X`",
-                at(), r.unit, s.id, s.plan_id, r.unit, s.plan_id, r.unit
-            ));
-        }
-    }
+    let errors = record_errors(
+        &records, &services, &currency, &plans, &prices, &zone, this_month,
+    );
     refuse(errors)?;
     // Months already invoiced, per client: their usage is late.
     let mut months: Vec<NaiveDate> = records.iter().map(|r| r.period_start).collect();
@@ -403,4 +349,84 @@ pub async fn import_records(
         secs,
         records_per_sec: n as f64 / secs.max(1e-9),
     })
+}
+
+/// The records' services, and their clients' currencies, by id.
+async fn services_of(
+    store: &Store,
+    records: &[NewRecord],
+) -> Result<(HashMap<i64, service::Model>, HashMap<i64, String>)> {
+    let mut ids: Vec<i64> = records.iter().map(|r| r.service_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut services: HashMap<i64, service::Model> = HashMap::new();
+    for part in ids.chunks(2000) {
+        for s in service::Entity::find()
+            .filter(service::Column::Id.is_in(part.to_vec()))
+            .all(store.db())
+            .await
+            .map_err(db_err("reading services"))?
+        {
+            services.insert(s.id, s);
+        }
+    }
+    let mut cids: Vec<i64> = services.values().map(|s| s.client_id).collect();
+    cids.sort_unstable();
+    cids.dedup();
+    let mut currency: HashMap<i64, String> = HashMap::new();
+    for part in cids.chunks(2000) {
+        for c in client::Entity::find()
+            .filter(client::Column::Id.is_in(part.to_vec()))
+            .all(store.db())
+            .await
+            .map_err(db_err("reading clients"))?
+        {
+            currency.insert(c.id, c.currency);
+        }
+    }
+    Ok((services, currency))
+}
+
+/// What is wrong with each record: its service is unknown, the month is outside the
+/// service's life, its plan bills no usage, or the unit has no price.
+fn record_errors(
+    records: &[NewRecord],
+    services: &HashMap<i64, service::Model>,
+    currency: &HashMap<i64, String>,
+    plans: &HashSet<i64>,
+    prices: &Prices,
+    zone: &BillingZone,
+    this_month: NaiveDate,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let at = || format!("record {} ({})", i + 1, r.transaction_id);
+        let Some(s) = services.get(&r.service_id) else {
+            errors.push(format!(
+                "{}: service #{} does not exist",
+                at(),
+                r.service_id
+            ));
+            continue;
+        };
+        if let Err(why) = within_life(s, r.period_start, this_month, zone) {
+            errors.push(format!("{}: {why}", at()));
+            continue;
+        }
+        if !plans.contains(&s.plan_id) {
+            errors.push(format!(
+                "{}: service #{}'s plan #{} does not bill usage: mark it with `provisor usage plan {} --mode pushed`",
+                at(), s.id, s.plan_id, s.plan_id
+            ));
+            continue;
+        }
+        let cur = currency.get(&s.client_id).map(String::as_str).unwrap_or("");
+        if prices.get(s.plan_id, cur, &r.unit).is_none() {
+            errors.push(format!(
+                "{}: unit {:?} is not known for service #{} (plan #{} has no {} price in {cur}): fix the record or add it with `provisor usage price {} --currency {cur} --unit {} --amount X`",
+                at(), r.unit, s.id, s.plan_id, r.unit, s.plan_id, r.unit
+            ));
+        }
+    }
+    errors
 }

@@ -118,9 +118,16 @@ fn order(home: &TestHome, n: usize) -> BTreeSet<i64> {
         .expect("runtime");
         let mut ids = Vec::with_capacity(n);
         for _ in 0..n {
-            let o = provisor_app::order::order(&rt, CLIENT, "P", None, serde_json::Map::new())
-                .await
-                .expect("order");
+            let o = provisor_app::order::order(
+                &rt,
+                &provisor_billing::Settings::default(),
+                CLIENT,
+                "P",
+                None,
+                serde_json::Map::new(),
+            )
+            .await
+            .expect("order");
             ids.push(o.service_id);
         }
         rt.log.flush().await;

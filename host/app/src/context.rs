@@ -22,6 +22,8 @@ pub struct Ctx {
     pub limits: Limits,
     /// Every setting in effect (see `config`); nothing reads the environment again.
     pub config: Config,
+    /// Billing's settings, from the configuration's `[billing]` and `[engine]`.
+    pub billing: provisor_billing::Settings,
 }
 
 impl Ctx {
@@ -38,6 +40,7 @@ impl Ctx {
                 max_stuck_calls: config.modules.max_stuck_calls,
                 ..Limits::default()
             },
+            billing: config.billing_settings()?,
             config,
         })
     }

@@ -16,6 +16,8 @@ use provisor_store::db_err;
 use provisor_store::entities::daily_run;
 use provisor_store::error::Result;
 
+use provisor_billing::Settings;
+
 use crate::driver::EngineDriver;
 
 /// What one day's run did.
@@ -50,8 +52,14 @@ impl DailyRun {
 
 /// Runs the day `date`: billing first (it reads the day's state), then the modules'
 /// daily work. Records the day unless it is a dry run or some usage could not be read.
-pub async fn run(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<DailyRun> {
-    let billing = provisor_billing::run::day(&EngineDriver::new(rt), date, dry_run).await?;
+pub async fn run(
+    rt: &Runtime,
+    settings: &Settings,
+    date: NaiveDate,
+    dry_run: bool,
+) -> Result<DailyRun> {
+    let billing =
+        provisor_billing::run::day(&EngineDriver::new(rt, *settings), date, dry_run).await?;
     let handlers = provisor_engine::daily::run(rt, date, dry_run).await?;
     let outcome = DailyRun {
         date,
@@ -66,7 +74,11 @@ pub async fn run(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<DailyRu
 }
 
 /// [`run`] unless the day is already recorded (`None` then): the daemon's schedule.
-pub async fn run_once(rt: &Runtime, date: NaiveDate) -> Result<Option<DailyRun>> {
+pub async fn run_once(
+    rt: &Runtime,
+    settings: &Settings,
+    date: NaiveDate,
+) -> Result<Option<DailyRun>> {
     let recorded = daily_run::Entity::find_by_id(date)
         .one(rt.store.db())
         .await
@@ -74,7 +86,7 @@ pub async fn run_once(rt: &Runtime, date: NaiveDate) -> Result<Option<DailyRun>>
     if recorded.is_some() {
         return Ok(None);
     }
-    run(rt, date, false).await.map(Some)
+    run(rt, settings, date, false).await.map(Some)
 }
 
 async fn record(rt: &Runtime, date: NaiveDate) -> Result<()> {
@@ -95,17 +107,24 @@ async fn record(rt: &Runtime, date: NaiveDate) -> Result<()> {
 }
 
 /// The month-end collection at 23:00 billing time on a month's last day.
-pub async fn month_end(rt: &Runtime, date: NaiveDate) -> Result<Vec<Event>> {
-    provisor_billing::usage::month_end(&EngineDriver::new(rt), date, false).await
+pub async fn month_end(rt: &Runtime, settings: &Settings, date: NaiveDate) -> Result<Vec<Event>> {
+    provisor_billing::usage::month_end(&EngineDriver::new(rt, *settings), date, false).await
 }
 
 /// Bills one past month again (`provisor billing run --period`): see
 /// [`provisor_billing::run::period`].
 pub async fn period(
     rt: &Runtime,
+    settings: &Settings,
     month: NaiveDate,
     issue_date: NaiveDate,
     dry_run: bool,
 ) -> Result<Vec<Event>> {
-    provisor_billing::run::period(&EngineDriver::new(rt), month, issue_date, dry_run).await
+    provisor_billing::run::period(
+        &EngineDriver::new(rt, *settings),
+        month,
+        issue_date,
+        dry_run,
+    )
+    .await
 }

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use provisor_billing::Settings;
 use provisor_runtime::{Call, Runtime};
 use provisor_store::clock::Clock;
 use provisor_store::error::Result;
@@ -11,12 +12,14 @@ use provisor_store::Store;
 /// The engine-backed [`provisor_billing::Driver`].
 pub struct EngineDriver<'a> {
     rt: &'a Runtime,
+    settings: Settings,
 }
 
 impl<'a> EngineDriver<'a> {
-    /// A driver over `rt`.
-    pub fn new(rt: &'a Runtime) -> Self {
-        EngineDriver { rt }
+    /// A driver over `rt`, with billing's settings (the configuration's `[billing]`,
+    /// see [`crate::Ctx::billing`]).
+    pub fn new(rt: &'a Runtime, settings: Settings) -> Self {
+        EngineDriver { rt, settings }
     }
 }
 
@@ -28,6 +31,10 @@ impl provisor_billing::Driver for EngineDriver<'_> {
 
     fn clock(&self) -> &Clock {
         &self.rt.clock
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     async fn read_usage(

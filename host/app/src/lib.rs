@@ -20,9 +20,8 @@ pub use config::Config;
 pub use context::Ctx;
 
 use provisor_store::clock::Clock;
-use provisor_store::error::Result;
 
 /// Today, in the billing time zone: the one "today" of every use case.
-pub fn today(clock: &Clock) -> Result<chrono::NaiveDate> {
-    Ok(provisor_billing::usage::BillingZone::from_env()?.date_of(clock.now()))
+pub fn today(clock: &Clock, billing: &provisor_billing::Settings) -> chrono::NaiveDate {
+    billing.zone.date_of(clock.now())
 }

@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use sea_orm::TransactionTrait;
 use serde_json::{Map, Value};
 
+use provisor_billing::Settings;
 use provisor_engine::Ordered;
 use provisor_runtime::Runtime;
 use provisor_store::db_err;
@@ -14,12 +15,13 @@ use provisor_store::error::Result;
 /// Orders a plan for a client today (the billing zone's day).
 pub async fn order(
     rt: &Runtime,
+    settings: &Settings,
     client_ref: &str,
     plan_ref: &str,
     addon_of: Option<i64>,
     options: Map<String, Value>,
 ) -> Result<Ordered> {
-    order_on(rt, client_ref, plan_ref, addon_of, options, None).await
+    order_on(rt, settings, client_ref, plan_ref, addon_of, options, None).await
 }
 
 /// [`order`], taken on `day` (an order received earlier and entered now, or a day of
@@ -27,6 +29,7 @@ pub async fn order(
 /// on that day and its first period starts then.
 pub async fn order_on(
     rt: &Runtime,
+    settings: &Settings,
     client_ref: &str,
     plan_ref: &str,
     addon_of: Option<i64>,
@@ -39,7 +42,7 @@ pub async fn order_on(
     // before the transaction); `None` queues the create at once.
     let quote = provisor_billing::orders::quote(store, &order.client, &order.plan).await?;
     let now = rt.clock.now();
-    let today = crate::today(&rt.clock)?;
+    let today = crate::today(&rt.clock, settings);
     let _turn = store.write_turn().await;
     let tx = store.db().begin().await.map_err(db_err("ordering"))?;
     let (svc, op) = provisor_engine::place(&tx, &order, now).await?;
@@ -55,6 +58,7 @@ pub async fn order_on(
                 q,
                 day.unwrap_or(today),
                 now,
+                settings,
             )
             .await?,
         ),

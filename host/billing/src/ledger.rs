@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::currencies;
 use super::invoices::{self, Applied};
 use super::money::{self, Currency};
+use crate::Settings;
 use provisor_store::entities::{client, credit_entry};
 use provisor_store::error::{Error, Result};
 use provisor_store::lookup;
@@ -142,6 +143,7 @@ pub async fn adjust(
     amount: &str,
     reason: &str,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<Adjusted> {
     let c = lookup::get_client(store, client_ref).await?;
     let cur = currencies::require(store.db(), &c.currency)
@@ -171,7 +173,7 @@ pub async fn adjust(
     )?;
     let entry = append(&tx, c.id, &cur, value, reason.to_string(), None, None, now).await?;
     let applied = if value > Decimal::ZERO {
-        invoices::apply_credit(&tx, &c, &cur, super::day_of(now), now).await?
+        invoices::apply_credit(&tx, &c, &cur, settings.zone.date_of(now), now, settings).await?
     } else {
         Vec::new()
     };

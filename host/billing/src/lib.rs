@@ -20,6 +20,7 @@ pub mod recurring;
 pub mod refunds;
 pub mod run;
 pub mod schedule;
+pub mod settings;
 pub mod taxes;
 pub mod usage;
 
@@ -34,6 +35,7 @@ use provisor_store::error::Result;
 use provisor_store::{db_err, Store};
 
 pub use money::{Currency, Rounding};
+pub use settings::Settings;
 
 /// What billing needs done outside billing, provided by the application layer (which
 /// does it with the engine and the modules). Billing decides what must happen; the
@@ -43,8 +45,10 @@ pub use money::{Currency, Rounding};
 pub trait Driver: Send + Sync {
     /// The store billing reads and writes.
     fn store(&self) -> &Store;
-    /// The host clock.
+    /// The host clock: billing's only "now".
     fn clock(&self) -> &provisor_store::clock::Clock;
+    /// Billing's settings (time zone, renewal days, chunk size, attempts).
+    fn settings(&self) -> &Settings;
     /// Reads a service's usage (the module's `usage` call with `request`, which holds
     /// the period's `from` and `to`).
     async fn read_usage(
@@ -96,6 +100,7 @@ pub(crate) async fn begin_write(store: &Store) -> Result<(DatabaseTransaction, T
 /// Takes the client's row lock inside a transaction that already writes (PostgreSQL;
 /// SQLite's single writer already excludes everyone else).
 pub(crate) async fn lock_client<C: ConnectionTrait>(db: &C, client_id: i64) -> Result<()> {
+    // PostgreSQL only: SQLite has no row locks (its write lock is the database's).
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

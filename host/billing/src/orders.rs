@@ -18,6 +18,7 @@ use super::invoices::{self, NewLine};
 use super::money::{self, Currency};
 use super::prices::{self, Period};
 use super::{currencies, taxes, AWAITING_PAYMENT};
+use crate::Settings;
 use provisor_store::entities::{client, operation, plan, plan_deposit, plan_price, service};
 use provisor_store::error::{Error, Result};
 use provisor_store::{db_err, Store};
@@ -132,6 +133,7 @@ pub async fn quote(
 /// Holds the new service's create until payment and issues its invoice (credit
 /// applied at once; if that pays it, the create is queued straight away). Runs in the
 /// engine's order transaction. Returns the invoice id.
+#[allow(clippy::too_many_arguments)]
 pub async fn hold_and_invoice<C: ConnectionTrait>(
     db: &C,
     client: &client::Model,
@@ -140,6 +142,7 @@ pub async fn hold_and_invoice<C: ConnectionTrait>(
     quote: OrderQuote,
     today: NaiveDate,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<i64> {
     super::lock_client(db, client.id).await?;
     operation::Entity::update_many()
@@ -191,7 +194,16 @@ pub async fn hold_and_invoice<C: ConnectionTrait>(
         now,
     )
     .await?;
-    invoices::issue_in(db, inv.clone(), client, &quote.currency, today, now).await?;
+    invoices::issue_in(
+        db,
+        inv.clone(),
+        client,
+        &quote.currency,
+        today,
+        now,
+        settings,
+    )
+    .await?;
     Ok(inv.id)
 }
 

@@ -37,62 +37,34 @@ use super::money::{self, Currency};
 use super::prices::{self, Period};
 use super::run::Event;
 use super::{currencies, taxes};
-use crate::Driver;
+use crate::{Driver, Settings};
 use provisor_store::db_err;
 use provisor_store::entities::{
-    billing_action, billing_term, client, invoice, invoice_line, operation, payment, plan, renewal,
-    service,
+    billing_action, billing_term, client, invoice, invoice_line, module_file, operation, payment,
+    plan, renewal, service,
 };
 use provisor_store::error::{Error, Result};
 
-/// Modules whose services are licenses: billed monthly while attached to a live service.
-pub const LICENSE_MODULES: [&str; 2] = ["ispsystem-noc", "billmanager-noc-addon"];
+mod paid;
+mod renew;
 
-/// Test-only: the renewal step exits the process after this many clients (to check
-/// that a run killed half-way and started again bills every client once).
-pub const TEST_CRASH_ENV: &str = "PROVISOR_TEST_CRASH_AFTER_CLIENTS";
+pub(crate) use paid::on_paid;
+use renew::renew_client;
 
-/// The recurring run's settings, from the environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
-    /// `PROVISOR_RENEW_DAYS` (default 7): a renewal is invoiced this many days before
-    /// its period starts (its due date).
-    pub renew_days: u32,
-    /// `PROVISOR_GRACE_DAYS` (default 3): an unpaid renewal more than this many days
-    /// past its due date queues a suspend.
-    pub grace_days: u32,
-    /// `PROVISOR_TERMINATE_DAYS` (default 14): more than this many days past its due
-    /// date, a terminate.
-    pub terminate_days: u32,
-}
+/// The keyword of a module's plan schema that says how its plans renew:
+/// `"x-provisor-renewal": "license"` makes every plan of the module a license, billed
+/// monthly while attached to a live service (whatever period it was ordered at).
+/// JSON Schema ignores keywords it does not know, so plans validate as before.
+pub const RENEWAL_KEYWORD: &str = "x-provisor-renewal";
 
-impl Settings {
-    /// Reads the settings; a value that is not a whole number of days is refused.
-    pub fn from_env() -> Result<Settings> {
-        fn days(key: &str, default: u32) -> Result<u32> {
-            match std::env::var(key) {
-                Err(_) => Ok(default),
-                Ok(v) => v.trim().parse::<u32>().ok().filter(|d| *d <= 366).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "{key}={v:?} is not a number of days: set it to a whole number from 0 to 366 (default {default}), or unset it"
-                    ))
-                }),
-            }
-        }
-        let s = Settings {
-            renew_days: days("PROVISOR_RENEW_DAYS", 7)?,
-            grace_days: days("PROVISOR_GRACE_DAYS", 3)?,
-            terminate_days: days("PROVISOR_TERMINATE_DAYS", 14)?,
-        };
-        if s.terminate_days <= s.grace_days {
-            return Err(Error::Invalid(format!(
-                "PROVISOR_TERMINATE_DAYS ({}) must be more than PROVISOR_GRACE_DAYS ({}): a service is suspended before it is terminated",
-                s.terminate_days, s.grace_days
-            )));
-        }
-        Ok(s)
-    }
-}
+/// The [`RENEWAL_KEYWORD`] value of a license.
+pub const RENEWS_AS_LICENSE: &str = "license";
+
+/// Test-only (cargo feature `test-hooks`): the renewal step exits the process after
+/// this many clients (to check that a run killed half-way and started again bills
+/// every client once).
+#[cfg(feature = "test-hooks")]
+pub const TEST_CRASH_ENV: &str = crate::settings::test_hooks::CRASH_AFTER_CLIENTS;
 
 /// The start of period `k` of a term anchored on `anchor` (`k` counted in months).
 fn months_after(anchor: NaiveDate, months: u32) -> NaiveDate {
@@ -120,8 +92,38 @@ pub fn period_after(
     (start, next.pred_opt().unwrap_or(start), next)
 }
 
-fn is_license(p: &plan::Model) -> bool {
-    LICENSE_MODULES.contains(&p.module.as_str())
+/// Whether the plan's services renew as licenses: its module's manifest (the one the
+/// registry recorded in `module_files`, the newest loaded version) declares
+/// [`RENEWAL_KEYWORD`] `license` in its plan schema. Read from the store, so billing
+/// needs no runtime; a module never loaded declares nothing.
+pub(crate) async fn is_license<C: ConnectionTrait>(db: &C, p: &plan::Model) -> Result<bool> {
+    let rows = module_file::Entity::find()
+        .filter(module_file::Column::Name.eq(p.module.as_str()))
+        .filter(module_file::Column::Status.eq("loaded"))
+        .all(db)
+        .await
+        .map_err(db_err("reading the module list"))?;
+    let newest = rows
+        .iter()
+        .filter_map(|r| {
+            let version = version_key(r.version.as_deref()?);
+            let manifest: Value = serde_json::from_str(r.manifest.as_deref()?).ok()?;
+            Some((version, manifest))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0));
+    Ok(newest.is_some_and(|(_, m)| {
+        m.get("plan_schema")
+            .and_then(|s| s.get(RENEWAL_KEYWORD))
+            .and_then(Value::as_str)
+            == Some(RENEWS_AS_LICENSE)
+    }))
+}
+
+/// A version's numeric parts (`1.10.0` after `1.9.3`), for picking the newest.
+fn version_key(v: &str) -> Vec<u64> {
+    v.split(['.', '-', '+'])
+        .map_while(|part| part.parse().ok())
+        .collect()
 }
 
 async fn terminate_pending<C: ConnectionTrait>(db: &C, service_id: i64) -> Result<bool> {
@@ -203,119 +205,6 @@ async fn price_for<C: ConnectionTrait>(
     )))
 }
 
-/// Called when an invoice is paid in full, in the payment's transaction (the client's
-/// lock held): each service line starts the service's billing term (its order's
-/// invoice) or advances its next due date (a renewal); a service suspended for this
-/// invoice gets its `unsuspend` queued. Returns the operations queued.
-pub(crate) async fn on_paid<C: ConnectionTrait>(
-    db: &C,
-    inv: &invoice::Model,
-    now: DateTime<Utc>,
-) -> Result<Vec<i64>> {
-    let lines = invoice_line::Entity::find()
-        .filter(invoice_line::Column::InvoiceId.eq(inv.id))
-        .filter(invoice_line::Column::Kind.eq("service"))
-        .order_by_asc(invoice_line::Column::Position)
-        .all(db)
-        .await
-        .map_err(db_err("reading invoice lines"))?;
-    let paid_day = payment::Entity::find()
-        .filter(payment::Column::InvoiceId.eq(inv.id))
-        .filter(
-            payment::Column::Method
-                .is_not_in([super::invoices::REFUND, super::invoices::REFUND_CREDIT]),
-        )
-        .order_by_desc(payment::Column::ReceivedOn)
-        .one(db)
-        .await
-        .map_err(db_err("reading payments"))?
-        .map(|p| p.received_on)
-        .unwrap_or_else(|| super::day_of(now));
-    let mut queued = Vec::new();
-    for l in lines {
-        let (Some(sid), Some(period), Some(start), Some(end)) = (
-            l.service_id,
-            l.period.as_deref(),
-            l.period_start,
-            l.period_end,
-        ) else {
-            continue;
-        };
-        let Ok(period) = Period::parse(period) else {
-            continue;
-        };
-        let term = billing_term::Entity::find()
-            .filter(billing_term::Column::ServiceId.eq(sid))
-            .one(db)
-            .await
-            .map_err(db_err("reading billing terms"))?;
-        let renewed = renewal::Entity::find()
-            .filter(renewal::Column::ServiceId.eq(sid))
-            .filter(renewal::Column::PeriodStart.eq(start))
-            .filter(renewal::Column::InvoiceId.eq(inv.id))
-            .one(db)
-            .await
-            .map_err(db_err("reading renewals"))?;
-        match (term, renewed) {
-            (Some(t), Some(_)) => {
-                let paid_until = end.succ_opt().unwrap_or(end);
-                if paid_until > t.next_due {
-                    let mut m: billing_term::ActiveModel = t.into();
-                    m.next_due = Set(paid_until);
-                    m.updated_at = Set(now);
-                    m.update(db)
-                        .await
-                        .map_err(db_err("advancing the next due date"))?;
-                }
-            }
-            (None, None) => {
-                let Some(svc) = service::Entity::find_by_id(sid)
-                    .one(db)
-                    .await
-                    .map_err(db_err("reading services"))?
-                else {
-                    continue;
-                };
-                let p = plan::Entity::find_by_id(svc.plan_id)
-                    .one(db)
-                    .await
-                    .map_err(db_err("reading plans"))?;
-                let term_period = match &p {
-                    Some(p) if is_license(p) => Period::Monthly,
-                    _ => period,
-                };
-                // The first paid period runs from the day it was paid in full.
-                let next = period.next_start(paid_day);
-                billing_term::Entity::insert(billing_term::ActiveModel {
-                    service_id: Set(sid),
-                    client_id: Set(inv.client_id),
-                    period: Set(term_period.as_str().to_string()),
-                    anchor: Set(paid_day),
-                    invoiced_until: Set(next),
-                    next_due: Set(next),
-                    ended_on: Set(None),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                })
-                .on_conflict(
-                    OnConflict::column(billing_term::Column::ServiceId)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(db)
-                .await
-                .map_err(db_err("starting the billing term"))?;
-            }
-            _ => {}
-        }
-        if let Some(op) = unsuspend_in(db, inv, sid, paid_day, now).await? {
-            queued.push(op);
-        }
-    }
-    Ok(queued)
-}
-
 async fn action_of<C: ConnectionTrait>(
     db: &C,
     invoice_id: i64,
@@ -364,101 +253,21 @@ async fn record_action<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The invoice `inv` is paid: if service `sid` was suspended for it (and for no other
-/// invoice still unpaid), queue its unsuspend; a suspend still waiting to run is
-/// cancelled instead.
-async fn unsuspend_in<C: ConnectionTrait>(
-    db: &C,
-    inv: &invoice::Model,
-    sid: i64,
-    day: NaiveDate,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>> {
-    let Some(suspend) = action_of(db, inv.id, sid, "suspend").await? else {
-        return Ok(None);
-    };
-    if action_of(db, inv.id, sid, "unsuspend").await?.is_some()
-        || action_of(db, inv.id, sid, "terminate").await?.is_some()
-    {
-        return Ok(None);
-    }
-    // Another unpaid invoice that suspended it keeps it suspended.
-    let others = billing_action::Entity::find()
-        .filter(billing_action::Column::ServiceId.eq(sid))
-        .filter(billing_action::Column::Action.eq("suspend"))
-        .filter(billing_action::Column::InvoiceId.ne(inv.id))
-        .all(db)
-        .await
-        .map_err(db_err("reading billing actions"))?;
-    for a in others {
-        let unpaid = invoice::Entity::find_by_id(a.invoice_id)
-            .filter(invoice::Column::Status.eq("unpaid"))
-            .one(db)
-            .await
-            .map_err(db_err("reading invoices"))?;
-        if unpaid.is_some() {
-            return Ok(None);
-        }
-    }
-    let Some(svc) = service::Entity::find_by_id(sid)
-        .one(db)
-        .await
-        .map_err(db_err("reading services"))?
-    else {
-        return Ok(None);
-    };
-    // The suspend has not run yet: cancel it rather than undo it.
-    if let Some(op) = suspend.operation_id {
-        let r = operation::Entity::update_many()
-            .col_expr(operation::Column::Status, Expr::value("cancelled"))
-            .col_expr(operation::Column::FinishedAt, Expr::value(now))
-            .col_expr(operation::Column::UpdatedAt, Expr::value(now))
-            .col_expr(
-                operation::Column::LastError,
-                Expr::value("the invoice was paid before the suspend ran"),
-            )
-            .filter(operation::Column::Id.eq(op))
-            .filter(operation::Column::Status.eq("queued"))
-            .exec(db)
-            .await
-            .map_err(db_err("cancelling the suspend"))?;
-        if r.rows_affected > 0 {
-            record_action(db, inv.id, sid, "unsuspend", None, day, now).await?;
-            return Ok(None);
-        }
-    }
-    if svc.status != "suspended" {
-        return Ok(None);
-    }
-    let pending = operation::Entity::find()
-        .filter(operation::Column::ServiceId.eq(sid))
-        .filter(operation::Column::Status.is_in(["queued", "running", "manual"]))
-        .one(db)
-        .await
-        .map_err(db_err("reading operations"))?;
-    if pending.is_some() {
-        return Ok(None);
-    }
-    let op = provisor_store::queue::insert_operation(
-        db,
-        &svc,
-        "unsuspend",
-        Value::Null,
-        now,
-        provisor_store::queue::max_attempts(),
-    )
-    .await?;
-    record_action(db, inv.id, sid, "unsuspend", Some(op.id), day, now).await?;
-    Ok(Some(op.id))
-}
-
+/// The test hook's client count ([`TEST_CRASH_ENV`]); never without `test-hooks`.
 fn test_crash_after() -> Option<usize> {
-    std::env::var(TEST_CRASH_ENV).ok()?.trim().parse().ok()
+    #[cfg(feature = "test-hooks")]
+    {
+        crate::settings::test_hooks::number(TEST_CRASH_ENV)
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    {
+        None
+    }
 }
 
 /// The recurring step of the daily run for `date`.
 pub async fn daily(rt: &dyn Driver, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
-    let settings = Settings::from_env()?;
+    let settings = rt.settings();
     let mut events = Vec::new();
     let clients: Vec<i64> = billing_term::Entity::find()
         .select_only()
@@ -473,8 +282,7 @@ pub async fn daily(rt: &dyn Driver, date: NaiveDate, dry_run: bool) -> Result<Ve
     let crash_after = test_crash_after();
     for (n, c) in clients.into_iter().enumerate() {
         if crash_after == Some(n) {
-            eprintln!("{TEST_CRASH_ENV}: exiting after {n} client(s)");
-            std::process::exit(137);
+            crash(n);
         }
         events.extend(renew_client(rt, c, date, settings, dry_run).await?);
     }
@@ -482,251 +290,23 @@ pub async fn daily(rt: &dyn Driver, date: NaiveDate, dry_run: bool) -> Result<Ve
     Ok(events)
 }
 
-struct Pending {
-    service_id: i64,
-    period: Period,
-    start: NaiveDate,
-    end: NaiveDate,
-    license: bool,
+/// The test hook's crash: the process ends as if killed.
+#[cfg(feature = "test-hooks")]
+fn crash(n: usize) {
+    eprintln!("{TEST_CRASH_ENV}: exiting after {n} client(s)");
+    std::process::exit(137);
 }
 
-/// One client's renewals for `date`, in one transaction holding the client's lock.
-async fn renew_client(
-    rt: &dyn Driver,
-    client_id: i64,
-    date: NaiveDate,
-    settings: Settings,
-    dry_run: bool,
-) -> Result<Vec<Event>> {
-    let now = rt.clock().now();
-    let (tx, turn) = super::begin_for_client(rt.store(), client_id).await?;
-    let mut events = Vec::new();
-    let Some(c) = client::Entity::find_by_id(client_id)
-        .one(&tx)
-        .await
-        .map_err(db_err("reading clients"))?
-    else {
-        return Ok(events);
-    };
-    let terms = billing_term::Entity::find()
-        .filter(billing_term::Column::ClientId.eq(client_id))
-        .filter(billing_term::Column::EndedOn.is_null())
-        .order_by_asc(billing_term::Column::ServiceId)
-        .all(&tx)
-        .await
-        .map_err(db_err("reading billing terms"))?;
-    let note = |step: &str, sid: i64, message: String| Event {
-        step: step.to_string(),
-        client_id: Some(client_id),
-        service_id: Some(sid),
-        message,
-        ..Default::default()
-    };
-    let cur = match currencies::require(&tx, &c.currency).await {
-        Ok(cur) => cur,
-        Err(e) => {
-            events.push(Event {
-                step: "renewal".into(),
-                client_id: Some(client_id),
-                message: format!(
-                    "not renewed: client #{client_id} pays in {}: {e}",
-                    c.currency
-                ),
-                ..Default::default()
-            });
-            return Ok(events);
-        }
-    };
-    let tax_rate = taxes::rate_for(&tx, &c.country).await?;
-    let mut lines = Vec::new();
-    let mut pending = Vec::new();
-    let mut wrote = false;
-    for term in terms {
-        let Some(svc) = service::Entity::find_by_id(term.service_id)
-            .one(&tx)
-            .await
-            .map_err(db_err("reading services"))?
-        else {
-            continue;
-        };
-        let Some(p) = plan::Entity::find_by_id(svc.plan_id)
-            .one(&tx)
-            .await
-            .map_err(db_err("reading plans"))?
-        else {
-            continue;
-        };
-        let license = is_license(&p);
-        let step = if license { "license" } else { "renewal" };
-        if let Some(why) = ended_because(&tx, &svc).await? {
-            let mut m: billing_term::ActiveModel = term.clone().into();
-            m.ended_on = Set(Some(date));
-            m.updated_at = Set(now);
-            m.update(&tx)
-                .await
-                .map_err(db_err("ending the billing term"))?;
-            wrote = true;
-            events.push(note(
-                step,
-                svc.id,
-                format!("billing of service #{} ({}) ends: {why}", svc.id, p.name),
-            ));
-            continue;
-        }
-        if !matches!(svc.status.as_str(), "active" | "suspended") {
-            continue;
-        }
-        let Ok(period) = Period::parse(&term.period) else {
-            continue;
-        };
-        let mut until = term.invoiced_until;
-        // Every period whose invoice day has come (more than one after a gap in runs).
-        for _ in 0..36 {
-            let invoice_day = until - chrono::Days::new(settings.renew_days as u64);
-            if invoice_day > date {
-                break;
-            }
-            let price = match price_for(&tx, &p, period, &cur).await {
-                Ok(x) => x,
-                Err(e) => {
-                    events.push(note(step, svc.id, format!("not renewed: {e}")));
-                    break;
-                }
-            };
-            let (start, end, next) = period_after(term.anchor, period, until);
-            let done = renewal::Entity::find()
-                .filter(renewal::Column::ServiceId.eq(svc.id))
-                .filter(renewal::Column::PeriodStart.eq(start))
-                .one(&tx)
-                .await
-                .map_err(db_err("reading renewals"))?;
-            if done.is_none() {
-                lines.push(NewLine {
-                    kind: "service",
-                    description: format!(
-                        "{}{}, {} {start} to {end} (service #{})",
-                        p.name,
-                        if license { " license" } else { "" },
-                        period.as_str(),
-                        svc.id
-                    ),
-                    quantity: Decimal::ONE,
-                    unit_price: price,
-                    tax_rate,
-                    service_id: Some(svc.id),
-                    period: Some((period, start, end)),
-                });
-                pending.push(Pending {
-                    service_id: svc.id,
-                    period,
-                    start,
-                    end,
-                    license,
-                });
-            }
-            until = next;
-        }
-        if until != term.invoiced_until {
-            let mut m: billing_term::ActiveModel = term.into();
-            m.invoiced_until = Set(until);
-            m.updated_at = Set(now);
-            m.update(&tx)
-                .await
-                .map_err(db_err("advancing the billing term"))?;
-            wrote = true;
-        }
-    }
-    if !lines.is_empty() {
-        let due = pending
-            .iter()
-            .map(|r| r.start)
-            .min()
-            .unwrap_or(date)
-            .max(date);
-        let amounts: Vec<money::LineAmounts> = lines
-            .iter()
-            .map(|l| money::line_amounts(l.quantity, l.unit_price, l.tax_rate, &cur))
-            .collect();
-        let draft =
-            invoices::insert_draft(&tx, client_id, &cur, lines, None, Some(due), now).await?;
-        for r in &pending {
-            renewal::ActiveModel {
-                service_id: Set(r.service_id),
-                client_id: Set(client_id),
-                period: Set(r.period.as_str().to_string()),
-                period_start: Set(r.start),
-                period_end: Set(r.end),
-                invoice_id: Set(draft.id),
-                run_date: Set(date),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&tx)
-            .await
-            .map_err(db_err("recording the renewal"))?;
-        }
-        let applied = invoices::issue_in(&tx, draft.clone(), &c, &cur, date, now).await?;
-        let issued = invoice::Entity::find_by_id(draft.id)
-            .one(&tx)
-            .await
-            .map_err(db_err("reading the invoice"))?
-            .ok_or_else(|| Error::Storage("the renewal invoice vanished".into()))?;
-        let number = issued
-            .number
-            .clone()
-            .unwrap_or_else(|| draft.id.to_string());
-        let verb = if dry_run { "would invoice" } else { "invoiced" };
-        for (r, a) in pending.iter().zip(&amounts) {
-            events.push(Event {
-                step: if r.license { "license" } else { "renewal" }.into(),
-                client_id: Some(client_id),
-                service_id: Some(r.service_id),
-                invoice: Some(number.clone()),
-                amount: Some(cur.text(a.total)),
-                currency: Some(cur.code.clone()),
-                message: format!(
-                    "{verb} service #{} {} {} to {}, due {due}",
-                    r.service_id,
-                    r.period.as_str(),
-                    r.start,
-                    r.end
-                ),
-                ..Default::default()
-            });
-        }
-        for a in applied.iter().filter(|a| a.invoice_id == draft.id) {
-            events.push(Event {
-                step: "credit".into(),
-                client_id: Some(client_id),
-                invoice: Some(number.clone()),
-                amount: Some(a.amount.clone()),
-                currency: Some(cur.code.clone()),
-                message: format!(
-                    "credit applied to invoice {number}{}",
-                    if a.paid { "; it is paid" } else { "" }
-                ),
-                ..Default::default()
-            });
-        }
-        wrote = true;
-    }
-    if dry_run || !wrote {
-        tx.rollback()
-            .await
-            .map_err(db_err("rolling back the renewal run"))?;
-    } else {
-        tx.commit().await.map_err(db_err("storing the renewals"))?;
-    }
-    drop(turn);
-    Ok(events)
-}
+/// Without `test-hooks` there is no crash (and no count to reach one).
+#[cfg(not(feature = "test-hooks"))]
+fn crash(_: usize) {}
 
 /// Unpaid renewal invoices past their grace: suspends, then terminates, through the
 /// engine (each once per invoice and service).
 async fn overdue(
     rt: &dyn Driver,
     date: NaiveDate,
-    settings: Settings,
+    settings: &Settings,
     dry_run: bool,
 ) -> Result<Vec<Event>> {
     let db = rt.store().db();

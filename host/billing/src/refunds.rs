@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::invoices::{self, Applied, InvoiceView, REFUND, REFUND_CREDIT};
 use super::money::{self, Currency};
 use super::{currencies, ledger, Email};
+use crate::Settings;
 use provisor_store::entities::{invoice, invoice_line, payment};
 use provisor_store::error::{Error, Result};
 use provisor_store::{db_err, Store};
@@ -246,7 +247,12 @@ pub struct Request<'a> {
 
 /// `invoices refund INVOICE --reference R [--amount X] [--to credit|original]`: gives
 /// money paid on an invoice back, in one transaction holding the client's lock.
-pub async fn refund(store: &Store, req: Request<'_>, now: DateTime<Utc>) -> Result<Refunded> {
+pub async fn refund(
+    store: &Store,
+    req: Request<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> Result<Refunded> {
     let inv = invoices::find(store.db(), req.invoice).await?;
     let reference = invoices::check_reference(req.reference)?;
     let cur = currencies::require(store.db(), &inv.currency).await?;
@@ -274,48 +280,7 @@ pub async fn refund(store: &Store, req: Request<'_>, now: DateTime<Utc>) -> Resu
     if let Some(why) = refusal(&inv, &m, to, c.id) {
         return Err(Error::Invalid(why));
     }
-    let limits = || {
-        format!(
-            "{} can be refunded on invoice {number} ({} of it to the original payment; the rest was paid from credit and can only go back to credit)",
-            cur.format(m.refundable),
-            cur.format(m.to_original)
-        )
-    };
-    let value = match (asked, req.amount) {
-        (Some(x), Some(text)) => {
-            if x <= Decimal::ZERO {
-                return Err(Error::Invalid(format!(
-                    "--amount {text} must be more than zero (the amount to give back, in {}); {}",
-                    cur.code,
-                    limits()
-                )));
-            }
-            if x > m.refundable {
-                return Err(Error::Invalid(format!(
-                    "--amount {text} is more than can be refunded: {}",
-                    limits()
-                )));
-            }
-            x
-        }
-        _ => m.refundable,
-    };
-    if to == Destination::Original && value > m.to_original {
-        return Err(Error::Invalid(format!(
-            "{} of invoice {number} cannot go back to the original payment: {} of what was paid on it came from credit and can only go back to credit; refund at most {} with --to original, or use --to credit",
-            cur.format(value),
-            cur.format(m.refundable - m.to_original),
-            cur.format(m.to_original),
-        )));
-    }
-    if let Some(last) = m.last_paid_on {
-        if req.day < last {
-            return Err(Error::Invalid(format!(
-                "--date {} is before {last}, when money last came in on invoice {number}: a refund cannot come before what it gives back",
-                req.day
-            )));
-        }
-    }
+    let value = refund_value(&req, asked, &m, &cur, &number)?;
     let given = cur.text(-value);
     let inserted = payment::ActiveModel {
         invoice_id: Set(inv.id),
@@ -375,7 +340,9 @@ pub async fn refund(store: &Store, req: Request<'_>, now: DateTime<Utc>) -> Resu
     queue_refund_email(&tx, &c, &cur, &inv, &view, &p, value, to, now).await?;
     // New credit goes to the client's unpaid invoices, as all credit does.
     let credit_applied = match to {
-        Destination::Credit => invoices::apply_credit(&tx, &c, &cur, req.day, now).await?,
+        Destination::Credit => {
+            invoices::apply_credit(&tx, &c, &cur, req.day, now, settings).await?
+        }
         Destination::Original => Vec::new(),
     };
     let balance = match to {
@@ -386,6 +353,94 @@ pub async fn refund(store: &Store, req: Request<'_>, now: DateTime<Utc>) -> Resu
     tx.commit().await.map_err(db_err("recording the refund"))?;
     drop(turn);
     let view = invoices::show(store, &inv.id.to_string()).await?;
+    let note = refunded_note(
+        &reference, &number, &cur, value, left, to, &balance, &inv, &view,
+    )?;
+    Ok(Refunded {
+        recorded: true,
+        note,
+        payment_id: p.id,
+        reference,
+        to,
+        amount: cur.text(value),
+        refundable: cur.text(left),
+        ledger_entry_id: entry.map(|e| e.id),
+        balance,
+        credit_applied,
+        services,
+        invoice: view,
+    })
+}
+
+/// The amount to refund: the one asked (more than zero, at most what can be
+/// refunded) or all that can be; refused when it cannot go where it is sent or is
+/// dated before the money it gives back came in.
+fn refund_value(
+    req: &Request<'_>,
+    asked: Option<Decimal>,
+    m: &Money,
+    cur: &Currency,
+    number: &str,
+) -> Result<Decimal> {
+    let to = req.to;
+    let limits = || {
+        format!(
+            "{} can be refunded on invoice {number} ({} of it to the original payment; the rest was paid from credit and can only go back to credit)",
+            cur.format(m.refundable),
+            cur.format(m.to_original)
+        )
+    };
+    let value = match (asked, req.amount) {
+        (Some(x), Some(text)) => {
+            if x <= Decimal::ZERO {
+                return Err(Error::Invalid(format!(
+                    "--amount {text} must be more than zero (the amount to give back, in {}); {}",
+                    cur.code,
+                    limits()
+                )));
+            }
+            if x > m.refundable {
+                return Err(Error::Invalid(format!(
+                    "--amount {text} is more than can be refunded: {}",
+                    limits()
+                )));
+            }
+            x
+        }
+        _ => m.refundable,
+    };
+    if to == Destination::Original && value > m.to_original {
+        return Err(Error::Invalid(format!(
+            "{} of invoice {number} cannot go back to the original payment: {} of what was paid on it came from credit and can only go back to credit; refund at most {} with --to original, or use --to credit",
+            cur.format(value),
+            cur.format(m.refundable - m.to_original),
+            cur.format(m.to_original),
+        )));
+    }
+    if let Some(last) = m.last_paid_on {
+        if req.day < last {
+            return Err(Error::Invalid(format!(
+                "--date {} is before {last}, when money last came in on invoice {number}: a refund cannot come before what it gives back",
+                req.day
+            )));
+        }
+    }
+    Ok(value)
+}
+
+/// The one line `invoices refund` prints about a refund recorded.
+#[allow(clippy::too_many_arguments)]
+fn refunded_note(
+    reference: &str,
+    number: &str,
+    cur: &Currency,
+    value: Decimal,
+    left: Decimal,
+    to: Destination,
+    balance: &Option<String>,
+    inv: &invoice::Model,
+    view: &InvoiceView,
+) -> Result<String> {
     let mut note = format!(
         "refund {reference}: {} of invoice {number} {}",
         cur.format(value),
@@ -408,20 +463,7 @@ pub async fn refund(store: &Store, req: Request<'_>, now: DateTime<Utc>) -> Resu
             cur.format(left)
         ),
     });
-    Ok(Refunded {
-        recorded: true,
-        note,
-        payment_id: p.id,
-        reference,
-        to,
-        amount: cur.text(value),
-        refundable: cur.text(left),
-        ledger_entry_id: entry.map(|e| e.id),
-        balance,
-        credit_applied,
-        services,
-        invoice: view,
-    })
+    Ok(note)
 }
 
 /// The "invoice refunded" email, once per refund.

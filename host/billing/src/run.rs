@@ -78,7 +78,7 @@ impl Event {
 /// items (collection is keyed per row, so nothing is collected twice).
 pub async fn day(rt: &dyn Driver, date: NaiveDate, dry_run: bool) -> Result<Vec<Event>> {
     // Bad settings are refused before any step writes anything.
-    recurring::Settings::from_env()?;
+    rt.settings().check()?;
     let mut events = Vec::new();
     // What a dry run collected is rolled back; its invoices still count it.
     let mut pending = Vec::new();
@@ -121,7 +121,7 @@ pub async fn period(
     }
     let last = pe.pred_opt().unwrap_or(ps);
     // Made before the month ended (in the billing time zone): live during it.
-    let zone = usage::BillingZone::from_env()?;
+    let zone = rt.settings().zone;
     let made_before = zone.instant(pe.and_hms_opt(0, 0, 0).unwrap_or_default());
     let mut events = Vec::new();
     let (ev, collected) = usage::month_end_collect(rt, last, dry_run, Some(made_before)).await?;

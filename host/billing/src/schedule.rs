@@ -19,7 +19,6 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::prices::{self, Period};
-use super::recurring::LICENSE_MODULES;
 use provisor_store::entities::{billing_term, client, handler, plan, service};
 use provisor_store::error::{Error, Result};
 use provisor_store::lookup;
@@ -34,7 +33,7 @@ pub(crate) async fn plan_period<C: ConnectionTrait>(
     db: &C,
     p: &plan::Model,
 ) -> Result<Option<Period>> {
-    if LICENSE_MODULES.contains(&p.module.as_str()) {
+    if super::recurring::is_license(db, p).await? {
         return Ok(Some(Period::Monthly));
     }
     let (rows, _) = prices::rows(db, p.id).await?;

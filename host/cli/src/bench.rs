@@ -189,7 +189,15 @@ async fn place_orders(rt: &Arc<Runtime>, client_id: i64, count: usize, label: &s
         let client = client_id.to_string();
         orderers.spawn(async move {
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
-                provisor_app::order::order(&rt, &client, "Noop", None, Map::new()).await?;
+                provisor_app::order::order(
+                    &rt,
+                    &provisor_billing::Settings::default(),
+                    &client,
+                    "Noop",
+                    None,
+                    Map::new(),
+                )
+                .await?;
                 bar.inc(1);
             }
             Ok::<_, Error>(())

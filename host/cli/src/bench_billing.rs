@@ -235,7 +235,7 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
     )?;
     let began = Instant::now();
     let events = usage::postpaid(
-        &provisor_app::driver::EngineDriver::new(&rt),
+        &provisor_app::driver::EngineDriver::new(&rt, provisor_billing::Settings::default()),
         day("2026-02-01"),
         false,
     )
@@ -383,7 +383,14 @@ async fn import_usage(store: &Store, total: usize, now: chrono::DateTime<Utc>) -
             })
             .collect();
         let began = Instant::now();
-        let r = import::import_records(store, records, now, began).await?;
+        let r = import::import_records(
+            store,
+            records,
+            now,
+            began,
+            &provisor_billing::Settings::default(),
+        )
+        .await?;
         import_secs += r.secs;
         start = end;
     }

@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use super::args::parse_day;
 use super::{output, Ctx, JsonFlag};
+use provisor_billing::Settings;
 use provisor_billing::{self as billing, currencies, invoices, refunds, taxes};
 use provisor_store::error::Result;
 use provisor_store::Store;
@@ -165,10 +166,14 @@ pub enum InvoicesCmd {
     },
 }
 
-fn day_or_today(flag: &str, text: Option<String>) -> Result<NaiveDate> {
+fn day_or_today(
+    flag: &str,
+    text: Option<String>,
+    zone: &billing::usage::BillingZone,
+) -> Result<NaiveDate> {
     match text {
         Some(t) => parse_day(flag, &t),
-        None => Ok(billing::day_of(Utc::now())),
+        None => Ok(zone.date_of(Utc::now())),
     }
 }
 
@@ -354,11 +359,12 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
         } => {
             let due = due.map(|d| parse_day("--due", &d)).transpose()?;
             let issue_on = if issue {
-                Some(day_or_today("--date", date)?)
+                Some(day_or_today("--date", date, &ctx.billing.zone)?)
             } else {
                 None
             };
-            let v = invoices::create(&store, &client, &lines, due, issue_on, now).await?;
+            let v =
+                invoices::create(&store, &client, &lines, due, issue_on, now, &ctx.billing).await?;
             if json.json {
                 output::json(&v);
             } else {
@@ -383,14 +389,25 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             invoices: ids,
             date,
             json,
-        } => issue(&store, ids, date, json, now).await?,
+        } => issue((&store, &ctx.billing), ids, date, json, now).await?,
         InvoicesCmd::Pay {
             invoice,
             amount,
             reference,
             date,
             json,
-        } => pay(&store, invoice, amount, reference, date, json, now).await?,
+        } => {
+            pay(
+                (&store, &ctx.billing),
+                invoice,
+                amount,
+                reference,
+                date,
+                json,
+                now,
+            )
+            .await?
+        }
         InvoicesCmd::Refund {
             invoice,
             reference,
@@ -400,7 +417,7 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             json,
         } => {
             refund(
-                &store,
+                (&store, &ctx.billing),
                 RefundArgs {
                     invoice,
                     reference,
@@ -413,18 +430,20 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             )
             .await?
         }
-        InvoicesCmd::Cancel { invoice, json } => cancel(&store, invoice, json, now).await?,
+        InvoicesCmd::Cancel { invoice, json } => {
+            cancel((&store, &ctx.billing), invoice, json, now).await?
+        }
         InvoicesCmd::Overdue {
             date,
             dry_run,
             json,
-        } => overdue(&store, date, dry_run, json, now).await?,
+        } => overdue((&store, &ctx.billing), date, dry_run, json, now).await?,
     }
     Ok(())
 }
 
 async fn pay(
-    store: &Store,
+    (store, settings): (&Store, &Settings),
     invoice: String,
     amount: String,
     reference: String,
@@ -432,8 +451,8 @@ async fn pay(
     json: JsonFlag,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let day = day_or_today("--date", date)?;
-    let paid = invoices::pay(store, &invoice, &amount, &reference, day, now).await?;
+    let day = day_or_today("--date", date, &settings.zone)?;
+    let paid = invoices::pay(store, &invoice, &amount, &reference, day, now, settings).await?;
     if json.json {
         output::json(&paid);
     } else {
@@ -446,14 +465,14 @@ async fn pay(
 }
 
 async fn issue(
-    store: &Store,
+    (store, settings): (&Store, &Settings),
     ids: Vec<String>,
     date: Option<String>,
     json: JsonFlag,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let day = day_or_today("--date", date)?;
-    let done = invoices::issue_many(store, &ids, day, now).await?;
+    let day = day_or_today("--date", date, &settings.zone)?;
+    let done = invoices::issue_many(store, &ids, day, now, settings).await?;
     for v in &done {
         if !json.json {
             println!(
@@ -483,7 +502,11 @@ struct RefundArgs {
     json: JsonFlag,
 }
 
-async fn refund(store: &Store, args: RefundArgs, now: DateTime<Utc>) -> Result<()> {
+async fn refund(
+    (store, settings): (&Store, &Settings),
+    args: RefundArgs,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let RefundArgs {
         invoice,
         reference,
@@ -493,7 +516,7 @@ async fn refund(store: &Store, args: RefundArgs, now: DateTime<Utc>) -> Result<(
         json,
     } = args;
     let to = refunds::Destination::parse(&to)?;
-    let day = day_or_today("--date", date)?;
+    let day = day_or_today("--date", date, &settings.zone)?;
     let request = refunds::Request {
         invoice: &invoice,
         amount: amount.as_deref(),
@@ -501,7 +524,7 @@ async fn refund(store: &Store, args: RefundArgs, now: DateTime<Utc>) -> Result<(
         to,
         day,
     };
-    let r = refunds::refund(store, request, now).await?;
+    let r = refunds::refund(store, request, now, settings).await?;
     if json.json {
         output::json(&r);
     } else {
@@ -518,8 +541,13 @@ async fn refund(store: &Store, args: RefundArgs, now: DateTime<Utc>) -> Result<(
     Ok(())
 }
 
-async fn cancel(store: &Store, invoice: String, json: JsonFlag, now: DateTime<Utc>) -> Result<()> {
-    let v = invoices::cancel(store, &invoice, now).await?;
+async fn cancel(
+    (store, settings): (&Store, &Settings),
+    invoice: String,
+    json: JsonFlag,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let v = invoices::cancel(store, &invoice, now, settings).await?;
     if json.json {
         output::json(&v);
     } else {
@@ -540,13 +568,13 @@ async fn cancel(store: &Store, invoice: String, json: JsonFlag, now: DateTime<Ut
 }
 
 async fn overdue(
-    store: &Store,
+    (store, settings): (&Store, &Settings),
     date: Option<String>,
     dry_run: bool,
     json: JsonFlag,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let day = day_or_today("--date", date)?;
+    let day = day_or_today("--date", date, &settings.zone)?;
     let rows = invoices::overdue(store, day, dry_run, now).await?;
     if json.json {
         output::json(&rows);

@@ -67,12 +67,11 @@ pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<()> {
             let month = parse_month(&period)?;
             let issue = match date {
                 Some(d) => parse_day("--date", &d)?,
-                None => {
-                    provisor_billing::usage::BillingZone::from_env()?.date_of(chrono::Utc::now())
-                }
+                None => ctx.billing.zone.date_of(chrono::Utc::now()),
             };
             let rt = ctx.runtime().await?;
-            let events = provisor_app::daily::period(&rt, month, issue, dry_run).await?;
+            let events =
+                provisor_app::daily::period(&rt, &ctx.billing, month, issue, dry_run).await?;
             rt.log.flush().await;
             if json.json {
                 output::json(&serde_json::json!({

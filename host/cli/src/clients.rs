@@ -153,7 +153,8 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
             json,
         } => {
             let store = ctx.store().await?;
-            let a = ledger::adjust(&store, &client, &amount, &reason, Utc::now()).await?;
+            let a =
+                ledger::adjust(&store, &client, &amount, &reason, Utc::now(), &ctx.billing).await?;
             if json.json {
                 output::json(&a);
             } else {

@@ -297,7 +297,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {
             )
             .await?;
             if apply_to_existing {
-                let today = provisor_billing::usage::BillingZone::from_env()?.date_of(Utc::now());
+                let today = ctx.billing.zone.date_of(Utc::now());
                 let done =
                     provisor_billing::schedule::apply_to_existing(&store, &plan, today, Utc::now())
                         .await?;

@@ -119,7 +119,8 @@ pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> Result<()> {
             }
         }
         UsageCmd::Import { file, json } => {
-            let r = import::import_file(&store, &file, Utc::now()).await?;
+            let settings = ctx.billing;
+            let r = import::import_file(&store, &file, Utc::now(), &settings).await?;
             if json.json {
                 output::json(&r)
             } else {

@@ -12,10 +12,10 @@ use provisor_store::error::{Error, Result};
 pub(crate) async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: bool) -> Result<()> {
     let date = match date {
         Some(d) => parse_day("--date", &d)?,
-        None => provisor_app::today(&provisor_store::clock::Clock::system())?,
+        None => provisor_app::today(&provisor_store::clock::Clock::system(), &ctx.billing),
     };
     let rt = ctx.runtime().await?;
-    let day = provisor_app::daily::run(&rt, date, dry_run).await?;
+    let day = provisor_app::daily::run(&rt, &ctx.billing, date, dry_run).await?;
     let (billing, runs) = (&day.billing, &day.handlers);
     if json {
         output::json(&serde_json::json!({

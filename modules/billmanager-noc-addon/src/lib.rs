@@ -219,6 +219,9 @@ impl Module for BillmanagerNocAddon {
             settings_schema: Settings::schema(),
             plan_schema: json!({
                 "type": "object",
+                // The host bills this module's services as licenses: monthly, while
+                // attached to a live service (JSON Schema ignores the keyword).
+                "x-provisor-renewal": "license",
                 "additionalProperties": false,
                 "required": ["license_type"],
                 "properties": {

@@ -118,6 +118,24 @@ pub struct BillingConfig {
     pub chunk_clients: usize,
 }
 
+impl Config {
+    /// Billing's settings from `[billing]` (and `engine.max_attempts` for the operations
+    /// billing queues), checked like billing checks them.
+    pub fn billing_settings(&self) -> Result<provisor_billing::Settings> {
+        let b = &self.billing;
+        let settings = provisor_billing::Settings {
+            zone: provisor_billing::usage::BillingZone::parse(&b.time_zone)?,
+            renew_days: b.renew_days,
+            grace_days: b.grace_days,
+            terminate_days: b.terminate_days,
+            chunk: b.chunk_clients,
+            max_attempts: self.engine.max_attempts,
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+}
+
 /// `[api]`: `serve --listen`.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {

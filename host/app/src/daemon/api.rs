@@ -197,10 +197,16 @@ impl Bound {
     }
 
     /// Serves requests until `stop` turns true; requests in flight then finish.
-    pub fn start(self, store: Store, stop: tokio::sync::watch::Receiver<bool>) -> Running {
+    pub fn start(
+        self,
+        store: Store,
+        billing: provisor_billing::Settings,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Running {
         let limits = self.config.limits;
         let api = Arc::new(Api {
             store,
+            billing,
             token: self.config.token,
             max_body: self.config.max_body,
             body_timeout: limits.body_timeout,
@@ -325,6 +331,8 @@ impl Running {
 
 struct Api {
     store: Store,
+    /// Billing's settings (the configuration's `[billing]`), for the usage import.
+    billing: provisor_billing::Settings,
     token: [u8; 32],
     max_body: usize,
     body_timeout: Duration,
@@ -519,17 +527,18 @@ async fn import_batch(
         Err(r) => return r.into_response(),
     };
     // Parsing tens of megabytes takes a while: off the async workers.
+    let settings = api.billing;
     let parsed = tokio::task::spawn_blocking(move || {
         let text = String::from_utf8(bytes).map_err(|e| {
             Error::Invalid(format!(
                 "the request body is not UTF-8 text ({e}); nothing was imported: send a JSON array or JSON lines of usage records"
             ))
         })?;
-        import::parse(&text)
+        import::parse(&text, &settings).map(|records| (records, settings))
     })
     .await;
-    let records = match parsed {
-        Ok(Ok(records)) => records,
+    let (records, settings) = match parsed {
+        Ok(Ok(parsed)) => parsed,
         Ok(Err(e)) => return failed(&e),
         Err(e) => {
             return failed(&Error::Io(format!(
@@ -540,11 +549,10 @@ async fn import_batch(
     // Its own task: a client that hangs up does not cut the import short; the answer
     // is sent only after the transaction committed.
     let store = api.store.clone();
-    let done =
-        tokio::spawn(
-            async move { import::import_records(&store, records, Utc::now(), started).await },
-        )
-        .await;
+    let done = tokio::spawn(async move {
+        import::import_records(&store, records, Utc::now(), started, &settings).await
+    })
+    .await;
     match done {
         Ok(Ok(imported)) => {
             tracing::info!(

@@ -70,7 +70,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     };
     // The schedule follows the billing time zone (checked when the configuration was
     // read).
-    let zone = BillingZone::parse(&ctx.config.billing.time_zone)?;
+    let billing = ctx.billing;
     let _lock = crate::lock::take(&ctx.home)?;
     let api_bound = match api_config {
         Some(c) => Some(c.bind().await?),
@@ -83,7 +83,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let api_running = api_bound.map(|bound| {
         println!("api listening on http://{}", bound.addr());
-        bound.start(store.clone(), stop_tx.subscribe())
+        bound.start(store.clone(), ctx.billing, stop_tx.subscribe())
     });
     println!(
         "provisor serve: ready; home {}, {} module(s) loaded, {} handler(s)",
@@ -103,7 +103,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
             }
         })
     });
-    let (checking, cron_task) = run_until_signal(&rt, &opts, zone, changes, seen).await?;
+    let (checking, cron_task) = run_until_signal(&rt, &opts, billing, changes, seen).await?;
     println!("provisor serve: stopping");
     let _ = stop_tx.send(true);
     if let Some(api) = api_running {
@@ -167,7 +167,7 @@ type Running = (
 async fn run_until_signal(
     rt: &Arc<Runtime>,
     opts: &ServeOptions,
-    zone: BillingZone,
+    billing: provisor_billing::Settings,
     mut changes: tokio::sync::mpsc::Receiver<()>,
     mut seen: HashMap<String, HandlerSeen>,
 ) -> Result<Running> {
@@ -207,7 +207,7 @@ async fn run_until_signal(
                     let rt = Arc::clone(rt);
                     let done = Arc::clone(&cron_done);
                     let hour = opts.cron_hour;
-                    cron_task = Some(tokio::spawn(async move { scheduled(&rt, zone, hour, &done).await }));
+                    cron_task = Some(tokio::spawn(async move { scheduled(&rt, billing, hour, &done).await }));
                 }
             }
             _ = check_tick.tick(), if checks_on => {
@@ -351,8 +351,13 @@ fn due(now: DateTime<Utc>, zone: BillingZone, hour: u32) -> Due {
 /// started before the cutoff (the 1st's run collects once more before invoicing). The
 /// day is recorded after the run; a run that fails, or a daemon stopped during it, is
 /// tried again (both are safe to repeat).
-async fn scheduled(rt: &Runtime, zone: BillingZone, hour: u32, done: &std::sync::Mutex<Done>) {
-    let due = due(rt.clock.now(), zone, hour);
+async fn scheduled(
+    rt: &Runtime,
+    billing: provisor_billing::Settings,
+    hour: u32,
+    done: &std::sync::Mutex<Done>,
+) {
+    let due = due(rt.clock.now(), billing.zone, hour);
     let day = due.day;
     let (daily_done, month_end_done) = done
         .lock()
@@ -362,7 +367,7 @@ async fn scheduled(rt: &Runtime, zone: BillingZone, hour: u32, done: &std::sync:
         })
         .unwrap_or((false, false));
     if due.daily && !daily_done {
-        match daily_once(rt, day).await {
+        match daily_once(rt, &billing, day).await {
             Ok(Some((billed, handlers))) => tracing::info!(
                 "daily run for {day} done: {billed} billing item(s), {handlers} handler(s)"
             ),
@@ -385,7 +390,7 @@ async fn scheduled(rt: &Runtime, zone: BillingZone, hour: u32, done: &std::sync:
         }
     }
     if due.month_end && !month_end_done {
-        match crate::daily::month_end(rt, day).await {
+        match crate::daily::month_end(rt, &billing, day).await {
             Ok(events) => {
                 for e in &events {
                     if e.failed {
@@ -411,8 +416,12 @@ async fn scheduled(rt: &Runtime, zone: BillingZone, hour: u32, done: &std::sync:
     }
 }
 
-async fn daily_once(rt: &Runtime, day: NaiveDate) -> Result<Option<(usize, usize)>> {
-    let Some(outcome) = crate::daily::run_once(rt, day).await? else {
+async fn daily_once(
+    rt: &Runtime,
+    billing: &provisor_billing::Settings,
+    day: NaiveDate,
+) -> Result<Option<(usize, usize)>> {
+    let Some(outcome) = crate::daily::run_once(rt, billing, day).await? else {
         return Ok(None);
     };
     for e in &outcome.billing {

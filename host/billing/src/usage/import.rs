@@ -16,15 +16,16 @@ use std::time::Instant;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use std::fmt::Write;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{check_unit, month_start, BillingZone, Prices};
 use crate::money;
-use provisor_store::entities::{client, service, usage_invoice, usage_plan};
+use crate::Settings;
+use provisor_store::entities::{client, service, usage_invoice, usage_plan, usage_record};
 use provisor_store::error::{Error, Result};
 use provisor_store::{db_err, Store};
 
@@ -185,10 +186,10 @@ fn within_life(
     Ok(())
 }
 
-/// Parses a JSON array or JSON lines; every bad record is reported.
-pub fn parse(text: &str) -> Result<Vec<NewRecord>> {
-    // The zone that gives an `at` its month, read once.
-    let zone = BillingZone::from_env()?;
+/// Parses a JSON array or JSON lines; every bad record is reported. The settings'
+/// zone gives an `at` its month.
+pub fn parse(text: &str, settings: &Settings) -> Result<Vec<NewRecord>> {
+    let zone = settings.zone;
     let mut errors = Vec::new();
     let mut out = Vec::new();
     if text.trim_start().starts_with('[') {
@@ -244,12 +245,13 @@ pub async fn import_file(
     store: &Store,
     path: &std::path::Path,
     now: DateTime<Utc>,
+    settings: &Settings,
 ) -> Result<Imported> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
     let started = Instant::now();
-    let records = parse(&text)?;
-    import_records(store, records, now, started).await
+    let records = parse(&text, settings)?;
+    import_records(store, records, now, started, settings).await
 }
 
 /// Checks every record, then writes them all in one transaction (or none).
@@ -258,36 +260,10 @@ pub async fn import_records(
     records: Vec<NewRecord>,
     now: DateTime<Utc>,
     started: Instant,
+    settings: &Settings,
 ) -> Result<Imported> {
     let n = records.len();
-    let mut ids: Vec<i64> = records.iter().map(|r| r.service_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut services: HashMap<i64, service::Model> = HashMap::new();
-    for part in ids.chunks(2000) {
-        for s in service::Entity::find()
-            .filter(service::Column::Id.is_in(part.to_vec()))
-            .all(store.db())
-            .await
-            .map_err(db_err("reading services"))?
-        {
-            services.insert(s.id, s);
-        }
-    }
-    let mut cids: Vec<i64> = services.values().map(|s| s.client_id).collect();
-    cids.sort_unstable();
-    cids.dedup();
-    let mut currency: HashMap<i64, String> = HashMap::new();
-    for part in cids.chunks(2000) {
-        for c in client::Entity::find()
-            .filter(client::Column::Id.is_in(part.to_vec()))
-            .all(store.db())
-            .await
-            .map_err(db_err("reading clients"))?
-        {
-            currency.insert(c.id, c.currency);
-        }
-    }
+    let (services, currency) = services_of(store, &records).await?;
     let plans: HashSet<i64> = usage_plan::Entity::find()
         .all(store.db())
         .await
@@ -296,38 +272,11 @@ pub async fn import_records(
         .map(|u| u.plan_id)
         .collect();
     let prices = Prices::load(store.db()).await?;
-    let zone = BillingZone::from_env()?;
+    let zone = settings.zone;
     let this_month = month_start(zone.date_of(now));
-    let mut errors = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        let at = || format!("record {} ({})", i + 1, r.transaction_id);
-        let Some(s) = services.get(&r.service_id) else {
-            errors.push(format!(
-                "{}: service #{} does not exist",
-                at(),
-                r.service_id
-            ));
-            continue;
-        };
-        if let Err(why) = within_life(s, r.period_start, this_month, &zone) {
-            errors.push(format!("{}: {why}", at()));
-            continue;
-        }
-        if !plans.contains(&s.plan_id) {
-            errors.push(format!(
-                "{}: service #{}'s plan #{} does not bill usage: mark it with `provisor usage plan {} --mode pushed`",
-                at(), s.id, s.plan_id, s.plan_id
-            ));
-            continue;
-        }
-        let cur = currency.get(&s.client_id).map(String::as_str).unwrap_or("");
-        if prices.get(s.plan_id, cur, &r.unit).is_none() {
-            errors.push(format!(
-                "{}: unit {:?} is not known for service #{} (plan #{} has no {} price in {cur}): fix the record or add it with `provisor usage price {} --currency {cur} --unit {} --amount X`",
-                at(), r.unit, s.id, s.plan_id, r.unit, s.plan_id, r.unit
-            ));
-        }
-    }
+    let errors = record_errors(
+        &records, &services, &currency, &plans, &prices, &zone, this_month,
+    );
     refuse(errors)?;
     // Months already invoiced, per client: their usage is late.
     let mut months: Vec<NaiveDate> = records.iter().map(|r| r.period_start).collect();
@@ -358,50 +307,36 @@ pub async fn import_records(
         rows.push((r, s.client_id, is_late));
     }
     drop(seen);
-    // Multi-row inserts with the values written into the statement (quoted): binding
-    // 10 parameters per row costs more than SQLite's parser does, and an unprepared
-    // statement is not kept in the connection's statement cache (each is different).
-    let backend = store.db().get_database_backend();
-    let (t, f) = match backend {
-        DbBackend::Postgres => ("TRUE", "FALSE"),
-        _ => ("1", "0"),
-    };
-    // The text the drivers write for a timestamp (RFC 3339, as sqlx encodes it).
-    let at = now.to_rfc3339();
+    // Multi-row inserts with bound parameters (10 a row, so a chunk of [`CHUNK`] rows
+    // stays under SQLite's 32,766 and PostgreSQL's 65,535 parameters per statement);
+    // the values arrive over HTTP, so none is ever written into the SQL text.
     let (tx, turn) = crate::begin_write(store).await?;
     let mut inserted = 0u64;
     for part in rows.chunks(CHUNK) {
-        let mut sql = String::with_capacity(part.len() * 120 + 200);
-        sql.push_str(
-            "INSERT INTO usage_records (transaction_id, service_id, client_id, unit, quantity, \
-             period_start, description, late, invoice_id, imported_at) VALUES ",
-        );
-        for (i, (r, client_id, is_late)) in part.iter().enumerate() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            quote(&mut sql, &r.transaction_id);
-            let _ = write!(sql, ", {}, {client_id}, ", r.service_id);
-            quote(&mut sql, &r.unit);
-            let _ = write!(
-                sql,
-                ", '{}', '{}', ",
-                r.quantity.normalize(),
-                r.period_start.format("%Y-%m-%d")
-            );
-            match &r.description {
-                Some(d) => quote(&mut sql, d),
-                None => sql.push_str("NULL"),
-            }
-            let _ = write!(sql, ", {}, NULL, '{at}')", if *is_late { t } else { f });
-        }
-        sql.push_str(" ON CONFLICT (transaction_id) DO NOTHING");
-        let done = tx
-            .execute_unprepared(&sql)
+        let models = part
+            .iter()
+            .map(|(r, client_id, is_late)| usage_record::ActiveModel {
+                transaction_id: Set(r.transaction_id.clone()),
+                service_id: Set(r.service_id),
+                client_id: Set(*client_id),
+                unit: Set(r.unit.clone()),
+                quantity: Set(r.quantity.normalize().to_string()),
+                period_start: Set(r.period_start),
+                description: Set(r.description.clone()),
+                late: Set(*is_late),
+                invoice_id: Set(None),
+                imported_at: Set(now),
+                ..Default::default()
+            });
+        inserted += usage_record::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::column(usage_record::Column::TransactionId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&tx)
             .await
             .map_err(db_err("storing usage records"))?;
-        inserted += done.rows_affected();
     }
     tx.commit().await.map_err(db_err("storing usage records"))?;
     drop(turn);
@@ -416,14 +351,82 @@ pub async fn import_records(
     })
 }
 
-/// Appends `text` as an SQL string literal (quotes doubled).
-fn quote(sql: &mut String, text: &str) {
-    sql.push('\'');
-    for c in text.chars() {
-        if c == '\'' {
-            sql.push('\'');
+/// The records' services, and their clients' currencies, by id.
+async fn services_of(
+    store: &Store,
+    records: &[NewRecord],
+) -> Result<(HashMap<i64, service::Model>, HashMap<i64, String>)> {
+    let mut ids: Vec<i64> = records.iter().map(|r| r.service_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut services: HashMap<i64, service::Model> = HashMap::new();
+    for part in ids.chunks(2000) {
+        for s in service::Entity::find()
+            .filter(service::Column::Id.is_in(part.to_vec()))
+            .all(store.db())
+            .await
+            .map_err(db_err("reading services"))?
+        {
+            services.insert(s.id, s);
         }
-        sql.push(c);
     }
-    sql.push('\'');
+    let mut cids: Vec<i64> = services.values().map(|s| s.client_id).collect();
+    cids.sort_unstable();
+    cids.dedup();
+    let mut currency: HashMap<i64, String> = HashMap::new();
+    for part in cids.chunks(2000) {
+        for c in client::Entity::find()
+            .filter(client::Column::Id.is_in(part.to_vec()))
+            .all(store.db())
+            .await
+            .map_err(db_err("reading clients"))?
+        {
+            currency.insert(c.id, c.currency);
+        }
+    }
+    Ok((services, currency))
+}
+
+/// What is wrong with each record: its service is unknown, the month is outside the
+/// service's life, its plan bills no usage, or the unit has no price.
+fn record_errors(
+    records: &[NewRecord],
+    services: &HashMap<i64, service::Model>,
+    currency: &HashMap<i64, String>,
+    plans: &HashSet<i64>,
+    prices: &Prices,
+    zone: &BillingZone,
+    this_month: NaiveDate,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let at = || format!("record {} ({})", i + 1, r.transaction_id);
+        let Some(s) = services.get(&r.service_id) else {
+            errors.push(format!(
+                "{}: service #{} does not exist",
+                at(),
+                r.service_id
+            ));
+            continue;
+        };
+        if let Err(why) = within_life(s, r.period_start, this_month, zone) {
+            errors.push(format!("{}: {why}", at()));
+            continue;
+        }
+        if !plans.contains(&s.plan_id) {
+            errors.push(format!(
+                "{}: service #{}'s plan #{} does not bill usage: mark it with `provisor usage plan {} --mode pushed`",
+                at(), s.id, s.plan_id, s.plan_id
+            ));
+            continue;
+        }
+        let cur = currency.get(&s.client_id).map(String::as_str).unwrap_or("");
+        if prices.get(s.plan_id, cur, &r.unit).is_none() {
+            errors.push(format!(
+                "{}: unit {:?} is not known for service #{} (plan #{} has no {} price in {cur}): fix the record or add it with `provisor usage price {} --currency {cur} --unit {} --amount X`",
+                at(), r.unit, s.id, s.plan_id, r.unit, s.plan_id, r.unit
+            ));
+        }
+    }
+    errors
 }

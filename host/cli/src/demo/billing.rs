@@ -115,8 +115,12 @@ pub(super) async fn runs(d: &Demo, cs_id: i64, again: i64, today: NaiveDate) -> 
     days.sort();
     days.dedup();
     for day in days {
-        let events =
-            billing::run::day(&provisor_app::driver::EngineDriver::new(&rt), day, false).await?;
+        let events = billing::run::day(
+            &provisor_app::driver::EngineDriver::new(&rt, d.billing),
+            day,
+            false,
+        )
+        .await?;
         println!("   {day}: {} item(s)", events.len());
         for e in events.iter().filter(|e| e.step != "credit") {
             println!("     [{}] {}", e.step, e.message);

@@ -6,7 +6,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
 
 use super::{obj, Demo, Ordered};
-use provisor_billing::usage::BillingZone;
 use provisor_billing::{currencies, invoices, ledger, prices, taxes, usage};
 use provisor_store::entities::client;
 use provisor_store::error::Result;
@@ -142,7 +141,9 @@ pub(super) async fn orders(
     let mut ids = Vec::new();
     for (who, plan, options) in orders {
         let client = if who == "ada" { &ada } else { &bob };
-        let o = provisor_app::order::order(&rt, &client.email, plan, None, obj(options)).await?;
+        let o =
+            provisor_app::order::order(&rt, &d.billing, &client.email, plan, None, obj(options))
+                .await?;
         let held = match o.invoice_id {
             Some(inv) => {
                 let v = invoices::show(&store, &inv.to_string()).await?;
@@ -164,7 +165,7 @@ pub(super) async fn orders(
         (ids[0].0, ids[1].0, ids[2].0, ids[3].0, ids[4].0);
     // Ada pays: the license by bank transfer, the deposit by card; a paid deposit is
     // credit, and paying releases each create.
-    let today = BillingZone::from_env()?.date_of(now);
+    let today = d.billing.zone.date_of(now);
     for ((_, invoice), reference) in [(ids[3], "BANK-1001"), (ids[0], "CARD-2001")] {
         let Some(inv) = invoice else { continue };
         let v = invoices::show(&store, &inv.to_string()).await?;
@@ -175,6 +176,7 @@ pub(super) async fn orders(
             reference,
             today,
             now,
+            &d.billing,
         )
         .await?;
         println!(

@@ -68,6 +68,8 @@ struct Demo {
     registry: Arc<Registry>,
     rt: Arc<Runtime>,
     panels: Panels,
+    /// Billing's settings (the invoking configuration's `[billing]`).
+    billing: provisor_billing::Settings,
 }
 
 /// The services ordered in step 5.

@@ -44,6 +44,7 @@ pub(super) async fn work(
     }
     let addon = provisor_app::order::order(
         &rt,
+        &d.billing,
         &bob.email,
         "ISPmanager addon",
         Some(dedicated),
@@ -187,6 +188,7 @@ pub(super) async fn lifecycle(
     );
     let again = provisor_app::order::order(
         &rt,
+        &d.billing,
         &ada.email,
         "ISPmanager 6 Lite",
         None,

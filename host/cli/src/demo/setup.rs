@@ -112,6 +112,7 @@ pub(super) async fn modules(ctx: &Ctx, home: Home, from: &Path, panels: Panels) 
         registry,
         rt,
         panels,
+        billing: ctx.billing,
     })
 }
 

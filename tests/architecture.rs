@@ -148,18 +148,6 @@ fn references(text: &str, here: &[String]) -> Vec<Vec<String>> {
     found
 }
 
-/// Cycles that exist and are known, to be broken (issue 11 names them as left): each
-/// entry is (crate, module, module). The test fails on any other cycle, and on an entry
-/// that no longer is one (take it off the list).
-const KNOWN_CYCLES: &[(&str, &str, &str)] = &[
-    ("billing", "invoices", "ledger"),
-    ("billing", "invoices", "orders"),
-    ("billing", "invoices", "recurring"),
-    ("billing", "recurring", "run"),
-    ("billing", "run", "usage"),
-    ("billing", "settings", "usage"),
-];
-
 #[test]
 fn no_module_cycles_inside_a_host_crate() {
     for dir in ["store", "runtime", "billing", "engine", "app", "cli"] {
@@ -186,21 +174,6 @@ fn no_module_cycles_inside_a_host_crate() {
                     .entry(here[..=common].to_vec())
                     .or_default()
                     .insert(target[..=common].to_vec());
-            }
-        }
-        for (krate, a, b) in KNOWN_CYCLES.iter().filter(|(k, _, _)| *k == dir) {
-            let (a, b) = (vec![a.to_string()], vec![b.to_string()]);
-            let mutual = edges.get(&a).is_some_and(|e| e.contains(&b))
-                && edges.get(&b).is_some_and(|e| e.contains(&a));
-            assert!(
-                mutual,
-                "host/{krate}: {a:?} and {b:?} no longer import each other: take them off KNOWN_CYCLES"
-            );
-            if let Some(e) = edges.get_mut(&a) {
-                e.remove(&b);
-            }
-            if let Some(e) = edges.get_mut(&b) {
-                e.remove(&a);
             }
         }
         // Depth-first search for a cycle.

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::money::{self, Currency};
 use super::prices::Period;
-use super::{currencies, ledger, orders, taxes, Email};
+use super::{currencies, ledger, taxes, Email};
 use crate::Settings;
 use provisor_store::entities::{client, invoice, invoice_line, outbox, payment};
 use provisor_store::error::{Error, Result};

@@ -10,7 +10,9 @@
 //! hands it: a `create` held as `awaiting_payment` by an order is queued when its
 //! invoice is paid (or cancelled with the invoice), in the same transaction.
 
+pub mod credit;
 pub mod currencies;
+pub mod event;
 pub mod invoices;
 pub mod ledger;
 pub mod money;
@@ -23,6 +25,7 @@ pub mod schedule;
 pub mod settings;
 pub mod taxes;
 pub mod usage;
+pub mod zone;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
@@ -147,4 +150,35 @@ pub(crate) async fn queue_email<C: ConnectionTrait>(
         ..Default::default()
     };
     provisor_store::queue::queue_emails(db, vec![row]).await
+}
+
+/// What paying an invoice in full sets off beyond the invoice, wired here once so that
+/// `invoices` does not import the modules that issue invoices: the order's held create
+/// is queued (`orders::release`), and billing terms start or advance, a service
+/// suspended for the invoice being unsuspended (`recurring::on_paid`). Answers the
+/// create's operation when one was released.
+pub(crate) async fn on_invoice_paid<C: ConnectionTrait>(
+    db: &C,
+    inv: &provisor_store::entities::invoice::Model,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> Result<Option<i64>> {
+    let released = match inv.service_id {
+        Some(s) => orders::release(db, s, now).await?,
+        None => None,
+    };
+    recurring::on_paid(db, inv, now, settings).await?;
+    Ok(released)
+}
+
+/// What cancelling an invoice sets off: the order it held is dropped.
+pub(crate) async fn on_invoice_cancelled<C: ConnectionTrait>(
+    db: &C,
+    inv: &provisor_store::entities::invoice::Model,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(s) = inv.service_id {
+        orders::drop_order(db, s, now).await?;
+    }
+    Ok(())
 }

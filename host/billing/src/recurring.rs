@@ -35,8 +35,8 @@ use serde_json::Value;
 use super::invoices::{self, NewLine};
 use super::money::{self, Currency};
 use super::prices::{self, Period};
-use super::run::Event;
 use super::{currencies, taxes};
+use crate::event::Event;
 use crate::{Driver, Settings};
 use provisor_store::db_err;
 use provisor_store::entities::{

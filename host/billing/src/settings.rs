@@ -9,7 +9,7 @@
 
 use provisor_store::error::{Error, Result};
 
-use crate::usage::BillingZone;
+use crate::zone::BillingZone;
 
 /// The default of [`Settings::renew_days`].
 pub const DEFAULT_RENEW_DAYS: u32 = 7;

@@ -35,8 +35,8 @@ use serde_json::{Map, Value};
 use super::invoices::{self, NewLine};
 use super::money::{self, Currency};
 use super::prices::Period;
-use super::run::Event;
 use super::{currencies, taxes};
+use crate::event::Event;
 use crate::Driver;
 use provisor_store::entities::{
     billable_item, client, credit_entry, invoice, plan, service, usage_charge, usage_invoice,
@@ -50,15 +50,14 @@ mod collect;
 pub mod import;
 mod items;
 mod month;
-mod zone;
 
+use crate::zone::month_name;
+pub use crate::zone::{is_last_day, month_start, next_month, prev_month, BillingZone};
 pub use collect::month_end;
 pub(crate) use collect::month_end_collect;
 pub use items::{items, ItemView, UsageRow};
 pub use month::postpaid;
 pub(crate) use month::{invoice_month, postpaid_with};
-use zone::month_name;
-pub use zone::{is_last_day, month_start, next_month, prev_month, BillingZone};
 
 /// How a plan bills usage.
 pub const MODES: [&str; 3] = ["postpaid", "month-end", "pushed"];

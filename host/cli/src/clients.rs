@@ -153,8 +153,15 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
             json,
         } => {
             let store = ctx.store().await?;
-            let a =
-                ledger::adjust(&store, &client, &amount, &reason, Utc::now(), &ctx.billing).await?;
+            let a = provisor_billing::credit::adjust(
+                &store,
+                &client,
+                &amount,
+                &reason,
+                Utc::now(),
+                &ctx.billing,
+            )
+            .await?;
             if json.json {
                 output::json(&a);
             } else {

@@ -59,13 +59,7 @@ pub(super) async fn settle<C: ConnectionTrait>(
         now,
     )
     .await?;
-    let released = match inv.service_id {
-        Some(s) => orders::release(db, s, now).await?,
-        None => None,
-    };
-    // Billing terms start or advance; a service suspended for this invoice is unsuspended.
-    crate::recurring::on_paid(db, &inv, now, settings).await?;
-    Ok(released)
+    crate::on_invoice_paid(db, &inv, now, settings).await
 }
 
 /// Adds `value` to what has been paid on `inv`; settles it when that reaches the total.
@@ -428,9 +422,7 @@ pub async fn cancel(
         )
         .await?;
     }
-    if let Some(s) = inv.service_id {
-        orders::drop_order(&tx, s, now).await?;
-    }
+    crate::on_invoice_cancelled(&tx, &inv, now).await?;
     apply_credit(&tx, &c, &cur, settings.zone.date_of(now), now, settings).await?;
     tx.commit()
         .await

@@ -211,16 +211,21 @@ async fn raw_write_rate(store: &Store, n: usize) -> Result<f64> {
     Ok(n as f64 / started.elapsed().as_secs_f64().max(1e-9))
 }
 
-/// Creates a fresh PostgreSQL database beside `url`'s and returns its URL.
+/// Creates a fresh PostgreSQL database beside `url`'s and returns its URL. Connects
+/// without `Store::open`: the database named in `url` is left as it is, unmigrated.
 pub async fn fresh_pg(url: &str) -> Result<String> {
-    let admin = Store::open(url).await?;
+    let admin = sea_orm::Database::connect(url).await.map_err(|e| {
+        Error::Storage(format!(
+            "cannot open the database {}: {e}; check the URL and that the server is running",
+            crate::store::redact_url(url)
+        ))
+    })?;
     let name = format!(
         "provisor_bench_{}_{}",
         std::process::id(),
         chrono::Utc::now().timestamp_subsec_nanos()
     );
     admin
-        .db()
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
         .map_err(db_err("creating the bench database"))?;

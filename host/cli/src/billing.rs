@@ -357,33 +357,15 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
             date,
             json,
         } => {
-            let due = due.map(|d| parse_day("--due", &d)).transpose()?;
-            let issue_on = if issue {
-                Some(day_or_today("--date", date, &ctx.billing.zone)?)
-            } else {
-                None
-            };
-            let v =
-                invoices::create(&store, &client, &lines, due, issue_on, now, &ctx.billing).await?;
-            if json.json {
-                output::json(&v);
-            } else {
-                match &v.number {
-                    Some(n) => println!(
-                        "invoice {n} (#{}) issued to client #{}: {} {} due {}, {}",
-                        v.id,
-                        v.client_id,
-                        v.total,
-                        v.currency,
-                        v.due_date.map(|d| d.to_string()).unwrap_or_default(),
-                        v.status
-                    ),
-                    None => println!(
-                        "draft invoice #{} for client #{}: {} {}; issue it with `provisor invoices issue {}`",
-                        v.id, v.client_id, v.total, v.currency, v.id
-                    ),
-                }
-            }
+            create(
+                ctx,
+                &store,
+                (&client, &lines),
+                (due, issue, date),
+                json,
+                now,
+            )
+            .await?
         }
         InvoicesCmd::Issue {
             invoices: ids,
@@ -563,6 +545,44 @@ async fn cancel(
                 )
             }
         );
+    }
+    Ok(())
+}
+
+/// `invoices create`: a draft, or (with `--issue`) an issued invoice.
+async fn create(
+    ctx: &Ctx,
+    store: &Store,
+    (client, lines): (&str, &[String]),
+    (due, issue, date): (Option<String>, bool, Option<String>),
+    json: JsonFlag,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let due = due.map(|d| parse_day("--due", &d)).transpose()?;
+    let issue_on = if issue {
+        Some(day_or_today("--date", date, &ctx.billing.zone)?)
+    } else {
+        None
+    };
+    let v = invoices::create(store, client, lines, due, issue_on, now, &ctx.billing).await?;
+    if json.json {
+        output::json(&v);
+    } else {
+        match &v.number {
+            Some(n) => println!(
+                "invoice {n} (#{}) issued to client #{}: {} {} due {}, {}",
+                v.id,
+                v.client_id,
+                v.total,
+                v.currency,
+                v.due_date.map(|d| d.to_string()).unwrap_or_default(),
+                v.status
+            ),
+            None => println!(
+                "draft invoice #{} for client #{}: {} {}; issue it with `provisor invoices issue {}`",
+                v.id, v.client_id, v.total, v.currency, v.id
+            ),
+        }
     }
     Ok(())
 }

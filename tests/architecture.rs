@@ -170,6 +170,12 @@ fn no_module_cycles_inside_a_host_crate() {
                 if common == here.len() || common == target.len() {
                     continue;
                 }
+                // Row types name each other both ways on purpose: a foreign key is a
+                // `belongs_to` on one side and a `has_many` on the other (sea-orm's
+                // relations), which is data, not layering.
+                if dir == "store" && here.first().is_some_and(|m| m == "entities") && common >= 1 {
+                    continue;
+                }
                 edges
                     .entry(here[..=common].to_vec())
                     .or_default()

@@ -2,6 +2,7 @@
 //! `list_accounts`, record remote accounts we do not know as services without
 //! provisioning them, and reconcile the states of those we do.
 
+use provisor_store::entities::status::ServiceStatus;
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -91,11 +92,11 @@ async fn all_accounts(
     Ok((h, accounts, pages))
 }
 
-fn status_of(s: RemoteStatus) -> &'static str {
+fn status_of(s: RemoteStatus) -> ServiceStatus {
     match s {
-        RemoteStatus::Suspended => "suspended",
-        RemoteStatus::Terminated => "terminated",
-        RemoteStatus::Active | RemoteStatus::Unknown => "active",
+        RemoteStatus::Suspended => ServiceStatus::Suspended,
+        RemoteStatus::Terminated => ServiceStatus::Terminated,
+        RemoteStatus::Active | RemoteStatus::Unknown => ServiceStatus::Active,
     }
 }
 
@@ -322,7 +323,7 @@ async fn record(
         plan_id: Set(plan.id),
         handler_id: Set(h.id),
         parent_id: Set(None),
-        status: Set(status_of(a.status).to_string()),
+        status: Set(status_of(a.status)),
         remote_id: Set(Some(a.remote_id.clone())),
         attributes: Set(Value::Object(a.attributes.clone()).to_string()),
         options: Set("{}".to_string()),
@@ -387,14 +388,14 @@ pub async fn sync(rt: &Runtime, name: &str) -> Result<SyncReport> {
                     service::Entity::update_many()
                         .col_expr(
                             service::Column::Status,
-                            sea_orm::sea_query::Expr::value(want),
+                            sea_orm::sea_query::Expr::value(want.as_str()),
                         )
                         .col_expr(
                             service::Column::UpdatedAt,
                             sea_orm::sea_query::Expr::value(Utc::now()),
                         )
                         .filter(service::Column::Id.eq(s.id))
-                        .filter(service::Column::Status.eq(s.status.clone()))
+                        .filter(service::Column::Status.eq(s.status))
                         .exec(store.db())
                         .await
                         .map_err(db_err("reconciling a service"))?;

@@ -303,7 +303,7 @@ pub async fn unscheduled(store: &Store) -> Result<Vec<Unscheduled>> {
         };
         out.push(Unscheduled {
             service_id: s.id,
-            status: s.status.clone(),
+            status: s.status.to_string(),
             client_id: s.client_id,
             client: clients.get(&s.client_id).cloned().unwrap_or_default(),
             plan: p.name.clone(),

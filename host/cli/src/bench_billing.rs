@@ -347,7 +347,7 @@ async fn seed_clients(
             plan_id: Set(p),
             handler_id: Set(h),
             parent_id: Set(None),
-            status: Set("active".into()),
+            status: Set(provisor_store::entities::status::ServiceStatus::Active),
             remote_id: Set(None),
             attributes: Set("{}".into()),
             options: Set("{}".into()),

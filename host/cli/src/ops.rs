@@ -150,7 +150,7 @@ async fn list(
                         o.id.to_string(),
                         o.service_id.to_string(),
                         o.kind.clone(),
-                        o.status.clone(),
+                        o.status.to_string(),
                         format!("{}/{}", o.attempts, o.max_attempts),
                         if o.status == "queued" {
                             o.next_run_at.format("%Y-%m-%d %H:%M:%S").to_string()

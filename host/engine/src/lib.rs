@@ -148,7 +148,7 @@ pub async fn place<C: ConnectionTrait>(
         plan_id: Set(order.plan.id),
         handler_id: Set(order.handler.id),
         parent_id: Set(order.addon_of),
-        status: Set("pending".to_string()),
+        status: Set(provisor_store::entities::status::ServiceStatus::Pending),
         remote_id: Set(None),
         attributes: Set("{}".to_string()),
         options: Set(Value::Object(order.options.clone()).to_string()),

@@ -59,7 +59,7 @@ pub(crate) async fn service_info_with<C: ConnectionTrait>(
     };
     Ok(ServiceInfo {
         id: svc.id,
-        status: svc.status.clone(),
+        status: svc.status.to_string(),
         client: c
             .map(|c| ClientInfo {
                 id: c.id,

@@ -267,7 +267,7 @@ async fn requeue(
         .map_err(db_err("requeueing the operation"))?;
     operation::Entity::update(operation::ActiveModel {
         id: Set(op_id),
-        status: Set("queued".into()),
+        status: Set(provisor_store::entities::status::OperationStatus::Queued),
         attempts: Set(0),
         next_run_at: Set(now),
         updated_at: Set(now),

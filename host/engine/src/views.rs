@@ -98,7 +98,7 @@ pub async fn services(store: &Store, rows: &[service::Model]) -> Result<Vec<Serv
             plan: name(&plans, s.plan_id),
             handler: name(&handlers, s.handler_id),
             parent_id: s.parent_id,
-            status: s.status.clone(),
+            status: s.status.to_string(),
             remote_id: s.remote_id.clone(),
             attributes: serde_json::from_str(&s.attributes).unwrap_or(Value::Null),
             options: serde_json::from_str(&s.options).unwrap_or(Value::Null),

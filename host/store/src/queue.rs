@@ -30,7 +30,7 @@ pub async fn insert_operation<C: ConnectionTrait>(
         service_id: Set(svc.id),
         handler_id: Set(svc.handler_id),
         kind: Set(kind.to_string()),
-        status: Set("queued".to_string()),
+        status: Set(crate::entities::status::OperationStatus::Queued),
         operation_key: Set(key),
         attempts: Set(0),
         max_attempts: Set(max_attempts),

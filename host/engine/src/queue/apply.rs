@@ -1,6 +1,7 @@
 //! Writing one verdict other than a plain done: the operation, the service, and a task
 //! when a person must act; and applying a done operation to its service.
 
+use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use chrono::{DateTime, Utc};
 use provisor_module_api::ModuleError;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait};
@@ -24,11 +25,11 @@ pub const DEFAULT_DEPARTMENT: &str = "support";
 const WAIT_SECS: i64 = 30;
 
 /// A service's state after a successful operation of `kind`.
-pub(super) fn done_status<'a>(kind: &str, current: &'a str) -> &'a str {
+pub(super) fn done_status(kind: &str, current: ServiceStatus) -> ServiceStatus {
     match kind {
-        "create" | "unsuspend" => "active",
-        "suspend" => "suspended",
-        "terminate" => "terminated",
+        "create" | "unsuspend" => ServiceStatus::Active,
+        "suspend" => ServiceStatus::Suspended,
+        "terminate" => ServiceStatus::Terminated,
         _ => current,
     }
 }
@@ -67,7 +68,7 @@ pub(super) async fn apply_verdict(
         Verdict::InProgress { after, state, .. } => {
             let next = now + chrono::Duration::from_std(*after).unwrap_or_default();
             update_op(tx, op.id, now, |m| {
-                m.status = Set("queued".into());
+                m.status = Set(OperationStatus::Queued);
                 m.attempts = Set((op.attempts - 1).max(0));
                 m.next_run_at = Set(next);
                 m.state = Set(Some(state.to_string()));
@@ -79,7 +80,7 @@ pub(super) async fn apply_verdict(
         Verdict::Wait { reason } => {
             let next = now + chrono::Duration::seconds(WAIT_SECS);
             update_op(tx, op.id, now, |m| {
-                m.status = Set("queued".into());
+                m.status = Set(OperationStatus::Queued);
                 m.attempts = Set((op.attempts - 1).max(0));
                 m.next_run_at = Set(next);
                 m.last_error = Set(Some(reason.clone()));
@@ -94,7 +95,7 @@ pub(super) async fn apply_verdict(
                 now + chrono::Duration::from_std(cfg.retry_delay(op.attempts)).unwrap_or_default();
             let text = error.to_string();
             update_op(tx, op.id, now, |m| {
-                m.status = Set("queued".into());
+                m.status = Set(OperationStatus::Queued);
                 m.next_run_at = Set(next);
                 m.last_error = Set(Some(text.clone()));
                 m.last_error_kind = Set(Some(error.kind.as_str().into()));
@@ -128,7 +129,7 @@ async fn escalate(
     now: DateTime<Utc>,
 ) -> Result<()> {
     update_op(tx, op.id, now, |m| {
-        m.status = Set("manual".into());
+        m.status = Set(OperationStatus::Manual);
         m.lease_owner = Set(None);
         if let Some(e) = error {
             m.last_error = Set(Some(e.to_string()));
@@ -137,7 +138,7 @@ async fn escalate(
     })
     .await?;
     if op.kind == "create" {
-        set_service_status(tx, svc.id, "manual", now).await?;
+        set_service_status(tx, svc.id, ServiceStatus::Manual, now).await?;
     }
     let department = task_department(tx, h, now).await?;
     task::ActiveModel {
@@ -208,12 +209,12 @@ async fn update_op(
 async fn set_service_status(
     tx: &DatabaseTransaction,
     id: i64,
-    status: &str,
+    status: ServiceStatus,
     now: DateTime<Utc>,
 ) -> Result<()> {
     service::Entity::update(service::ActiveModel {
         id: Set(id),
-        status: Set(status.to_string()),
+        status: Set(status),
         updated_at: Set(now),
         ..Default::default()
     })
@@ -268,7 +269,7 @@ async fn apply_done_with(
     now: DateTime<Utc>,
 ) -> Result<()> {
     update_op(tx, op.id, now, |m| {
-        m.status = Set("done".into());
+        m.status = Set(OperationStatus::Done);
         m.finished_at = Set(Some(now));
         m.lease_owner = Set(None);
         m.state = Set(None);
@@ -276,14 +277,14 @@ async fn apply_done_with(
     .await?;
     let mut attrs: Map<String, Value> = serde_json::from_str(&svc.attributes).unwrap_or_default();
     attrs.extend(attributes);
-    let status = done_status(&op.kind, &svc.status);
+    let status = done_status(&op.kind, svc.status);
     let mut after = svc.clone();
-    after.status = status.to_string();
+    after.status = status;
     after.attributes = Value::Object(attrs).to_string();
     after.updated_at = now;
     let mut m = service::ActiveModel {
         id: Set(svc.id),
-        status: Set(after.status.clone()),
+        status: Set(after.status),
         attributes: Set(after.attributes.clone()),
         updated_at: Set(now),
         ..Default::default()

@@ -212,7 +212,7 @@ impl DoneBatch {
         now: DateTime<Utc>,
     ) {
         let mut after = svc.clone();
-        after.status = done_status(&p.op.kind, &svc.status).to_string();
+        after.status = done_status(&p.op.kind, svc.status);
         let mut attrs: Map<String, Value> =
             serde_json::from_str(&svc.attributes).unwrap_or_default();
         attrs.extend(attributes);
@@ -233,7 +233,7 @@ impl DoneBatch {
         }
         self.ops.push(p.op.id);
         self.services
-            .push((after.id, after.status, after.attributes, remote_id));
+            .push((after.id, after.status.to_string(), after.attributes, remote_id));
     }
 
     async fn write(self, tx: &DatabaseTransaction, now: DateTime<Utc>) -> Result<()> {

@@ -48,6 +48,7 @@ pub mod plan_price;
 pub mod renewal;
 pub mod secret_key;
 pub mod service;
+pub mod status;
 pub mod task;
 pub mod tax_rate;
 pub mod usage_charge;

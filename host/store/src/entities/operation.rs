@@ -12,7 +12,7 @@ pub struct Model {
     /// create, suspend, unsuspend, terminate, change_plan, renew.
     pub kind: String,
     /// queued, running, done, manual, cancelled.
-    pub status: String,
+    pub status: super::status::OperationStatus,
     #[sea_orm(unique)]
     pub operation_key: String,
     pub attempts: i32,

@@ -12,7 +12,7 @@ pub struct Model {
     pub handler_id: i64,
     pub parent_id: Option<i64>,
     /// pending, provisioning, active, suspended, terminated, failed, manual.
-    pub status: String,
+    pub status: super::status::ServiceStatus,
     pub remote_id: Option<String>,
     /// JSON object of what modules and staff returned.
     pub attributes: String,

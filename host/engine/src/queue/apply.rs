@@ -1,9 +1,9 @@
 //! Writing one verdict other than a plain done: the operation, the service, and a task
 //! when a person must act; and applying a done operation to its service.
 
-use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use chrono::{DateTime, Utc};
 use provisor_module_api::ModuleError;
+use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait};
 use serde_json::{Map, Value};
 

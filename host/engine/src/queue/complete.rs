@@ -232,8 +232,12 @@ impl DoneBatch {
             }
         }
         self.ops.push(p.op.id);
-        self.services
-            .push((after.id, after.status.to_string(), after.attributes, remote_id));
+        self.services.push((
+            after.id,
+            after.status.to_string(),
+            after.attributes,
+            remote_id,
+        ));
     }
 
     async fn write(self, tx: &DatabaseTransaction, now: DateTime<Utc>) -> Result<()> {

@@ -24,6 +24,9 @@ pub struct Ctx {
     pub config: Config,
     /// Billing's settings, from the configuration's `[billing]` and `[engine]`.
     pub billing: provisor_billing::Settings,
+    /// The one clock of this process: the runtime's, and what every command reads
+    /// "now" from.
+    pub clock: Clock,
 }
 
 impl Ctx {
@@ -41,6 +44,7 @@ impl Ctx {
                 ..Limits::default()
             },
             billing: config.billing_settings()?,
+            clock: Clock::system(),
             config,
         })
     }
@@ -75,7 +79,7 @@ impl Ctx {
             self.home.clone(),
             store,
             registry,
-            Clock::system(),
+            self.clock.clone(),
             self.limits.clone(),
         )?))
     }
@@ -98,7 +102,7 @@ impl Ctx {
             self.home.clone(),
             store,
             registry,
-            Clock::system(),
+            self.clock.clone(),
             self.limits.clone(),
         )?))
     }

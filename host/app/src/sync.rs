@@ -249,7 +249,7 @@ pub async fn import(rt: &Runtime, name: &str, opts: &ImportOptions) -> Result<Sy
             report.already_known += 1;
             continue;
         }
-        let client = client_for(store, &a, &mut report).await?;
+        let client = client_for(store, &a, &mut report, rt.clock.now()).await?;
         if record(store, &h, &placement, &client, &a, opts.next_due, now).await? {
             report.scheduled += 1;
         }
@@ -264,6 +264,7 @@ async fn client_for(
     store: &provisor_store::Store,
     a: &RemoteAccount,
     report: &mut SyncReport,
+    now: chrono::DateTime<Utc>,
 ) -> Result<client::Model> {
     let email = if a.email.is_empty() {
         format!("{}@imported.invalid", a.remote_id)
@@ -294,7 +295,7 @@ async fn client_for(
                 .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_uppercase()))
                 .unwrap_or_default();
             report.clients_created += 1;
-            catalog::add_client(store, &display, &email, &currency, &country).await?
+            catalog::add_client(store, &display, &email, &currency, &country, now).await?
         }
     };
     Ok(client)
@@ -392,7 +393,7 @@ pub async fn sync(rt: &Runtime, name: &str) -> Result<SyncReport> {
                         )
                         .col_expr(
                             service::Column::UpdatedAt,
-                            sea_orm::sea_query::Expr::value(Utc::now()),
+                            sea_orm::sea_query::Expr::value(rt.clock.now()),
                         )
                         .filter(service::Column::Id.eq(s.id))
                         .filter(service::Column::Status.eq(s.status))

@@ -141,7 +141,7 @@ async fn bench_catalog(
     registry: &Registry,
     module: String,
 ) -> Result<provisor_store::entities::client::Model> {
-    catalog::add_department(store, "bench", None).await?;
+    catalog::add_department(store, "bench", None, chrono::Utc::now()).await?;
     handlers::add(
         store,
         registry,
@@ -154,9 +154,18 @@ async fn bench_catalog(
             max_concurrent: None,
             enabled: true,
         },
+        chrono::Utc::now(),
     )
     .await?;
-    let client = catalog::add_client(store, "Bench", "bench@example.invalid", "EUR", "NL").await?;
+    let client = catalog::add_client(
+        store,
+        "Bench",
+        "bench@example.invalid",
+        "EUR",
+        "NL",
+        chrono::Utc::now(),
+    )
+    .await?;
     catalog::add_plan(
         store,
         registry,
@@ -169,6 +178,7 @@ async fn bench_catalog(
             options: Map::new(),
             is_addon: false,
         },
+        chrono::Utc::now(),
     )
     .await?;
 

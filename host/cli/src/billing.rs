@@ -170,10 +170,11 @@ fn day_or_today(
     flag: &str,
     text: Option<String>,
     zone: &billing::usage::BillingZone,
+    now: DateTime<Utc>,
 ) -> Result<NaiveDate> {
     match text {
         Some(t) => parse_day(flag, &t),
-        None => Ok(zone.date_of(Utc::now())),
+        None => Ok(zone.date_of(now)),
     }
 }
 
@@ -196,7 +197,7 @@ pub async fn currencies_cmd(ctx: &Ctx, cmd: CurrenciesCmd) -> Result<()> {
                     rate,
                     rounding,
                 },
-                Utc::now(),
+                ctx.clock.now(),
             )
             .await?;
             print_currency_added("added", &c);
@@ -207,7 +208,8 @@ pub async fn currencies_cmd(ctx: &Ctx, cmd: CurrenciesCmd) -> Result<()> {
             rounding,
             symbol,
         } => {
-            let c = currencies::update(&store, &code, rate, rounding, symbol, Utc::now()).await?;
+            let c =
+                currencies::update(&store, &code, rate, rounding, symbol, ctx.clock.now()).await?;
             print_currency_added("changed", &c);
         }
         CurrenciesCmd::List(flag) => {
@@ -265,7 +267,7 @@ pub async fn taxes_cmd(ctx: &Ctx, cmd: TaxesCmd) -> Result<()> {
     let store = ctx.store().await?;
     match cmd {
         TaxesCmd::Set { country, rate } => {
-            let t = taxes::set(&store, &country, &rate, Utc::now()).await?;
+            let t = taxes::set(&store, &country, &rate, ctx.clock.now()).await?;
             println!("tax rate for {}: {}%", t.country, t.rate);
         }
         TaxesCmd::List(flag) => {
@@ -312,7 +314,7 @@ const SUMMARY_HEADERS: [&str; 8] = [
 
 pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
     let store = ctx.store().await?;
-    let now = Utc::now();
+    let now = ctx.clock.now();
     match cmd {
         InvoicesCmd::List {
             client,
@@ -433,7 +435,7 @@ async fn pay(
     json: JsonFlag,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let day = day_or_today("--date", date, &settings.zone)?;
+    let day = day_or_today("--date", date, &settings.zone, now)?;
     let paid = invoices::pay(store, &invoice, &amount, &reference, day, now, settings).await?;
     if json.json {
         output::json(&paid);
@@ -453,7 +455,7 @@ async fn issue(
     json: JsonFlag,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let day = day_or_today("--date", date, &settings.zone)?;
+    let day = day_or_today("--date", date, &settings.zone, now)?;
     let done = invoices::issue_many(store, &ids, day, now, settings).await?;
     for v in &done {
         if !json.json {
@@ -498,7 +500,7 @@ async fn refund(
         json,
     } = args;
     let to = refunds::Destination::parse(&to)?;
-    let day = day_or_today("--date", date, &settings.zone)?;
+    let day = day_or_today("--date", date, &settings.zone, now)?;
     let request = refunds::Request {
         invoice: &invoice,
         amount: amount.as_deref(),
@@ -560,7 +562,7 @@ async fn create(
 ) -> Result<()> {
     let due = due.map(|d| parse_day("--due", &d)).transpose()?;
     let issue_on = if issue {
-        Some(day_or_today("--date", date, &ctx.billing.zone)?)
+        Some(day_or_today("--date", date, &ctx.billing.zone, now)?)
     } else {
         None
     };
@@ -594,7 +596,7 @@ async fn overdue(
     json: JsonFlag,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let day = day_or_today("--date", date, &settings.zone)?;
+    let day = day_or_today("--date", date, &settings.zone, now)?;
     let rows = invoices::overdue(store, day, dry_run, now).await?;
     if json.json {
         output::json(&rows);

@@ -67,7 +67,7 @@ pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<()> {
             let month = parse_month(&period)?;
             let issue = match date {
                 Some(d) => parse_day("--date", &d)?,
-                None => ctx.billing.zone.date_of(chrono::Utc::now()),
+                None => ctx.billing.zone.date_of(ctx.clock.now()),
             };
             let rt = ctx.runtime().await?;
             let events =
@@ -143,7 +143,7 @@ pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<()> {
             let next_due = parse_day("--next-due", &next_due)?;
             let store = ctx.store().await?;
             let done =
-                provisor_billing::schedule::schedule(&store, service, next_due, chrono::Utc::now())
+                provisor_billing::schedule::schedule(&store, service, next_due, ctx.clock.now())
                     .await?;
             if json.json {
                 output::json(&done);

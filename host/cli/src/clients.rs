@@ -51,7 +51,9 @@ async fn base(ctx: &Ctx, cmd: BaseClientsCmd) -> Result<()> {
             currency,
             country,
         } => {
-            let c = catalog::add_client(&store, &name, &email, &currency, &country).await?;
+            let c =
+                catalog::add_client(&store, &name, &email, &currency, &country, ctx.clock.now())
+                    .await?;
             println!("client #{} added: {} <{}>", c.id, c.name, c.email);
         }
         BaseClientsCmd::List { search, page, json } => {
@@ -158,7 +160,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
                 &client,
                 &amount,
                 &reason,
-                Utc::now(),
+                ctx.clock.now(),
                 &ctx.billing,
             )
             .await?;

@@ -22,7 +22,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: DepartmentsCmd) -> Result<()> {
     let store = ctx.store().await?;
     match cmd {
         DepartmentsCmd::Add { name, email } => {
-            let d = catalog::add_department(&store, &name, email).await?;
+            let d = catalog::add_department(&store, &name, email, ctx.clock.now()).await?;
             println!("department {} added", d.name);
         }
         DepartmentsCmd::List(flag) => {

@@ -116,7 +116,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
         HandlersCmd::Show { name, json } => show(ctx, name, json).await,
         HandlersCmd::Enable { name } => {
             let store = ctx.store().await?;
-            let changed = handlers::set_enabled(&store, &name, true).await?;
+            let changed = handlers::set_enabled(&store, &name, true, ctx.clock.now()).await?;
             println!(
                 "handler {name} {}",
                 if changed {
@@ -129,7 +129,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
         }
         HandlersCmd::Disable { name } => {
             let store = ctx.store().await?;
-            let changed = handlers::set_enabled(&store, &name, false).await?;
+            let changed = handlers::set_enabled(&store, &name, false, ctx.clock.now()).await?;
             println!(
                 "handler {name} {}; it takes no new services, its existing services are still processed",
                 if changed { "disabled" } else { "was already disabled" }
@@ -167,7 +167,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
 /// Adds the handler, then creates the module's catalog presets or says they are offered.
 async fn add(ctx: &Ctx, new: NewHandler, with_presets: bool) -> Result<()> {
     let rt = ctx.runtime().await?;
-    let view = handlers::add(&rt.store, &rt.registry, new).await?;
+    let view = handlers::add(&rt.store, &rt.registry, new, ctx.clock.now()).await?;
     println!(
         "handler {} added (module {}, {})",
         view.name,
@@ -176,7 +176,9 @@ async fn add(ctx: &Ctx, new: NewHandler, with_presets: bool) -> Result<()> {
     );
     // The module's catalog presets: created now, or offered.
     if with_presets {
-        let made = catalog::create_presets(&rt.store, &rt.registry, &view.name, &[]).await?;
+        let made =
+            catalog::create_presets(&rt.store, &rt.registry, &view.name, &[], ctx.clock.now())
+                .await?;
         for p in &made {
             println!("  plan {}: {}", p.name, p.status);
         }

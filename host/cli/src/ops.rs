@@ -118,7 +118,7 @@ async fn list(
 ) -> Result<()> {
     let fetch = page.fetch()?;
     let store = ctx.store().await?;
-    let now = chrono::Utc::now();
+    let now = ctx.clock.now();
     let mut rows = engine::listings::operations(&store, &filter, fetch, page.offset, now).await?;
     let more = page.trim(&mut rows);
     if json.json {
@@ -189,7 +189,7 @@ async fn show(ctx: &Ctx, id: i64, json: JsonFlag) -> Result<()> {
         if let Some(e) = engine::listings::current_error(&o) {
             println!("last error: {e}");
         }
-        if engine::listings::is_waiting(&o, chrono::Utc::now()) {
+        if engine::listings::is_waiting(&o, ctx.clock.now()) {
             println!(
                 "waiting: next try at {} (`provisor ops retry {}` makes it due now)",
                 o.next_run_at.format("%Y-%m-%d %H:%M:%S"),

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use chrono::Utc;
 use clap::Subcommand;
 use serde_json::{Map, Value};
 
@@ -100,6 +99,7 @@ async fn base(ctx: &Ctx, cmd: BasePlansCmd) -> Result<()> {
                     options: options.as_object().cloned().unwrap_or_default(),
                     is_addon: addon,
                 },
+                ctx.clock.now(),
             )
             .await?;
             println!(
@@ -179,7 +179,7 @@ async fn presets(
 ) -> Result<()> {
     let rt = ctx.runtime().await?;
     let views = if create {
-        catalog::create_presets(&rt.store, &rt.registry, &handler, &only).await?
+        catalog::create_presets(&rt.store, &rt.registry, &handler, &only, ctx.clock.now()).await?
     } else {
         catalog::presets(&rt.store, &rt.registry, &handler)
             .await?
@@ -293,14 +293,18 @@ pub(crate) async fn run(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {
                 &currency,
                 &period,
                 amount.as_deref(),
-                Utc::now(),
+                ctx.clock.now(),
             )
             .await?;
             if apply_to_existing {
-                let today = ctx.billing.zone.date_of(Utc::now());
-                let done =
-                    provisor_billing::schedule::apply_to_existing(&store, &plan, today, Utc::now())
-                        .await?;
+                let today = ctx.billing.zone.date_of(ctx.clock.now());
+                let done = provisor_billing::schedule::apply_to_existing(
+                    &store,
+                    &plan,
+                    today,
+                    ctx.clock.now(),
+                )
+                .await?;
                 if json.json {
                     output::json(&serde_json::json!({ "prices": set, "scheduled": done }));
                     return Ok(());
@@ -336,7 +340,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {
             let store = ctx.store().await?;
             let amount = if remove { None } else { amount };
             (
-                prices::set_deposit(&store, &plan, &currency, amount.as_deref(), Utc::now())
+                prices::set_deposit(&store, &plan, &currency, amount.as_deref(), ctx.clock.now())
                     .await?,
                 json.json,
             )

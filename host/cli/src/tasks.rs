@@ -65,7 +65,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
         TasksCmd::Show { id, json } => show(ctx, id, json).await?,
         TasksCmd::Take { id, staff } => {
             let store = ctx.store().await?;
-            let t = tasks::take(&store, id, &staff).await?;
+            let t = tasks::take(&store, id, &staff, ctx.clock.now()).await?;
             println!("task #{} taken by {}", t.id, t.taken_by.unwrap_or_default());
         }
         TasksCmd::Complete { id, set } => {

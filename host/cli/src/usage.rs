@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use chrono::Utc;
 use clap::Subcommand;
 
 use super::{output, Ctx, JsonFlag};
@@ -89,7 +88,7 @@ pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> Result<()> {
             due_days,
             json,
         } => {
-            let p = usage::set_plan(&store, &plan, &mode, due_days, Utc::now()).await?;
+            let p = usage::set_plan(&store, &plan, &mode, due_days, ctx.clock.now()).await?;
             if json.json {
                 output::json(&p)
             } else {
@@ -103,7 +102,8 @@ pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> Result<()> {
             amount,
             json,
         } => {
-            let p = usage::set_price(&store, &plan, &currency, &unit, &amount, Utc::now()).await?;
+            let p =
+                usage::set_price(&store, &plan, &currency, &unit, &amount, ctx.clock.now()).await?;
             if json.json {
                 output::json(&p)
             } else {
@@ -120,7 +120,7 @@ pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> Result<()> {
         }
         UsageCmd::Import { file, json } => {
             let settings = ctx.billing;
-            let r = import::import_file(&store, &file, Utc::now(), &settings).await?;
+            let r = import::import_file(&store, &file, ctx.clock.now(), &settings).await?;
             if json.json {
                 output::json(&r)
             } else {

@@ -4,7 +4,7 @@
 //! against the module's plan schema, every handler of a plan using the plan's module).
 //! Must not: create services or operations; the engine does.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -32,6 +32,7 @@ pub async fn add_client(
     email: &str,
     currency: &str,
     country: &str,
+    now: DateTime<Utc>,
 ) -> Result<client::Model> {
     input::check_line("the client name", name, input::NAME_MAX)?;
     if name.trim().is_empty() {
@@ -73,9 +74,7 @@ pub async fn add_client(
         email: Set(email),
         currency: Set(currency),
         country: Set(country),
-        // Wall time: when a person ran this admin command; callers hold a Store, not the
-        // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(store.db())
@@ -164,10 +163,15 @@ pub struct PlanView {
 
 /// Adds a plan: every handler must exist and use one module, and the settings must
 /// match that module's plan schema.
-pub async fn add_plan(store: &Store, registry: &Registry, new: NewPlan) -> Result<PlanView> {
+pub async fn add_plan(
+    store: &Store,
+    registry: &Registry,
+    new: NewPlan,
+    now: DateTime<Utc>,
+) -> Result<PlanView> {
     let (rows, module) = check_new_plan(store, registry, &new).await?;
     let tx = store.db().begin().await.map_err(db_err("adding a plan"))?;
-    let row = insert_plan(&tx, &new, &rows, &module).await?;
+    let row = insert_plan(&tx, &new, &rows, &module, now).await?;
     tx.commit().await.map_err(db_err("adding a plan"))?;
     view_plan(store, &row).await
 }
@@ -245,6 +249,7 @@ async fn insert_plan<C: ConnectionTrait>(
     new: &NewPlan,
     rows: &[handler::Model],
     module: &str,
+    now: DateTime<Utc>,
 ) -> Result<plan::Model> {
     let row = plan::ActiveModel {
         name: Set(new.name.clone()),
@@ -254,9 +259,7 @@ async fn insert_plan<C: ConnectionTrait>(
         settings: Set(new.settings.to_string()),
         options: Set(Value::Object(new.options.clone()).to_string()),
         is_addon: Set(new.is_addon),
-        // Wall time: when a person ran this admin command; callers hold a Store, not the
-        // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(tx)
@@ -332,6 +335,7 @@ pub async fn create_presets(
     registry: &Registry,
     handler: &str,
     only: &[String],
+    now: DateTime<Utc>,
 ) -> Result<Vec<PresetView>> {
     let all = presets(store, registry, handler).await?;
     if let Some(unknown) = only
@@ -382,7 +386,7 @@ pub async fn create_presets(
             .await
             .map_err(db_err("creating presets"))?;
         for (new, (rows, module)) in &todo {
-            insert_plan(&tx, new, rows, module).await?;
+            insert_plan(&tx, new, rows, module, now).await?;
         }
         tx.commit().await.map_err(db_err("creating presets"))?;
     }

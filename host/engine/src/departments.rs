@@ -32,6 +32,7 @@ pub async fn add_department(
     store: &Store,
     name: &str,
     email: Option<String>,
+    now: chrono::DateTime<Utc>,
 ) -> Result<department::Model> {
     check_label("department", name)?;
     let email = email
@@ -43,9 +44,7 @@ pub async fn add_department(
     department::ActiveModel {
         name: Set(name.to_string()),
         email: Set(email),
-        // Wall time: when a person ran this admin command; callers hold a Store, not the
-        // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(store.db())

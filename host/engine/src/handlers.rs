@@ -71,7 +71,12 @@ pub fn check_name(name: &str) -> Result<()> {
 }
 
 /// Adds a handler after validating its settings against the module's schema.
-pub async fn add(store: &Store, registry: &Registry, new: NewHandler) -> Result<HandlerView> {
+pub async fn add(
+    store: &Store,
+    registry: &Registry,
+    new: NewHandler,
+    now: DateTime<Utc>,
+) -> Result<HandlerView> {
     check_name(&new.name)?;
     if let Some(label) = &new.label {
         provisor_store::input::check_line("--label", label, provisor_store::input::NAME_MAX)?;
@@ -129,9 +134,6 @@ pub async fn add(store: &Store, registry: &Registry, new: NewHandler) -> Result<
         })?;
         provisor_store::secrets::seal_settings(ring, &new.name, &mut stored, &secret_paths)?;
     }
-    // Wall time: when a person ran this admin command; callers hold a Store, not the
-    // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
-    let now = Utc::now();
     let row = handler::ActiveModel {
         name: Set(new.name.clone()),
         module: Set(new.module.clone()),
@@ -223,16 +225,19 @@ pub async fn reset_stuck_calls(store: &Store) -> Result<()> {
 }
 
 /// Enables or disables a handler. Returns whether anything changed.
-pub async fn set_enabled(store: &Store, name: &str, enabled: bool) -> Result<bool> {
+pub async fn set_enabled(
+    store: &Store,
+    name: &str,
+    enabled: bool,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let h = get(store, name).await?;
     if h.enabled == enabled {
         return Ok(false);
     }
     let mut active: handler::ActiveModel = h.into();
     active.enabled = Set(enabled);
-    // Wall time: when a person ran this admin command; callers hold a Store, not the
-    // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(now);
     active
         .update(store.db())
         .await

@@ -2,7 +2,7 @@
 //! then done exactly as if the module had answered), send back for another automatic
 //! try, retry or cancel an operation.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use provisor_module_api::FormField;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -56,7 +56,7 @@ pub async fn list_page(
 }
 
 /// A member of staff takes a task.
-pub async fn take(store: &Store, id: i64, staff: &str) -> Result<task::Model> {
+pub async fn take(store: &Store, id: i64, staff: &str, now: DateTime<Utc>) -> Result<task::Model> {
     if staff.trim().is_empty() {
         return Err(Error::Invalid("--staff needs a name".to_string()));
     }
@@ -88,9 +88,7 @@ pub async fn take(store: &Store, id: i64, staff: &str) -> Result<task::Model> {
         )
         .col_expr(
             task::Column::UpdatedAt,
-            // Wall time: when a person ran this admin command; callers hold a Store, not the
-            // runtime's Clock (a `now` parameter waits for host/cli's split, issue #11).
-            sea_orm::sea_query::Expr::value(Utc::now()),
+            sea_orm::sea_query::Expr::value(now),
         )
         .filter(task::Column::Id.eq(id))
         .filter(task::Column::Status.eq("open"))

@@ -22,7 +22,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::Utc;
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -201,12 +200,14 @@ impl Bound {
         self,
         store: Store,
         billing: provisor_billing::Settings,
+        clock: provisor_store::clock::Clock,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Running {
         let limits = self.config.limits;
         let api = Arc::new(Api {
             store,
             billing,
+            clock,
             token: self.config.token,
             max_body: self.config.max_body,
             body_timeout: limits.body_timeout,
@@ -333,6 +334,8 @@ struct Api {
     store: Store,
     /// Billing's settings (the configuration's `[billing]`), for the usage import.
     billing: provisor_billing::Settings,
+    /// The daemon's clock: when a pushed batch is recorded as received.
+    clock: provisor_store::clock::Clock,
     token: [u8; 32],
     max_body: usize,
     body_timeout: Duration,
@@ -549,8 +552,9 @@ async fn import_batch(
     // Its own task: a client that hangs up does not cut the import short; the answer
     // is sent only after the transaction committed.
     let store = api.store.clone();
+    let now = api.clock.now();
     let done = tokio::spawn(async move {
-        import::import_records(&store, records, Utc::now(), started, &settings).await
+        import::import_records(&store, records, now, started, &settings).await
     })
     .await;
     match done {

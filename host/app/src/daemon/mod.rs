@@ -83,7 +83,12 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let api_running = api_bound.map(|bound| {
         println!("api listening on http://{}", bound.addr());
-        bound.start(store.clone(), ctx.billing, stop_tx.subscribe())
+        bound.start(
+            store.clone(),
+            ctx.billing,
+            ctx.clock.clone(),
+            stop_tx.subscribe(),
+        )
     });
     println!(
         "provisor serve: ready; home {}, {} module(s) loaded, {} handler(s)",

@@ -16,7 +16,7 @@ pub(super) async fn catalog(d: &Demo) -> Result<(client::Model, client::Model, D
     let store = d.store.clone();
     let registry = Arc::clone(&d.registry);
     println!("\n-- 4. Catalog: currency and tax, clients, plans and their prices");
-    let now = chrono::Utc::now();
+    let now = d.rt.clock.now();
     currencies::add(
         &store,
         currencies::NewCurrency {
@@ -38,6 +38,7 @@ pub(super) async fn catalog(d: &Demo) -> Result<(client::Model, client::Model, D
         "ada@example.invalid",
         "EUR",
         "NL",
+        d.rt.clock.now(),
     )
     .await?;
     let bob = provisor_engine::catalog::add_client(
@@ -46,6 +47,7 @@ pub(super) async fn catalog(d: &Demo) -> Result<(client::Model, client::Model, D
         "bob@example.invalid",
         "EUR",
         "DE",
+        d.rt.clock.now(),
     )
     .await?;
     let plans = [
@@ -86,6 +88,7 @@ pub(super) async fn catalog(d: &Demo) -> Result<(client::Model, client::Model, D
                 options: obj(options),
                 is_addon,
             },
+            d.rt.clock.now(),
         )
         .await?;
         println!(

@@ -37,7 +37,7 @@ pub(super) async fn work(
             "   task #{} for department {}: {}",
             task.id, task.department, task.reason
         );
-        provisor_engine::tasks::take(&store, task.id, "bob").await?;
+        provisor_engine::tasks::take(&store, task.id, "bob", d.rt.clock.now()).await?;
         let values = json!({"remote_id": "srv-88", "ip": "203.0.113.5", "login_url": "https://ipmi.example.invalid/srv-88"});
         provisor_engine::tasks::complete(&rt, task.id, obj(values)).await?;
         println!("   staff member bob took it and filled in remote_id srv-88, ip 203.0.113.5: the server is active");

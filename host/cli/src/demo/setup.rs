@@ -142,6 +142,7 @@ pub(super) async fn handlers(d: &Demo) -> Result<()> {
             max_concurrent: None,
             enabled: true,
         },
+        d.rt.clock.now(),
     )
     .await;
     if let Err(e) = bad {
@@ -152,6 +153,7 @@ pub(super) async fn handlers(d: &Demo) -> Result<()> {
             &store,
             dept,
             Some(format!("{dept}@example.invalid")),
+            d.rt.clock.now(),
         )
         .await?;
     }
@@ -202,6 +204,7 @@ pub(super) async fn handlers(d: &Demo) -> Result<()> {
                 max_concurrent: None,
                 enabled: true,
             },
+            d.rt.clock.now(),
         )
         .await?;
         let check = match handlers::test(&rt, &h.name).await {

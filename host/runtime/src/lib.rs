@@ -378,6 +378,10 @@ pub struct Runtime {
     pub limits: Limits,
     http: reqwest::Client,
     instances: Mutex<HashMap<String, Arc<Instance>>>,
+    /// One lock per handler name, held while its instance is built, so callers that
+    /// race (the daemon's connection check and its daily run at start) share one
+    /// instance instead of each instantiating the module and retiring the other's.
+    building: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Stuck calls per handler name, kept across instances.
     stuck: Mutex<HashMap<String, Arc<AtomicUsize>>>,
 }
@@ -406,6 +410,7 @@ impl Runtime {
             limits,
             http,
             instances: Mutex::new(HashMap::new()),
+            building: Mutex::new(HashMap::new()),
             stuck: Mutex::new(HashMap::new()),
         })
     }
@@ -428,10 +433,20 @@ impl Runtime {
                 h.name, h.module
             ))
         })?;
-        if let Some(existing) = self.instances().get(&h.name) {
-            if existing.module.generation == module.generation && existing.settings == h.settings {
-                return Ok(Arc::clone(existing));
-            }
+        if let Some(existing) = self.current_instance(h, &module) {
+            return Ok(existing);
+        }
+        let lock = {
+            let mut building = self
+                .building
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(building.entry(h.name.clone()).or_default())
+        };
+        let _building = lock.lock().await;
+        // Another caller may have built it while this one waited.
+        if let Some(existing) = self.current_instance(h, &module) {
+            return Ok(existing);
         }
         let mut settings: serde_json::Value = serde_json::from_str(&h.settings).map_err(|e| {
             Error::Invalid(format!(
@@ -516,6 +531,15 @@ impl Runtime {
             .insert(h.name.clone(), Arc::clone(&instance));
         drop(old); // retired: shuts down when its calls in flight return
         Ok(instance)
+    }
+
+    /// The cached instance of `h`, if it was built from `module`'s current load with the
+    /// handler's current settings.
+    fn current_instance(&self, h: &handler::Model, module: &LoadedModule) -> Option<Arc<Instance>> {
+        self.instances()
+            .get(&h.name)
+            .filter(|i| i.module.generation == module.generation && i.settings == h.settings)
+            .map(Arc::clone)
     }
 
     /// Retires every instance built from an older load of `module`.

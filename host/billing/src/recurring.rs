@@ -40,8 +40,8 @@ use crate::event::Event;
 use crate::{Driver, Settings};
 use provisor_store::db_err;
 use provisor_store::entities::{
-    billing_action, billing_term, client, invoice, invoice_line, module_file, operation, payment,
-    plan, renewal, service,
+    billing_action, billing_term, client, invoice, invoice_line, operation, payment, plan, renewal,
+    service,
 };
 use provisor_store::error::{Error, Result};
 
@@ -97,33 +97,10 @@ pub fn period_after(
 /// [`RENEWAL_KEYWORD`] `license` in its plan schema. Read from the store, so billing
 /// needs no runtime; a module never loaded declares nothing.
 pub(crate) async fn is_license<C: ConnectionTrait>(db: &C, p: &plan::Model) -> Result<bool> {
-    let rows = module_file::Entity::find()
-        .filter(module_file::Column::Name.eq(p.module.as_str()))
-        .filter(module_file::Column::Status.eq("loaded"))
-        .all(db)
-        .await
-        .map_err(db_err("reading the module list"))?;
-    let newest = rows
-        .iter()
-        .filter_map(|r| {
-            let version = version_key(r.version.as_deref()?);
-            let manifest: Value = serde_json::from_str(r.manifest.as_deref()?).ok()?;
-            Some((version, manifest))
-        })
-        .max_by(|a, b| a.0.cmp(&b.0));
-    Ok(newest.is_some_and(|(_, m)| {
-        m.get("plan_schema")
-            .and_then(|s| s.get(RENEWAL_KEYWORD))
-            .and_then(Value::as_str)
-            == Some(RENEWS_AS_LICENSE)
+    let manifest = provisor_store::lookup::recorded_manifest(db, &p.module).await?;
+    Ok(manifest.is_some_and(|m| {
+        m.plan_schema.get(RENEWAL_KEYWORD).and_then(Value::as_str) == Some(RENEWS_AS_LICENSE)
     }))
-}
-
-/// A version's numeric parts (`1.10.0` after `1.9.3`), for picking the newest.
-fn version_key(v: &str) -> Vec<u64> {
-    v.split(['.', '-', '+'])
-        .map_while(|part| part.parse().ok())
-        .collect()
 }
 
 async fn terminate_pending<C: ConnectionTrait>(db: &C, service_id: i64) -> Result<bool> {

@@ -94,3 +94,27 @@ pub async fn currency_codes(store: &Store) -> Result<Vec<String>> {
         .map_err(db_err("reading currencies"))
         .map(|rows| rows.into_iter().map(|c| c.code).collect())
 }
+
+/// The manifest of the highest version of `module` recorded as loaded (by any process),
+/// if any: what a process that has not loaded the module knows of it.
+pub async fn recorded_manifest<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    module: &str,
+) -> Result<Option<provisor_module_api::Manifest>> {
+    let rows = crate::entities::module_file::Entity::find()
+        .filter(crate::entities::module_file::Column::Name.eq(module))
+        .filter(crate::entities::module_file::Column::Status.eq("loaded"))
+        .all(db)
+        .await
+        .map_err(db_err("reading the module list"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let v = semver::Version::parse(r.version.as_deref()?).ok()?;
+            let m: provisor_module_api::Manifest =
+                serde_json::from_str(r.manifest.as_deref()?).ok()?;
+            Some((v, m))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, m)| m))
+}

@@ -682,22 +682,7 @@ impl Registry {
     /// The manifest of the highest version of `module` recorded as loaded (by this or
     /// another process), if any.
     pub async fn recorded_manifest(store: &Store, module: &str) -> Result<Option<Manifest>> {
-        use sea_orm::{ColumnTrait, QueryFilter};
-        let rows = module_file::Entity::find()
-            .filter(module_file::Column::Name.eq(module))
-            .filter(module_file::Column::Status.eq("loaded"))
-            .all(store.db())
-            .await
-            .map_err(db_err("reading the module list"))?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                let v = semver::Version::parse(r.version.as_deref()?).ok()?;
-                let m: Manifest = serde_json::from_str(r.manifest.as_deref()?).ok()?;
-                Some((v, m))
-            })
-            .max_by(|a, b| a.0.cmp(&b.0))
-            .map(|(_, m)| m))
+        provisor_store::lookup::recorded_manifest(store.db(), module).await
     }
 
     /// The recorded history of loads, upgrades and refusals, newest first.

@@ -15,11 +15,8 @@ use crate::config::Config;
 
 /// Everything a command may need, opened on demand.
 pub struct Ctx {
+    /// The home directory the configuration names (`home`).
     pub home: Home,
-    /// Whether the home was named (`--home` or PROVISOR_HOME), not the default.
-    pub home_given: bool,
-    pub database_url: Option<String>,
-    pub limits: Limits,
     /// Every setting in effect (see `config`); nothing reads the environment again.
     pub config: Config,
     /// Billing's settings, from the configuration's `[billing]` and `[engine]`.
@@ -30,30 +27,37 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The context the configuration describes. Sets the attempts new operations get
-    /// (`engine.max_attempts`) for this process.
+    /// The context the configuration describes.
     pub fn new(config: Config) -> Result<Ctx> {
-        provisor_store::queue::set_max_attempts(config.engine.max_attempts);
         Ok(Ctx {
             home: Home::new(&config.home)?,
-            home_given: config.home_given,
-            database_url: config.database.url.clone(),
-            limits: Limits {
-                call_timeout: config.modules.call_timeout,
-                max_stuck_calls: config.modules.max_stuck_calls,
-                ..Limits::default()
-            },
             billing: config.billing_settings()?,
             clock: Clock::system(),
             config,
         })
     }
 
+    /// Whether the home was named (`--home` or PROVISOR_HOME), not the default.
+    pub fn home_given(&self) -> bool {
+        self.config.home_given
+    }
+
+    /// The module-call limits of `[modules]`.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            call_timeout: self.config.modules.call_timeout,
+            max_stuck_calls: self.config.modules.max_stuck_calls,
+            ..Limits::default()
+        }
+    }
+
     /// Opens (and migrates) the database, with the secret key (see `store::secrets`).
     pub async fn store(&self) -> Result<Store> {
         self.home.ensure()?;
         let url = self
-            .database_url
+            .config
+            .database
+            .url
             .clone()
             .unwrap_or_else(|| self.home.sqlite_url());
         let ring =
@@ -80,7 +84,7 @@ impl Ctx {
             store,
             registry,
             self.clock.clone(),
-            self.limits.clone(),
+            self.limits(),
         )?))
     }
 
@@ -103,7 +107,7 @@ impl Ctx {
             store,
             registry,
             self.clock.clone(),
-            self.limits.clone(),
+            self.limits(),
         )?))
     }
 }

@@ -60,7 +60,7 @@ pub async fn run(
 ) -> Result<DailyRun> {
     let billing =
         provisor_billing::run::day(&EngineDriver::new(rt, *settings), date, dry_run).await?;
-    let handlers = provisor_engine::daily::run(rt, date, dry_run).await?;
+    let handlers = provisor_engine::daily::run(rt, date, dry_run, settings.max_attempts).await?;
     let outcome = DailyRun {
         date,
         dry_run,

@@ -46,8 +46,14 @@ impl provisor_billing::Driver for EngineDriver<'_> {
     }
 
     async fn request(&self, service_id: i64, action: &str) -> Result<i64> {
-        provisor_engine::request(self.rt, service_id, action, Value::Null)
-            .await
-            .map(|op| op.id)
+        provisor_engine::request(
+            self.rt,
+            service_id,
+            action,
+            Value::Null,
+            self.settings.max_attempts,
+        )
+        .await
+        .map(|op| op.id)
     }
 }

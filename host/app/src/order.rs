@@ -45,7 +45,7 @@ pub async fn order_on(
     let today = crate::today(&rt.clock, settings);
     let _turn = store.write_turn().await;
     let tx = store.db().begin().await.map_err(db_err("ordering"))?;
-    let (svc, op) = provisor_engine::place(&tx, &order, now).await?;
+    let (svc, op) = provisor_engine::place(&tx, &order, now, settings.max_attempts).await?;
     // The create waits as `awaiting_payment` and the invoice is issued in this
     // transaction; paying it (or credit) queues the create.
     let invoice_id = match quote {

@@ -288,7 +288,16 @@ async fn action(ctx: &Ctx, id: i64, name: String, set: Vec<String>, yes: bool) -
     let offered = actions::list(&rt, id).await;
     rt.log.flush().await;
     let offered = offered?;
-    let op = actions::queue(&rt, id, &offered, &name, params, yes).await?;
+    let op = actions::queue(
+        &rt,
+        id,
+        &offered,
+        &name,
+        params,
+        yes,
+        ctx.config.engine.max_attempts,
+    )
+    .await?;
     println!("{name} of service #{id} queued as operation #{}", op.id);
     Ok(())
 }
@@ -352,7 +361,7 @@ async fn client_area(ctx: &Ctx, id: i64, json: bool) -> Result<()> {
 
 async fn queue_op(ctx: &Ctx, id: i64, kind: &str, params: Value) -> Result<()> {
     let rt = ctx.runtime_without_modules().await?;
-    let op = engine::request(&rt, id, kind, params).await?;
+    let op = engine::request(&rt, id, kind, params, ctx.config.engine.max_attempts).await?;
     println!("{kind} of service #{id} queued as operation #{}", op.id);
     Ok(())
 }

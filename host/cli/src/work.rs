@@ -12,7 +12,7 @@ use provisor_store::error::{Error, Result};
 pub(crate) async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: bool) -> Result<()> {
     let date = match date {
         Some(d) => parse_day("--date", &d)?,
-        None => provisor_app::today(&provisor_store::clock::Clock::system(), &ctx.billing),
+        None => provisor_app::today(&ctx.clock, &ctx.billing),
     };
     let rt = ctx.runtime().await?;
     let day = provisor_app::daily::run(&rt, &ctx.billing, date, dry_run).await?;

@@ -48,7 +48,8 @@ pub fn check_confirmed(action: &AdminAction, confirmed: bool) -> Result<()> {
 
 /// Queues action `name` for the service as an `action` operation, with the form values
 /// in `params`, once the module offers it and it is confirmed where it asks to be.
-/// `actions` is what [`list`] answered for the service.
+/// `actions` is what [`list`] answered for the service; the operation gets
+/// `max_attempts` tries.
 pub async fn queue(
     rt: &Runtime,
     service_id: i64,
@@ -56,9 +57,17 @@ pub async fn queue(
     name: &str,
     mut params: Map<String, Value>,
     confirmed: bool,
+    max_attempts: i32,
 ) -> Result<operation::Model> {
     let action = find(actions, service_id, name)?;
     check_confirmed(action, confirmed)?;
     params.insert("action".into(), Value::String(name.to_string()));
-    crate::request(rt, service_id, "action", Value::Object(params)).await
+    crate::request(
+        rt,
+        service_id,
+        "action",
+        Value::Object(params),
+        max_attempts,
+    )
+    .await
 }

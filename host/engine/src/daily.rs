@@ -61,7 +61,13 @@ pub struct ActionRun {
 /// others still run; the caller decides the exit code from the statuses.
 /// With `dry_run`, says which handlers would be called with how many services and calls
 /// nothing (a module's daily run acts on the remote side, so it cannot be rehearsed).
-pub async fn run(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<HandlerRun>> {
+/// What the modules ask for is queued with `max_attempts` tries.
+pub async fn run(
+    rt: &Runtime,
+    date: NaiveDate,
+    dry_run: bool,
+    max_attempts: i32,
+) -> Result<Vec<HandlerRun>> {
     let db = rt.store.db();
     let handlers = handler::Entity::find()
         .order_by_asc(handler::Column::Name)
@@ -115,7 +121,8 @@ pub async fn run(rt: &Runtime, date: NaiveDate, dry_run: bool) -> Result<Vec<Han
             Ok(report) => {
                 run.status = "done".into();
                 for action in report.actions {
-                    run.actions.push(apply(rt, &svcs, action).await?);
+                    run.actions
+                        .push(apply(rt, &svcs, action, max_attempts).await?);
                 }
             }
             Err(e) if e.is_empty() => run.status = "not_supported".into(),
@@ -134,6 +141,7 @@ async fn apply(
     rt: &Runtime,
     svcs: &[service::Model],
     action: provisor_module_api::DailyAction,
+    max_attempts: i32,
 ) -> Result<ActionRun> {
     let mut out = ActionRun {
         service_id: action.service_id,
@@ -156,7 +164,7 @@ async fn apply(
         merge_attributes(rt, svc, action.attributes).await?;
     }
     if let Some(kind) = action.request {
-        match super::request(rt, id, &kind, Value::Null).await {
+        match super::request(rt, id, &kind, Value::Null, max_attempts).await {
             Ok(op) => out.queued_operation = Some(op.id),
             Err(Error::Invalid(why)) => out.note = Some(why),
             Err(e) => return Err(e),

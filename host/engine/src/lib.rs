@@ -34,7 +34,7 @@ use provisor_runtime::Runtime;
 use provisor_store::entities::{client, handler, operation, plan, service};
 use provisor_store::error::{Error, Result};
 pub use provisor_store::lookup::{get_operation, get_service};
-pub(crate) use provisor_store::queue::{insert_operation, max_attempts as rt_max_attempts};
+pub(crate) use provisor_store::queue::insert_operation;
 use provisor_store::{db_err, Store};
 pub use queue::{Worker, WorkerReport};
 
@@ -137,11 +137,13 @@ pub async fn check_order(
     })
 }
 
-/// Writes a checked order in `tx`: the service (`pending`) and its `create` operation.
+/// Writes a checked order in `tx`: the service (`pending`) and its `create` operation,
+/// which gets `max_attempts` tries (the configuration's `engine.max_attempts`).
 pub async fn place<C: ConnectionTrait>(
     tx: &C,
     order: &Order,
     now: DateTime<Utc>,
+    max_attempts: i32,
 ) -> Result<(service::Model, operation::Model)> {
     let svc = service::ActiveModel {
         client_id: Set(order.client.id),
@@ -159,7 +161,7 @@ pub async fn place<C: ConnectionTrait>(
     .insert(tx)
     .await
     .map_err(db_err("storing the service"))?;
-    let op = insert_operation(tx, &svc, "create", Value::Null, now, rt_max_attempts()).await?;
+    let op = insert_operation(tx, &svc, "create", Value::Null, now, max_attempts).await?;
     Ok((svc, op))
 }
 
@@ -328,12 +330,14 @@ async fn route(store: &Store, plan: &plan::Model, now: DateTime<Utc>) -> Result<
         .ok_or_else(|| Error::Invalid(format!("plan {} has no handler", plan.name)))
 }
 
-/// Queues a lifecycle operation for a service after checking that it makes sense now.
+/// Queues a lifecycle operation for a service after checking that it makes sense now;
+/// it gets `max_attempts` tries (the configuration's `engine.max_attempts`).
 pub async fn request(
     rt: &Runtime,
     service_id: i64,
     kind: &str,
     params: Value,
+    max_attempts: i32,
 ) -> Result<operation::Model> {
     let store = &rt.store;
     let svc = get_service(store, service_id).await?;
@@ -407,7 +411,7 @@ pub async fn request(
         .begin()
         .await
         .map_err(db_err("queueing an operation"))?;
-    let op = insert_operation(&tx, &svc, kind, params, rt.clock.now(), rt_max_attempts()).await?;
+    let op = insert_operation(&tx, &svc, kind, params, rt.clock.now(), max_attempts).await?;
     tx.commit().await.map_err(db_err("queueing an operation"))?;
     Ok(op)
 }

@@ -2,8 +2,6 @@
 //! for the outbox. Only the insert lives here, so billing can queue work in its own
 //! transaction; what an operation means and how it runs is the engine's.
 
-use std::sync::atomic::{AtomicI32, Ordering};
-
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
@@ -70,20 +68,4 @@ pub async fn queue_emails<C: ConnectionTrait>(
             .map_err(db_err("queueing emails in the outbox"))?;
     }
     Ok(())
-}
-
-/// The attempts a new operation gets: the configuration's `engine.max_attempts`
-/// (`PROVISOR_MAX_ATTEMPTS`), set once at start by the application context. A process-wide
-/// value because operations are queued both by the engine and by billing's renewals,
-/// which have no context object to carry it.
-static MAX_ATTEMPTS: AtomicI32 = AtomicI32::new(DEFAULT_MAX_ATTEMPTS);
-
-/// Sets the attempts new operations get (values below 1 count as 1).
-pub fn set_max_attempts(n: i32) {
-    MAX_ATTEMPTS.store(n.max(1), Ordering::Relaxed);
-}
-
-/// The attempts a new operation gets (default 5; see [`set_max_attempts`]).
-pub fn max_attempts() -> i32 {
-    MAX_ATTEMPTS.load(Ordering::Relaxed)
 }

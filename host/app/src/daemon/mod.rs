@@ -22,7 +22,6 @@ use provisor_engine::handlers;
 use provisor_module_api::{Capability, ConnectionInfo};
 use provisor_runtime::registry::{watcher, LoadPolicy, Registry, ScanEvent};
 use provisor_runtime::{Call, CallContext, Runtime};
-use provisor_store::clock::Clock;
 use provisor_store::entities::handler;
 use provisor_store::error::{Error, Result};
 
@@ -150,10 +149,10 @@ async fn open_runtime(ctx: &Ctx) -> Result<Arc<Runtime>> {
         ctx.home.clone(),
         store.clone(),
         Arc::clone(&registry),
-        Clock::system(),
+        ctx.clock.clone(),
         provisor_runtime::Limits {
             record_stuck_calls: true,
-            ..ctx.limits.clone()
+            ..ctx.limits()
         },
     )?);
     registry.learn_proven().await?;

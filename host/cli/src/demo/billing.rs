@@ -161,7 +161,7 @@ pub(super) async fn runs(d: &Demo, cs_id: i64, again: i64, today: NaiveDate) -> 
 /// Step 12: the modules' daily run.
 pub(super) async fn daily(d: &Demo, today: NaiveDate) -> Result<()> {
     let rt = Arc::clone(&d.rt);
-    let runs = engine::daily::run(&rt, today, false).await?;
+    let runs = engine::daily::run(&rt, today, false, d.billing.max_attempts).await?;
     println!("\n-- 12. The modules' daily run for {today} (`provisor cron`): every handler's renewals, pools and lifetimes");
     for r in &runs {
         println!(

@@ -100,7 +100,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     // there for `provisor invoices list` and the rest.
     let kept = args
         .keep
-        .or_else(|| ctx.home_given.then(|| ctx.home.root().to_path_buf()));
+        .or_else(|| ctx.home_given().then(|| ctx.home.root().to_path_buf()));
     let (home, tmp) = demo_home(kept)?;
     home.ensure()?;
     println!("== Provisor demo in {}", home.root().display());

@@ -157,7 +157,7 @@ pub(super) async fn lifecycle(
         "\n-- 9. Suspend and unsuspend are operations; terminate does what each panel really does"
     );
     for kind in ["suspend", "unsuspend"] {
-        let op = engine::request(&rt, cs_id, kind, Value::Null).await?;
+        let op = engine::request(&rt, cs_id, kind, Value::Null, d.billing.max_attempts).await?;
         settle(worker, &store).await?;
         let svc = engine::get_service(&store, cs_id).await?;
         let remote = svc
@@ -175,7 +175,14 @@ pub(super) async fn lifecycle(
         );
     }
     let balance_before = isp_api.balance();
-    engine::request(&rt, lic_id, "terminate", Value::Null).await?;
+    engine::request(
+        &rt,
+        lic_id,
+        "terminate",
+        Value::Null,
+        d.billing.max_attempts,
+    )
+    .await?;
     settle(worker, &store).await?;
     let pooled = isp_api
         .licenses()

@@ -12,7 +12,6 @@ use crate::Ctx;
 use provisor_engine::handlers::{self, NewHandler};
 use provisor_runtime::registry::{LoadPolicy, Registry};
 use provisor_runtime::Runtime;
-use provisor_store::clock::Clock;
 use provisor_store::error::{Error, Result};
 use provisor_store::home::Home;
 use provisor_store::Store;
@@ -86,8 +85,8 @@ pub(super) async fn modules(ctx: &Ctx, home: Home, from: &Path, panels: Panels) 
         home.clone(),
         store.clone(),
         Arc::clone(&registry),
-        Clock::system(),
-        ctx.limits.clone(),
+        ctx.clock.clone(),
+        ctx.limits(),
     )?);
     println!(
         "\n-- 2. The five modules dropped into {} and loaded (each checked in a child process first)",

@@ -103,6 +103,30 @@ pub(crate) async fn is_license<C: ConnectionTrait>(db: &C, p: &plan::Model) -> R
     }))
 }
 
+/// [`is_license`] read once per module for as long as this lives: one renewal run, in
+/// which every term would otherwise read and parse its module's recorded manifests.
+#[derive(Default)]
+pub(crate) struct LicenseModules(std::sync::Mutex<std::collections::HashMap<String, bool>>);
+
+impl LicenseModules {
+    /// Whether `p`'s services renew as licenses (see [`is_license`]).
+    pub(crate) async fn check<C: ConnectionTrait>(&self, db: &C, p: &plan::Model) -> Result<bool> {
+        if let Some(&known) = self.known().get(&p.module) {
+            return Ok(known);
+        }
+        let license = is_license(db, p).await?;
+        self.known().insert(p.module.clone(), license);
+        Ok(license)
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, bool>> {
+        // A panic while the map was held leaves it whole (inserts only): keep using it.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 async fn terminate_pending<C: ConnectionTrait>(db: &C, service_id: i64) -> Result<bool> {
     Ok(operation::Entity::find()
         .filter(operation::Column::ServiceId.eq(service_id))
@@ -257,11 +281,12 @@ pub async fn daily(rt: &dyn Driver, date: NaiveDate, dry_run: bool) -> Result<Ve
         .await
         .map_err(db_err("reading billing terms"))?;
     let crash_after = test_crash_after();
+    let licenses = LicenseModules::default();
     for (n, c) in clients.into_iter().enumerate() {
         if crash_after == Some(n) {
             crash(n);
         }
-        events.extend(renew_client(rt, c, date, settings, dry_run).await?);
+        events.extend(renew_client(rt, c, date, settings, &licenses, dry_run).await?);
     }
     events.extend(overdue(rt, date, settings, dry_run).await?);
     Ok(events)

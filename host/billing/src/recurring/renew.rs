@@ -30,6 +30,7 @@ struct Renewing<'a> {
     date: NaiveDate,
     now: DateTime<Utc>,
     settings: &'a Settings,
+    licenses: &'a LicenseModules,
     dry_run: bool,
 }
 
@@ -49,6 +50,7 @@ pub(super) async fn renew_client(
     client_id: i64,
     date: NaiveDate,
     settings: &Settings,
+    licenses: &LicenseModules,
     dry_run: bool,
 ) -> Result<Vec<Event>> {
     let now = rt.clock().now();
@@ -92,6 +94,7 @@ pub(super) async fn renew_client(
         date,
         now,
         settings,
+        licenses,
         dry_run,
     };
     let mut due = Due::default();
@@ -138,7 +141,7 @@ impl Renewing<'_> {
         else {
             return Ok(false);
         };
-        let license = is_license(tx, &p).await?;
+        let license = self.licenses.check(tx, &p).await?;
         let step = if license { "license" } else { "renewal" };
         if let Some(why) = ended_because(tx, &svc).await? {
             let mut m: billing_term::ActiveModel = term.clone().into();

@@ -5,6 +5,7 @@
 
 use provisor_module_api::AdminAction;
 use provisor_runtime::{Call, Runtime};
+use provisor_store::entities::kinds::OperationKind;
 use provisor_store::entities::operation;
 use provisor_store::error::{Error, Result};
 use serde_json::{Map, Value};
@@ -60,5 +61,5 @@ pub async fn queue(
     let action = find(actions, service_id, name)?;
     check_confirmed(action, confirmed)?;
     params.insert("action".into(), Value::String(name.to_string()));
-    crate::request(rt, service_id, "action", Value::Object(params)).await
+    crate::request(rt, service_id, OperationKind::Action, Value::Object(params)).await
 }

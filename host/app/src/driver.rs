@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use provisor_billing::Settings;
 use provisor_runtime::{Call, Runtime};
 use provisor_store::clock::Clock;
+use provisor_store::entities::kinds::OperationKind;
 use provisor_store::error::Result;
 use provisor_store::Store;
 
@@ -45,7 +46,7 @@ impl provisor_billing::Driver for EngineDriver<'_> {
         provisor_engine::call_now(self.rt, service_id, Call::Usage, request).await
     }
 
-    async fn request(&self, service_id: i64, action: &str) -> Result<i64> {
+    async fn request(&self, service_id: i64, action: OperationKind) -> Result<i64> {
         provisor_engine::request(
             self.rt,
             service_id,

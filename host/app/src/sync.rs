@@ -2,7 +2,6 @@
 //! `list_accounts`, record remote accounts we do not know as services without
 //! provisioning them, and reconcile the states of those we do.
 
-use provisor_store::entities::status::ServiceStatus;
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -20,6 +19,7 @@ use provisor_engine::catalog;
 use provisor_engine::handlers;
 use provisor_runtime::{Call, CallContext, Runtime};
 use provisor_store::db_err;
+use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use provisor_store::entities::{client, plan, plan_handler, service};
 use provisor_store::error::{Error, Result};
 
@@ -336,7 +336,7 @@ async fn record(
     .await
     .map_err(db_err("storing an imported service"))?;
     if let (Some(next_due), Some(period)) = (next_due, placement.periods.get(&plan.id)) {
-        if matches!(svc.status.as_str(), "active" | "suspended") {
+        if matches!(svc.status, ServiceStatus::Active | ServiceStatus::Suspended) {
             provisor_billing::schedule::start_term(&tx, &svc, *period, next_due, now).await?;
             scheduled = true;
         }
@@ -360,7 +360,7 @@ pub async fn sync(rt: &Runtime, name: &str) -> Result<SyncReport> {
     };
     let services = service::Entity::find()
         .filter(service::Column::HandlerId.eq(h.id))
-        .filter(service::Column::Status.is_in(["active", "suspended"]))
+        .filter(service::Column::Status.is_in([ServiceStatus::Active, ServiceStatus::Suspended]))
         .all(store.db())
         .await
         .map_err(db_err("reading services"))?;
@@ -378,7 +378,7 @@ pub async fn sync(rt: &Runtime, name: &str) -> Result<SyncReport> {
                         .filter(provisor_store::entities::operation::Column::ServiceId.eq(s.id))
                         .filter(
                             provisor_store::entities::operation::Column::Status
-                                .is_in(["queued", "running", "manual"]),
+                                .is_in(OperationStatus::UNFINISHED),
                         )
                         .one(store.db())
                         .await
@@ -389,7 +389,7 @@ pub async fn sync(rt: &Runtime, name: &str) -> Result<SyncReport> {
                     service::Entity::update_many()
                         .col_expr(
                             service::Column::Status,
-                            sea_orm::sea_query::Expr::value(want.as_str()),
+                            sea_orm::sea_query::Expr::value(want),
                         )
                         .col_expr(
                             service::Column::UpdatedAt,

@@ -22,6 +22,8 @@ use super::money::{self, Currency};
 use super::prices::Period;
 use super::{currencies, ledger, taxes, Email};
 use crate::Settings;
+use provisor_store::entities::kinds::{EmailKind, InvoiceLineKind};
+use provisor_store::entities::status::InvoiceStatus;
 use provisor_store::entities::{client, invoice, invoice_line, outbox, payment};
 use provisor_store::error::{Error, Result};
 use provisor_store::lookup;
@@ -43,14 +45,10 @@ pub use view::{list, load_view, render, show};
 /// Days between issue and due date when an invoice made by hand names none.
 pub const DEFAULT_DUE_DAYS: u64 = 14;
 
-/// Every invoice status.
-pub const STATUSES: [&str; 5] = ["draft", "unpaid", "paid", "cancelled", "refunded"];
-
 /// One line to put on a new invoice.
 #[derive(Debug, Clone)]
 pub(crate) struct NewLine {
-    /// service, deposit or manual.
-    pub kind: &'static str,
+    pub kind: InvoiceLineKind,
     pub description: String,
     pub quantity: Decimal,
     pub unit_price: Decimal,
@@ -76,7 +74,7 @@ pub struct Applied {
 #[derive(Debug, Clone, Serialize)]
 pub struct LineView {
     pub position: i32,
-    pub kind: String,
+    pub kind: InvoiceLineKind,
     pub description: String,
     pub quantity: String,
     pub unit_price: String,
@@ -107,7 +105,7 @@ pub struct PaymentView {
 pub struct InvoiceView {
     pub id: i64,
     pub number: Option<String>,
-    pub status: String,
+    pub status: InvoiceStatus,
     pub client_id: i64,
     pub client_name: String,
     pub client_email: String,
@@ -137,7 +135,7 @@ pub struct InvoiceView {
 pub struct InvoiceSummary {
     pub id: i64,
     pub number: Option<String>,
-    pub status: String,
+    pub status: InvoiceStatus,
     pub client_id: i64,
     pub currency: String,
     pub total: String,
@@ -205,7 +203,7 @@ pub(crate) async fn insert_draft<C: ConnectionTrait>(
         number: Set(None),
         number_year: Set(None),
         number_seq: Set(None),
-        status: Set("draft".into()),
+        status: Set(InvoiceStatus::Draft),
         currency: Set(cur.code.clone()),
         subtotal: Set(cur.text(t.subtotal)),
         tax_total: Set(cur.text(t.tax)),
@@ -228,7 +226,7 @@ pub(crate) async fn insert_draft<C: ConnectionTrait>(
         .map(|(i, (l, a))| invoice_line::ActiveModel {
             invoice_id: Set(inv.id),
             position: Set(i as i32 + 1),
-            kind: Set(l.kind.to_string()),
+            kind: Set(l.kind),
             description: Set(l.description),
             quantity: Set(l.quantity.normalize().to_string()),
             unit_price: Set(cur.text(l.unit_price)),

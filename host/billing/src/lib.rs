@@ -33,6 +33,7 @@ use sea_orm::{
     Statement, TransactionOptions, TransactionTrait,
 };
 
+use provisor_store::entities::kinds::{EmailKind, OperationKind};
 use provisor_store::entities::outbox;
 use provisor_store::error::Result;
 use provisor_store::{db_err, Store};
@@ -61,12 +62,8 @@ pub trait Driver: Send + Sync {
     ) -> Result<provisor_module_api::UsageReport>;
     /// Queues `action` (`suspend`, `terminate`) on a service under the engine's checks;
     /// the queued operation's id. `Error::Invalid` when the action cannot be queued now.
-    async fn request(&self, service_id: i64, action: &str) -> Result<i64>;
+    async fn request(&self, service_id: i64, action: OperationKind) -> Result<i64>;
 }
-
-/// The status a `create` operation waits in until its order's invoice is paid.
-/// Workers claim only `queued` operations, so a held create never runs early.
-pub const AWAITING_PAYMENT: &str = "awaiting_payment";
 
 /// This process's write turn (SQLite) held for the life of a billing transaction.
 pub(crate) type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
@@ -123,7 +120,7 @@ pub fn day_of(now: DateTime<Utc>) -> NaiveDate {
 
 /// One email for the outbox, in the engine's row shape.
 pub(crate) struct Email {
-    pub kind: &'static str,
+    pub kind: EmailKind,
     pub recipient: String,
     pub subject: String,
     pub body: String,
@@ -139,7 +136,7 @@ pub(crate) async fn queue_email<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let row = outbox::ActiveModel {
-        kind: Set(email.kind.to_string()),
+        kind: Set(email.kind),
         recipient: Set(email.recipient),
         subject: Set(email.subject),
         body: Set(email.body),

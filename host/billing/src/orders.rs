@@ -17,8 +17,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use super::invoices::{self, NewLine};
 use super::money::{self, Currency};
 use super::prices::{self, Period};
-use super::{currencies, taxes, AWAITING_PAYMENT};
+use super::{currencies, taxes};
 use crate::Settings;
+use provisor_store::entities::kinds::{InvoiceLineKind, OperationKind};
+use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use provisor_store::entities::{client, operation, plan, plan_deposit, plan_price, service};
 use provisor_store::error::{Error, Result};
 use provisor_store::{db_err, Store};
@@ -146,7 +148,10 @@ pub async fn hold_and_invoice<C: ConnectionTrait>(
 ) -> Result<i64> {
     super::lock_client(db, client.id).await?;
     operation::Entity::update_many()
-        .col_expr(operation::Column::Status, Expr::value(AWAITING_PAYMENT))
+        .col_expr(
+            operation::Column::Status,
+            Expr::value(OperationStatus::AwaitingPayment),
+        )
         .filter(operation::Column::Id.eq(create.id))
         .exec(db)
         .await
@@ -155,7 +160,7 @@ pub async fn hold_and_invoice<C: ConnectionTrait>(
     if let Some((period, price)) = quote.price {
         let end = period.last_day(today);
         lines.push(NewLine {
-            kind: "service",
+            kind: InvoiceLineKind::Service,
             description: format!(
                 "{}, {} {today} to {end} (service #{})",
                 quote.plan_name,
@@ -172,7 +177,7 @@ pub async fn hold_and_invoice<C: ConnectionTrait>(
     if let Some(deposit) = quote.deposit {
         // Not taxed: it becomes credit, and tax is charged on the invoices it pays.
         lines.push(NewLine {
-            kind: "deposit",
+            kind: InvoiceLineKind::Deposit,
             description: format!(
                 "Deposit for {} (becomes credit when paid; service #{})",
                 quote.plan_name, svc.id
@@ -215,8 +220,8 @@ pub(crate) async fn release<C: ConnectionTrait>(
 ) -> Result<Option<i64>> {
     let held = operation::Entity::find()
         .filter(operation::Column::ServiceId.eq(service_id))
-        .filter(operation::Column::Kind.eq("create"))
-        .filter(operation::Column::Status.eq(AWAITING_PAYMENT))
+        .filter(operation::Column::Kind.eq(OperationKind::Create))
+        .filter(operation::Column::Status.eq(OperationStatus::AwaitingPayment))
         .one(db)
         .await
         .map_err(db_err("reading the held create"))?;
@@ -224,11 +229,14 @@ pub(crate) async fn release<C: ConnectionTrait>(
         return Ok(None);
     };
     operation::Entity::update_many()
-        .col_expr(operation::Column::Status, Expr::value("queued"))
+        .col_expr(
+            operation::Column::Status,
+            Expr::value(OperationStatus::Queued),
+        )
         .col_expr(operation::Column::NextRunAt, Expr::value(now))
         .col_expr(operation::Column::UpdatedAt, Expr::value(now))
         .filter(operation::Column::Id.eq(op.id))
-        .filter(operation::Column::Status.eq(AWAITING_PAYMENT))
+        .filter(operation::Column::Status.eq(OperationStatus::AwaitingPayment))
         .exec(db)
         .await
         .map_err(db_err("queueing the paid create"))?;
@@ -243,7 +251,10 @@ pub(crate) async fn drop_order<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let r = operation::Entity::update_many()
-        .col_expr(operation::Column::Status, Expr::value("cancelled"))
+        .col_expr(
+            operation::Column::Status,
+            Expr::value(OperationStatus::Cancelled),
+        )
         .col_expr(operation::Column::FinishedAt, Expr::value(now))
         .col_expr(operation::Column::UpdatedAt, Expr::value(now))
         .col_expr(
@@ -251,17 +262,20 @@ pub(crate) async fn drop_order<C: ConnectionTrait>(
             Expr::value("the order's invoice was cancelled"),
         )
         .filter(operation::Column::ServiceId.eq(service_id))
-        .filter(operation::Column::Kind.eq("create"))
-        .filter(operation::Column::Status.eq(AWAITING_PAYMENT))
+        .filter(operation::Column::Kind.eq(OperationKind::Create))
+        .filter(operation::Column::Status.eq(OperationStatus::AwaitingPayment))
         .exec(db)
         .await
         .map_err(db_err("cancelling the held create"))?;
     if r.rows_affected > 0 {
         service::Entity::update_many()
-            .col_expr(service::Column::Status, Expr::value("terminated"))
+            .col_expr(
+                service::Column::Status,
+                Expr::value(ServiceStatus::Terminated),
+            )
             .col_expr(service::Column::UpdatedAt, Expr::value(now))
             .filter(service::Column::Id.eq(service_id))
-            .filter(service::Column::Status.eq("pending"))
+            .filter(service::Column::Status.eq(ServiceStatus::Pending))
             .exec(db)
             .await
             .map_err(db_err("terminating the unpaid service"))?;

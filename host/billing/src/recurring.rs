@@ -39,6 +39,8 @@ use super::{currencies, taxes};
 use crate::event::Event;
 use crate::{Driver, Settings};
 use provisor_store::db_err;
+use provisor_store::entities::kinds::{InvoiceLineKind, OperationKind};
+use provisor_store::entities::status::{InvoiceStatus, OperationStatus, ServiceStatus};
 use provisor_store::entities::{
     billing_action, billing_term, client, invoice, invoice_line, operation, payment, plan, renewal,
     service,
@@ -130,8 +132,8 @@ impl LicenseModules {
 async fn terminate_pending<C: ConnectionTrait>(db: &C, service_id: i64) -> Result<bool> {
     Ok(operation::Entity::find()
         .filter(operation::Column::ServiceId.eq(service_id))
-        .filter(operation::Column::Kind.eq("terminate"))
-        .filter(operation::Column::Status.is_in(["queued", "running", "manual"]))
+        .filter(operation::Column::Kind.eq(OperationKind::Terminate))
+        .filter(operation::Column::Status.is_in(OperationStatus::UNFINISHED))
         .one(db)
         .await
         .map_err(db_err("reading operations"))?
@@ -141,7 +143,7 @@ async fn terminate_pending<C: ConnectionTrait>(db: &C, service_id: i64) -> Resul
 /// Why a service's billing has ended, if it has: it (or the service it is attached
 /// to) is terminated or has a terminate pending.
 async fn ended_because<C: ConnectionTrait>(db: &C, svc: &service::Model) -> Result<Option<String>> {
-    if svc.status == "terminated" {
+    if svc.status == ServiceStatus::Terminated {
         return Ok(Some(format!("service #{} is terminated", svc.id)));
     }
     if terminate_pending(db, svc.id).await? {
@@ -159,7 +161,9 @@ async fn ended_because<C: ConnectionTrait>(db: &C, svc: &service::Model) -> Resu
                     svc.id
                 )))
             }
-            Some(p) if p.status == "terminated" || terminate_pending(db, p.id).await? => {
+            Some(p)
+                if p.status == ServiceStatus::Terminated || terminate_pending(db, p.id).await? =>
+            {
                 return Ok(Some(format!(
                     "service #{} is attached to service #{parent}, which is terminated",
                     svc.id
@@ -210,12 +214,12 @@ async fn action_of<C: ConnectionTrait>(
     db: &C,
     invoice_id: i64,
     service_id: i64,
-    action: &str,
+    action: OperationKind,
 ) -> Result<Option<billing_action::Model>> {
     billing_action::Entity::find()
         .filter(billing_action::Column::InvoiceId.eq(invoice_id))
         .filter(billing_action::Column::ServiceId.eq(service_id))
-        .filter(billing_action::Column::Action.eq(action))
+        .filter(billing_action::Column::Action.eq(action.as_str()))
         .one(db)
         .await
         .map_err(db_err("reading billing actions"))
@@ -225,7 +229,7 @@ async fn record_action<C: ConnectionTrait>(
     db: &C,
     invoice_id: i64,
     service_id: i64,
-    action: &str,
+    action: OperationKind,
     operation_id: Option<i64>,
     day: NaiveDate,
     now: DateTime<Utc>,
@@ -315,7 +319,7 @@ async fn overdue(
     let now = rt.clock().now();
     let grace_end = date - chrono::Days::new(settings.grace_days as u64);
     let rows = invoice::Entity::find()
-        .filter(invoice::Column::Status.eq("unpaid"))
+        .filter(invoice::Column::Status.eq(InvoiceStatus::Unpaid))
         .filter(invoice::Column::DueDate.lt(grace_end))
         .order_by_asc(invoice::Column::Id)
         .all(db)
@@ -337,16 +341,19 @@ async fn overdue(
             .map_err(db_err("reading renewals"))?;
         let number = inv.number.clone().unwrap_or_else(|| inv.id.to_string());
         let action = if late > settings.terminate_days as i64 {
-            "terminate"
+            OperationKind::Terminate
         } else {
-            "suspend"
+            OperationKind::Suspend
         };
         for sid in services {
             if action_of(db, inv.id, sid, action).await?.is_some() {
                 continue;
             }
             // Paid meanwhile for this service, or already handled by a terminate.
-            if action_of(db, inv.id, sid, "terminate").await?.is_some() {
+            if action_of(db, inv.id, sid, OperationKind::Terminate)
+                .await?
+                .is_some()
+            {
                 continue;
             }
             let svc = provisor_store::lookup::get_service(rt.store(), sid).await?;
@@ -359,10 +366,10 @@ async fn overdue(
                 ..Default::default()
             };
             let already = match action {
-                "suspend" => svc.status == "suspended",
-                _ => svc.status == "terminated" || terminate_pending(db, sid).await?,
+                OperationKind::Suspend => svc.status == ServiceStatus::Suspended,
+                _ => svc.status == ServiceStatus::Terminated || terminate_pending(db, sid).await?,
             };
-            if svc.status == "terminated" && action == "suspend" {
+            if svc.status == ServiceStatus::Terminated && action == OperationKind::Suspend {
                 continue;
             }
             let what = format!("invoice {number} is {late} day(s) past its due date {due}");

@@ -22,6 +22,8 @@ use super::invoices::{self, Applied, InvoiceView, REFUND, REFUND_CREDIT};
 use super::money::{self, Currency};
 use super::{currencies, ledger, Email};
 use crate::Settings;
+use provisor_store::entities::kinds::EmailKind;
+use provisor_store::entities::status::InvoiceStatus;
 use provisor_store::entities::{invoice, invoice_line, payment};
 use provisor_store::error::{Error, Result};
 use provisor_store::{db_err, Store};
@@ -151,32 +153,31 @@ async fn services_of<C: sea_orm::ConnectionTrait>(
 /// The refusal for an invoice that cannot be refunded, or `None` when it can.
 fn refusal(inv: &invoice::Model, m: &Money, to: Destination, client_id: i64) -> Option<String> {
     let number = invoices::name_of(inv);
-    match inv.status.as_str() {
-        "draft" => Some(format!(
+    match inv.status {
+        InvoiceStatus::Draft => Some(format!(
             "invoice {number} is a draft: nothing was paid on it, so there is nothing to refund"
         )),
-        "cancelled" => Some(format!(
+        InvoiceStatus::Cancelled => Some(format!(
             "invoice {number} is cancelled: what was paid on it went to the client's credit when it was cancelled (see `provisor clients ledger {client_id}`); take credit back with `provisor clients credit {client_id} --amount -X --reason R`"
         )),
-        "refunded" => Some(format!(
+        InvoiceStatus::Refunded => Some(format!(
             "invoice {number} is already refunded in full: nothing is left to refund"
         )),
-        "paid" | "unpaid" if m.refundable <= Decimal::ZERO => Some(format!(
+        InvoiceStatus::Paid | InvoiceStatus::Unpaid if m.refundable <= Decimal::ZERO => {
+            Some(format!(
             "invoice {number} is {} with nothing paid on it: there is nothing to refund{}",
             inv.status,
-            if inv.status == "unpaid" {
+            if inv.status == InvoiceStatus::Unpaid {
                 format!("; to drop it, cancel it with `provisor invoices cancel {number}`")
             } else {
                 String::new()
             }
-        )),
-        "unpaid" if to == Destination::Credit => Some(format!(
+        ))
+        }
+        InvoiceStatus::Unpaid if to == Destination::Credit => Some(format!(
             "invoice {number} is unpaid: credit goes straight to the client's unpaid invoices, so a refund to credit would pay it again; refund to the original payment (--to original), or cancel the invoice with `provisor invoices cancel {number}` (what was paid on it returns to credit)"
         )),
-        "paid" | "unpaid" => None,
-        other => Some(format!(
-            "invoice {number} is {other}: only a paid invoice, or an unpaid one with something paid on it, can be refunded"
-        )),
+        InvoiceStatus::Paid | InvoiceStatus::Unpaid => None,
     }
 }
 
@@ -329,8 +330,8 @@ pub async fn refund(
     let mut row: invoice::ActiveModel = inv.clone().into();
     row.amount_paid = Set(cur.text(left));
     row.updated_at = Set(now);
-    if inv.status == "paid" && left.is_zero() {
-        row.status = Set("refunded".into());
+    if inv.status == InvoiceStatus::Paid && left.is_zero() {
+        row.status = Set(InvoiceStatus::Refunded);
     }
     let inv = row
         .update(&tx)
@@ -452,9 +453,9 @@ fn refunded_note(
             cur.format(money::from_db(b, "balance")?)
         ));
     }
-    note.push_str(&match inv.status.as_str() {
-        "refunded" => "; the invoice is refunded in full".to_string(),
-        "unpaid" => format!(
+    note.push_str(&match inv.status {
+        InvoiceStatus::Refunded => "; the invoice is refunded in full".to_string(),
+        InvoiceStatus::Unpaid => format!(
             "; the invoice is unpaid, {} is due",
             cur.format(money::from_db(&view.amount_due, "due")?)
         ),
@@ -487,7 +488,7 @@ async fn queue_refund_email<C: sea_orm::ConnectionTrait>(
     super::queue_email(
         db,
         Email {
-            kind: "invoice_refunded",
+            kind: EmailKind::InvoiceRefunded,
             recipient: c.email.clone(),
             subject: format!("Invoice {number}: {} refunded", cur.format(value)),
             body: format!(

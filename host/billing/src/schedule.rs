@@ -19,13 +19,14 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::prices::{self, Period};
+use provisor_store::entities::status::ServiceStatus;
 use provisor_store::entities::{billing_term, client, handler, plan, service};
 use provisor_store::error::{Error, Result};
 use provisor_store::lookup;
 use provisor_store::{db_err, Store};
 
 /// Statuses of a service that lives on the panel and should be billed.
-const LIVE: [&str; 2] = ["active", "suspended"];
+const LIVE: [ServiceStatus; 2] = [ServiceStatus::Active, ServiceStatus::Suspended];
 
 /// The period a plan's services are billed in: licenses monthly; otherwise the
 /// plan's shortest priced period (monthly first). `None` when the plan has no price.
@@ -115,7 +116,7 @@ pub async fn schedule(
     now: DateTime<Utc>,
 ) -> Result<Scheduled> {
     let svc = provisor_store::lookup::get_service(store, service_id).await?;
-    if !LIVE.contains(&svc.status.as_str()) {
+    if !LIVE.contains(&svc.status) {
         return Err(Error::Invalid(format!(
             "service #{service_id} is {}; only an active or suspended service is billed",
             svc.status

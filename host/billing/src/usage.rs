@@ -38,6 +38,8 @@ use super::prices::Period;
 use super::{currencies, taxes};
 use crate::event::Event;
 use crate::Driver;
+use provisor_store::entities::kinds::InvoiceLineKind;
+use provisor_store::entities::status::ServiceStatus;
 use provisor_store::entities::{
     billable_item, client, credit_entry, invoice, plan, service, usage_charge, usage_invoice,
     usage_item, usage_plan, usage_price, usage_record,
@@ -273,7 +275,7 @@ async fn billed_services<C: ConnectionTrait>(
     let start = Utc.from_utc_datetime(&ps.and_hms_opt(0, 0, 0).expect("midnight"));
     let mut find = service::Entity::find()
         .filter(service::Column::PlanId.is_in(ids))
-        .filter(service::Column::Status.is_not_in(["pending", "failed"]));
+        .filter(service::Column::Status.is_not_in([ServiceStatus::Pending, ServiceStatus::Failed]));
     if let Some(end) = made_before {
         find = find.filter(service::Column::CreatedAt.lt(end));
     }
@@ -284,7 +286,7 @@ async fn billed_services<C: ConnectionTrait>(
         .map_err(db_err("reading services"))?;
     Ok(rows
         .into_iter()
-        .filter(|s| s.status != "terminated" || s.updated_at >= start)
+        .filter(|s| s.status != ServiceStatus::Terminated || s.updated_at >= start)
         .collect())
 }
 

@@ -18,6 +18,7 @@ use provisor_runtime::registry::{LoadPolicy, Registry};
 use provisor_runtime::{Limits, Runtime};
 use provisor_store::clock::Clock;
 use provisor_store::entities::service;
+use provisor_store::entities::status::ServiceStatus;
 use provisor_store::error::{Error, Result};
 use provisor_store::home::Home;
 use provisor_store::{db_err, Store};
@@ -111,7 +112,7 @@ pub async fn ops_on(
         )));
     }
     let active = service::Entity::find()
-        .filter(service::Column::Status.eq("active"))
+        .filter(service::Column::Status.eq(ServiceStatus::Active))
         .count(store.db())
         .await
         .map_err(db_err("counting active services"))? as usize;

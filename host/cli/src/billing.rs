@@ -297,7 +297,7 @@ fn summary_rows(rows: &[invoices::InvoiceSummary]) -> Vec<Vec<String>> {
             vec![
                 i.id.to_string(),
                 i.number.clone().unwrap_or_else(|| "-".into()),
-                i.status.clone(),
+                i.status.to_string(),
                 i.client_id.to_string(),
                 format!("{} {}", i.total, i.currency),
                 i.amount_due.clone(),

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::{output, Ctx, JsonFlag};
-use provisor_engine::{catalog, tasks};
+use provisor_engine::{catalog, views};
 use provisor_store::error::Result;
 
 #[derive(Debug, Subcommand)]
@@ -26,13 +26,11 @@ pub(crate) async fn run(ctx: &Ctx, cmd: DepartmentsCmd) -> Result<()> {
             println!("department {} added", d.name);
         }
         DepartmentsCmd::List(flag) => {
-            let mut rows = Vec::new();
-            for d in catalog::departments(&store).await? {
-                let open = tasks::list(&store, Some(&d.name), false).await?.len();
-                rows.push(
-                    serde_json::json!({"name": d.name, "email": d.email, "open_tasks": open}),
-                );
-            }
+            let rows: Vec<serde_json::Value> = views::departments(&store)
+                .await?
+                .into_iter()
+                .map(|d| serde_json::json!({"name": d.name, "email": d.email, "open_tasks": d.open_tasks}))
+                .collect();
             if flag.json {
                 output::json(&rows);
             } else {

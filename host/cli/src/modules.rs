@@ -77,7 +77,7 @@ async fn list(ctx: &Ctx, flag: JsonFlag) -> Result<()> {
             name: m.name,
             version: m.version,
             api_version: m.api_version,
-            status: m.status,
+            status: m.status.to_string(),
             reason: m.reason,
             sha256: m.sha256,
             updated_at: m.updated_at.to_rfc3339(),

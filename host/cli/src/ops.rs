@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::{output, Ctx, JsonFlag};
 use provisor_engine::{self as engine, tasks};
 use provisor_store::db_err;
+use provisor_store::entities::status::OperationStatus;
 use provisor_store::entities::{operation, outbox};
 use provisor_store::error::Result;
 
@@ -149,10 +150,10 @@ async fn list(
                     vec![
                         o.id.to_string(),
                         o.service_id.to_string(),
-                        o.kind.clone(),
+                        o.kind.to_string(),
                         o.status.to_string(),
                         format!("{}/{}", o.attempts, o.max_attempts),
-                        if o.status == "queued" {
+                        if o.status == OperationStatus::Queued {
                             o.next_run_at.format("%Y-%m-%d %H:%M:%S").to_string()
                         } else {
                             "-".into()
@@ -238,7 +239,7 @@ pub(crate) async fn outbox_list(ctx: &Ctx, json: bool) -> Result<()> {
                 .map(|m| {
                     vec![
                         m.id.to_string(),
-                        m.kind.clone(),
+                        m.kind.to_string(),
                         m.recipient.clone(),
                         m.subject.clone(),
                         m.sent_at

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::args::parse_day;
 use super::{output, Ctx};
 use provisor_billing::invoices;
+use provisor_store::entities::status::InvoiceStatus;
 use provisor_store::error::{Error, Result};
 
 /// `services order`, billing-aware: a priced plan's order prints its invoice and says
@@ -59,7 +60,7 @@ pub(crate) async fn order(
             "service #{} ordered (handler {}); create operation #{} queued",
             ordered.service_id, ordered.handler, ordered.operation_id
         ),
-        Some(inv) if inv.status == "paid" => println!(
+        Some(inv) if inv.status == InvoiceStatus::Paid => println!(
             "service #{} ordered (handler {}); invoice {} ({} {}) paid from credit; create operation #{} queued",
             ordered.service_id,
             ordered.handler,

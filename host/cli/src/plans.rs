@@ -144,10 +144,7 @@ async fn base(ctx: &Ctx, cmd: BasePlansCmd) -> Result<()> {
 
 async fn list(ctx: &Ctx, flag: JsonFlag) -> Result<()> {
     let store = ctx.store().await?;
-    let mut views = Vec::new();
-    for p in catalog::plans(&store).await? {
-        views.push(catalog::view_plan(&store, &p).await?);
-    }
+    let views = provisor_engine::views::plans(&store).await?;
     if flag.json {
         output::json(&views);
     } else {

@@ -10,6 +10,7 @@ use super::tasks::task_json;
 use super::{output, Ctx, JsonFlag};
 use provisor_engine::{self as engine, actions, catalog, sso, views};
 use provisor_runtime::Call;
+use provisor_store::entities::kinds::OperationKind;
 use provisor_store::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
@@ -145,16 +146,21 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
             list(ctx, filter, page, json.json).await
         }
         ServicesCmd::Show { id, json } => show(ctx, id, json.json).await,
-        ServicesCmd::Suspend { id } => queue_op(ctx, id, "suspend", Value::Null).await,
-        ServicesCmd::Unsuspend { id } => queue_op(ctx, id, "unsuspend", Value::Null).await,
-        ServicesCmd::Terminate { id } => queue_op(ctx, id, "terminate", Value::Null).await,
-        ServicesCmd::Renew { id } => queue_op(ctx, id, "renew", Value::Null).await,
+        ServicesCmd::Suspend { id } => queue_op(ctx, id, OperationKind::Suspend, Value::Null).await,
+        ServicesCmd::Unsuspend { id } => {
+            queue_op(ctx, id, OperationKind::Unsuspend, Value::Null).await
+        }
+        ServicesCmd::Terminate { id } => {
+            queue_op(ctx, id, OperationKind::Terminate, Value::Null).await
+        }
+        ServicesCmd::Renew { id } => queue_op(ctx, id, OperationKind::Renew, Value::Null).await,
         ServicesCmd::Actions { id, json } => list_actions(ctx, id, json.json).await,
         ServicesCmd::Action { id, name, set, yes } => action(ctx, id, name, set, yes).await,
         ServicesCmd::ChangePlan { id, plan } => {
             let store = ctx.store().await?;
             let p = catalog::get_plan(&store, &plan).await?;
-            queue_op(ctx, id, "change_plan", serde_json::json!({"plan_id": p.id})).await
+            let params = serde_json::json!({"plan_id": p.id});
+            queue_op(ctx, id, OperationKind::ChangePlan, params).await
         }
         ServicesCmd::Sso { id, admin } => {
             let rt = ctx.runtime().await?;
@@ -246,7 +252,7 @@ async fn show(ctx: &Ctx, id: i64, json: bool) -> Result<()> {
     }
     // A closed task's reason is history (`tasks show` has it).
     for t in &tasks_of {
-        let reason = if matches!(t.status.as_str(), "open" | "taken") {
+        let reason = if t.status.is_unfinished() {
             format!(" — {}", t.reason)
         } else {
             String::new()
@@ -359,7 +365,7 @@ async fn client_area(ctx: &Ctx, id: i64, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn queue_op(ctx: &Ctx, id: i64, kind: &str, params: Value) -> Result<()> {
+async fn queue_op(ctx: &Ctx, id: i64, kind: OperationKind, params: Value) -> Result<()> {
     let rt = ctx.runtime_without_modules().await?;
     let op = engine::request(&rt, id, kind, params, ctx.config.engine.max_attempts).await?;
     println!("{kind} of service #{id} queued as operation #{}", op.id);

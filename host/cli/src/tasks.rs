@@ -126,7 +126,7 @@ async fn list(
                         t.id.to_string(),
                         t.department.clone(),
                         t.service_id.to_string(),
-                        t.status.clone(),
+                        t.status.to_string(),
                         output::opt(&t.taken_by),
                         t.reason.clone(),
                     ]
@@ -190,7 +190,7 @@ async fn show(ctx: &Ctx, id: i64, json: JsonFlag) -> Result<()> {
         if let Some(values) = &t.values {
             println!("values:  {}", output::cell(values));
         }
-        if matches!(t.status.as_str(), "open" | "taken") {
+        if t.status.is_unfinished() {
             println!(
                 "complete it with `provisor tasks complete {} --set NAME=VALUE`, or send it back with `provisor tasks retry {}`",
                 t.id, t.id

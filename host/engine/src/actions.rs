@@ -5,6 +5,7 @@
 
 use provisor_module_api::AdminAction;
 use provisor_runtime::{Call, Runtime};
+use provisor_store::entities::kinds::OperationKind;
 use provisor_store::entities::operation;
 use provisor_store::error::{Error, Result};
 use serde_json::{Map, Value};
@@ -65,7 +66,7 @@ pub async fn queue(
     crate::request(
         rt,
         service_id,
-        "action",
+        OperationKind::Action,
         Value::Object(params),
         max_attempts,
     )

@@ -427,7 +427,12 @@ pub async fn view_plan(store: &Store, p: &plan::Model) -> Result<PlanView> {
         .into_iter()
         .map(|h| h.name)
         .collect();
-    Ok(PlanView {
+    Ok(plan_view(p, handlers))
+}
+
+/// The view of `p`, whose handlers are called `handlers` (in order of preference).
+pub(crate) fn plan_view(p: &plan::Model, handlers: Vec<String>) -> PlanView {
+    PlanView {
         id: p.id,
         name: p.name.clone(),
         module: p.module.clone(),
@@ -437,7 +442,7 @@ pub async fn view_plan(store: &Store, p: &plan::Model) -> Result<PlanView> {
         settings: serde_json::from_str(&p.settings).unwrap_or(Value::Null),
         options: serde_json::from_str(&p.options).unwrap_or(Value::Null),
         is_addon: p.is_addon,
-    })
+    }
 }
 
 /// Refuses an order that leaves out a configurable option the plan cannot do without:

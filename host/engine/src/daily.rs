@@ -17,11 +17,16 @@ use serde_json::{Map, Value};
 
 use provisor_runtime::{Call, CallContext, Runtime};
 use provisor_store::db_err;
+use provisor_store::entities::status::ServiceStatus;
 use provisor_store::entities::{handler, service};
 use provisor_store::error::{Error, Result};
 
 /// Service states the daily run shows a module: provisioned and not yet gone.
-const LIVE: [&str; 3] = ["active", "suspended", "manual"];
+const LIVE: [ServiceStatus; 3] = [
+    ServiceStatus::Active,
+    ServiceStatus::Suspended,
+    ServiceStatus::Manual,
+];
 
 /// What the daily run did for one handler.
 #[derive(Debug, Clone, Serialize)]
@@ -164,7 +169,11 @@ async fn apply(
         merge_attributes(rt, svc, action.attributes).await?;
     }
     if let Some(kind) = action.request {
-        match super::request(rt, id, &kind, Value::Null, max_attempts).await {
+        let queued = match super::requested_kind(&kind) {
+            Ok(kind) => super::request(rt, id, kind, Value::Null, max_attempts).await,
+            Err(e) => Err(e),
+        };
+        match queued {
             Ok(op) => out.queued_operation = Some(op.id),
             Err(Error::Invalid(why)) => out.note = Some(why),
             Err(e) => return Err(e),

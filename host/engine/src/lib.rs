@@ -31,6 +31,8 @@ use serde_json::{Map, Value};
 
 pub use config::EngineConfig;
 use provisor_runtime::Runtime;
+use provisor_store::entities::kinds::OperationKind;
+use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use provisor_store::entities::{client, handler, operation, plan, service};
 use provisor_store::error::{Error, Result};
 pub use provisor_store::lookup::{get_operation, get_service};
@@ -101,7 +103,10 @@ pub async fn check_order(
     match (addon_of, plan.is_addon) {
         (Some(parent_id), true) => {
             let parent = get_service(store, parent_id).await?;
-            if matches!(parent.status.as_str(), "terminated" | "failed") {
+            if matches!(
+                parent.status,
+                ServiceStatus::Terminated | ServiceStatus::Failed
+            ) {
                 return Err(Error::Invalid(format!(
                     "service #{parent_id} is {}; an addon needs a live parent service",
                     parent.status
@@ -150,7 +155,7 @@ pub async fn place<C: ConnectionTrait>(
         plan_id: Set(order.plan.id),
         handler_id: Set(order.handler.id),
         parent_id: Set(order.addon_of),
-        status: Set(provisor_store::entities::status::ServiceStatus::Pending),
+        status: Set(ServiceStatus::Pending),
         remote_id: Set(None),
         attributes: Set("{}".to_string()),
         options: Set(Value::Object(order.options.clone()).to_string()),
@@ -161,7 +166,15 @@ pub async fn place<C: ConnectionTrait>(
     .insert(tx)
     .await
     .map_err(db_err("storing the service"))?;
-    let op = insert_operation(tx, &svc, "create", Value::Null, now, max_attempts).await?;
+    let op = insert_operation(
+        tx,
+        &svc,
+        OperationKind::Create,
+        Value::Null,
+        now,
+        max_attempts,
+    )
+    .await?;
     Ok((svc, op))
 }
 
@@ -183,7 +196,7 @@ pub(crate) async fn manifest_of(
 async fn refuse_unsupported(
     rt: &Runtime,
     svc: &service::Model,
-    kind: &str,
+    kind: OperationKind,
     cap: provisor_module_api::Capability,
 ) -> Result<()> {
     let h = handler::Entity::find_by_id(svc.handler_id)
@@ -307,7 +320,10 @@ async fn route(store: &Store, plan: &plan::Model, now: DateTime<Utc>) -> Result<
     for (i, h) in enabled.into_iter().enumerate() {
         let busy = operation::Entity::find()
             .filter(operation::Column::HandlerId.eq(h.id))
-            .filter(operation::Column::Status.is_in(["queued", "running"]))
+            .filter(
+                operation::Column::Status
+                    .is_in([OperationStatus::Queued, OperationStatus::Running]),
+            )
             .count(store.db())
             .await
             .map_err(db_err("counting a handler's operations"))?;
@@ -316,7 +332,9 @@ async fn route(store: &Store, plan: &plan::Model, now: DateTime<Utc>) -> Result<
             .filter(operation::Column::HandlerId.eq(h.id))
             .filter(operation::Column::LastError.is_not_null())
             .filter(operation::Column::UpdatedAt.gt(recent))
-            .filter(operation::Column::Status.is_in(["queued", "manual"]))
+            .filter(
+                operation::Column::Status.is_in([OperationStatus::Queued, OperationStatus::Manual]),
+            )
             .count(store.db())
             .await
             .map_err(db_err("reading a handler's recent errors"))?;
@@ -330,40 +348,48 @@ async fn route(store: &Store, plan: &plan::Model, now: DateTime<Utc>) -> Result<
         .ok_or_else(|| Error::Invalid(format!("plan {} has no handler", plan.name)))
 }
 
+/// The kind of operation called `word`, for text from outside (a module's daily
+/// request): refused, as [`request`] refuses a create, when there is none.
+pub fn requested_kind(word: &str) -> Result<OperationKind> {
+    OperationKind::parse(word)
+        .ok_or_else(|| Error::Invalid(format!("{word} is not an operation you can request")))
+}
+
 /// Queues a lifecycle operation for a service after checking that it makes sense now;
 /// it gets `max_attempts` tries (the configuration's `engine.max_attempts`).
 pub async fn request(
     rt: &Runtime,
     service_id: i64,
-    kind: &str,
+    kind: OperationKind,
     params: Value,
     max_attempts: i32,
 ) -> Result<operation::Model> {
+    use ServiceStatus::{Active, Failed, Manual, Suspended, Terminated};
     let store = &rt.store;
     let svc = get_service(store, service_id).await?;
-    let allowed: &[&str] = match kind {
-        "suspend" => &["active"],
-        "unsuspend" => &["suspended"],
-        "terminate" => &["active", "suspended", "manual", "failed"],
-        "change_plan" | "renew" => &["active", "suspended"],
+    let allowed: &[ServiceStatus] = match kind {
+        OperationKind::Suspend => &[Active],
+        OperationKind::Unsuspend => &[Suspended],
+        OperationKind::Terminate => &[Active, Suspended, Manual, Failed],
+        OperationKind::ChangePlan | OperationKind::Renew => &[Active, Suspended],
         // A module's custom admin action (ComputeStacks' delete after terminate).
-        "action" => &["active", "suspended", "manual", "failed", "terminated"],
-        _ => {
+        OperationKind::Action => &[Active, Suspended, Manual, Failed, Terminated],
+        OperationKind::Create => {
             return Err(Error::Invalid(format!(
                 "{kind} is not an operation you can request"
             )))
         }
     };
-    if !allowed.contains(&svc.status.as_str()) {
+    if !allowed.contains(&svc.status) {
         return Err(Error::Invalid(format!(
             "service #{service_id} is {}; {kind} needs it to be {}",
             svc.status,
-            allowed.join(" or ")
+            ServiceStatus::join(allowed, " or ")
         )));
     }
     let pending = operation::Entity::find()
         .filter(operation::Column::ServiceId.eq(service_id))
-        .filter(operation::Column::Status.is_in(["queued", "running", "manual"]))
+        .filter(operation::Column::Status.is_in(OperationStatus::UNFINISHED))
         .one(store.db())
         .await
         .map_err(db_err("reading operations"))?;
@@ -375,13 +401,13 @@ pub async fn request(
     }
     // A renew the module does not implement would only become a task saying so (a
     // change of plan still does: staff can make it by hand on the panel).
-    if kind == "renew" {
+    if kind == OperationKind::Renew {
         refuse_unsupported(rt, &svc, kind, provisor_module_api::Capability::Renew).await?;
     }
-    if kind == "action" && params.get("action").and_then(Value::as_str).is_none() {
+    if kind == OperationKind::Action && params.get("action").and_then(Value::as_str).is_none() {
         return Err(Error::Invalid("an admin action needs its name".into()));
     }
-    if kind == "change_plan" {
+    if kind == OperationKind::ChangePlan {
         let target = params
             .get("plan_id")
             .and_then(Value::as_i64)

@@ -6,50 +6,37 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::catalog;
+use provisor_store::entities::kinds::OperationKind;
+use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use provisor_store::entities::{operation, service};
 use provisor_store::error::{Error, Result};
 use provisor_store::lookup::get_service;
 use provisor_store::{db_err, Store};
 
-/// The statuses an operation can have.
-pub const OPERATION_STATUSES: [&str; 5] = ["queued", "running", "manual", "done", "cancelled"];
-
-/// The kinds of operation the engine queues.
-pub const OPERATION_KINDS: [&str; 7] = [
-    "create",
-    "suspend",
-    "unsuspend",
-    "terminate",
-    "change_plan",
-    "renew",
-    "action",
-];
-
-/// The statuses a service can have.
-pub const SERVICE_STATUSES: [&str; 7] = [
-    "pending",
-    "provisioning",
-    "active",
-    "suspended",
-    "terminated",
-    "failed",
-    "manual",
+/// The operation statuses `ops list --status` takes (with `waiting` and `all`).
+pub const OPERATION_STATUSES: [OperationStatus; 5] = [
+    OperationStatus::Queued,
+    OperationStatus::Running,
+    OperationStatus::Manual,
+    OperationStatus::Done,
+    OperationStatus::Cancelled,
 ];
 
 /// The error an operation has now: for one that is failing (queued or running again
 /// after a failed attempt), waiting, or manual. A done or cancelled operation keeps
 /// its last error in the database as history, but it is not current.
 pub fn current_error(op: &operation::Model) -> Option<&str> {
-    match op.status.as_str() {
-        "queued" | "running" | "manual" => op.last_error.as_deref().filter(|e| !e.is_empty()),
-        _ => None,
+    if OperationStatus::UNFINISHED.contains(&op.status) {
+        op.last_error.as_deref().filter(|e| !e.is_empty())
+    } else {
+        None
     }
 }
 
 /// Whether a queued operation waits for a later try: after a failure (its next try is
 /// in the future) or because its handler has too many stuck calls (`waiting`).
 pub fn is_waiting(op: &operation::Model, now: DateTime<Utc>) -> bool {
-    op.status == "queued"
+    op.status == OperationStatus::Queued
         && (op.last_error_kind.as_deref() == Some("waiting")
             || (op.last_error.is_some() && op.next_run_at > now))
 }
@@ -77,34 +64,38 @@ pub async fn operations(
 ) -> Result<Vec<operation::Model>> {
     let mut q = operation::Entity::find().order_by_asc(operation::Column::Id);
     match filter.status.as_deref() {
-        None => q = q.filter(operation::Column::Status.is_in(["queued", "running", "manual"])),
+        None => q = q.filter(operation::Column::Status.is_in(OperationStatus::UNFINISHED)),
         Some("all") => {}
         Some("waiting") => {
-            q = q.filter(operation::Column::Status.eq("queued")).filter(
-                Condition::any()
-                    .add(operation::Column::LastErrorKind.eq("waiting"))
-                    .add(
-                        Condition::all()
-                            .add(operation::Column::LastError.is_not_null())
-                            .add(operation::Column::NextRunAt.gt(now)),
-                    ),
-            )
+            q = q
+                .filter(operation::Column::Status.eq(OperationStatus::Queued))
+                .filter(
+                    Condition::any()
+                        .add(operation::Column::LastErrorKind.eq("waiting"))
+                        .add(
+                            Condition::all()
+                                .add(operation::Column::LastError.is_not_null())
+                                .add(operation::Column::NextRunAt.gt(now)),
+                        ),
+                )
         }
-        Some(s) if OPERATION_STATUSES.contains(&s) => q = q.filter(operation::Column::Status.eq(s)),
-        Some(s) => {
-            return Err(Error::Invalid(format!(
-                "--status {s:?} is not an operation status: use one of {}, waiting or all",
-                OPERATION_STATUSES.join(", ")
-            )))
-        }
+        Some(s) => match OperationStatus::parse(s).filter(|s| OPERATION_STATUSES.contains(s)) {
+            Some(s) => q = q.filter(operation::Column::Status.eq(s)),
+            None => {
+                return Err(Error::Invalid(format!(
+                    "--status {s:?} is not an operation status: use one of {}, waiting or all",
+                    OperationStatus::join(&OPERATION_STATUSES, ", ")
+                )))
+            }
+        },
     }
     if let Some(k) = filter.kind.as_deref() {
-        if !OPERATION_KINDS.contains(&k) {
+        let Some(k) = OperationKind::parse(k) else {
             return Err(Error::Invalid(format!(
                 "--kind {k:?} is not an operation kind: use one of {}",
-                OPERATION_KINDS.join(", ")
+                OperationKind::join(OperationKind::ALL, ", ")
             )));
-        }
+        };
         q = q.filter(operation::Column::Kind.eq(k));
     }
     if let Some(id) = filter.service {
@@ -143,12 +134,12 @@ pub async fn services(
 ) -> Result<Vec<service::Model>> {
     let mut q = service::Entity::find().order_by_desc(service::Column::Id);
     if let Some(s) = filter.status.as_deref() {
-        if !SERVICE_STATUSES.contains(&s) {
+        let Some(s) = ServiceStatus::parse(s) else {
             return Err(Error::Invalid(format!(
                 "--status {s:?} is not a service status: use one of {}",
-                SERVICE_STATUSES.join(", ")
+                ServiceStatus::join(ServiceStatus::ALL, ", ")
             )));
-        }
+        };
         q = q.filter(service::Column::Status.eq(s));
     }
     if let Some(c) = filter.client.as_deref() {

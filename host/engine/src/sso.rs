@@ -5,14 +5,18 @@
 use provisor_module_api::SsoLink;
 use provisor_runtime::{Call, Runtime};
 use provisor_store::entities::service;
+use provisor_store::entities::status::ServiceStatus;
 use provisor_store::error::{Error, Result};
 
 /// Single sign-on needs a provisioned service: not one still pending or provisioning,
 /// nor one terminated or failed.
 pub fn check_state(svc: &service::Model) -> Result<()> {
     if matches!(
-        svc.status.as_str(),
-        "pending" | "provisioning" | "terminated" | "failed"
+        svc.status,
+        ServiceStatus::Pending
+            | ServiceStatus::Provisioning
+            | ServiceStatus::Terminated
+            | ServiceStatus::Failed
     ) {
         return Err(Error::Invalid(format!(
             "service #{} is {}; single sign-on needs a provisioned service",

@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 
 use super::queue::apply_done;
 use provisor_runtime::Runtime;
+use provisor_store::entities::kinds::OperationKind;
+use provisor_store::entities::status::{OperationStatus, ServiceStatus, TaskStatus};
 use provisor_store::entities::{operation, service, task};
 use provisor_store::error::{Error, Result};
 use provisor_store::lookup::{get_operation, get_service};
@@ -50,7 +52,7 @@ pub async fn list_page(
         q = q.filter(task::Column::Department.eq(d));
     }
     if !all {
-        q = q.filter(task::Column::Status.is_in(["open", "taken"]));
+        q = q.filter(task::Column::Status.is_in(TaskStatus::UNFINISHED));
     }
     q.all(store.db()).await.map_err(db_err("reading tasks"))
 }
@@ -62,10 +64,10 @@ pub async fn take(store: &Store, id: i64, staff: &str, now: DateTime<Utc>) -> Re
     }
     provisor_store::input::check_line("--staff", staff, provisor_store::input::NAME_MAX)?;
     let t = get_task(store, id).await?;
-    match t.status.as_str() {
-        "open" => {}
-        "taken" if t.taken_by.as_deref() == Some(staff) => return Ok(t),
-        "taken" => {
+    match t.status {
+        TaskStatus::Open => {}
+        TaskStatus::Taken if t.taken_by.as_deref() == Some(staff) => return Ok(t),
+        TaskStatus::Taken => {
             return Err(Error::Invalid(format!(
                 "task #{id} is already taken by {}",
                 t.taken_by.unwrap_or_default()
@@ -80,7 +82,7 @@ pub async fn take(store: &Store, id: i64, staff: &str, now: DateTime<Utc>) -> Re
     let r = task::Entity::update_many()
         .col_expr(
             task::Column::Status,
-            sea_orm::sea_query::Expr::value("taken"),
+            sea_orm::sea_query::Expr::value(TaskStatus::Taken),
         )
         .col_expr(
             task::Column::TakenBy,
@@ -91,7 +93,7 @@ pub async fn take(store: &Store, id: i64, staff: &str, now: DateTime<Utc>) -> Re
             sea_orm::sea_query::Expr::value(now),
         )
         .filter(task::Column::Id.eq(id))
-        .filter(task::Column::Status.eq("open"))
+        .filter(task::Column::Status.eq(TaskStatus::Open))
         .exec(store.db())
         .await
         .map_err(db_err("taking the task"))?;
@@ -109,7 +111,7 @@ pub async fn take(store: &Store, id: i64, staff: &str, now: DateTime<Utc>) -> Re
 pub async fn complete(rt: &Runtime, id: i64, values: Map<String, Value>) -> Result<task::Model> {
     let store = &rt.store;
     let t = get_task(store, id).await?;
-    if !matches!(t.status.as_str(), "open" | "taken") {
+    if !t.status.is_unfinished() {
         return Err(Error::Invalid(format!(
             "task #{id} is {}; only open or taken tasks can be completed",
             t.status
@@ -145,7 +147,7 @@ pub async fn complete(rt: &Runtime, id: i64, values: Map<String, Value>) -> Resu
     }
     let op = get_operation(store, t.operation_id).await?;
     let svc = get_service(store, t.service_id).await?;
-    if op.status != "manual" {
+    if op.status != OperationStatus::Manual {
         return Err(Error::Invalid(format!(
             "operation #{} is {}, not manual; the task is stale",
             op.id, op.status
@@ -165,7 +167,7 @@ pub async fn complete(rt: &Runtime, id: i64, values: Map<String, Value>) -> Resu
     apply_done(&tx, &op, &svc, remote_id, attributes, now).await?;
     task::Entity::update(task::ActiveModel {
         id: Set(id),
-        status: Set("done".into()),
+        status: Set(TaskStatus::Done),
         values: Set(Some(Value::Object(values).to_string())),
         updated_at: Set(now),
         ..Default::default()
@@ -180,13 +182,13 @@ pub async fn complete(rt: &Runtime, id: i64, values: Map<String, Value>) -> Resu
 /// Sends a task back: its operation gets a fresh set of automatic attempts.
 pub async fn send_back(rt: &Runtime, id: i64) -> Result<operation::Model> {
     let t = get_task(&rt.store, id).await?;
-    if !matches!(t.status.as_str(), "open" | "taken") {
+    if !t.status.is_unfinished() {
         return Err(Error::Invalid(format!(
             "task #{id} is {}; only open or taken tasks can be sent back",
             t.status
         )));
     }
-    requeue(rt, t.operation_id, Some(id), "returned").await
+    requeue(rt, t.operation_id, Some(id), TaskStatus::Returned).await
 }
 
 /// What `ops retry` did.
@@ -207,8 +209,8 @@ pub enum Retried {
 pub async fn retry_operation(rt: &Runtime, op_id: i64) -> Result<Retried> {
     let store = &rt.store;
     let op = get_operation(store, op_id).await?;
-    if op.status != "queued" {
-        return requeue(rt, op_id, None, "returned")
+    if op.status != OperationStatus::Queued {
+        return requeue(rt, op_id, None, TaskStatus::Returned)
             .await
             .map(Retried::Requeued);
     }
@@ -228,7 +230,7 @@ pub async fn retry_operation(rt: &Runtime, op_id: i64) -> Result<Retried> {
             sea_orm::sea_query::Expr::value(now),
         )
         .filter(operation::Column::Id.eq(op_id))
-        .filter(operation::Column::Status.eq("queued"))
+        .filter(operation::Column::Status.eq(OperationStatus::Queued))
         .exec(store.db())
         .await
         .map_err(db_err("making the operation due"))?;
@@ -247,11 +249,11 @@ async fn requeue(
     rt: &Runtime,
     op_id: i64,
     task_id: Option<i64>,
-    task_status: &str,
+    task_status: TaskStatus,
 ) -> Result<operation::Model> {
     let store = &rt.store;
     let op = get_operation(store, op_id).await?;
-    if op.status != "manual" {
+    if op.status != OperationStatus::Manual {
         return Err(Error::Invalid(format!(
             "operation #{op_id} is {}; only manual operations, and queued ones waiting for their next try, can be retried",
             op.status
@@ -265,7 +267,7 @@ async fn requeue(
         .map_err(db_err("requeueing the operation"))?;
     operation::Entity::update(operation::ActiveModel {
         id: Set(op_id),
-        status: Set(provisor_store::entities::status::OperationStatus::Queued),
+        status: Set(OperationStatus::Queued),
         attempts: Set(0),
         next_run_at: Set(now),
         updated_at: Set(now),
@@ -284,19 +286,19 @@ async fn requeue(
             sea_orm::sea_query::Expr::value(now),
         )
         .filter(task::Column::OperationId.eq(op_id))
-        .filter(task::Column::Status.is_in(["open", "taken"]));
+        .filter(task::Column::Status.is_in(TaskStatus::UNFINISHED));
     if let Some(t) = task_id {
         q = q.filter(task::Column::Id.eq(t));
     }
     q.exec(&tx).await.map_err(db_err("closing the task"))?;
-    if op.kind == "create" {
+    if op.kind == OperationKind::Create {
         service::Entity::update_many()
             .col_expr(
                 service::Column::Status,
-                sea_orm::sea_query::Expr::value("provisioning"),
+                sea_orm::sea_query::Expr::value(ServiceStatus::Provisioning),
             )
             .filter(service::Column::Id.eq(op.service_id))
-            .filter(service::Column::Status.eq("manual"))
+            .filter(service::Column::Status.eq(ServiceStatus::Manual))
             .exec(&tx)
             .await
             .map_err(db_err("updating the service"))?;
@@ -312,7 +314,7 @@ async fn requeue(
 pub async fn cancel_operation(rt: &Runtime, op_id: i64) -> Result<operation::Model> {
     let store = &rt.store;
     let op = get_operation(store, op_id).await?;
-    if !matches!(op.status.as_str(), "queued" | "manual") {
+    if !matches!(op.status, OperationStatus::Queued | OperationStatus::Manual) {
         return Err(Error::Invalid(format!(
             "operation #{op_id} is {}; only queued or manual operations can be cancelled",
             op.status
@@ -327,7 +329,7 @@ pub async fn cancel_operation(rt: &Runtime, op_id: i64) -> Result<operation::Mod
     let r = operation::Entity::update_many()
         .col_expr(
             operation::Column::Status,
-            sea_orm::sea_query::Expr::value("cancelled"),
+            sea_orm::sea_query::Expr::value(OperationStatus::Cancelled),
         )
         .col_expr(
             operation::Column::FinishedAt,
@@ -338,7 +340,7 @@ pub async fn cancel_operation(rt: &Runtime, op_id: i64) -> Result<operation::Mod
             sea_orm::sea_query::Expr::value(now),
         )
         .filter(operation::Column::Id.eq(op_id))
-        .filter(operation::Column::Status.is_in(["queued", "manual"]))
+        .filter(operation::Column::Status.is_in([OperationStatus::Queued, OperationStatus::Manual]))
         .exec(&tx)
         .await
         .map_err(db_err("cancelling the operation"))?;
@@ -350,18 +352,18 @@ pub async fn cancel_operation(rt: &Runtime, op_id: i64) -> Result<operation::Mod
     task::Entity::update_many()
         .col_expr(
             task::Column::Status,
-            sea_orm::sea_query::Expr::value("cancelled"),
+            sea_orm::sea_query::Expr::value(TaskStatus::Cancelled),
         )
         .filter(task::Column::OperationId.eq(op_id))
-        .filter(task::Column::Status.is_in(["open", "taken"]))
+        .filter(task::Column::Status.is_in(TaskStatus::UNFINISHED))
         .exec(&tx)
         .await
         .map_err(db_err("cancelling the task"))?;
-    if op.kind == "create" {
+    if op.kind == OperationKind::Create {
         service::Entity::update_many()
             .col_expr(
                 service::Column::Status,
-                sea_orm::sea_query::Expr::value("failed"),
+                sea_orm::sea_query::Expr::value(ServiceStatus::Failed),
             )
             .col_expr(
                 service::Column::UpdatedAt,

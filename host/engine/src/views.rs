@@ -1,16 +1,19 @@
 //! What the CLI's listings and detail views read: services with the client's, plan's
-//! and handler's names beside the row (a few queries, one per table, never one per
-//! row), a service's or an operation's history, a client's services.
+//! and handler's names beside the row, plans with their handlers' names, departments
+//! with their open tasks (a few queries, one per table, never one per row), a service's
+//! or an operation's history, a client's services.
 //! Must not: print or filter (`listings` chooses the rows).
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::catalog::{self, PlanView};
+use provisor_store::entities::status::TaskStatus;
 use provisor_store::entities::{
-    client, handler, operation, operation_attempt, plan, service, task,
+    client, handler, operation, operation_attempt, plan, plan_handler, service, task,
 };
 use provisor_store::error::{Error, Result};
 use provisor_store::{db_err, Store};
@@ -157,4 +160,80 @@ pub async fn client_services(store: &Store, client_id: i64) -> Result<Vec<servic
         .all(store.db())
         .await
         .map_err(db_err("reading services"))
+}
+
+/// A department with the number of its tasks still to be dealt with (open or taken).
+#[derive(Debug, Clone, Serialize)]
+pub struct DepartmentView {
+    pub name: String,
+    pub email: Option<String>,
+    pub open_tasks: u64,
+}
+
+/// Every department by name, with its open and taken tasks counted: two queries
+/// whatever the number of departments.
+pub async fn departments(store: &Store) -> Result<Vec<DepartmentView>> {
+    let rows = catalog::departments(store).await?;
+    let open: HashMap<String, i64> = task::Entity::find()
+        .select_only()
+        .column(task::Column::Department)
+        .column_as(task::Column::Id.count(), "open")
+        .filter(task::Column::Status.is_in(TaskStatus::UNFINISHED))
+        .group_by(task::Column::Department)
+        .into_tuple::<(String, i64)>()
+        .all(store.db())
+        .await
+        .map_err(db_err("counting open tasks"))?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|d| DepartmentView {
+            open_tasks: open.get(&d.name).copied().unwrap_or(0) as u64,
+            name: d.name,
+            email: d.email,
+        })
+        .collect())
+}
+
+/// Every plan by id, with its handlers' names in order of preference: three queries
+/// whatever the number of plans.
+pub async fn plans(store: &Store) -> Result<Vec<PlanView>> {
+    let rows = catalog::plans(store).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Every plan is listed, so every link is wanted.
+    let links = plan_handler::Entity::find()
+        .order_by_asc(plan_handler::Column::PlanId)
+        .order_by_asc(plan_handler::Column::Priority)
+        .order_by_asc(plan_handler::Column::HandlerId)
+        .all(store.db())
+        .await
+        .map_err(db_err("reading plans' handlers"))?;
+    let mut handler_ids: Vec<i64> = links.iter().map(|l| l.handler_id).collect();
+    handler_ids.sort_unstable();
+    handler_ids.dedup();
+    let names: HashMap<i64, String> = if handler_ids.is_empty() {
+        HashMap::new()
+    } else {
+        handler::Entity::find()
+            .filter(handler::Column::Id.is_in(handler_ids))
+            .all(store.db())
+            .await
+            .map_err(db_err("reading handlers"))?
+            .into_iter()
+            .map(|h| (h.id, h.name))
+            .collect()
+    };
+    let mut by_plan: HashMap<i64, Vec<String>> = HashMap::new();
+    for l in &links {
+        if let Some(name) = names.get(&l.handler_id) {
+            by_plan.entry(l.plan_id).or_default().push(name.clone());
+        }
+    }
+    Ok(rows
+        .iter()
+        .map(|p| catalog::plan_view(p, by_plan.remove(&p.id).unwrap_or_default()))
+        .collect())
 }

@@ -5,6 +5,7 @@
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
 
+use crate::entities::status::ModuleFileStatus;
 use crate::entities::{client, currency, operation, plan, service};
 use crate::error::{Error, Result};
 use crate::{db_err, Store};
@@ -103,7 +104,7 @@ pub async fn recorded_manifest<C: sea_orm::ConnectionTrait>(
 ) -> Result<Option<provisor_module_api::Manifest>> {
     let rows = crate::entities::module_file::Entity::find()
         .filter(crate::entities::module_file::Column::Name.eq(module))
-        .filter(crate::entities::module_file::Column::Status.eq("loaded"))
+        .filter(crate::entities::module_file::Column::Status.eq(ModuleFileStatus::Loaded))
         .all(db)
         .await
         .map_err(db_err("reading the module list"))?;

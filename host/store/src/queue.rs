@@ -8,6 +8,8 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::Value;
 
 use crate::db_err;
+use crate::entities::kinds::OperationKind;
+use crate::entities::status::OperationStatus;
 use crate::entities::{operation, outbox, service};
 use crate::error::Result;
 
@@ -18,7 +20,7 @@ pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
 pub async fn insert_operation<C: ConnectionTrait>(
     db: &C,
     svc: &service::Model,
-    kind: &str,
+    kind: OperationKind,
     params: Value,
     now: DateTime<Utc>,
     max_attempts: i32,
@@ -27,8 +29,8 @@ pub async fn insert_operation<C: ConnectionTrait>(
     operation::ActiveModel {
         service_id: Set(svc.id),
         handler_id: Set(svc.handler_id),
-        kind: Set(kind.to_string()),
-        status: Set(crate::entities::status::OperationStatus::Queued),
+        kind: Set(kind),
+        status: Set(OperationStatus::Queued),
         operation_key: Set(key),
         attempts: Set(0),
         max_attempts: Set(max_attempts),

@@ -47,7 +47,7 @@ pub(crate) async fn issue_batch<C: ConnectionTrait>(
             .enumerate()
             .map(|(k, (l, a))| LineView {
                 position: k as i32 + 1,
-                kind: l.kind.to_string(),
+                kind: l.kind,
                 description: l.description,
                 quantity: l.quantity.normalize().to_string(),
                 unit_price: cur.text(l.unit_price),
@@ -134,7 +134,7 @@ async fn store_invoices<C: ConnectionTrait>(
                 number: Some(format!("{year}-{seq:06}")),
                 number_year: Some(year),
                 number_seq: Some(seq),
-                status: "unpaid".into(),
+                status: InvoiceStatus::Unpaid,
                 currency: b.cur.code.clone(),
                 subtotal: b.cur.text(t.subtotal),
                 tax_total: b.cur.text(t.tax),
@@ -185,7 +185,7 @@ fn line_row(invoice_id: i64, l: &LineView) -> invoice_line::ActiveModel {
     invoice_line::ActiveModel {
         invoice_id: Set(invoice_id),
         position: Set(l.position),
-        kind: Set(l.kind.clone()),
+        kind: Set(l.kind),
         description: Set(l.description.clone()),
         quantity: Set(l.quantity.clone()),
         unit_price: Set(l.unit_price.clone()),
@@ -217,7 +217,7 @@ fn created_email(
     let view = InvoiceView {
         id: inv.id,
         number: inv.number.clone(),
-        status: inv.status.clone(),
+        status: inv.status,
         client_id: client.id,
         client_name: client.name.clone(),
         client_email: client.email.clone(),
@@ -240,7 +240,7 @@ fn created_email(
         cur: Some(cur.clone()),
     };
     Ok(outbox::ActiveModel {
-        kind: Set("invoice_created".into()),
+        kind: Set(EmailKind::InvoiceCreated),
         recipient: Set(client.email.clone()),
         subject: Set(format!("Invoice {number}: {} due {due}", cur.format(total))),
         body: Set(format!(

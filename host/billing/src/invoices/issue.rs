@@ -17,7 +17,7 @@ pub(crate) async fn issue_in<C: ConnectionTrait>(
     now: DateTime<Utc>,
     settings: &Settings,
 ) -> Result<Vec<Applied>> {
-    if inv.status != "draft" {
+    if inv.status != InvoiceStatus::Draft {
         return Err(Error::Invalid(format!(
             "invoice {} is {}; only a draft can be issued",
             name_of(&inv),
@@ -37,7 +37,7 @@ pub(crate) async fn issue_in<C: ConnectionTrait>(
     let seq = next_number(db, year).await?;
     let number = format!("{year}-{seq:06}");
     let mut m: invoice::ActiveModel = inv.clone().into();
-    m.status = Set("unpaid".into());
+    m.status = Set(InvoiceStatus::Unpaid);
     m.number = Set(Some(number.clone()));
     m.number_year = Set(Some(year));
     m.number_seq = Set(Some(seq));
@@ -49,7 +49,7 @@ pub(crate) async fn issue_in<C: ConnectionTrait>(
     crate::queue_email(
         db,
         Email {
-            kind: "invoice_created",
+            kind: EmailKind::InvoiceCreated,
             recipient: client.email.clone(),
             subject: format!(
                 "Invoice {number}: {} due {due}",
@@ -121,7 +121,7 @@ pub(super) fn parse_line(text: &str, cur: &Currency, tax_rate: Decimal) -> Resul
         )));
     }
     Ok(NewLine {
-        kind: "manual",
+        kind: InvoiceLineKind::Manual,
         description: desc.to_string(),
         quantity,
         unit_price,
@@ -204,7 +204,7 @@ pub async fn issue_many(
         }
     }
     for inv in &found {
-        if inv.status != "draft" {
+        if inv.status != InvoiceStatus::Draft {
             return Err(Error::Invalid(format!(
                 "invoice {} is {}; only a draft can be issued (nothing was issued)",
                 name_of(inv),

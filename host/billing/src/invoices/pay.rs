@@ -14,7 +14,7 @@ pub(super) async fn settle<C: ConnectionTrait>(
     settings: &Settings,
 ) -> Result<Option<i64>> {
     let mut m: invoice::ActiveModel = inv.clone().into();
-    m.status = Set("paid".into());
+    m.status = Set(InvoiceStatus::Paid);
     m.paid_at = Set(Some(now));
     m.updated_at = Set(now);
     let inv = m
@@ -24,7 +24,7 @@ pub(super) async fn settle<C: ConnectionTrait>(
     let number = name_of(&inv);
     let lines = invoice_line::Entity::find()
         .filter(invoice_line::Column::InvoiceId.eq(inv.id))
-        .filter(invoice_line::Column::Kind.eq("deposit"))
+        .filter(invoice_line::Column::Kind.eq(InvoiceLineKind::Deposit))
         .all(db)
         .await
         .map_err(db_err("reading invoice lines"))?;
@@ -45,7 +45,7 @@ pub(super) async fn settle<C: ConnectionTrait>(
     crate::queue_email(
         db,
         Email {
-            kind: "invoice_paid",
+            kind: EmailKind::InvoicePaid,
             recipient: client.email.clone(),
             subject: format!("Invoice {number} is paid"),
             body: format!(
@@ -110,7 +110,7 @@ pub(crate) async fn apply_credit<C: ConnectionTrait>(
         }
         let Some(inv) = invoice::Entity::find()
             .filter(invoice::Column::ClientId.eq(client.id))
-            .filter(invoice::Column::Status.eq("unpaid"))
+            .filter(invoice::Column::Status.eq(InvoiceStatus::Unpaid))
             .filter(invoice::Column::Currency.eq(&cur.code))
             .order_by_asc(invoice::Column::DueDate)
             .order_by_asc(invoice::Column::Id)
@@ -220,21 +220,21 @@ pub(super) async fn already(
 /// refunded invoice), or dated before the invoice was issued.
 fn check_payable(inv: &invoice::Model, c: &client::Model, day: NaiveDate) -> Result<()> {
     let number = name_of(inv);
-    match inv.status.as_str() {
-        "unpaid" => {}
-        "draft" => {
+    match inv.status {
+        InvoiceStatus::Unpaid => {}
+        InvoiceStatus::Draft => {
             return Err(Error::Invalid(format!(
                 "invoice {number} is a draft; issue it first with `provisor invoices issue {}`",
                 inv.id
             )))
         }
-        "paid" => {
+        InvoiceStatus::Paid => {
             return Err(Error::Invalid(format!(
                 "invoice {number} is already paid; record money that is not for an invoice as credit with `provisor clients credit {} --amount X --reason R`",
                 c.id
             )))
         }
-        other => {
+        other @ (InvoiceStatus::Cancelled | InvoiceStatus::Refunded) => {
             return Err(Error::Invalid(format!(
                 "invoice {number} is {other}; it takes no payments"
             )))
@@ -269,8 +269,8 @@ fn paid_note(
             cur.format(excess)
         ));
     }
-    note.push_str(&match view.status.as_str() {
-        "paid" => "; the invoice is paid".to_string(),
+    note.push_str(&match view.status {
+        InvoiceStatus::Paid => "; the invoice is paid".to_string(),
         _ => format!(
             "; {} is still due",
             cur.format(money::from_db(&view.amount_due, "due")?)
@@ -395,7 +395,7 @@ pub async fn cancel(
     let (tx, _turn) = crate::begin_for_client(store, c.id).await?;
     let inv = find(&tx, &inv.id.to_string()).await?;
     let number = name_of(&inv);
-    if !matches!(inv.status.as_str(), "draft" | "unpaid") {
+    if !matches!(inv.status, InvoiceStatus::Draft | InvoiceStatus::Unpaid) {
         return Err(Error::Invalid(format!(
             "invoice {number} is {}; only a draft or unpaid invoice can be cancelled",
             inv.status
@@ -403,7 +403,7 @@ pub async fn cancel(
     }
     let (_, paid) = inv_amounts(&inv)?;
     let mut m: invoice::ActiveModel = inv.clone().into();
-    m.status = Set("cancelled".into());
+    m.status = Set(InvoiceStatus::Cancelled);
     m.updated_at = Set(now);
     let inv = m
         .update(&tx)
@@ -439,7 +439,7 @@ pub async fn overdue(
     now: DateTime<Utc>,
 ) -> Result<Vec<InvoiceSummary>> {
     let rows = invoice::Entity::find()
-        .filter(invoice::Column::Status.eq("unpaid"))
+        .filter(invoice::Column::Status.eq(InvoiceStatus::Unpaid))
         .filter(invoice::Column::DueDate.lt(day))
         .order_by_asc(invoice::Column::Id)
         .all(store.db())
@@ -455,7 +455,7 @@ pub async fn overdue(
             crate::queue_email(
                 store.db(),
                 Email {
-                    kind: "invoice_overdue",
+                    kind: EmailKind::InvoiceOverdue,
                     recipient: c.email.clone(),
                     subject: format!(
                         "Invoice {number} is overdue: {} was due {}",

@@ -20,8 +20,8 @@ pub async fn load_view<C: ConnectionTrait>(db: &C, inv: &invoice::Model) -> Resu
         .await
         .map_err(db_err("reading payments"))?;
     let (total, paid) = inv_amounts(inv)?;
-    let due = match inv.status.as_str() {
-        "draft" | "unpaid" => total - paid,
+    let due = match inv.status {
+        InvoiceStatus::Draft | InvoiceStatus::Unpaid => total - paid,
         _ => Decimal::ZERO,
     };
     let text = |x: Decimal| match &cur {
@@ -35,7 +35,7 @@ pub async fn load_view<C: ConnectionTrait>(db: &C, inv: &invoice::Model) -> Resu
     Ok(InvoiceView {
         id: inv.id,
         number: inv.number.clone(),
-        status: inv.status.clone(),
+        status: inv.status,
         client_id: c.id,
         client_name: c.name,
         client_email: c.email,
@@ -108,12 +108,12 @@ pub async fn list(
         .offset(offset)
         .limit(limit);
     if let Some(s) = status {
-        if !STATUSES.contains(&s) {
+        let Some(s) = InvoiceStatus::parse(s) else {
             return Err(Error::Invalid(format!(
                 "--status {s:?} is not an invoice status: use one of {}",
-                STATUSES.join(", ")
+                InvoiceStatus::join(InvoiceStatus::ALL, ", ")
             )));
-        }
+        };
         q = q.filter(invoice::Column::Status.eq(s));
     }
     if let Some(c) = client_ref {
@@ -129,7 +129,7 @@ pub async fn list(
 
 pub(super) fn summary(inv: &invoice::Model) -> Result<InvoiceSummary> {
     let (total, paid) = inv_amounts(inv)?;
-    let due = if matches!(inv.status.as_str(), "draft" | "unpaid") {
+    let due = if matches!(inv.status, InvoiceStatus::Draft | InvoiceStatus::Unpaid) {
         total - paid
     } else {
         Decimal::ZERO
@@ -143,7 +143,7 @@ pub(super) fn summary(inv: &invoice::Model) -> Result<InvoiceSummary> {
     Ok(InvoiceSummary {
         id: inv.id,
         number: inv.number.clone(),
-        status: inv.status.clone(),
+        status: inv.status,
         client_id: inv.client_id,
         currency: inv.currency.clone(),
         total: inv.total.clone(),
@@ -237,7 +237,7 @@ pub fn render(v: &InvoiceView) -> String {
     if money::from_db(&v.amount_refunded, "refunded").is_ok_and(|r| !r.is_zero()) {
         totals.push(("Refunded", fmt(&v.amount_refunded)));
     }
-    if matches!(v.status.as_str(), "draft" | "unpaid") {
+    if matches!(v.status, InvoiceStatus::Draft | InvoiceStatus::Unpaid) {
         totals.push(("Due", fmt(&v.amount_due)));
     }
     let w = totals

@@ -16,7 +16,7 @@ pub(crate) async fn on_paid<C: ConnectionTrait>(
 ) -> Result<Vec<i64>> {
     let lines = invoice_line::Entity::find()
         .filter(invoice_line::Column::InvoiceId.eq(inv.id))
-        .filter(invoice_line::Column::Kind.eq("service"))
+        .filter(invoice_line::Column::Kind.eq(InvoiceLineKind::Service))
         .order_by_asc(invoice_line::Column::Position)
         .all(db)
         .await
@@ -129,25 +129,29 @@ pub(super) async fn unsuspend_in<C: ConnectionTrait>(
     now: DateTime<Utc>,
     settings: &Settings,
 ) -> Result<Option<i64>> {
-    let Some(suspend) = action_of(db, inv.id, sid, "suspend").await? else {
+    let Some(suspend) = action_of(db, inv.id, sid, OperationKind::Suspend).await? else {
         return Ok(None);
     };
-    if action_of(db, inv.id, sid, "unsuspend").await?.is_some()
-        || action_of(db, inv.id, sid, "terminate").await?.is_some()
+    if action_of(db, inv.id, sid, OperationKind::Unsuspend)
+        .await?
+        .is_some()
+        || action_of(db, inv.id, sid, OperationKind::Terminate)
+            .await?
+            .is_some()
     {
         return Ok(None);
     }
     // Another unpaid invoice that suspended it keeps it suspended.
     let others = billing_action::Entity::find()
         .filter(billing_action::Column::ServiceId.eq(sid))
-        .filter(billing_action::Column::Action.eq("suspend"))
+        .filter(billing_action::Column::Action.eq(OperationKind::Suspend.as_str()))
         .filter(billing_action::Column::InvoiceId.ne(inv.id))
         .all(db)
         .await
         .map_err(db_err("reading billing actions"))?;
     for a in others {
         let unpaid = invoice::Entity::find_by_id(a.invoice_id)
-            .filter(invoice::Column::Status.eq("unpaid"))
+            .filter(invoice::Column::Status.eq(InvoiceStatus::Unpaid))
             .one(db)
             .await
             .map_err(db_err("reading invoices"))?;
@@ -165,7 +169,10 @@ pub(super) async fn unsuspend_in<C: ConnectionTrait>(
     // The suspend has not run yet: cancel it rather than undo it.
     if let Some(op) = suspend.operation_id {
         let r = operation::Entity::update_many()
-            .col_expr(operation::Column::Status, Expr::value("cancelled"))
+            .col_expr(
+                operation::Column::Status,
+                Expr::value(OperationStatus::Cancelled),
+            )
             .col_expr(operation::Column::FinishedAt, Expr::value(now))
             .col_expr(operation::Column::UpdatedAt, Expr::value(now))
             .col_expr(
@@ -173,21 +180,21 @@ pub(super) async fn unsuspend_in<C: ConnectionTrait>(
                 Expr::value("the invoice was paid before the suspend ran"),
             )
             .filter(operation::Column::Id.eq(op))
-            .filter(operation::Column::Status.eq("queued"))
+            .filter(operation::Column::Status.eq(OperationStatus::Queued))
             .exec(db)
             .await
             .map_err(db_err("cancelling the suspend"))?;
         if r.rows_affected > 0 {
-            record_action(db, inv.id, sid, "unsuspend", None, day, now).await?;
+            record_action(db, inv.id, sid, OperationKind::Unsuspend, None, day, now).await?;
             return Ok(None);
         }
     }
-    if svc.status != "suspended" {
+    if svc.status != ServiceStatus::Suspended {
         return Ok(None);
     }
     let pending = operation::Entity::find()
         .filter(operation::Column::ServiceId.eq(sid))
-        .filter(operation::Column::Status.is_in(["queued", "running", "manual"]))
+        .filter(operation::Column::Status.is_in(OperationStatus::UNFINISHED))
         .one(db)
         .await
         .map_err(db_err("reading operations"))?;
@@ -197,12 +204,21 @@ pub(super) async fn unsuspend_in<C: ConnectionTrait>(
     let op = provisor_store::queue::insert_operation(
         db,
         &svc,
-        "unsuspend",
+        OperationKind::Unsuspend,
         Value::Null,
         now,
         settings.max_attempts,
     )
     .await?;
-    record_action(db, inv.id, sid, "unsuspend", Some(op.id), day, now).await?;
+    record_action(
+        db,
+        inv.id,
+        sid,
+        OperationKind::Unsuspend,
+        Some(op.id),
+        day,
+        now,
+    )
+    .await?;
     Ok(Some(op.id))
 }

@@ -158,7 +158,7 @@ impl Renewing<'_> {
             ));
             return Ok(true);
         }
-        if !matches!(svc.status.as_str(), "active" | "suspended") {
+        if !matches!(svc.status, ServiceStatus::Active | ServiceStatus::Suspended) {
             return Ok(false);
         }
         let Ok(period) = Period::parse(&term.period) else {
@@ -220,7 +220,7 @@ impl Renewing<'_> {
                 .map_err(db_err("reading renewals"))?;
             if done.is_none() {
                 due.lines.push(NewLine {
-                    kind: "service",
+                    kind: InvoiceLineKind::Service,
                     description: format!(
                         "{}{}, {} {start} to {end} (service #{})",
                         p.name,

@@ -25,6 +25,7 @@ use serde_json::Value;
 use super::{check_unit, month_start, BillingZone, Prices};
 use crate::money;
 use crate::Settings;
+use provisor_store::entities::status::ServiceStatus;
 use provisor_store::entities::{client, service, usage_invoice, usage_plan, usage_record};
 use provisor_store::error::{Error, Result};
 use provisor_store::{db_err, Store};
@@ -163,7 +164,7 @@ fn within_life(
             "period {period} is in the future (this month is {this_month}); usage is pushed for a month that has begun"
         ));
     }
-    if s.status == "terminated" {
+    if s.status == ServiceStatus::Terminated {
         let ended = month_start(zone.date_of(s.updated_at));
         if period > ended {
             return Err(format!(

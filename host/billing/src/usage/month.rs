@@ -193,7 +193,7 @@ async fn clients_to_invoice<C: ConnectionTrait>(
         .column(service::Column::ClientId)
         .distinct()
         .filter(service::Column::PlanId.is_in(plan_ids.to_vec()))
-        .filter(service::Column::Status.is_not_in(["pending", "failed"]))
+        .filter(service::Column::Status.is_not_in([ServiceStatus::Pending, ServiceStatus::Failed]))
         .filter(live.clone())
         .order_by_asc(service::Column::ClientId)
         .into_tuple::<i64>()
@@ -218,14 +218,16 @@ impl MonthRun<'_> {
         for s in service::Entity::find()
             .filter(service::Column::ClientId.is_in(chunk_ids.to_vec()))
             .filter(service::Column::PlanId.is_in(self.plan_ids.clone()))
-            .filter(service::Column::Status.is_not_in(["pending", "failed"]))
+            .filter(
+                service::Column::Status.is_not_in([ServiceStatus::Pending, ServiceStatus::Failed]),
+            )
             .filter(self.live.clone())
             .order_by_asc(service::Column::Id)
             .all(db)
             .await
             .map_err(db_err("reading services"))?
         {
-            if s.status != "terminated" || s.updated_at >= self.start {
+            if s.status != ServiceStatus::Terminated || s.updated_at >= self.start {
                 by_client.entry(s.client_id).or_default().push(s);
             }
         }
@@ -365,7 +367,7 @@ impl MonthRun<'_> {
             };
             usage.lines.entry(cid).or_default().push(Pending {
                 line: NewLine {
-                    kind: "usage",
+                    kind: InvoiceLineKind::Usage,
                     description: item.description.clone(),
                     quantity: qty,
                     unit_price: price,
@@ -565,7 +567,7 @@ impl MonthRun<'_> {
                 _ => (Decimal::ONE, amount),
             };
             new_lines.push(NewLine {
-                kind: "usage",
+                kind: InvoiceLineKind::Usage,
                 description: format!(
                     "{}, {}: {} {}",
                     b.product,
@@ -609,7 +611,7 @@ impl MonthRun<'_> {
                 )));
             };
             new_lines.push(NewLine {
-                kind: "usage",
+                kind: InvoiceLineKind::Usage,
                 description: format!(
                     "{}service #{sid}, {}: {} {unit}",
                     if late { "Late usage: " } else { "" },

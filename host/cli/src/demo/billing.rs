@@ -140,7 +140,7 @@ pub(super) async fn runs(d: &Demo, cs_id: i64, again: i64, today: NaiveDate) -> 
             v.client_name.clone(),
             v.issue_date.map(|d| d.to_string()).unwrap_or_default(),
             format!("€{}", v.total),
-            v.status.clone(),
+            v.status.to_string(),
             what,
         ]);
     }

@@ -26,6 +26,7 @@ use provisor_engine::{EngineConfig, Worker};
 use provisor_runtime::registry::Registry;
 use provisor_runtime::Runtime;
 use provisor_store::entities::operation;
+use provisor_store::entities::status::OperationStatus;
 use provisor_store::error::{Error, Result};
 use provisor_store::home::Home;
 use provisor_store::{db_err, Store};
@@ -201,7 +202,10 @@ async fn settle(worker: &Worker, store: &Store) -> Result<(u64, u64, u64, u64)> 
         totals.2 += r.retried;
         totals.3 += r.manual;
         let waiting = operation::Entity::find()
-            .filter(operation::Column::Status.is_in(["queued", "running"]))
+            .filter(
+                operation::Column::Status
+                    .is_in([OperationStatus::Queued, OperationStatus::Running]),
+            )
             .count(store.db())
             .await
             .map_err(db_err("reading operations"))?;

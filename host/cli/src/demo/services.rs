@@ -13,6 +13,7 @@ use provisor_engine::{self as engine, Worker};
 use provisor_runtime::Call;
 use provisor_store::db_err;
 use provisor_store::entities::client;
+use provisor_store::entities::kinds::OperationKind;
 use provisor_store::error::Result;
 
 /// Step 6: workers run the operations; staff complete the dedicated server's task; an
@@ -156,7 +157,7 @@ pub(super) async fn lifecycle(
     println!(
         "\n-- 9. Suspend and unsuspend are operations; terminate does what each panel really does"
     );
-    for kind in ["suspend", "unsuspend"] {
+    for kind in [OperationKind::Suspend, OperationKind::Unsuspend] {
         let op = engine::request(&rt, cs_id, kind, Value::Null, d.billing.max_attempts).await?;
         settle(worker, &store).await?;
         let svc = engine::get_service(&store, cs_id).await?;
@@ -178,7 +179,7 @@ pub(super) async fn lifecycle(
     engine::request(
         &rt,
         lic_id,
-        "terminate",
+        OperationKind::Terminate,
         Value::Null,
         d.billing.max_attempts,
     )

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use provisor_module_api::ModuleError;
-use provisor_store::entities::status::{OperationStatus, ServiceStatus};
+use provisor_store::entities::kinds::{AttemptOutcome, EmailKind, OperationKind};
+use provisor_store::entities::status::{OperationStatus, ServiceStatus, TaskStatus};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait};
 use serde_json::{Map, Value};
 
@@ -25,17 +26,18 @@ pub const DEFAULT_DEPARTMENT: &str = "support";
 const WAIT_SECS: i64 = 30;
 
 /// A service's state after a successful operation of `kind`.
-pub(super) fn done_status(kind: &str, current: ServiceStatus) -> ServiceStatus {
+pub(super) fn done_status(kind: OperationKind, current: ServiceStatus) -> ServiceStatus {
     match kind {
-        "create" | "unsuspend" => ServiceStatus::Active,
-        "suspend" => ServiceStatus::Suspended,
-        "terminate" => ServiceStatus::Terminated,
-        _ => current,
+        OperationKind::Create | OperationKind::Unsuspend => ServiceStatus::Active,
+        OperationKind::Suspend => ServiceStatus::Suspended,
+        OperationKind::Terminate => ServiceStatus::Terminated,
+        OperationKind::ChangePlan | OperationKind::Renew | OperationKind::Action => current,
     }
 }
 
 /// Writes one verdict inside the group's transaction: the operation, the service, and
-/// a task when a person must act. Answers the label and the error text for the attempt.
+/// a task when a person must act. Answers the attempt's outcome (`None` when the call
+/// waited for its handler: not an attempt) and its error text.
 pub(super) async fn apply_verdict(
     tx: &DatabaseTransaction,
     cfg: &EngineConfig,
@@ -44,7 +46,7 @@ pub(super) async fn apply_verdict(
     h: &handler::Model,
     verdict: &Verdict,
     now: DateTime<Utc>,
-) -> Result<(&'static str, Option<String>)> {
+) -> Result<(Option<AttemptOutcome>, Option<String>)> {
     let op = &p.op;
     Ok(match verdict {
         Verdict::Done {
@@ -63,7 +65,7 @@ pub(super) async fn apply_verdict(
                 now,
             )
             .await?;
-            ("done", None)
+            (Some(AttemptOutcome::Done), None)
         }
         Verdict::InProgress { after, state, .. } => {
             let next = now + chrono::Duration::from_std(*after).unwrap_or_default();
@@ -75,7 +77,7 @@ pub(super) async fn apply_verdict(
                 m.lease_owner = Set(None);
             })
             .await?;
-            ("in_progress", None)
+            (Some(AttemptOutcome::InProgress), None)
         }
         Verdict::Wait { reason } => {
             let next = now + chrono::Duration::seconds(WAIT_SECS);
@@ -88,7 +90,7 @@ pub(super) async fn apply_verdict(
                 m.lease_owner = Set(None);
             })
             .await?;
-            ("waiting", Some(reason.clone()))
+            (None, Some(reason.clone()))
         }
         Verdict::Retry { error } => {
             let next =
@@ -102,7 +104,7 @@ pub(super) async fn apply_verdict(
                 m.lease_owner = Set(None);
             })
             .await?;
-            ("retry", Some(text))
+            (Some(AttemptOutcome::Retry), Some(text))
         }
         Verdict::Manual {
             reason,
@@ -110,7 +112,10 @@ pub(super) async fn apply_verdict(
             error,
         } => {
             escalate(tx, op, svc, h, reason, fields, error.as_ref(), now).await?;
-            ("manual", error.as_ref().map(|e| e.to_string()))
+            (
+                Some(AttemptOutcome::Manual),
+                error.as_ref().map(|e| e.to_string()),
+            )
         }
     })
 }
@@ -137,7 +142,7 @@ async fn escalate(
         }
     })
     .await?;
-    if op.kind == "create" {
+    if op.kind == OperationKind::Create {
         set_service_status(tx, svc.id, ServiceStatus::Manual, now).await?;
     }
     let department = task_department(tx, h, now).await?;
@@ -145,7 +150,7 @@ async fn escalate(
         operation_id: Set(op.id),
         service_id: Set(svc.id),
         department: Set(department),
-        status: Set("open".into()),
+        status: Set(TaskStatus::Open),
         reason: Set(reason.to_string()),
         fields: Set(fields.to_string()),
         taken_by: Set(None),
@@ -277,7 +282,7 @@ async fn apply_done_with(
     .await?;
     let mut attrs: Map<String, Value> = serde_json::from_str(&svc.attributes).unwrap_or_default();
     attrs.extend(attributes);
-    let status = done_status(&op.kind, svc.status);
+    let status = done_status(op.kind, svc.status);
     let mut after = svc.clone();
     after.status = status;
     after.attributes = Value::Object(attrs).to_string();
@@ -293,7 +298,7 @@ async fn apply_done_with(
         after.remote_id = Some(r.clone());
         m.remote_id = Set(Some(r));
     }
-    if op.kind == "change_plan" {
+    if op.kind == OperationKind::ChangePlan {
         if let Some(p) = target_plan(op) {
             m.plan_id = Set(p);
         }
@@ -302,7 +307,7 @@ async fn apply_done_with(
         .exec(tx)
         .await
         .map_err(db_err("updating the service"))?;
-    if op.kind == "create" {
+    if op.kind == OperationKind::Create {
         if let Some(c) = client {
             let plan_name = plan.map(|p| p.name.as_str()).unwrap_or("service");
             queue_emails(tx, vec![welcome_row(&after, c, plan_name, now)]).await?;
@@ -332,7 +337,7 @@ pub(super) fn welcome_row(
         }
     }
     outbox::ActiveModel {
-        kind: Set("welcome".to_string()),
+        kind: Set(EmailKind::Welcome),
         recipient: Set(client.email.clone()),
         subject: Set(format!("Your {plan_name} is ready")),
         body: Set(body),

@@ -19,6 +19,8 @@ use super::verdict::Verdict;
 use crate::config::EngineConfig;
 use provisor_runtime::Runtime;
 use provisor_store::db_err;
+use provisor_store::entities::kinds::{AttemptOutcome, OperationKind};
+use provisor_store::entities::status::OperationStatus;
 use provisor_store::entities::{operation, operation_attempt, outbox, service};
 use provisor_store::error::Result;
 use provisor_store::queue::queue_emails;
@@ -31,6 +33,17 @@ pub struct WorkerReport {
     pub retried: u64,
     pub manual: u64,
     pub lost_leases: u64,
+}
+
+/// What became of a verdict its worker still held the lease of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Landed {
+    /// Written, an attempt with this outcome.
+    Attempt(AttemptOutcome),
+    /// Written, queued again without an attempt: its handler was full.
+    Waiting,
+    /// Could not be written: left running for the reaper.
+    Unwritten,
 }
 
 /// A module call's verdict on its way to the database.
@@ -79,7 +92,7 @@ pub(super) async fn complete(
                                 "operation #{}: its outcome could not be written: {e}",
                                 f.prepared.op.id
                             );
-                            labels.push(Some("unwritten"));
+                            labels.push(Some(Landed::Unwritten));
                         }
                     }
                 }
@@ -92,11 +105,11 @@ pub(super) async fn complete(
             for (f, label) in group.iter().zip(labels) {
                 running.remove(&f.prepared.op.id);
                 match label {
-                    Some("done") => r.done += 1,
-                    Some("in_progress") => r.in_progress += 1,
-                    Some("retry") => r.retried += 1,
-                    Some("manual") => r.manual += 1,
-                    Some(_) => {}
+                    Some(Landed::Attempt(AttemptOutcome::Done)) => r.done += 1,
+                    Some(Landed::Attempt(AttemptOutcome::InProgress)) => r.in_progress += 1,
+                    Some(Landed::Attempt(AttemptOutcome::Retry)) => r.retried += 1,
+                    Some(Landed::Attempt(AttemptOutcome::Manual)) => r.manual += 1,
+                    Some(Landed::Waiting | Landed::Unwritten) => {}
                     None => r.lost_leases += 1,
                 }
             }
@@ -117,7 +130,7 @@ pub(super) async fn commit(
     cfg: &EngineConfig,
     me: &str,
     group: &[Finished],
-) -> Result<Vec<Option<&'static str>>> {
+) -> Result<Vec<Option<Landed>>> {
     let now = rt.clock.now();
     let _turn = rt.store.write_turn().await;
     let tx = rt
@@ -129,7 +142,7 @@ pub(super) async fn commit(
     let held: HashSet<i64> = operation::Entity::update_many()
         .col_expr(operation::Column::UpdatedAt, Expr::value(now))
         .filter(operation::Column::Id.is_in(group.iter().map(|f| f.prepared.op.id)))
-        .filter(operation::Column::Status.eq("running"))
+        .filter(operation::Column::Status.eq(OperationStatus::Running))
         .filter(operation::Column::LeaseOwner.eq(me))
         .exec_with_returning(&tx)
         .await
@@ -146,35 +159,35 @@ pub(super) async fn commit(
             labels.push(None);
             continue;
         };
-        let (label, error) = match &f.verdict {
+        let (outcome, error) = match &f.verdict {
             // The common case is written for the whole group at once below.
             Verdict::Done {
                 remote_id,
                 attributes,
                 ..
-            } if p.op.kind != "change_plan" => {
+            } if p.op.kind != OperationKind::ChangePlan => {
                 done.add(p, svc, remote_id.clone(), attributes.clone(), now);
-                ("done", None)
+                (Some(AttemptOutcome::Done), None)
             }
             verdict => apply_verdict(&tx, cfg, p, svc, h, verdict, now).await?,
         };
-        if label == "waiting" {
+        let Some(outcome) = outcome else {
             // Not an attempt: nothing was called.
-            labels.push(Some(label));
+            labels.push(Some(Landed::Waiting));
             continue;
-        }
+        };
         attempts.push(operation_attempt::ActiveModel {
             operation_id: Set(p.op.id),
             attempt: Set(p.op.attempts),
             worker: Set(me.to_string()),
             started_at: Set(f.started),
             finished_at: Set(now),
-            outcome: Set(label.to_string()),
+            outcome: Set(outcome),
             error: Set(error),
             message: Set(f.verdict.message().map(str::to_string)),
             ..Default::default()
         });
-        labels.push(Some(label));
+        labels.push(Some(Landed::Attempt(outcome)));
     }
     done.write(&tx, now).await?;
     for chunk in attempts.chunks(CHUNK) {
@@ -212,7 +225,7 @@ impl DoneBatch {
         now: DateTime<Utc>,
     ) {
         let mut after = svc.clone();
-        after.status = done_status(&p.op.kind, svc.status);
+        after.status = done_status(p.op.kind, svc.status);
         let mut attrs: Map<String, Value> =
             serde_json::from_str(&svc.attributes).unwrap_or_default();
         attrs.extend(attributes);
@@ -221,7 +234,7 @@ impl DoneBatch {
         if let Some(r) = &remote_id {
             after.remote_id = Some(r.clone());
         }
-        if p.op.kind == "create" {
+        if p.op.kind == OperationKind::Create {
             if let Some(c) = &p.client {
                 let plan_name = p
                     .plan
@@ -246,7 +259,10 @@ impl DoneBatch {
         }
         for ids in self.ops.chunks(CHUNK) {
             operation::Entity::update_many()
-                .col_expr(operation::Column::Status, Expr::value("done"))
+                .col_expr(
+                    operation::Column::Status,
+                    Expr::value(OperationStatus::Done),
+                )
                 .col_expr(operation::Column::FinishedAt, Expr::value(Some(now)))
                 .col_expr(
                     operation::Column::LeaseOwner,

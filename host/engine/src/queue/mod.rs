@@ -30,6 +30,8 @@ use verdict::call_module;
 use crate::config::EngineConfig;
 use provisor_runtime::Runtime;
 use provisor_store::db_err;
+use provisor_store::entities::kinds::OperationKind;
+use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use provisor_store::entities::{operation, service};
 use provisor_store::error::Result;
 
@@ -207,7 +209,7 @@ impl Worker {
                     )
                     .filter(operation::Column::Id.is_in(ids))
                     .filter(operation::Column::LeaseOwner.eq(me.clone()))
-                    .filter(operation::Column::Status.eq("running"))
+                    .filter(operation::Column::Status.eq(OperationStatus::Running))
                     .exec(rt.store.db())
                     .await;
                 if let Err(e) = r {
@@ -226,7 +228,7 @@ impl Worker {
         let r = operation::Entity::update_many()
             .col_expr(
                 operation::Column::Status,
-                sea_orm::sea_query::Expr::value("queued"),
+                sea_orm::sea_query::Expr::value(OperationStatus::Queued),
             )
             .col_expr(
                 operation::Column::LeaseOwner,
@@ -240,7 +242,7 @@ impl Worker {
                 operation::Column::UpdatedAt,
                 sea_orm::sea_query::Expr::value(now),
             )
-            .filter(operation::Column::Status.eq("running"))
+            .filter(operation::Column::Status.eq(OperationStatus::Running))
             .filter(operation::Column::LeaseExpiresAt.lt(expired_before))
             .exec(self.rt.store.db())
             .await
@@ -304,17 +306,17 @@ impl Worker {
         // claim, not one per operation; on PostgreSQL the claim statement did it).
         let creating: Vec<i64> = ops
             .iter()
-            .filter(|o| o.kind == "create")
+            .filter(|o| o.kind == OperationKind::Create)
             .map(|o| o.service_id)
             .collect();
         if !creating.is_empty() && backend != DbBackend::Postgres {
             service::Entity::update_many()
                 .col_expr(
                     service::Column::Status,
-                    sea_orm::sea_query::Expr::value("provisioning"),
+                    sea_orm::sea_query::Expr::value(ServiceStatus::Provisioning),
                 )
                 .filter(service::Column::Id.is_in(creating))
-                .filter(service::Column::Status.eq("pending"))
+                .filter(service::Column::Status.eq(ServiceStatus::Pending))
                 .exec(db)
                 .await
                 .map_err(db_err("marking services provisioning"))?;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::service_info::service_info_with;
 use provisor_runtime::Runtime;
 use provisor_store::db_err;
+use provisor_store::entities::kinds::OperationKind;
 use provisor_store::entities::{client, handler, operation, plan, service};
 use provisor_store::error::{Error, Result};
 
@@ -118,7 +119,7 @@ fn by_id<T>(
 
 /// The plan a `change_plan` moves to.
 pub(super) fn target_plan(op: &operation::Model) -> Option<i64> {
-    if op.kind != "change_plan" {
+    if op.kind != OperationKind::ChangePlan {
         return None;
     }
     serde_json::from_str::<Value>(&op.params)
@@ -146,7 +147,7 @@ async fn build_request<C: ConnectionTrait>(
         });
     }
     // An admin action names itself in its params (beside the form's values).
-    let action = if op.kind == "action" {
+    let action = if op.kind == OperationKind::Action {
         params
             .get("action")
             .and_then(Value::as_str)

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::prepare::Prepared;
 use provisor_runtime::{Call, CallContext, Runtime};
+use provisor_store::entities::kinds::OperationKind;
 
 /// What a module's answer means for the operation.
 pub(super) enum Verdict {
@@ -78,14 +79,14 @@ pub(super) async fn call_module(rt: &Runtime, p: &Prepared) -> Verdict {
     if let Some(reason) = instance.blocked() {
         return Verdict::Wait { reason };
     }
-    let call = match op.kind.as_str() {
-        "create" => Call::Create,
-        "suspend" => Call::Suspend,
-        "unsuspend" => Call::Unsuspend,
-        "terminate" => Call::Terminate,
-        "change_plan" => Call::ChangePlan,
-        "action" => Call::RunAction,
-        _ => Call::Renew,
+    let call = match op.kind {
+        OperationKind::Create => Call::Create,
+        OperationKind::Suspend => Call::Suspend,
+        OperationKind::Unsuspend => Call::Unsuspend,
+        OperationKind::Terminate => Call::Terminate,
+        OperationKind::ChangePlan => Call::ChangePlan,
+        OperationKind::Action => Call::RunAction,
+        OperationKind::Renew => Call::Renew,
     };
     let ctx = CallContext {
         service_id: Some(svc.id),
@@ -119,7 +120,7 @@ pub(super) async fn call_module(rt: &Runtime, p: &Prepared) -> Verdict {
         Err(e) if e.kind == ErrorKind::Transient => Verdict::Retry { error: e },
         Err(e) => Verdict::Manual {
             reason: format!("{} failed: {e}", op.kind),
-            fields: default_fields(&op.kind),
+            fields: default_fields(op.kind),
             error: Some(e),
         },
     };
@@ -129,15 +130,15 @@ pub(super) async fn call_module(rt: &Runtime, p: &Prepared) -> Verdict {
                 "{} gave up after {} attempts; last error: {error}",
                 op.kind, op.attempts
             ),
-            fields: default_fields(&op.kind),
+            fields: default_fields(op.kind),
             error: Some(error),
         },
         v => v,
     }
 }
 
-pub(super) fn default_fields(kind: &str) -> Value {
-    if kind == "create" {
+pub(super) fn default_fields(kind: OperationKind) -> Value {
+    if kind == OperationKind::Create {
         serde_json::json!([
             {"name": "remote_id", "label": "Remote account id", "kind": "text", "required": true},
             {"name": "notes", "label": "Notes", "kind": "text", "required": false}

@@ -22,6 +22,7 @@ use provisor_module_api::{Capability, Manifest};
 use sea_orm::{EntityTrait, QueryOrder};
 
 pub use loader::LoadPolicy;
+use provisor_store::entities::status::ModuleFileStatus;
 use provisor_store::entities::{module_event, module_file};
 use provisor_store::error::{Error, Result};
 use provisor_store::home::Home;
@@ -226,7 +227,10 @@ impl Registry {
         let mut st = self.state();
         st.recorded = rows.iter().map(|r| (r.file.clone(), r.clone())).collect();
         for row in rows {
-            if row.status == "loaded" || row.status == "missing" {
+            if matches!(
+                row.status,
+                ModuleFileStatus::Loaded | ModuleFileStatus::Missing
+            ) {
                 if let Some(manifest) = row
                     .manifest
                     .as_deref()
@@ -559,7 +563,7 @@ impl Registry {
             if let Some(row) = st
                 .recorded
                 .get(file)
-                .filter(|r| r.sha256 == sha256 && r.status == "refused")
+                .filter(|r| r.sha256 == sha256 && r.status == ModuleFileStatus::Refused)
             {
                 let reason = row
                     .reason
@@ -576,11 +580,9 @@ impl Registry {
                 cur.sha256.clone(),
                 Some(cur.loaded_path.clone()),
             ),
-            None => match st
-                .recorded
-                .get(file)
-                .filter(|r| r.status == "loaded" && r.name.as_deref() == Some(name.as_str()))
-            {
+            None => match st.recorded.get(file).filter(|r| {
+                r.status == ModuleFileStatus::Loaded && r.name.as_deref() == Some(name.as_str())
+            }) {
                 Some(row) => match row
                     .version
                     .as_deref()

@@ -9,6 +9,7 @@ use provisor_module_api::Manifest;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
+use provisor_store::entities::status::ModuleFileStatus;
 use provisor_store::entities::{module_event, module_file};
 use provisor_store::error::Result;
 use provisor_store::{db_err, Store};
@@ -21,15 +22,15 @@ pub(super) struct Record {
     name: Option<String>,
     version: Option<String>,
     api_version: Option<String>,
-    status: &'static str,
+    /// `None`: the file is gone and its row is forgotten.
+    status: Option<ModuleFileStatus>,
     reason: Option<String>,
     loaded_path: Option<String>,
     manifest: Option<String>,
-    forget: bool,
 }
 
 impl Record {
-    pub(super) fn base(file: &str, sha256: &str, status: &'static str) -> Record {
+    pub(super) fn base(file: &str, sha256: &str, status: Option<ModuleFileStatus>) -> Record {
         Record {
             file: file.to_string(),
             sha256: sha256.to_string(),
@@ -40,7 +41,6 @@ impl Record {
             reason: None,
             loaded_path: None,
             manifest: None,
-            forget: false,
         }
     }
     pub(super) fn loaded(
@@ -53,7 +53,8 @@ impl Record {
             api_version: Some(manifest.api_version.clone()),
             loaded_path: Some(loaded_path.display().to_string()),
             manifest: serde_json::to_string(manifest).ok(),
-            ..Record::base(file, sha256, "loaded").named(&manifest.name, &manifest.version)
+            ..Record::base(file, sha256, Some(ModuleFileStatus::Loaded))
+                .named(&manifest.name, &manifest.version)
         }
     }
     pub(super) fn refused(
@@ -65,7 +66,7 @@ impl Record {
         Record {
             reason: Some(reason),
             api_version: manifest.map(|m| m.api_version.clone()),
-            ..Record::base(file, sha256, "refused")
+            ..Record::base(file, sha256, Some(ModuleFileStatus::Refused))
         }
     }
     /// The file of a loaded module (`name` `version`, its copy at `loaded_path`) is gone.
@@ -81,14 +82,11 @@ impl Record {
                 "file removed; the module keeps serving until the daemon restarts".to_string(),
             ),
             loaded_path: Some(loaded_path.display().to_string()),
-            ..Record::base(file, sha256, "missing").named(name, version)
+            ..Record::base(file, sha256, Some(ModuleFileStatus::Missing)).named(name, version)
         }
     }
     pub(super) fn forget(file: &str) -> Record {
-        Record {
-            forget: true,
-            ..Record::base(file, "", "removed")
-        }
+        Record::base(file, "", None)
     }
     /// Keeps the path of the loaded copy that goes on serving despite this refusal.
     pub(super) fn serving(mut self, loaded_path: Option<&Path>) -> Record {
@@ -125,21 +123,21 @@ pub(super) async fn write_records(
         .map(|m| (m.file.clone(), m))
         .collect();
     for r in records {
-        let unchanged = before.get(&r.file).is_some_and(|old| {
-            old.sha256 == r.sha256
-                && old.status == r.status
-                && old.reason == r.reason
-                && old.version == r.version
-        });
-        if unchanged && !r.forget {
-            continue;
-        }
-        if r.forget {
+        let Some(status) = r.status else {
             module_file::Entity::delete_many()
                 .filter(module_file::Column::File.eq(&r.file))
                 .exec(db)
                 .await
                 .map_err(db_err("recording a removed module file"))?;
+            continue;
+        };
+        let unchanged = before.get(&r.file).is_some_and(|old| {
+            old.sha256 == r.sha256
+                && old.status == status
+                && old.reason == r.reason
+                && old.version == r.version
+        });
+        if unchanged {
             continue;
         }
         let row = module_file::ActiveModel {
@@ -148,7 +146,7 @@ pub(super) async fn write_records(
             name: Set(r.name.clone()),
             version: Set(r.version.clone()),
             api_version: Set(r.api_version.clone()),
-            status: Set(r.status.to_string()),
+            status: Set(status),
             reason: Set(r.reason.clone()),
             loaded_path: Set(r.loaded_path.clone()),
             manifest: Set(r.manifest.clone()),
@@ -180,7 +178,7 @@ pub(super) async fn write_records(
             sha256: Set(r.sha256.clone()),
             name: Set(r.name.clone()),
             version: Set(r.version.clone()),
-            event: Set(r.status.to_string()),
+            event: Set(status.to_string()),
             reason: Set(r.reason.clone()),
             process: Set(process.to_string()),
             ..Default::default()

@@ -17,7 +17,7 @@ pub struct Model {
     pub number_year: Option<i32>,
     pub number_seq: Option<i64>,
     /// draft, unpaid, paid, cancelled, refunded.
-    pub status: String,
+    pub status: super::status::InvoiceStatus,
     pub currency: String,
     pub subtotal: String,
     pub tax_total: String,

@@ -9,8 +9,8 @@ pub struct Model {
     pub id: i64,
     pub invoice_id: i64,
     pub position: i32,
-    /// service, deposit or manual.
-    pub kind: String,
+    /// service, deposit, manual or usage.
+    pub kind: super::kinds::InvoiceLineKind,
     pub description: String,
     pub quantity: String,
     pub unit_price: String,

@@ -21,6 +21,70 @@ macro_rules! related {
     };
 }
 
+/// For a typed column's enum (a sea-orm `DeriveActiveEnum` stored as text): `as_str`
+/// (the stored word), `parse` (a word back to the variant), `ALL` (every variant, in
+/// the order given), `join` (words for a message) and `Display` (the word). The words
+/// must be the enum's `string_value`s, which `words_match!` checks in each file's tests.
+/// No comparison with text: what people type is parsed first.
+macro_rules! words {
+    ($t:ident { $($v:ident => $w:literal),* $(,)? }) => {
+        impl $t {
+            /// Every variant, in the order the words are listed.
+            pub const ALL: &'static [$t] = &[$($t::$v),*];
+
+            /// The stored word.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $($t::$v => $w,)*
+                }
+            }
+
+            /// The variant stored as `word`, if any.
+            pub fn parse(word: &str) -> Option<$t> {
+                match word {
+                    $($w => Some($t::$v),)*
+                    _ => None,
+                }
+            }
+
+            /// The words of `list`, `sep` between them (`"active or suspended"`).
+            pub fn join(list: &[$t], sep: &str) -> String {
+                list.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(sep)
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// Checks what `words!` promises for each enum named: every variant's word is its
+/// stored value, its `Display` and its JSON text, `parse` gives the variant back, and
+/// `ALL` lists every variant in declaration order.
+#[cfg(test)]
+macro_rules! words_match {
+    ($($t:ident),* $(,)?) => {$(
+        {
+            use sea_orm::{ActiveEnum, Iterable};
+            assert_eq!($t::iter().collect::<Vec<_>>(), $t::ALL.to_vec());
+            for v in $t::iter() {
+                assert_eq!(v.as_str(), v.to_value());
+                assert_eq!(v.to_string(), v.to_value());
+                assert_eq!(serde_json::to_value(v).unwrap(), v.to_value().as_str());
+                assert_eq!($t::parse(v.as_str()), Some(v));
+            }
+            assert_eq!($t::parse("no such word"), None);
+            assert_eq!(
+                $t::join(&$t::ALL[..2], " or "),
+                format!("{} or {}", $t::ALL[0], $t::ALL[1])
+            );
+        }
+    )*};
+}
+
 pub mod billable_item;
 pub mod billing_action;
 pub mod billing_term;
@@ -33,6 +97,7 @@ pub mod handler;
 pub mod invoice;
 pub mod invoice_line;
 pub mod invoice_sequence;
+pub mod kinds;
 pub mod kv_entry;
 pub mod module_event;
 pub mod module_file;

@@ -15,7 +15,8 @@ pub struct Model {
     pub name: Option<String>,
     pub version: Option<String>,
     pub api_version: Option<String>,
-    pub status: String,
+    /// loaded, refused, missing.
+    pub status: super::status::ModuleFileStatus,
     pub reason: Option<String>,
     pub loaded_path: Option<String>,
     pub manifest: Option<String>,

@@ -20,7 +20,7 @@ pub struct Model {
     pub call: String,
     pub request: String,
     pub response: String,
-    /// `ok`, an error kind, or an HTTP status.
+    /// `ok`, an error kind, or an HTTP status code: an open set, so text, not an enum.
     pub outcome: String,
     pub duration_ms: i64,
 }

@@ -9,9 +9,9 @@ pub struct Model {
     pub id: i64,
     pub service_id: i64,
     pub handler_id: i64,
-    /// create, suspend, unsuspend, terminate, change_plan, renew.
-    pub kind: String,
-    /// queued, running, done, manual, cancelled.
+    /// create, suspend, unsuspend, terminate, change_plan, renew, action.
+    pub kind: super::kinds::OperationKind,
+    /// queued, running, done, manual, cancelled, awaiting_payment.
     pub status: super::status::OperationStatus,
     #[sea_orm(unique)]
     pub operation_key: String,

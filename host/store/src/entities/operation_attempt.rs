@@ -12,7 +12,8 @@ pub struct Model {
     pub worker: String,
     pub started_at: DateTimeUtc,
     pub finished_at: DateTimeUtc,
-    pub outcome: String,
+    /// done, in_progress, retry, manual.
+    pub outcome: super::kinds::AttemptOutcome,
     pub error: Option<String>,
     /// What the module said on a done or in-progress call.
     pub message: Option<String>,

@@ -7,7 +7,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub kind: String,
+    /// welcome, invoice_created, invoice_paid, invoice_overdue, invoice_refunded.
+    pub kind: super::kinds::EmailKind,
     pub recipient: String,
     pub subject: String,
     pub body: String,

@@ -11,7 +11,7 @@ pub struct Model {
     pub service_id: i64,
     pub department: String,
     /// open, taken, done, returned, cancelled.
-    pub status: String,
+    pub status: super::status::TaskStatus,
     pub reason: String,
     /// JSON array of the module's form fields.
     pub fields: String,

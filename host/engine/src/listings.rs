@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 
 use crate::catalog;
 use provisor_store::entities::{operation, service};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Message, Result};
 use provisor_store::lookup::get_service;
 use provisor_store::{db_err, Store};
 
@@ -92,17 +92,23 @@ pub async fn operations(
         }
         Some(s) if OPERATION_STATUSES.contains(&s) => q = q.filter(operation::Column::Status.eq(s)),
         Some(s) => {
-            return Err(Error::Invalid(format!(
-                "--status {s:?} is not an operation status: use one of {}, waiting or all",
-                OPERATION_STATUSES.join(", ")
+            return Err(Error::invalid(Message::about(
+                "status",
+                format!(
+                    "{s:?} is not an operation status: use one of {}, waiting or all",
+                    OPERATION_STATUSES.join(", ")
+                ),
             )))
         }
     }
     if let Some(k) = filter.kind.as_deref() {
         if !OPERATION_KINDS.contains(&k) {
-            return Err(Error::Invalid(format!(
-                "--kind {k:?} is not an operation kind: use one of {}",
-                OPERATION_KINDS.join(", ")
+            return Err(Error::invalid(Message::about(
+                "kind",
+                format!(
+                    "{k:?} is not an operation kind: use one of {}",
+                    OPERATION_KINDS.join(", ")
+                ),
             )));
         }
         q = q.filter(operation::Column::Kind.eq(k));
@@ -144,9 +150,12 @@ pub async fn services(
     let mut q = service::Entity::find().order_by_desc(service::Column::Id);
     if let Some(s) = filter.status.as_deref() {
         if !SERVICE_STATUSES.contains(&s) {
-            return Err(Error::Invalid(format!(
-                "--status {s:?} is not a service status: use one of {}",
-                SERVICE_STATUSES.join(", ")
+            return Err(Error::invalid(Message::about(
+                "status",
+                format!(
+                    "{s:?} is not a service status: use one of {}",
+                    SERVICE_STATUSES.join(", ")
+                ),
             )));
         }
         q = q.filter(service::Column::Status.eq(s));

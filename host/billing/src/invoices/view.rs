@@ -109,9 +109,12 @@ pub async fn list(
         .limit(limit);
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
-            return Err(Error::Invalid(format!(
-                "--status {s:?} is not an invoice status: use one of {}",
-                STATUSES.join(", ")
+            return Err(Error::invalid(Message::about(
+                "status",
+                format!(
+                    "{s:?} is not an invoice status: use one of {}",
+                    STATUSES.join(", ")
+                ),
             )));
         }
         q = q.filter(invoice::Column::Status.eq(s));

@@ -223,3 +223,245 @@ fn no_module_cycles_inside_a_host_crate() {
         }
     }
 }
+
+/// The string literals of a Rust file outside comments and `#[cfg(test)]` items, each
+/// with its line, and the names of the modules it declares as `#[cfg(test)] mod NAME;`
+/// (whose files are test code too).
+fn literals(text: &str) -> (Vec<(usize, String)>, Vec<String>) {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut test_mods = Vec::new();
+    let mut line = 1;
+    let mut i = 0;
+    // The nesting depth of `{}` at which a `#[cfg(test)]` item is skipped, if one is.
+    let mut skipping: Option<usize> = None;
+    let mut depth = 0usize;
+    let mut pending_test = false;
+    let at = |i: usize, s: &str| chars[i..].iter().take(s.len()).copied().eq(s.chars());
+    while i < chars.len() {
+        let c = chars[i];
+        let ident_before = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
+        if c == '\n' {
+            line += 1;
+            i += 1;
+        } else if at(i, "//") {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if at(i, "/*") {
+            let mut nest = 0;
+            while i < chars.len() {
+                if at(i, "/*") {
+                    nest += 1;
+                    i += 2;
+                } else if at(i, "*/") {
+                    nest -= 1;
+                    i += 2;
+                    if nest == 0 {
+                        break;
+                    }
+                } else {
+                    if chars[i] == '\n' {
+                        line += 1;
+                    }
+                    i += 1;
+                }
+            }
+        } else if c == '"'
+            || (c == 'r' && !ident_before && matches!(chars.get(i + 1), Some('"' | '#')))
+        {
+            // A string: `"…"` with escapes, or raw `r#"…"#`.
+            let start = line;
+            let mut s = String::new();
+            if c == 'r' {
+                let mut hashes = 0;
+                i += 1;
+                while chars.get(i) == Some(&'#') {
+                    hashes += 1;
+                    i += 1;
+                }
+                if chars.get(i) != Some(&'"') {
+                    continue; // `r#ident`, not a string
+                }
+                i += 1;
+                let close: String = std::iter::once('"')
+                    .chain(std::iter::repeat_n('#', hashes))
+                    .collect();
+                while i < chars.len() && !at(i, &close) {
+                    if chars[i] == '\n' {
+                        line += 1;
+                    }
+                    s.push(chars[i]);
+                    i += 1;
+                }
+                i += close.len();
+            } else {
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '\\' {
+                        s.push(chars[i]);
+                        i += 1;
+                    }
+                    if chars[i] == '\n' {
+                        line += 1;
+                    }
+                    s.push(chars[i]);
+                    i += 1;
+                }
+                i += 1;
+            }
+            if skipping.is_none() {
+                out.push((start, s));
+            }
+        } else if c == '\'' {
+            // A char literal (`'"'`, `'\''`), or a lifetime or label.
+            if chars.get(i + 1) == Some(&'\\') {
+                i += 2;
+                while i < chars.len() && chars[i] != '\'' {
+                    i += 1;
+                }
+                i += 1;
+            } else if chars.get(i + 2) == Some(&'\'') {
+                i += 3;
+            } else {
+                i += 1;
+            }
+        } else if at(i, "#[cfg(test)]") {
+            pending_test = skipping.is_none();
+            i += "#[cfg(test)]".len();
+        } else if c == '{' {
+            if pending_test {
+                skipping = Some(depth);
+                pending_test = false;
+            }
+            depth += 1;
+            i += 1;
+        } else if c == '}' {
+            depth = depth.saturating_sub(1);
+            if skipping == Some(depth) {
+                skipping = None;
+            }
+            i += 1;
+        } else if c == ';' {
+            if pending_test {
+                // `#[cfg(test)] mod NAME;`: that file is test code; any other item ends here.
+                let item: String = chars[..i].iter().rev().take_while(|c| **c != ']').collect();
+                let item: String = item.chars().rev().collect();
+                if let Some(name) = item.trim().strip_prefix("mod ") {
+                    test_mods.push(name.trim().to_string());
+                }
+                pending_test = false;
+            }
+            i += 1;
+        } else {
+            i += 1;
+        }
+    }
+    (out, test_mods)
+}
+
+/// Text a string literal in a library crate may not hold: a command-line flag (`--` and
+/// a letter) or a `provisor` command. The library crates serve the CLI, the HTTP API and
+/// web pages alike: a message names an input by its neutral field name and a next step
+/// as a `Fix` (`provisor_store::error`), and each front end words them its own way.
+fn names_the_cli(s: &str) -> bool {
+    s.contains("`provisor ")
+        || s.as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'-' && w[1] == b'-' && w[2].is_ascii_alphabetic())
+}
+
+/// Literals allowed to name the command line anyway, by file and a piece of the
+/// literal, each with the reason.
+const CLI_TEXT_ALLOWED: &[(&str, &str)] = &[
+    // The one table of settings: each key's variable and the command-line flag that
+    // overrides it, which `config show` and the loader's messages name as a value's
+    // source (docs/configuration.md).
+    ("host/app/src/config/keys.rs", "--database-url"),
+    ("host/app/src/config/keys.rs", "--call-timeout"),
+    ("host/app/src/config/keys.rs", "--max-stuck-calls"),
+    ("host/app/src/config/keys.rs", "--retry-secs"),
+    // The head of the provisor.toml that `provisor init` writes: a file the admin edits on
+    // the server, where the command showing the settings in effect is the help it needs.
+    ("host/app/src/config/keys.rs", "`provisor config show`"),
+    // A shell command to run in the modules directory, not one of ours: it is the same
+    // advice whichever front end shows the refusal.
+    (
+        "host/runtime/src/registry/loader.rs",
+        "cp --remove-destination",
+    ),
+];
+
+#[test]
+fn library_text_names_no_cli_flag_or_command() {
+    let mut found = Vec::new();
+    for dir in ["store", "runtime", "billing", "engine", "app"] {
+        let src = root().join("host").join(dir).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let mut test_files = BTreeSet::new();
+        let mut scanned = Vec::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).expect("read source");
+            let (lits, test_mods) = literals(&text);
+            let here = if matches!(
+                f.file_name().and_then(|n| n.to_str()),
+                Some("mod.rs" | "lib.rs" | "main.rs")
+            ) {
+                f.parent().expect("a directory").to_path_buf()
+            } else {
+                f.with_extension("")
+            };
+            for m in test_mods {
+                test_files.insert(here.join(format!("{m}.rs")));
+                test_files.insert(here.join(&m).join("mod.rs"));
+            }
+            scanned.push((f.clone(), lits));
+        }
+        for (f, lits) in scanned {
+            if test_files.contains(&f) {
+                continue;
+            }
+            let shown = f
+                .strip_prefix(root())
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .replace("../", "");
+            for (line, s) in lits {
+                let allowed = CLI_TEXT_ALLOWED
+                    .iter()
+                    .any(|(file, piece)| shown.ends_with(file) && s.contains(piece));
+                if names_the_cli(&s) && !allowed {
+                    found.push(format!("{shown}:{line}: {s:?}"));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "library text names a CLI flag or command; name the field (`Message::about`) or \
+         the next step (`Fix`) instead and let the CLI word it:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_literal_scanner_skips_comments_and_test_code() {
+    let source = r###"
+        // "--in-a-comment"
+        /* "--in /* a nested */ block" */
+        fn f() -> char { let _ = r#"--raw"#; let _: &'static str = "a \" --escaped"; '"' }
+        #[cfg(test)]
+        mod tests { fn g() { let _ = "--test-only"; } }
+        #[cfg(test)]
+        mod more;
+        const X: &str = "`provisor after";
+    "###;
+    let (lits, test_mods) = literals(source);
+    let texts: Vec<&str> = lits.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(texts, ["--raw", "a \\\" --escaped", "`provisor after"]);
+    assert_eq!(lits[2].0, 9, "the line of a literal");
+    assert_eq!(test_mods, ["more"]);
+    assert!(texts.iter().all(|s| names_the_cli(s)));
+    assert!(!names_the_cli("-- 5") && !names_the_cli("a-b--"));
+}

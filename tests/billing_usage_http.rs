@@ -178,11 +178,13 @@ fn usage_pushed_over_http_is_imported_once_and_invoiced_on_the_first() {
         for needle in [
             "t8",
             "parsecs",
-            "provisor usage price",
+            "price per parsecs in EUR",
             "nothing was imported",
         ] {
             assert!(msg.contains(needle), "[{b}] {needle:?} not in {msg}");
         }
+        // The fix in words for an API client, not the command line's command.
+        assert!(!msg.contains("`provisor"), "[{b}] {msg}");
 
         // No token, a wrong token, another scheme: 401, asking for a bearer token.
         let good = [

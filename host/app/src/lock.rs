@@ -39,7 +39,7 @@ pub fn take(home: &Home) -> Result<File> {
         .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
     file.try_lock().map_err(|_| {
         Error::Invalid(format!(
-            "another `provisor serve` is already running for {}; stop it first",
+            "another daemon is already running for {}; stop it first",
             home.root().display()
         ))
     })?;

@@ -21,7 +21,7 @@ use provisor_runtime::{Call, CallContext, Runtime};
 use provisor_store::db_err;
 use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use provisor_store::entities::{client, plan, plan_handler, service};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Message, Result};
 
 /// Accounts per page asked of the module.
 const PER_PAGE: u32 = 50;
@@ -156,9 +156,13 @@ impl Placement {
             }
         }
         let Some(mut default_plan) = plans.iter().find(|p| !p.is_addon).cloned() else {
-            return Err(Error::Invalid(format!(
-                "handler {name} serves no plan; add one (`provisor plans add NAME --handler {name}`) so imported accounts have a plan"
-            )));
+            return Err(Error::invalid(
+                Message::new(format!("handler {name} serves no plan; "))
+                    .fix(Fix::AddPlan {
+                        handler: name.to_string(),
+                    })
+                    .text(" so imported accounts have a plan"),
+            ));
         };
         // --plan: one plan for every account, one the handler serves and not an addon.
         let forced = match &opts.plan {
@@ -170,10 +174,13 @@ impl Placement {
                         .filter(|p| !p.is_addon)
                         .map(|p| p.name.as_str())
                         .collect();
-                    return Err(Error::Invalid(format!(
-                        "--plan {}: handler {name} does not serve it as a plan of its own (it serves {}); add the handler to the plan or choose one of those",
-                        p.name,
-                        served.join(", ")
+                    return Err(Error::invalid(Message::about(
+                        "plan",
+                        format!(
+                            "{}: handler {name} does not serve it as a plan of its own (it serves {}); add the handler to the plan or choose one of those",
+                            p.name,
+                            served.join(", ")
+                        ),
                     )));
                 }
                 default_plan = p;
@@ -193,9 +200,13 @@ impl Placement {
                 let period = provisor_billing::schedule::period_for_terms(store.db(), p)
                     .await
                     .map_err(|e| {
-                        Error::Invalid(format!(
-                            "--next-due: {e}; nothing was imported (or import onto a priced plan with --plan)"
-                        ))
+                        Error::invalid(
+                            Message::about("next_due", ": ")
+                                .then(e.into_message())
+                                .text("; nothing was imported (or import onto a priced plan with ")
+                                .field("plan")
+                                .text(")"),
+                        )
                     })?;
                 periods.insert(p.id, period);
             }

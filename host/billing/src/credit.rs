@@ -9,7 +9,7 @@ use crate::currencies;
 use crate::invoices::{self, Applied};
 use crate::ledger::{self, EntryView};
 use crate::Settings;
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Message, Name, Result};
 use provisor_store::lookup;
 use provisor_store::{db_err, Store};
 
@@ -38,20 +38,26 @@ pub async fn adjust(
     let c = lookup::get_client(store, client_ref).await?;
     let cur = currencies::require(store.db(), &c.currency)
         .await
-        .map_err(|e| Error::Invalid(format!("client #{} pays in {}: {e}", c.id, c.currency)))?;
-    let value = cur.parse_amount(amount, "--amount")?;
+        .map_err(|e| {
+            Error::invalid(
+                Message::new(format!("client #{} pays in {}: ", c.id, c.currency))
+                    .then(e.into_message()),
+            )
+        })?;
+    let value = cur.parse_amount(amount, Name::Field("amount"))?;
     if value.is_zero() {
-        return Err(Error::Invalid(
-            "--amount is zero: give a positive amount to add credit or a negative one to take it"
-                .into(),
-        ));
+        return Err(Error::invalid(Message::about(
+            "amount",
+            "is zero: give a positive amount to add credit or a negative one to take it",
+        )));
     }
     let reason = reason.trim();
-    provisor_store::input::check_line("--reason", reason, 500)?;
+    provisor_store::input::check_line(Name::Field("reason"), reason, 500)?;
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(Error::Invalid(
-            "--reason must say why, in 1 to 500 characters".into(),
-        ));
+        return Err(Error::invalid(Message::about(
+            "reason",
+            "must say why, in 1 to 500 characters",
+        )));
     }
     let (tx, _turn) = crate::begin_for_client(store, c.id).await?;
     let before = ledger::balance(&tx, c.id, &cur.code).await?;

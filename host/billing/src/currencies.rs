@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::money::{self, Currency, Rounding, MAX_MINOR_UNITS};
 use provisor_store::entities::currency;
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Listing, Message, Name, Result};
 use provisor_store::{db_err, Store};
 
 /// What `currencies add` needs.
@@ -55,7 +55,7 @@ fn default_symbol(code: &str) -> String {
 fn parse_rate(text: &str) -> Result<Decimal> {
     money::parse_bounded(
         text,
-        "--rate",
+        Name::Field("rate"),
         Decimal::ZERO,
         false,
         Decimal::from(1_000_000),
@@ -94,9 +94,12 @@ pub(crate) fn from_row(m: &currency::Model) -> Result<Currency> {
 pub async fn add(store: &Store, new: NewCurrency, now: DateTime<Utc>) -> Result<Currency> {
     let code = check_code(&new.code)?;
     if new.minor_units > MAX_MINOR_UNITS {
-        return Err(Error::Invalid(format!(
-            "--minor-units {} is out of range: 0 to {MAX_MINOR_UNITS} (2 for EUR, 0 for JPY)",
-            new.minor_units
+        return Err(Error::invalid(Message::about(
+            "minor_units",
+            format!(
+                "{} is out of range: 0 to {MAX_MINOR_UNITS} (2 for EUR, 0 for JPY)",
+                new.minor_units
+            ),
         )));
     }
     let rounding = Rounding::parse(&new.rounding)?;
@@ -107,24 +110,30 @@ pub async fn add(store: &Store, new: NewCurrency, now: DateTime<Utc>) -> Result<
     let rate = new.rate.as_deref().map(parse_rate).transpose()?;
     let (tx, _turn) = super::begin_write(store).await?;
     if find(&tx, &code).await?.is_some() {
-        return Err(Error::Invalid(format!(
-            "currency {code} already exists; change it with `provisor currencies set {code}`"
-        )));
+        return Err(Error::invalid(
+            Message::new(format!("currency {code} already exists; "))
+                .fix(Fix::ChangeCurrency { code }),
+        ));
     }
     let default = default_currency(&tx).await?;
     let rate = match (&default, rate) {
         (None, None) => Decimal::ONE,
         (None, Some(r)) if r == Decimal::ONE => Decimal::ONE,
         (None, Some(r)) => {
-            return Err(Error::Invalid(format!(
-                "{code} is the first currency, so it becomes the default and its rate is 1 (not {r}); leave --rate out"
-            )))
+            return Err(Error::invalid(
+                Message::new(format!(
+                    "{code} is the first currency, so it becomes the default and its rate is 1 (not {r}); leave "
+                ))
+                .field("rate")
+                .text(" out"),
+            ))
         }
         (Some(d), None) => {
-            return Err(Error::Invalid(format!(
-                "{code} needs --rate: how many {code} one {} buys (like 1.0845)",
-                d.code
-            )))
+            return Err(Error::invalid(
+                Message::new(format!("{code} needs "))
+                    .field("rate")
+                    .text(format!(": how many {code} one {} buys (like 1.0845)", d.code)),
+            ))
         }
         (Some(_), Some(r)) => r,
     };
@@ -158,8 +167,13 @@ pub async fn update(
 ) -> Result<Currency> {
     let code = check_code(code)?;
     if rate.is_none() && rounding.is_none() && symbol.is_none() {
-        return Err(Error::Invalid(
-            "nothing to change: give --rate, --rounding or --symbol".into(),
+        return Err(Error::invalid(
+            Message::new("nothing to change: give ")
+                .field("rate")
+                .text(", ")
+                .field("rounding")
+                .text(" or ")
+                .field("symbol"),
         ));
     }
     let row = currency::Entity::find()
@@ -194,9 +208,17 @@ pub async fn update(
 }
 
 fn unknown(code: &str) -> Error {
-    Error::Invalid(format!(
-        "currency {code} is not set up: add it with `provisor currencies add {code} --rate R` (`provisor currencies list` shows those there are)"
-    ))
+    Error::invalid(
+        Message::new(format!("currency {code} is not set up: "))
+            .fix(Fix::AddCurrency {
+                code: code.to_string(),
+            })
+            .text(" (")
+            .fix(Fix::See {
+                listing: Listing::Currencies,
+            })
+            .text(")"),
+    )
 }
 
 /// Every currency, the default first.

@@ -1,5 +1,6 @@
 //! What a billing step did, or would do in a dry run: the events every run reports.
 
+use provisor_store::error::Message;
 use serde::Serialize;
 
 /// One thing a billing step did, or would do in a dry run.
@@ -19,8 +20,8 @@ pub struct Event {
     pub amount: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
-    /// One line for admins.
-    pub message: String,
+    /// One line for admins (serialized as its plain text).
+    pub message: Message,
     /// The step could not do this (e.g. a module could not read usage): nothing was
     /// billed for it, the run reports failure, and the next run for the date tries again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]

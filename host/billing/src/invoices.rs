@@ -25,7 +25,7 @@ use crate::Settings;
 use provisor_store::entities::kinds::{EmailKind, InvoiceLineKind};
 use provisor_store::entities::status::InvoiceStatus;
 use provisor_store::entities::{client, invoice, invoice_line, outbox, payment};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Listing, Message, Name, Result};
 use provisor_store::lookup;
 use provisor_store::{db_err, Store};
 
@@ -270,9 +270,15 @@ pub async fn find<C: ConnectionTrait>(db: &C, reference: &str) -> Result<invoice
     }
     .map_err(db_err("reading invoices"))?;
     found.ok_or_else(|| {
-        Error::NotFound(format!(
-            "no invoice {reference}; give an id or a number like 2026-000001 (`provisor invoices list` shows them)"
-        ))
+        Error::not_found(
+            Message::new(format!(
+                "no invoice {reference}; give an id or a number like 2026-000001 ("
+            ))
+            .fix(Fix::See {
+                listing: Listing::Invoices,
+            })
+            .text(")"),
+        )
     })
 }
 
@@ -287,9 +293,10 @@ pub(crate) async fn client_of<C: ConnectionTrait>(db: &C, id: i64) -> Result<cli
 pub(crate) fn check_reference(reference: &str) -> Result<String> {
     let r = reference.trim();
     if r.is_empty() || r.chars().count() > 200 || r.chars().any(char::is_control) {
-        return Err(Error::Invalid(
-            "--reference must be the payment's reference (bank or gateway transaction id), 1 to 200 printable characters".into(),
-        ));
+        return Err(Error::invalid(Message::about(
+            "reference",
+            "must be the payment's reference (bank or gateway transaction id), 1 to 200 printable characters",
+        )));
     }
     Ok(r.to_string())
 }

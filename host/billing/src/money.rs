@@ -11,7 +11,7 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Name, Result};
 
 /// The most digits after the point a currency may have.
 pub const MAX_MINOR_UNITS: u32 = 4;
@@ -108,15 +108,17 @@ impl Currency {
 
     /// Parses an amount typed in this currency: a plain decimal with at most the
     /// currency's minor units (more would need rounding nobody asked for).
-    pub fn parse_amount(&self, text: &str, what: &str) -> Result<Decimal> {
+    /// `what` names the input in an error.
+    pub fn parse_amount<'a>(&self, text: &str, what: impl Into<Name<'a>>) -> Result<Decimal> {
+        let what = what.into();
         let value = parse_decimal(text, what)?;
         if value.normalize().scale() > self.minor_units {
-            return Err(Error::Invalid(format!(
-                "{what} {text:?} has more decimals than {} allows ({}): write it like {}",
+            return Err(Error::invalid(what.message().text(format!(
+                " {text:?} has more decimals than {} allows ({}): write it like {}",
                 self.code,
                 self.minor_units,
                 self.text(Decimal::new(1234, 2)),
-            )));
+            ))));
         }
         Ok(canonical(value, self.minor_units))
     }
@@ -134,7 +136,10 @@ fn canonical(mut value: Decimal, minor_units: u32) -> Decimal {
 
 /// Parses a plain decimal typed by a person: optional sign, digits, optional point and
 /// digits. No exponent, no thousands separators, at most 12 digits before the point.
-pub fn parse_decimal(text: &str, what: &str) -> Result<Decimal> {
+/// `what` names the input in an error.
+pub fn parse_decimal<'a>(text: &str, what: impl Into<Name<'a>>) -> Result<Decimal> {
+    let what = what.into();
+    let refuse = |rest: String| Error::invalid(what.message().text(rest));
     let t = text.trim();
     let body = t.strip_prefix(['-', '+']).unwrap_or(t);
     let (int, frac) = match body.split_once('.') {
@@ -149,22 +154,21 @@ pub fn parse_decimal(text: &str, what: &str) -> Result<Decimal> {
         } else {
             ""
         };
-        return Err(Error::Invalid(format!(
-            "{what} {text:?} is not a number{hint}: write it like 12.50"
+        return Err(refuse(format!(
+            " {text:?} is not a number{hint}: write it like 12.50"
         )));
     }
     if int.trim_start_matches('0').len() > MAX_INTEGER_DIGITS {
-        return Err(Error::Invalid(format!(
-            "{what} {text:?} is too large: at most {MAX_INTEGER_DIGITS} digits before the point"
+        return Err(refuse(format!(
+            " {text:?} is too large: at most {MAX_INTEGER_DIGITS} digits before the point"
         )));
     }
     if frac.is_some_and(|f| f.len() > 12) {
-        return Err(Error::Invalid(format!(
-            "{what} {text:?} has too many decimals (at most 12)"
+        return Err(refuse(format!(
+            " {text:?} has too many decimals (at most 12)"
         )));
     }
-    Decimal::from_str(t)
-        .map_err(|e| Error::Invalid(format!("{what} {text:?} is not a number: {e}")))
+    Decimal::from_str(t).map_err(|e| refuse(format!(" {text:?} is not a number: {e}")))
 }
 
 /// Reads decimal text written by this module back from the database.
@@ -194,16 +198,17 @@ pub fn convert(amount: Decimal, from: &Currency, to: &Currency) -> Result<Decima
     Ok(to.round(converted))
 }
 
-/// A rate (`--rate`, tax rates): a decimal within bounds, with at most `max_dp`
-/// decimals.
-pub fn parse_bounded(
+/// A rate (a currency's, a tax rate): a decimal within bounds, with at most `max_dp`
+/// decimals. `what` names the input in an error.
+pub fn parse_bounded<'a>(
     text: &str,
-    what: &str,
+    what: impl Into<Name<'a>>,
     min: Decimal,
     min_inclusive: bool,
     max: Decimal,
     max_dp: u32,
 ) -> Result<Decimal> {
+    let what = what.into();
     let value = parse_decimal(text, what)?;
     let below = if min_inclusive {
         value < min
@@ -212,14 +217,14 @@ pub fn parse_bounded(
     };
     if below || value > max {
         let lower = if min_inclusive { "from" } else { "above" };
-        return Err(Error::Invalid(format!(
-            "{what} {text:?} is out of range: it must be {lower} {min} up to {max}"
-        )));
+        return Err(Error::invalid(what.message().text(format!(
+            " {text:?} is out of range: it must be {lower} {min} up to {max}"
+        ))));
     }
     if value.normalize().scale() > max_dp {
-        return Err(Error::Invalid(format!(
-            "{what} {text:?} has too many decimals (at most {max_dp})"
-        )));
+        return Err(Error::invalid(what.message().text(format!(
+            " {text:?} has too many decimals (at most {max_dp})"
+        ))));
     }
     Ok(value.normalize())
 }
@@ -334,24 +339,37 @@ mod tests {
     fn typed_amounts_are_strict() {
         let eur = cur("EUR", 2, "1", Rounding::HalfUp);
         assert_eq!(
-            eur.parse_amount("10", "--amount").unwrap().to_string(),
+            eur.parse_amount("10", Name::Field("amount"))
+                .unwrap()
+                .to_string(),
             "10.00"
         );
         assert_eq!(
-            eur.parse_amount("10.5", "--amount").unwrap().to_string(),
+            eur.parse_amount("10.5", Name::Field("amount"))
+                .unwrap()
+                .to_string(),
             "10.50"
         );
         assert_eq!(
-            eur.parse_amount("10.500", "--amount").unwrap().to_string(),
+            eur.parse_amount("10.500", Name::Field("amount"))
+                .unwrap()
+                .to_string(),
             "10.50"
         );
         for bad in [
             "", "abc", "1e3", "1,50", "1_000", "1.", ".5", "--1", "NaN", "12.345",
         ] {
-            assert!(eur.parse_amount(bad, "--amount").is_err(), "{bad:?}");
+            assert!(
+                eur.parse_amount(bad, Name::Field("amount")).is_err(),
+                "{bad:?}"
+            );
         }
-        assert!(eur.parse_amount("1234567890123", "--amount").is_err());
-        assert!(eur.parse_amount("123456789012", "--amount").is_ok());
+        assert!(eur
+            .parse_amount("1234567890123", Name::Field("amount"))
+            .is_err());
+        assert!(eur
+            .parse_amount("123456789012", Name::Field("amount"))
+            .is_ok());
     }
 
     fn rounding() -> impl Strategy<Value = Rounding> {

@@ -22,7 +22,7 @@ use crate::Settings;
 use provisor_store::entities::kinds::{InvoiceLineKind, OperationKind};
 use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use provisor_store::entities::{client, operation, plan, plan_deposit, plan_price, service};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Message, Result};
 use provisor_store::{db_err, Store};
 
 /// What an order of a priced plan will be invoiced.
@@ -72,21 +72,28 @@ pub async fn quote(
     let cur = currencies::require(store.db(), &client.currency)
         .await
         .map_err(|e| {
-            Error::Invalid(format!(
-                "plan {} is billed, and client #{} pays in {}: {e}",
-                plan.name, client.id, client.currency
-            ))
+            Error::invalid(
+                Message::new(format!(
+                    "plan {} is billed, and client #{} pays in {}: ",
+                    plan.name, client.id, client.currency
+                ))
+                .then(e.into_message()),
+            )
         })?;
     let default = currencies::default_currency(store.db()).await?;
-    let missing = |what: &str, how: &str| {
-        Error::Invalid(format!(
-            "plan {} has no {what} in {} or in the default currency{}; add one with `provisor plans {how} {} --currency {} …`",
-            plan.name,
-            cur.code,
-            default.as_ref().map(|d| format!(" {}", d.code)).unwrap_or_default(),
-            plan.name,
-            cur.code
-        ))
+    let missing = |what: &str, fix: Fix| {
+        Error::invalid(
+            Message::new(format!(
+                "plan {} has no {what} in {} or in the default currency{}; ",
+                plan.name,
+                cur.code,
+                default
+                    .as_ref()
+                    .map(|d| format!(" {}", d.code))
+                    .unwrap_or_default(),
+            ))
+            .fix(fix),
+        )
     };
     let price = if price_rows.is_empty() {
         None
@@ -98,7 +105,17 @@ pub async fn quote(
             |r: &plan_price::Model, code, p| r.currency == code && r.period == p.as_str(),
             &Period::ALL,
         )
-        .ok_or_else(|| missing("price", "price"))?;
+        .ok_or_else(|| {
+            missing(
+                "price",
+                Fix::PricePlan {
+                    plan: plan.name.clone(),
+                    currency: Some(cur.code.clone()),
+                    period: None,
+                    existing: false,
+                },
+            )
+        })?;
         let value = money::from_db(&row.amount, &format!("plan {} price", plan.name))?;
         let value = match (convert, default.as_ref()) {
             (true, Some(d)) => money::convert(value, d, &cur)?,
@@ -116,7 +133,15 @@ pub async fn quote(
             |r: &plan_deposit::Model, code, _| r.currency == code,
             &[Period::Monthly],
         )
-        .ok_or_else(|| missing("deposit", "deposit"))?;
+        .ok_or_else(|| {
+            missing(
+                "deposit",
+                Fix::DepositPlan {
+                    plan: plan.name.clone(),
+                    currency: cur.code.clone(),
+                },
+            )
+        })?;
         let value = money::from_db(&row.amount, &format!("plan {} deposit", plan.name))?;
         Some(match (convert, default.as_ref()) {
             (true, Some(d)) => money::convert(value, d, &cur)?,

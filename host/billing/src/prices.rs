@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::currencies;
 use provisor_store::entities::{plan_deposit, plan_price};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Message, Name, Result};
 use provisor_store::lookup;
 use provisor_store::{db_err, Store};
 
@@ -126,10 +126,11 @@ pub async fn set_price(
     let turn = store.write_turn().await;
     match amount {
         Some(text) => {
-            let amount = cur.parse_amount(text, "--amount")?;
+            let amount = cur.parse_amount(text, Name::Field("amount"))?;
             if amount < Decimal::ZERO {
-                return Err(Error::Invalid(format!(
-                    "--amount {text} is negative: a price is 0 or more"
+                return Err(Error::invalid(Message::about(
+                    "amount",
+                    format!("{text} is negative: a price is 0 or more"),
                 )));
             }
             plan_price::Entity::insert(plan_price::ActiveModel {
@@ -188,11 +189,18 @@ pub async fn set_deposit(
     let turn = store.write_turn().await;
     match amount {
         Some(text) => {
-            let amount = cur.parse_amount(text, "--amount")?;
+            let amount = cur.parse_amount(text, Name::Field("amount"))?;
             if amount <= Decimal::ZERO {
-                return Err(Error::Invalid(format!(
-                    "--amount {text} is not positive: a deposit is more than 0 (remove one with --remove)"
-                )));
+                return Err(Error::invalid(
+                    Message::about(
+                        "amount",
+                        format!(
+                            "{text} is not positive: a deposit is more than 0 (remove one with "
+                        ),
+                    )
+                    .field("remove")
+                    .text(")"),
+                ));
             }
             plan_deposit::Entity::insert(plan_deposit::ActiveModel {
                 plan_id: Set(plan.id),

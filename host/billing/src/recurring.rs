@@ -45,7 +45,7 @@ use provisor_store::entities::{
     billing_action, billing_term, client, invoice, invoice_line, operation, payment, plan, renewal,
     service,
 };
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, ErrorKind, Fix, Message, Result};
 
 mod paid;
 mod renew;
@@ -199,15 +199,20 @@ async fn price_for<C: ConnectionTrait>(
             return money::convert(money::from_db(&r.amount, &what)?, &d, cur);
         }
     }
-    Err(Error::Invalid(format!(
-        "plan {} has no {} price in {} or in the default currency; add one with `provisor plans price {} --currency {} --period {} --amount X`",
-        p.name,
-        period.as_str(),
-        cur.code,
-        p.name,
-        cur.code,
-        period.as_str()
-    )))
+    Err(Error::invalid(
+        Message::new(format!(
+            "plan {} has no {} price in {} or in the default currency; ",
+            p.name,
+            period.as_str(),
+            cur.code,
+        ))
+        .fix(Fix::PricePlan {
+            plan: p.name.clone(),
+            currency: Some(cur.code.clone()),
+            period: Some(period.as_str()),
+            existing: false,
+        }),
+    ))
 }
 
 async fn action_of<C: ConnectionTrait>(
@@ -357,7 +362,7 @@ async fn overdue(
                 continue;
             }
             let svc = provisor_store::lookup::get_service(rt.store(), sid).await?;
-            let event = |message: String| Event {
+            let event = |message: Message| Event {
                 step: "overdue".into(),
                 client_id: Some(inv.client_id),
                 service_id: Some(sid),
@@ -374,9 +379,9 @@ async fn overdue(
             }
             let what = format!("invoice {number} is {late} day(s) past its due date {due}");
             if dry_run {
-                events.push(event(format!(
-                    "would queue {action} of service #{sid}: {what}"
-                )));
+                events.push(event(
+                    format!("would queue {action} of service #{sid}: {what}").into(),
+                ));
                 continue;
             }
             if already {
@@ -388,13 +393,16 @@ async fn overdue(
                 Ok(op) => {
                     let _turn = rt.store().write_turn().await;
                     record_action(db, inv.id, sid, action, Some(op), date, now).await?;
-                    events.push(event(format!(
-                        "{action} operation #{op} queued for service #{sid}: {what}"
-                    )));
+                    events.push(event(
+                        format!("{action} operation #{op} queued for service #{sid}: {what}")
+                            .into(),
+                    ));
                 }
-                Err(Error::Invalid(why)) => events.push(event(format!(
-                    "{action} of service #{sid} not queued yet ({why}); the next run tries again: {what}"
-                ))),
+                Err(why) if why.kind() == ErrorKind::Invalid => events.push(event(
+                    Message::new(format!("{action} of service #{sid} not queued yet ("))
+                        .then(why.into_message())
+                        .text(format!("); the next run tries again: {what}")),
+                )),
                 Err(e) => return Err(e),
             }
         }

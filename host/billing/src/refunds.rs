@@ -25,7 +25,7 @@ use crate::Settings;
 use provisor_store::entities::kinds::EmailKind;
 use provisor_store::entities::status::InvoiceStatus;
 use provisor_store::entities::{invoice, invoice_line, payment};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Message, Name, Result};
 use provisor_store::{db_err, Store};
 
 /// Where refunded money goes.
@@ -44,8 +44,9 @@ impl Destination {
         match text.trim() {
             "original" => Ok(Destination::Original),
             "credit" => Ok(Destination::Credit),
-            other => Err(Error::Invalid(format!(
-                "--to {other:?} is not a refund destination: use original (back to the bank or gateway) or credit"
+            other => Err(Error::invalid(Message::about(
+                "to",
+                format!("{other:?} is not a refund destination: use original (back to the bank or gateway) or credit"),
             ))),
         }
     }
@@ -151,32 +152,49 @@ async fn services_of<C: sea_orm::ConnectionTrait>(
 }
 
 /// The refusal for an invoice that cannot be refunded, or `None` when it can.
-fn refusal(inv: &invoice::Model, m: &Money, to: Destination, client_id: i64) -> Option<String> {
+fn refusal(inv: &invoice::Model, m: &Money, to: Destination, client_id: i64) -> Option<Message> {
     let number = invoices::name_of(inv);
+    let cancel = || Fix::CancelInvoice {
+        number: number.clone(),
+    };
     match inv.status {
-        InvoiceStatus::Draft => Some(format!(
+        InvoiceStatus::Draft => Some(Message::new(format!(
             "invoice {number} is a draft: nothing was paid on it, so there is nothing to refund"
-        )),
-        InvoiceStatus::Cancelled => Some(format!(
-            "invoice {number} is cancelled: what was paid on it went to the client's credit when it was cancelled (see `provisor clients ledger {client_id}`); take credit back with `provisor clients credit {client_id} --amount -X --reason R`"
-        )),
-        InvoiceStatus::Refunded => Some(format!(
+        ))),
+        InvoiceStatus::Cancelled => Some(
+            Message::new(format!(
+                "invoice {number} is cancelled: what was paid on it went to the client's credit when it was cancelled ("
+            ))
+            .fix(Fix::SeeLedger { client: client_id })
+            .text("); ")
+            .fix(Fix::Credit {
+                client: Some(client_id),
+                take: true,
+            }),
+        ),
+        InvoiceStatus::Refunded => Some(Message::new(format!(
             "invoice {number} is already refunded in full: nothing is left to refund"
-        )),
+        ))),
         InvoiceStatus::Paid | InvoiceStatus::Unpaid if m.refundable <= Decimal::ZERO => {
-            Some(format!(
-            "invoice {number} is {} with nothing paid on it: there is nothing to refund{}",
-            inv.status,
-            if inv.status == InvoiceStatus::Unpaid {
-                format!("; to drop it, cancel it with `provisor invoices cancel {number}`")
+            let m = Message::new(format!(
+                "invoice {number} is {} with nothing paid on it: there is nothing to refund",
+                inv.status
+            ));
+            Some(if inv.status == InvoiceStatus::Unpaid {
+                m.text("; to drop it, ").fix(cancel())
             } else {
-                String::new()
-            }
-        ))
+                m
+            })
         }
-        InvoiceStatus::Unpaid if to == Destination::Credit => Some(format!(
-            "invoice {number} is unpaid: credit goes straight to the client's unpaid invoices, so a refund to credit would pay it again; refund to the original payment (--to original), or cancel the invoice with `provisor invoices cancel {number}` (what was paid on it returns to credit)"
-        )),
+        InvoiceStatus::Unpaid if to == Destination::Credit => Some(
+            Message::new(format!(
+                "invoice {number} is unpaid: credit goes straight to the client's unpaid invoices, so a refund to credit would pay it again; refund to the original payment ("
+            ))
+            .field("to")
+            .text(" original), or ")
+            .fix(cancel())
+            .text(" (what was paid on it returns to credit)"),
+        ),
         InvoiceStatus::Paid | InvoiceStatus::Unpaid => None,
     }
 }
@@ -259,7 +277,7 @@ pub async fn refund(
     let cur = currencies::require(store.db(), &inv.currency).await?;
     let to = req.to;
     let asked = match req.amount {
-        Some(text) => Some(cur.parse_amount(text, "--amount")?),
+        Some(text) => Some(cur.parse_amount(text, Name::Field("amount"))?),
         None => None,
     };
     // What the refund row would hold, to compare with one already recorded.
@@ -279,7 +297,7 @@ pub async fn refund(
     let number = invoices::name_of(&inv);
     let m = money_of(&tx, &inv).await?;
     if let Some(why) = refusal(&inv, &m, to, c.id) {
-        return Err(Error::Invalid(why));
+        return Err(Error::invalid(why));
     }
     let value = refund_value(&req, asked, &m, &cur, &number)?;
     let given = cur.text(-value);
@@ -394,16 +412,19 @@ fn refund_value(
     let value = match (asked, req.amount) {
         (Some(x), Some(text)) => {
             if x <= Decimal::ZERO {
-                return Err(Error::Invalid(format!(
-                    "--amount {text} must be more than zero (the amount to give back, in {}); {}",
-                    cur.code,
-                    limits()
+                return Err(Error::invalid(Message::about(
+                    "amount",
+                    format!(
+                        "{text} must be more than zero (the amount to give back, in {}); {}",
+                        cur.code,
+                        limits()
+                    ),
                 )));
             }
             if x > m.refundable {
-                return Err(Error::Invalid(format!(
-                    "--amount {text} is more than can be refunded: {}",
-                    limits()
+                return Err(Error::invalid(Message::about(
+                    "amount",
+                    format!("{text} is more than can be refunded: {}", limits()),
                 )));
             }
             x
@@ -411,18 +432,27 @@ fn refund_value(
         _ => m.refundable,
     };
     if to == Destination::Original && value > m.to_original {
-        return Err(Error::Invalid(format!(
-            "{} of invoice {number} cannot go back to the original payment: {} of what was paid on it came from credit and can only go back to credit; refund at most {} with --to original, or use --to credit",
-            cur.format(value),
-            cur.format(m.refundable - m.to_original),
-            cur.format(m.to_original),
-        )));
+        return Err(Error::invalid(
+            Message::new(format!(
+                "{} of invoice {number} cannot go back to the original payment: {} of what was paid on it came from credit and can only go back to credit; refund at most {} to the original payment (",
+                cur.format(value),
+                cur.format(m.refundable - m.to_original),
+                cur.format(m.to_original),
+            ))
+            .field("to")
+            .text(" original), or refund to credit (")
+            .field("to")
+            .text(" credit)"),
+        ));
     }
     if let Some(last) = m.last_paid_on {
         if req.day < last {
-            return Err(Error::Invalid(format!(
-                "--date {} is before {last}, when money last came in on invoice {number}: a refund cannot come before what it gives back",
-                req.day
+            return Err(Error::invalid(Message::about(
+                "date",
+                format!(
+                    "{} is before {last}, when money last came in on invoice {number}: a refund cannot come before what it gives back",
+                    req.day
+                ),
             )));
         }
     }

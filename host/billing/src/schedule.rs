@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::prices::{self, Period};
 use provisor_store::entities::status::ServiceStatus;
 use provisor_store::entities::{billing_term, client, handler, plan, service};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Message, Result};
 use provisor_store::lookup;
 use provisor_store::{db_err, Store};
 
@@ -58,10 +58,19 @@ pub async fn period_for_terms<C: ConnectionTrait>(db: &C, p: &plan::Model) -> Re
         )));
     }
     plan_period(db, p).await?.ok_or_else(|| {
-        Error::Invalid(format!(
-            "plan {} has no price, so its services cannot be billed: add one with `provisor plans price {} --currency C --period monthly --amount X` first",
-            p.name, p.name
-        ))
+        Error::invalid(
+            Message::new(format!(
+                "plan {} has no price, so its services cannot be billed: ",
+                p.name
+            ))
+            .fix(Fix::PricePlan {
+                plan: p.name.clone(),
+                currency: None,
+                period: Some(Period::Monthly.as_str()),
+                existing: false,
+            })
+            .text(" first"),
+        )
     })
 }
 
@@ -237,8 +246,8 @@ pub struct Unscheduled {
     pub handler: String,
     /// `plan_has_no_price` or `no_billing_term`.
     pub reason: &'static str,
-    /// The reason and the fix, in words.
-    pub why: String,
+    /// The reason and the fix.
+    pub why: Message,
 }
 
 /// `billing unscheduled`: live services (active or suspended) that no run will invoice:
@@ -289,17 +298,24 @@ pub async fn unscheduled(store: &Store) -> Result<Vec<Unscheduled>> {
         let (reason, why) = match period {
             None => (
                 "plan_has_no_price",
-                format!(
-                    "plan {} has no price (and bills no usage): add one with `provisor plans price {} --currency C --period monthly --amount X --apply-to-existing`",
-                    p.name, p.name
-                ),
+                Message::new(format!(
+                    "plan {} has no price (and bills no usage): ",
+                    p.name
+                ))
+                .fix(Fix::PricePlan {
+                    plan: p.name.clone(),
+                    currency: None,
+                    period: Some(Period::Monthly.as_str()),
+                    existing: true,
+                }),
             ),
             Some(_) => (
                 "no_billing_term",
-                format!(
-                    "no billing term: it was not ordered through a paid invoice (imported, or made before plan {} had a price); give it one with `provisor billing schedule {} --next-due YYYY-MM-DD`",
-                    p.name, s.id
-                ),
+                Message::new(format!(
+                    "no billing term: it was not ordered through a paid invoice (imported, or made before plan {} had a price); ",
+                    p.name
+                ))
+                .fix(Fix::ScheduleService { service: s.id }),
             ),
         };
         out.push(Unscheduled {

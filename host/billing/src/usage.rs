@@ -44,7 +44,7 @@ use provisor_store::entities::{
     billable_item, client, credit_entry, invoice, plan, service, usage_charge, usage_invoice,
     usage_item, usage_plan, usage_price, usage_record,
 };
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Message, Name, Result};
 use provisor_store::lookup;
 use provisor_store::{db_err, Store};
 
@@ -92,13 +92,15 @@ pub async fn set_plan(
     let plan = lookup::get_plan(store, plan_ref).await?;
     let mode = mode.trim().to_ascii_lowercase().replace('_', "-");
     if !MODES.contains(&mode.as_str()) {
-        return Err(Error::Invalid(format!(
-            "--mode {mode:?} is not known: use postpaid (module usage billed on the 1st), month-end (module usage collected on the last day) or pushed (usage import only)"
+        return Err(Error::invalid(Message::about(
+            "mode",
+            format!("{mode:?} is not known: use postpaid (module usage billed on the 1st), month-end (module usage collected on the last day) or pushed (usage import only)"),
         )));
     }
     if due_days > 365 {
-        return Err(Error::Invalid(format!(
-            "--due-days {due_days} is more than a year: give 0 to 365"
+        return Err(Error::invalid(Message::about(
+            "due_days",
+            format!("{due_days} is more than a year: give 0 to 365"),
         )));
     }
     let _turn = store.write_turn().await;
@@ -125,6 +127,15 @@ pub async fn set_plan(
     show_plan(store, &plan).await
 }
 
+/// The fix for usage in `unit` that has no price on the plan in `currency`: set one.
+fn price_fix(plan: i64, currency: &str, unit: &str) -> Fix {
+    Fix::PriceUsage {
+        plan,
+        currency: currency.to_string(),
+        unit: unit.to_string(),
+    }
+}
+
 /// `usage price PLAN --currency C --unit U --amount X`: the price of one unit.
 pub async fn set_price(
     store: &Store,
@@ -137,10 +148,11 @@ pub async fn set_price(
     let plan = lookup::get_plan(store, plan_ref).await?;
     let cur = currencies::require(store.db(), currency).await?;
     let unit = check_unit(unit)?;
-    let value = money::parse_decimal(amount, "--amount")?;
+    let value = money::parse_decimal(amount, Name::Field("amount"))?;
     if value < Decimal::ZERO {
-        return Err(Error::Invalid(format!(
-            "--amount {amount} is negative: a unit price is 0 or more"
+        return Err(Error::invalid(Message::about(
+            "amount",
+            format!("{amount} is negative: a unit price is 0 or more"),
         )));
     }
     let _turn = store.write_turn().await;

@@ -4,7 +4,7 @@
 use clap::Subcommand;
 
 use super::args::parse_day;
-use super::{output, Ctx, JsonFlag};
+use super::{output, voice, Ctx, JsonFlag};
 use provisor_billing::run::Event;
 use provisor_store::error::{Error, Result};
 
@@ -78,7 +78,7 @@ pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<()> {
                     "period": month.format("%Y-%m").to_string(),
                     "issue_date": issue.to_string(),
                     "dry_run": dry_run,
-                    "billing": events,
+                    "billing": voice::events_json(&events),
                 }));
             } else {
                 let failed = events.iter().filter(|e| e.failed).count();
@@ -112,7 +112,7 @@ pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<()> {
             let store = ctx.store().await?;
             let rows = provisor_billing::schedule::unscheduled(&store).await?;
             if json.json {
-                output::json(&rows);
+                output::json(&rows.iter().map(UnscheduledRow::from).collect::<Vec<_>>());
             } else if rows.is_empty() {
                 println!("every live service is billed (by a term or by its usage)");
             } else {
@@ -127,7 +127,7 @@ pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<()> {
                                 u.client.clone(),
                                 u.plan.clone(),
                                 u.handler.clone(),
-                                u.why.clone(),
+                                voice::text(&u.why),
                             ]
                         })
                         .collect::<Vec<_>>(),
@@ -163,6 +163,35 @@ pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<()> {
     }
 }
 
+/// A row of `billing unscheduled --json`: the library's row, its reason in the command
+/// line's words.
+#[derive(serde::Serialize)]
+struct UnscheduledRow<'a> {
+    service_id: i64,
+    status: &'a str,
+    client_id: i64,
+    client: &'a str,
+    plan: &'a str,
+    handler: &'a str,
+    reason: &'static str,
+    why: String,
+}
+
+impl<'a> From<&'a provisor_billing::schedule::Unscheduled> for UnscheduledRow<'a> {
+    fn from(u: &'a provisor_billing::schedule::Unscheduled) -> Self {
+        UnscheduledRow {
+            service_id: u.service_id,
+            status: &u.status,
+            client_id: u.client_id,
+            client: &u.client,
+            plan: &u.plan,
+            handler: &u.handler,
+            reason: u.reason,
+            why: voice::text(&u.why),
+        }
+    }
+}
+
 /// One billing event as a line: `  [step] invoice N 12.00 EUR: message`.
 pub(crate) fn print_event(e: &Event) {
     let money = match (&e.amount, &e.currency) {
@@ -175,5 +204,9 @@ pub(crate) fn print_event(e: &Event) {
         .map(|i| format!(" invoice {i}"))
         .unwrap_or_default();
     let mark = if e.failed { "FAILED " } else { "" };
-    println!("  {mark}[{}]{invoice}{money}: {}", e.step, e.message);
+    println!(
+        "  {mark}[{}]{invoice}{money}: {}",
+        e.step,
+        voice::text(&e.message)
+    );
 }

@@ -29,6 +29,7 @@ mod services;
 mod setup;
 mod tasks;
 mod usage;
+mod voice;
 mod work;
 
 use std::path::PathBuf;
@@ -217,7 +218,7 @@ pub fn main() -> i32 {
     let ctx = match context(&cli).and_then(|ctx| init_tracing(serving, &ctx).map(|()| ctx)) {
         Ok(ctx) => ctx,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", voice::error(&e));
             return exit_code(&e);
         }
     };
@@ -234,7 +235,7 @@ pub fn main() -> i32 {
     let code = match rt.block_on(run(cli, ctx)) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", voice::error(&e));
             exit_code(&e)
         }
     };

@@ -101,7 +101,7 @@ async fn list(
     if let Some(d) = &department {
         catalog::require_department(&store, d)
             .await
-            .map_err(|e| Error::NotFound(e.to_string()))?;
+            .map_err(|e| Error::not_found(e.into_message()))?;
     }
     let mut rows = tasks::list_page(&store, department.as_deref(), all, fetch, page.offset).await?;
     let more = page.trim(&mut rows);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::args::parse_day;
-use super::{output, Ctx};
+use super::{output, voice, Ctx};
 use provisor_engine::{EngineConfig, Worker};
 use provisor_store::error::{Error, Result};
 
@@ -19,7 +19,7 @@ pub(crate) async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: b
     let (billing, runs) = (&day.billing, &day.handlers);
     if json {
         output::json(&serde_json::json!({
-            "date": date.to_string(), "dry_run": dry_run, "billing": billing, "handlers": runs
+            "date": date.to_string(), "dry_run": dry_run, "billing": voice::events_json(billing), "handlers": voice::handler_runs_json(runs)
         }));
     } else {
         let verb = if dry_run { "would bill" } else { "billed" };
@@ -58,7 +58,7 @@ pub(crate) async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: b
                     .unwrap_or_default();
                 let effect = match (a.queued_operation, &a.note) {
                     (Some(op), _) => format!(" -> operation #{op} queued"),
-                    (None, Some(n)) => format!(" ({n})"),
+                    (None, Some(n)) => format!(" ({})", voice::text(n)),
                     _ => String::new(),
                 };
                 println!("    {target}{}: {}{effect}", a.event, a.message);

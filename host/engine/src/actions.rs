@@ -7,7 +7,7 @@ use provisor_module_api::AdminAction;
 use provisor_runtime::{Call, Runtime};
 use provisor_store::entities::kinds::OperationKind;
 use provisor_store::entities::operation;
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Message, Result};
 use serde_json::{Map, Value};
 
 /// The admin actions the service's module offers for it now (one module call).
@@ -36,13 +36,17 @@ pub fn find<'a>(
 }
 
 /// An action that asks for confirmation (a destructive one) goes ahead only when the
-/// caller confirmed it (`--yes` on the command line).
+/// caller confirmed it.
 pub fn check_confirmed(action: &AdminAction, confirmed: bool) -> Result<()> {
     match (&action.confirm, confirmed) {
-        (Some(question), false) => Err(Error::Invalid(format!(
-            "{} asks for confirmation: {question} Add --yes to go ahead.",
-            action.name
-        ))),
+        (Some(question), false) => Err(Error::invalid(
+            Message::new(format!(
+                "{} asks for confirmation: {question} To go ahead, ",
+                action.name
+            ))
+            .fix(Fix::Confirm)
+            .text("."),
+        )),
         _ => Ok(()),
     }
 }

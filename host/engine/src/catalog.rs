@@ -18,7 +18,7 @@ pub use crate::departments::{add_department, departments, find_department, requi
 use crate::handlers;
 use provisor_runtime::registry::Registry;
 use provisor_store::entities::{client, handler, plan, plan_handler};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Message, Name, Result};
 use provisor_store::input;
 pub use provisor_store::lookup::{find_client_by_email, get_client, get_plan};
 use provisor_store::schema;
@@ -38,7 +38,7 @@ pub async fn add_client(
     if name.trim().is_empty() {
         return Err(Error::Invalid("a client needs a name".to_string()));
     }
-    let email = input::email("the client's --email", email)?;
+    let email = input::email(Name::Field("email"), email)?;
     let currency = currency.to_ascii_uppercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
         return Err(Error::Invalid(format!(
@@ -48,10 +48,13 @@ pub async fn add_client(
     }
     let codes = provisor_store::lookup::currency_codes(store).await?;
     if !codes.is_empty() && !codes.contains(&currency) {
-        return Err(Error::Invalid(format!(
-            "currency {currency} is not set up (set up: {}); add it first with `provisor currencies add {currency} --rate R`",
-            codes.join(", ")
-        )));
+        return Err(Error::invalid(
+            Message::new(format!(
+                "currency {currency} is not set up (set up: {}); ",
+                codes.join(", ")
+            ))
+            .fix(Fix::AddCurrency { code: currency }),
+        ));
     }
     // Empty: not known (an imported account whose panel does not say); no tax applies.
     let country = country.trim().to_ascii_uppercase();
@@ -94,11 +97,16 @@ pub async fn clients_page(
     use sea_orm::{Condition, QuerySelect};
     let mut q = client::Entity::find().order_by_asc(client::Column::Id);
     if let Some(text) = search {
-        provisor_store::input::check_line("--search", text, provisor_store::input::EMAIL_MAX)?;
+        provisor_store::input::check_line(
+            Name::Field("search"),
+            text,
+            provisor_store::input::EMAIL_MAX,
+        )?;
         if text.trim().is_empty() {
-            return Err(Error::Invalid(
-                "--search is empty: give part of a client's name or email".into(),
-            ));
+            return Err(Error::invalid(Message::about(
+                "search",
+                "is empty: give part of a client's name or email",
+            )));
         }
         // LIKE with its wildcards escaped, on lower case: SQLite and PostgreSQL alike.
         let mut pattern = String::from("%");
@@ -186,13 +194,14 @@ async fn check_new_plan(
 ) -> Result<(Vec<handler::Model>, String)> {
     check_label("plan", &new.name)?;
     if let Some(t) = &new.template {
-        input::check_line("--template", t, input::NAME_MAX)?;
+        input::check_line(Name::Field("template"), t, input::NAME_MAX)?;
     }
     if new.handlers.is_empty() {
-        return Err(Error::Invalid(format!(
-            "plan {} needs at least one handler (--handler NAME)",
-            new.name
-        )));
+        return Err(Error::invalid(
+            Message::new(format!("plan {} needs at least one handler (", new.name))
+                .field("handler")
+                .text(" NAME)"),
+        ));
     }
     let mut rows = Vec::new();
     for name in &new.handlers {
@@ -475,12 +484,15 @@ pub fn check_required_options(p: &plan::Model, chosen: &Map<String, Value>) -> R
             sets.sort();
             sets.dedup();
             let names: Vec<&str> = choices.keys().map(String::as_str).collect();
-            return Err(Error::Invalid(format!(
-                "plan {} needs option {name} chosen: its choices set {}, which the plan does not give otherwise; order with `--option {name}=CHOICE` (one of {})",
-                p.name,
-                sets.join(", "),
-                names.join(", ")
-            )));
+            return Err(Error::invalid(
+                Message::new(format!(
+                    "plan {} needs option {name} chosen: its choices set {}, which the plan does not give otherwise; order with ",
+                    p.name,
+                    sets.join(", "),
+                ))
+                .field("option")
+                .text(format!(" {name}=CHOICE (one of {})", names.join(", "))),
+            ));
         }
     }
     Ok(())
@@ -550,7 +562,7 @@ pub fn check_order_values(
             )));
         }
         if let Some(text) = value.as_str() {
-            input::check_line(&format!("--option {name}"), text, input::NAME_MAX)?;
+            input::check_line(Name::Entry("option", name), text, input::NAME_MAX)?;
         }
     }
     Ok(())

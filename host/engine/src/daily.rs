@@ -19,7 +19,7 @@ use provisor_runtime::{Call, CallContext, Runtime};
 use provisor_store::db_err;
 use provisor_store::entities::status::ServiceStatus;
 use provisor_store::entities::{handler, service};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Message, Result};
 
 /// Service states the daily run shows a module: provisioned and not yet gone.
 const LIVE: [ServiceStatus; 3] = [
@@ -59,7 +59,7 @@ pub struct ActionRun {
     pub queued_operation: Option<i64>,
     /// Why a request was not queued (the service already has an operation, or is gone).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub note: Option<Message>,
 }
 
 /// Runs every handler's daily work for `date`. A failing handler is reported and the
@@ -160,9 +160,9 @@ async fn apply(
     };
     // A module may only speak for the services it was shown.
     let Some(svc) = svcs.iter().find(|s| s.id == id) else {
-        out.note = Some(format!(
+        out.note = Some(Message::new(format!(
             "service #{id} is not one of this handler's live services; ignored"
-        ));
+        )));
         return Ok(out);
     };
     if !action.attributes.is_empty() {
@@ -175,7 +175,9 @@ async fn apply(
         };
         match queued {
             Ok(op) => out.queued_operation = Some(op.id),
-            Err(Error::Invalid(why)) => out.note = Some(why),
+            Err(why) if why.kind() == provisor_store::ErrorKind::Invalid => {
+                out.note = Some(why.into_message())
+            }
             Err(e) => return Err(e),
         }
     }

@@ -6,7 +6,7 @@ use sea_orm::{
 };
 
 use provisor_store::entities::department;
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Message, Name, Result};
 use provisor_store::input;
 use provisor_store::{db_err, Store};
 
@@ -36,7 +36,7 @@ pub async fn add_department(
 ) -> Result<department::Model> {
     check_label("department", name)?;
     let email = email
-        .map(|e| input::email("the department's --email", &e))
+        .map(|e| input::email(Name::Field("email"), &e))
         .transpose()?;
     if find_department(store, name).await?.is_some() {
         return Err(Error::Invalid(format!("department {name} already exists")));
@@ -74,8 +74,10 @@ pub async fn departments(store: &Store) -> Result<Vec<department::Model>> {
 pub async fn require_department(store: &Store, name: &str) -> Result<()> {
     match find_department(store, name).await? {
         Some(_) => Ok(()),
-        None => Err(Error::Invalid(format!(
-            "department {name} does not exist; add it with `provisor departments add {name}`"
-        ))),
+        None => Err(Error::invalid(
+            Message::new(format!("department {name} does not exist; ")).fix(Fix::AddDepartment {
+                name: name.to_string(),
+            }),
+        )),
     }
 }

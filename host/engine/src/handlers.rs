@@ -19,7 +19,7 @@ use serde_json::Value;
 use provisor_runtime::registry::Registry;
 use provisor_runtime::{Call, CallContext, Runtime};
 use provisor_store::entities::handler;
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Listing, Message, Name, Result};
 use provisor_store::schema;
 use provisor_store::{db_err, Store};
 
@@ -79,21 +79,33 @@ pub async fn add(
 ) -> Result<HandlerView> {
     check_name(&new.name)?;
     if let Some(label) = &new.label {
-        provisor_store::input::check_line("--label", label, provisor_store::input::NAME_MAX)?;
+        provisor_store::input::check_line(
+            Name::Field("label"),
+            label,
+            provisor_store::input::NAME_MAX,
+        )?;
     }
-    let module =
-        registry.get(&new.module).ok_or_else(|| {
-            let loaded: Vec<String> = registry
-                .loaded()
-                .iter()
-                .map(|m| m.name().to_string())
-                .collect();
-            Error::Invalid(format!(
-            "module {} is not loaded (loaded: {}); install it with `provisor modules install FILE`",
-            new.module,
-            if loaded.is_empty() { "none".to_string() } else { loaded.join(", ") }
-        ))
-        })?;
+    let module = registry.get(&new.module).ok_or_else(|| {
+        let loaded: Vec<String> = registry
+            .loaded()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        Error::invalid(
+            Message::new(format!(
+                "module {} is not loaded (loaded: {}); ",
+                new.module,
+                if loaded.is_empty() {
+                    "none".to_string()
+                } else {
+                    loaded.join(", ")
+                }
+            ))
+            .fix(Fix::InstallModule {
+                module: new.module.clone(),
+            }),
+        )
+    })?;
     if !new.settings.is_object() {
         return Err(Error::Invalid(
             "handler settings must be a JSON object".to_string(),
@@ -106,8 +118,9 @@ pub async fn add(
     )?;
     if let Some(n) = new.max_concurrent {
         if n < 1 {
-            return Err(Error::Invalid(format!(
-                "--max-concurrent must be at least 1, not {n}"
+            return Err(Error::invalid(Message::about(
+                "max_concurrent",
+                format!("must be at least 1, not {n}"),
             )));
         }
     }
@@ -163,11 +176,9 @@ pub async fn find(store: &Store, name: &str) -> Result<Option<handler::Model>> {
 
 /// The handler called `name`, or a not-found error that says how to list them.
 pub async fn get(store: &Store, name: &str) -> Result<handler::Model> {
-    find(store, name).await?.ok_or_else(|| {
-        Error::NotFound(format!(
-            "no handler named {name}; `provisor handlers list` shows them"
-        ))
-    })
+    find(store, name)
+        .await?
+        .ok_or_else(|| Error::not_found_in(format!("no handler named {name}"), Listing::Handlers))
 }
 
 /// Every handler, by name.

@@ -34,7 +34,7 @@ use provisor_runtime::Runtime;
 use provisor_store::entities::kinds::OperationKind;
 use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use provisor_store::entities::{client, handler, operation, plan, service};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Listing, Message, Result};
 pub use provisor_store::lookup::{get_operation, get_service};
 pub(crate) use provisor_store::queue::insert_operation;
 use provisor_store::{db_err, Store};
@@ -119,16 +119,20 @@ pub async fn check_order(
             }
         }
         (Some(_), false) => {
-            return Err(Error::Invalid(format!(
-                "plan {} is not an addon plan; order it without --addon-of",
-                plan.name
-            )))
+            return Err(Error::invalid(
+                Message::new(format!(
+                    "plan {} is not an addon plan; order it without ",
+                    plan.name
+                ))
+                .field("addon_of"),
+            ))
         }
         (None, true) => {
-            return Err(Error::Invalid(format!(
-                "plan {} is an addon: order it with --addon-of SERVICE",
-                plan.name
-            )))
+            return Err(Error::invalid(
+                Message::new(format!("plan {} is an addon: order it with ", plan.name))
+                    .field("addon_of")
+                    .text(" SERVICE"),
+            ))
         }
         (None, false) => {}
     }
@@ -210,7 +214,7 @@ async fn refuse_unsupported(
     if manifest.capabilities.contains(&cap) {
         return Ok(());
     }
-    let hint = "its renewals are billing's alone (`provisor cron` invoices each period); nothing is renewed on the panel";
+    let hint = "its renewals are billing's alone (the daily run invoices each period); nothing is renewed on the panel";
     Err(Error::Invalid(format!(
         "service #{}: module {} (handler {}) does not support {kind}, so nothing was queued: {hint}",
         svc.id, h.module, h.name
@@ -262,7 +266,7 @@ fn check_order_schema(
             .into_iter()
             .filter(|k| !resources.contains_key(*k))
             .collect();
-        let setters: Vec<String> = options
+        let setters: Vec<&String> = options
             .iter()
             .filter(|(_, choices)| {
                 choices.as_object().is_some_and(|c| {
@@ -270,30 +274,42 @@ fn check_order_schema(
                         .any(|set| missing.iter().any(|k| set.get(*k).is_some()))
                 })
             })
-            .map(|(name, _)| format!("--option {name}=CHOICE"))
+            .map(|(name, _)| name)
             .collect();
-        let fix = if setters.is_empty() {
-            format!(
-                "give the plan what module {} needs (`provisor plans add … --resources` or an option whose choices set it)",
-                plan.module
-            )
+        let mut message = e.into_message().text(format!(
+            "; module {} cannot provision the order without it, so nothing was ordered or invoiced: ",
+            plan.module
+        ));
+        if setters.is_empty() {
+            message = message
+                .text(format!(
+                    "give the plan what module {} needs (its ",
+                    plan.module
+                ))
+                .field("resources")
+                .text(" when it is added, or an option whose choices set it)");
         } else {
-            format!("choose {}", setters.join(" or "))
-        };
-        let fields: Vec<String> = missing
+            message = message.text("choose ");
+            for (i, name) in setters.iter().enumerate() {
+                let or = if i > 0 { " or " } else { "" };
+                message = message
+                    .text(or)
+                    .field("option")
+                    .text(format!(" {name}=CHOICE"));
+            }
+        }
+        let fields: Vec<&&str> = missing
             .iter()
             .filter(|k| schema.get("properties").and_then(|p| p.get(**k)).is_some())
-            .map(|k| format!("--option {k}=VALUE"))
             .collect();
-        let fix = if fields.is_empty() {
-            fix
-        } else {
-            format!("{fix}, or give {}", fields.join(" and "))
-        };
-        return Err(Error::Invalid(format!(
-            "{e}; module {} cannot provision the order without it, so nothing was ordered or invoiced: {fix}",
-            plan.module
-        )));
+        for (i, k) in fields.iter().enumerate() {
+            let and = if i == 0 { ", or give " } else { " and " };
+            message = message
+                .text(and)
+                .field("option")
+                .text(format!(" {k}=VALUE"));
+        }
+        return Err(Error::invalid(message));
     }
     Ok(())
 }
@@ -305,11 +321,14 @@ async fn route(store: &Store, plan: &plan::Model, now: DateTime<Utc>) -> Result<
     let enabled: Vec<handler::Model> = handlers.iter().filter(|h| h.enabled).cloned().collect();
     if enabled.is_empty() {
         let names: Vec<String> = handlers.iter().map(|h| h.name.clone()).collect();
-        return Err(Error::Invalid(format!(
-            "plan {} takes no new services: all its handlers are disabled ({}); enable one with `provisor handlers enable NAME`",
-            plan.name,
-            names.join(", ")
-        )));
+        return Err(Error::invalid(
+            Message::new(format!(
+                "plan {} takes no new services: all its handlers are disabled ({}); ",
+                plan.name,
+                names.join(", ")
+            ))
+            .fix(Fix::EnableHandler),
+        ));
     }
     // One candidate and no limit to respect: nothing to weigh.
     if enabled.len() == 1 && enabled[0].max_concurrent.is_none() {
@@ -394,10 +413,13 @@ pub async fn request(
         .await
         .map_err(db_err("reading operations"))?;
     if let Some(p) = pending {
-        return Err(Error::Invalid(format!(
-            "service #{service_id} already has operation #{} ({}, {}); wait for it, or `provisor ops cancel {}`",
-            p.id, p.kind, p.status, p.id
-        )));
+        return Err(Error::invalid(
+            Message::new(format!(
+                "service #{service_id} already has operation #{} ({}, {}); wait for it, or ",
+                p.id, p.kind, p.status
+            ))
+            .fix(Fix::CancelOperation { operation: p.id }),
+        ));
     }
     // A renew the module does not implement would only become a task saying so (a
     // change of plan still does: staff can make it by hand on the panel).
@@ -428,7 +450,7 @@ pub async fn request(
                     c.name, n.name, c.module, n.module
                 )))
             }
-            _ => return Err(Error::NotFound(format!("no plan #{target}; `provisor plans list` shows them"))),
+            _ => return Err(Error::not_found_in(format!("no plan #{target}"), Listing::Plans)),
         }
     }
     let _turn = store.write_turn().await;

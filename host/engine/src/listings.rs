@@ -9,7 +9,7 @@ use crate::catalog;
 use provisor_store::entities::kinds::OperationKind;
 use provisor_store::entities::status::{OperationStatus, ServiceStatus};
 use provisor_store::entities::{operation, service};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Message, Result};
 use provisor_store::lookup::get_service;
 use provisor_store::{db_err, Store};
 
@@ -82,18 +82,24 @@ pub async fn operations(
         Some(s) => match OperationStatus::parse(s).filter(|s| OPERATION_STATUSES.contains(s)) {
             Some(s) => q = q.filter(operation::Column::Status.eq(s)),
             None => {
-                return Err(Error::Invalid(format!(
-                    "--status {s:?} is not an operation status: use one of {}, waiting or all",
-                    OperationStatus::join(&OPERATION_STATUSES, ", ")
+                return Err(Error::invalid(Message::about(
+                    "status",
+                    format!(
+                        "{s:?} is not an operation status: use one of {}, waiting or all",
+                        OperationStatus::join(&OPERATION_STATUSES, ", ")
+                    ),
                 )))
             }
         },
     }
     if let Some(k) = filter.kind.as_deref() {
         let Some(k) = OperationKind::parse(k) else {
-            return Err(Error::Invalid(format!(
-                "--kind {k:?} is not an operation kind: use one of {}",
-                OperationKind::join(OperationKind::ALL, ", ")
+            return Err(Error::invalid(Message::about(
+                "kind",
+                format!(
+                    "{k:?} is not an operation kind: use one of {}",
+                    OperationKind::join(OperationKind::ALL, ", ")
+                ),
             )));
         };
         q = q.filter(operation::Column::Kind.eq(k));
@@ -135,9 +141,12 @@ pub async fn services(
     let mut q = service::Entity::find().order_by_desc(service::Column::Id);
     if let Some(s) = filter.status.as_deref() {
         let Some(s) = ServiceStatus::parse(s) else {
-            return Err(Error::Invalid(format!(
-                "--status {s:?} is not a service status: use one of {}",
-                ServiceStatus::join(ServiceStatus::ALL, ", ")
+            return Err(Error::invalid(Message::about(
+                "status",
+                format!(
+                    "{s:?} is not a service status: use one of {}",
+                    ServiceStatus::join(ServiceStatus::ALL, ", ")
+                ),
             )));
         };
         q = q.filter(service::Column::Status.eq(s));

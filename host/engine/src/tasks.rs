@@ -15,7 +15,7 @@ use provisor_runtime::Runtime;
 use provisor_store::entities::kinds::OperationKind;
 use provisor_store::entities::status::{OperationStatus, ServiceStatus, TaskStatus};
 use provisor_store::entities::{operation, service, task};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Listing, Message, Name, Result};
 use provisor_store::lookup::{get_operation, get_service};
 use provisor_store::{db_err, Store};
 
@@ -25,7 +25,7 @@ pub async fn get_task(store: &Store, id: i64) -> Result<task::Model> {
         .one(store.db())
         .await
         .map_err(db_err("reading tasks"))?
-        .ok_or_else(|| Error::NotFound(format!("no task #{id}; `provisor tasks list` shows them")))
+        .ok_or_else(|| Error::not_found_in(format!("no task #{id}"), Listing::Tasks))
 }
 
 /// Open and taken tasks (all with `all`), optionally for one department.
@@ -60,9 +60,13 @@ pub async fn list_page(
 /// A member of staff takes a task.
 pub async fn take(store: &Store, id: i64, staff: &str, now: DateTime<Utc>) -> Result<task::Model> {
     if staff.trim().is_empty() {
-        return Err(Error::Invalid("--staff needs a name".to_string()));
+        return Err(Error::invalid(Message::about("staff", "needs a name")));
     }
-    provisor_store::input::check_line("--staff", staff, provisor_store::input::NAME_MAX)?;
+    provisor_store::input::check_line(
+        Name::Field("staff"),
+        staff,
+        provisor_store::input::NAME_MAX,
+    )?;
     let t = get_task(store, id).await?;
     match t.status {
         TaskStatus::Open => {}
@@ -129,11 +133,14 @@ pub async fn complete(rt: &Runtime, id: i64, values: Map<String, Value>) -> Resu
         .map(|f| f.name.as_str())
         .collect();
     if !missing.is_empty() {
-        return Err(Error::Invalid(format!(
-            "task #{id} needs {}: complete it with --set {}=VALUE",
-            missing.join(", "),
-            missing[0]
-        )));
+        return Err(Error::invalid(
+            Message::new(format!(
+                "task #{id} needs {}: complete it with ",
+                missing.join(", ")
+            ))
+            .field("set")
+            .text(format!(" {}=VALUE", missing[0])),
+        ));
     }
     let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
     if let Some(extra) = values
@@ -216,9 +223,13 @@ pub async fn retry_operation(rt: &Runtime, op_id: i64) -> Result<Retried> {
     }
     let now = rt.clock.now();
     if op.next_run_at <= now {
-        return Err(Error::Invalid(format!(
-            "operation #{op_id} is queued and already due: a worker takes it on its next pass (`provisor work --until-idle` or the daemon)"
-        )));
+        return Err(Error::invalid(
+            Message::new(format!(
+                "operation #{op_id} is queued and already due: a worker takes it on its next pass (the daemon's, or "
+            ))
+            .fix(Fix::RunWorker)
+            .text(")"),
+        ));
     }
     let r = operation::Entity::update_many()
         .col_expr(
@@ -235,9 +246,13 @@ pub async fn retry_operation(rt: &Runtime, op_id: i64) -> Result<Retried> {
         .await
         .map_err(db_err("making the operation due"))?;
     if r.rows_affected == 0 {
-        return Err(Error::Invalid(format!(
-            "operation #{op_id} was taken by a worker just now; `provisor ops show {op_id}` shows how it went"
-        )));
+        return Err(Error::invalid(
+            Message::new(format!(
+                "operation #{op_id} was taken by a worker just now; "
+            ))
+            .fix(Fix::SeeOperation { operation: op_id })
+            .text(" for how it went"),
+        ));
     }
     Ok(Retried::DueNow {
         op: get_operation(store, op_id).await?,

@@ -26,7 +26,7 @@ use crate::modlog::{LogRow, ModuleLog};
 use crate::registry::{LoadedModule, Registry};
 use provisor_store::clock::Clock;
 use provisor_store::entities::handler;
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Listing, Message, Result};
 use provisor_store::home::Home;
 use provisor_store::schema::{self, Redactor};
 use provisor_store::Store;
@@ -428,10 +428,20 @@ impl Runtime {
     /// settings change) as needed.
     pub async fn instance(&self, h: &handler::Model) -> Result<Arc<Instance>> {
         let module = self.registry.get(&h.module).ok_or_else(|| {
-            Error::Invalid(format!(
-                "handler {} uses module {}, which is not loaded: install it with `provisor modules install FILE` (see `provisor modules list` for refusals)",
-                h.name, h.module
-            ))
+            Error::invalid(
+                Message::new(format!(
+                    "handler {} uses module {}, which is not loaded: ",
+                    h.name, h.module
+                ))
+                .fix(Fix::InstallModule {
+                    module: h.module.clone(),
+                })
+                .text(" (")
+                .fix(Fix::See {
+                    listing: Listing::Modules,
+                })
+                .text(" for refusals)"),
+            )
         })?;
         if let Some(existing) = self.current_instance(h, &module) {
             return Ok(existing);
@@ -457,8 +467,24 @@ impl Runtime {
         // Secrets are opened here only, for the module; the plain text lives in this
         // instance and the module, never in the database.
         provisor_store::secrets::open_settings(self.store.secrets(), &h.name, &mut settings)?;
-        schema::validate(&module.manifest.settings_schema, &settings, &format!("handler {}'s settings", h.name))
-            .map_err(|e| Error::Invalid(format!("{e} (module {} {}); fix them with `provisor handlers add` after removing the handler", module.name(), module.manifest.version)))?;
+        schema::validate(
+            &module.manifest.settings_schema,
+            &settings,
+            &format!("handler {}'s settings", h.name),
+        )
+        .map_err(|e| {
+            Error::invalid(
+                e.into_message()
+                    .text(format!(
+                        " (module {} {}); ",
+                        module.name(),
+                        module.manifest.version
+                    ))
+                    .fix(Fix::AddHandlerAgain {
+                        handler: h.name.clone(),
+                    }),
+            )
+        })?;
         let redactor = Redactor::for_settings(&settings, &module.manifest.settings_schema);
         let services = HostServicesImpl::new(
             Owner {

@@ -1,7 +1,16 @@
 //! The host's error type. Every message names the object, the reason and, where one
 //! exists, the fix; `kind()` lets callers (and the CLI's exit code) act on it.
+//!
+//! A refusal that names an input or a next step is an [`Error::Refused`]: its
+//! [`Message`] holds the field (by its neutral name) and the [`Fix`] as data, so the
+//! CLI can say `--amount` and the command to run while the HTTP API answers
+//! `{"error": …, "field": "amount"}` with its own hint. The other variants are plain
+//! text, which every front end shows as it is.
 
 use provisor_module_api::ModuleError;
+
+pub use crate::fix::{Fix, Listing};
+pub use crate::message::{Message, Name, Plain, Voice};
 
 /// What went wrong, by what a caller can do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +36,15 @@ pub enum Error {
     /// Something asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// A refusal whose message names an input field or a next step (mostly bad input
+    /// or something not found, by `kind`), for each front end to word its own way.
+    #[error("{message}")]
+    Refused {
+        /// What the caller can do about it.
+        kind: ErrorKind,
+        /// What is wrong, with the field at fault and the fix as data.
+        message: Message,
+    },
     /// A module call failed.
     #[error("{context}: {source}")]
     Module {
@@ -49,9 +67,59 @@ impl Error {
         match self {
             Error::Invalid(_) => ErrorKind::Invalid,
             Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Refused { kind, .. } => *kind,
             Error::Module { .. } => ErrorKind::Module,
             Error::Storage(_) => ErrorKind::Storage,
             Error::Io(_) => ErrorKind::Io,
+        }
+    }
+
+    /// Bad input, told by a message that may name the field and the fix.
+    pub fn invalid(message: impl Into<Message>) -> Error {
+        Error::refused(ErrorKind::Invalid, message)
+    }
+
+    /// Something not found, told by a message that may name the fix.
+    pub fn not_found(message: impl Into<Message>) -> Error {
+        Error::refused(ErrorKind::NotFound, message)
+    }
+
+    /// Something not found, and the listing that shows what there is: "no client x;
+    /// see the list of clients".
+    pub fn not_found_in(what: impl Into<String>, listing: Listing) -> Error {
+        Error::not_found(Message::new(what).text("; ").fix(Fix::See { listing }))
+    }
+
+    /// An error of `kind` told by `message`.
+    pub fn refused(kind: ErrorKind, message: impl Into<Message>) -> Error {
+        Error::Refused {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The error's message, with its field and fix when it has them.
+    pub fn into_message(self) -> Message {
+        match self {
+            Error::Refused { message, .. } => message,
+            other => Message::new(other.to_string()),
+        }
+    }
+
+    /// The input at fault, by its neutral name, when the message names one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Error::Refused { message, .. } => message.field_at_fault(),
+            _ => None,
+        }
+    }
+
+    /// The message in a front end's words (its fields and fixes as that front end says
+    /// them; other errors as they are).
+    pub fn render(&self, voice: &dyn Voice) -> String {
+        match self {
+            Error::Refused { message, .. } => message.render(voice),
+            other => other.to_string(),
         }
     }
 

@@ -56,7 +56,7 @@ impl Home {
             Some(meta) => {
                 if !meta.is_dir() {
                     return Err(Error::Invalid(format!(
-                        "{} exists and is not a directory: choose another --home",
+                        "{} exists and is not a directory: choose another home",
                         self.root.display()
                     )));
                 }

@@ -4,7 +4,7 @@
 //!
 //! Owns: the limits below. Must not: touch storage.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Name, Result};
 
 /// Names and labels (clients, plans, handlers, departments, currencies, templates).
 pub const NAME_MAX: usize = 200;
@@ -53,41 +53,43 @@ pub fn shown(value: &str, max: usize) -> String {
 }
 
 /// Checks a one-line text field: not longer than `max` characters and without
-/// control characters (tab included). `field` names it in the error
-/// ("the client name", "--label").
-pub fn check_line(field: &str, value: &str, max: usize) -> Result<()> {
+/// control characters (tab included). `field` names it in the error: words ("the
+/// client name") or an input field (`Name::Field("label")`).
+pub fn check_line<'a>(field: impl Into<Name<'a>>, value: &str, max: usize) -> Result<()> {
+    let field = field.into();
     check_length(field, value, max)?;
     if let Some((i, c)) = value.char_indices().find(|(_, c)| c.is_control()) {
-        return Err(Error::Invalid(format!(
-            "{field} contains a control character ({}) at byte {i}; use printable characters only",
+        return Err(Error::invalid(field.message().text(format!(
+            " contains a control character ({}) at byte {i}; use printable characters only",
             c.escape_unicode()
-        )));
+        ))));
     }
     Ok(())
 }
 
 /// Checks free text that may hold tabs (but no other control character).
-pub fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
+pub fn check_text<'a>(field: impl Into<Name<'a>>, value: &str, max: usize) -> Result<()> {
+    let field = field.into();
     check_length(field, value, max)?;
     if let Some((i, c)) = value
         .char_indices()
         .find(|(_, c)| c.is_control() && *c != '\t')
     {
-        return Err(Error::Invalid(format!(
-            "{field} contains a control character ({}) at byte {i}; use printable characters only (a tab is allowed)",
+        return Err(Error::invalid(field.message().text(format!(
+            " contains a control character ({}) at byte {i}; use printable characters only (a tab is allowed)",
             c.escape_unicode()
-        )));
+        ))));
     }
     Ok(())
 }
 
-fn check_length(field: &str, value: &str, max: usize) -> Result<()> {
+fn check_length(field: Name<'_>, value: &str, max: usize) -> Result<()> {
     let n = value.chars().count();
     if n > max {
-        return Err(Error::Invalid(format!(
-            "{field} is {n} characters long; the limit is {max} (it starts {:?})",
+        return Err(Error::invalid(field.message().text(format!(
+            " is {n} characters long; the limit is {max} (it starts {:?})",
             preview(value)
-        )));
+        ))));
     }
     Ok(())
 }
@@ -95,7 +97,8 @@ fn check_length(field: &str, value: &str, max: usize) -> Result<()> {
 /// An email address in its canonical form: trimmed and lowercased, one `@`, a
 /// dotted domain, at most [`EMAIL_MAX`] characters, nothing but printable,
 /// non-space characters.
-pub fn email(field: &str, value: &str) -> Result<String> {
+pub fn email<'a>(field: impl Into<Name<'a>>, value: &str) -> Result<String> {
+    let field = field.into();
     let e = value.trim();
     check_line(field, e, EMAIL_MAX)?;
     let e = e.to_lowercase();
@@ -113,10 +116,10 @@ pub fn email(field: &str, value: &str) -> Result<String> {
     if ok {
         Ok(e)
     } else {
-        Err(Error::Invalid(format!(
-            "{field} {:?} is not an email address: give one like name@example.com",
+        Err(Error::invalid(field.message().text(format!(
+            " {:?} is not an email address: give one like name@example.com",
             preview(value)
-        )))
+        ))))
     }
 }
 
@@ -127,7 +130,7 @@ mod tests {
     #[test]
     fn emails_are_lowercased_and_checked() {
         assert_eq!(
-            email("--email", " ADA@Example.COM ").unwrap(),
+            email(Name::Field("email"), " ADA@Example.COM ").unwrap(),
             "ada@example.com"
         );
         for bad in [
@@ -139,7 +142,7 @@ mod tests {
             "a@c..com",
             "a\u{1b}@c.com",
         ] {
-            assert!(email("--email", bad).is_err(), "{bad}");
+            assert!(email(Name::Field("email"), bad).is_err(), "{bad}");
         }
     }
 

@@ -12,9 +12,11 @@
 pub mod clock;
 pub mod entities;
 pub mod error;
+pub mod fix;
 pub mod home;
 pub mod input;
 pub mod lookup;
+pub mod message;
 mod migration;
 pub mod progress;
 pub mod queue;
@@ -191,7 +193,7 @@ fn sqlite_options(url: &str, size: u32, foreign_keys: bool) -> ConnectOptions {
 async fn open(opts: ConnectOptions, shown: &str) -> Result<DatabaseConnection> {
     Database::connect(opts).await.map_err(|e| {
         Error::Storage(format!(
-            "cannot open the database {shown}: {e}; check the URL (--database-url or DATABASE_URL) and that the server is running"
+            "cannot open the database {shown}: {e}; check the database URL and that the server is running"
         ))
     })
 }

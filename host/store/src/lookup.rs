@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
 
 use crate::entities::status::ModuleFileStatus;
 use crate::entities::{client, currency, operation, plan, service};
-use crate::error::{Error, Result};
+use crate::error::{Error, Listing, Result};
 use crate::{db_err, Store};
 
 /// The client with this email, if any, compared without regard to case (rows stored
@@ -33,11 +33,7 @@ pub async fn get_client(store: &Store, id_or_email: &str) -> Result<client::Mode
             .map_err(db_err("reading clients"))?,
         Err(_) => find_client_by_email(store, id_or_email).await?,
     };
-    found.ok_or_else(|| {
-        Error::NotFound(format!(
-            "no client {id_or_email}; `provisor clients list` shows them"
-        ))
-    })
+    found.ok_or_else(|| Error::not_found_in(format!("no client {id_or_email}"), Listing::Clients))
 }
 
 /// A plan by id or name.
@@ -52,11 +48,7 @@ pub async fn get_plan(store: &Store, id_or_name: &str) -> Result<plan::Model> {
         }
     }
     .map_err(db_err("reading plans"))?;
-    found.ok_or_else(|| {
-        Error::NotFound(format!(
-            "no plan {id_or_name}; `provisor plans list` shows them"
-        ))
-    })
+    found.ok_or_else(|| Error::not_found_in(format!("no plan {id_or_name}"), Listing::Plans))
 }
 
 /// A service by id.
@@ -65,11 +57,7 @@ pub async fn get_service(store: &Store, id: i64) -> Result<service::Model> {
         .one(store.db())
         .await
         .map_err(db_err("reading services"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "no service #{id}; `provisor services list` shows them"
-            ))
-        })
+        .ok_or_else(|| Error::not_found_in(format!("no service #{id}"), Listing::Services))
 }
 
 /// An operation by id.
@@ -78,11 +66,7 @@ pub async fn get_operation(store: &Store, id: i64) -> Result<operation::Model> {
         .one(store.db())
         .await
         .map_err(db_err("reading operations"))?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "no operation #{id}; `provisor ops list` shows them"
-            ))
-        })
+        .ok_or_else(|| Error::not_found_in(format!("no operation #{id}"), Listing::Operations))
 }
 
 /// The codes of the currencies set up, the default first (empty: none set up yet).

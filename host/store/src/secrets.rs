@@ -146,7 +146,7 @@ impl KeyRing {
             KeySpec::File { path, from } => {
                 if !path.exists() {
                     return Err(Error::Invalid(format!(
-                        "{from} names {}, which does not exist: point it at the key file the other nodes use (made by `provisor init`), or unset it",
+                        "{from} names {}, which does not exist: point it at the key file the other nodes use (the secret.key made in the first node's home), or unset it",
                         path.display()
                     )));
                 }

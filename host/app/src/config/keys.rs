@@ -175,14 +175,14 @@ pub const KEYS: &[KeyDoc] = &[
         "secrets.key_file",
         "PROVISOR_SECRET_KEY_FILE",
         None,
-        "(the home's secret.key, made by `provisor init`)",
+        "(the home's secret.key, made with the home)",
         "the path of an existing key file",
     ),
     key(
         "log.filter",
         "PROVISOR_LOG",
         None,
-        "\"warn\" (\"info\" for `provisor serve`)",
+        "\"warn\" (\"info\" for the daemon)",
         "a log filter such as warn, info or info,provisor=debug",
     ),
 ];

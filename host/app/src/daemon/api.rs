@@ -29,7 +29,7 @@ use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 
 use provisor_billing::usage::import;
-use provisor_store::error::{Error, ErrorKind, Result};
+use provisor_store::error::{Error, ErrorKind, Message, Result};
 use provisor_store::Store;
 
 use crate::config::ApiConfig;
@@ -129,8 +129,9 @@ impl Config {
         let token = match &api.token {
             Some(t) => t.expose(),
             None => {
-                return Err(Error::Invalid(format!(
-                    "--listen {listen} needs an API token and {TOKEN_VAR} is not set: set it (or `token` in [api] of provisor.toml) to a secret of at least {MIN_TOKEN_CHARS} characters ({make}; e.g. `export {TOKEN_VAR}=$(openssl rand -hex 32)`); nothing was started"
+                return Err(Error::invalid(Message::about(
+                    "listen",
+                    format!("{listen} needs an API token and {TOKEN_VAR} is not set: set it (or `token` in [api] of provisor.toml) to a secret of at least {MIN_TOKEN_CHARS} characters ({make}; e.g. `export {TOKEN_VAR}=$(openssl rand -hex 32)`); nothing was started"),
                 )))
             }
         };
@@ -160,7 +161,7 @@ impl Config {
             .map_err(|e| {
                 Error::io(
                     format!(
-                        "cannot listen on {}: free the port or choose another --listen",
+                        "cannot listen on {}: free the port or choose another address",
                         self.listen
                     ),
                     e,

@@ -60,7 +60,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
         None => {
             if ctx.config.api.token.is_some() {
                 tracing::info!(
-                    "{} is set but --listen is not given: the HTTP API is off",
+                    "{} is set but no address to listen on is given: the HTTP API is off",
                     ctx.config.named("api.token")
                 );
             }

@@ -28,10 +28,13 @@ pub(crate) async fn issue_in<C: ConnectionTrait>(
         .due_date
         .unwrap_or(issue_date + chrono::Days::new(DEFAULT_DUE_DAYS));
     if due < issue_date {
-        return Err(Error::Invalid(format!(
-            "invoice #{} is due on {due}, before its issue date {issue_date}; give a later --due",
-            inv.id
-        )));
+        return Err(Error::invalid(
+            Message::new(format!(
+                "invoice #{} is due on {due}, before its issue date {issue_date}; give a later ",
+                inv.id
+            ))
+            .field("due"),
+        ));
     }
     let year = issue_date.year();
     let seq = next_number(db, year).await?;
@@ -87,9 +90,12 @@ pub(super) fn parse_line(text: &str, cur: &Currency, tax_rate: Decimal) -> Resul
     let (price, qty, desc) = match (parts.next(), parts.next(), parts.next()) {
         (Some(p), Some(q), Some(d)) => (p, q, d),
         _ => {
-            return Err(Error::Invalid(format!(
-                "--line {:?} must look like \"DESCRIPTION;QUANTITY;UNIT_PRICE\", e.g. \"Setup fee;1;25.00\"",
-                provisor_store::input::preview(text)
+            return Err(Error::invalid(Message::about(
+                "line",
+                format!(
+                    "{:?} must look like \"DESCRIPTION;QUANTITY;UNIT_PRICE\", e.g. \"Setup fee;1;25.00\"",
+                    provisor_store::input::preview(text)
+                ),
             )))
         }
     };
@@ -115,10 +121,20 @@ pub(super) fn parse_line(text: &str, cur: &Currency, tax_rate: Decimal) -> Resul
     )?;
     let unit_price = cur.parse_amount(price, "the unit price")?;
     if unit_price < Decimal::ZERO {
-        return Err(Error::Invalid(format!(
-            "--line {:?}: the unit price is negative; give credit with `provisor clients credit` instead",
-            provisor_store::input::preview(text)
-        )));
+        return Err(Error::invalid(
+            Message::about(
+                "line",
+                format!(
+                    "{:?}: the unit price is negative; ",
+                    provisor_store::input::preview(text)
+                ),
+            )
+            .fix(Fix::Credit {
+                client: None,
+                take: false,
+            })
+            .text(" instead"),
+        ));
     }
     Ok(NewLine {
         kind: InvoiceLineKind::Manual,
@@ -145,10 +161,17 @@ pub async fn create(
     let c = lookup::get_client(store, client_ref).await?;
     let cur = currencies::require(store.db(), &c.currency)
         .await
-        .map_err(|e| Error::Invalid(format!("client #{} pays in {}: {e}", c.id, c.currency)))?;
+        .map_err(|e| {
+            Error::invalid(
+                Message::new(format!("client #{} pays in {}: ", c.id, c.currency))
+                    .then(e.into_message()),
+            )
+        })?;
     if lines.is_empty() {
-        return Err(Error::Invalid(
-            "an invoice needs at least one --line \"DESCRIPTION;QUANTITY;UNIT_PRICE\"".into(),
+        return Err(Error::invalid(
+            Message::new("an invoice needs at least one ")
+                .field("line")
+                .text(" \"DESCRIPTION;QUANTITY;UNIT_PRICE\""),
         ));
     }
     let rate = taxes::rate_for(store.db(), &c.country).await?;
@@ -158,8 +181,9 @@ pub async fn create(
         .collect::<Result<Vec<_>>>()?;
     if let (Some(d), Some(i)) = (due, issue_on) {
         if d < i {
-            return Err(Error::Invalid(format!(
-                "--due {d} is before the issue date {i}"
+            return Err(Error::invalid(Message::about(
+                "due",
+                format!("{d} is before the issue date {i}"),
             )));
         }
     }

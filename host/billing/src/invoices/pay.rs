@@ -223,16 +223,21 @@ fn check_payable(inv: &invoice::Model, c: &client::Model, day: NaiveDate) -> Res
     match inv.status {
         InvoiceStatus::Unpaid => {}
         InvoiceStatus::Draft => {
-            return Err(Error::Invalid(format!(
-                "invoice {number} is a draft; issue it first with `provisor invoices issue {}`",
-                inv.id
-            )))
+            return Err(Error::invalid(
+                Message::new(format!("invoice {number} is a draft; "))
+                    .fix(Fix::IssueInvoice { invoice: inv.id }),
+            ))
         }
         InvoiceStatus::Paid => {
-            return Err(Error::Invalid(format!(
-                "invoice {number} is already paid; record money that is not for an invoice as credit with `provisor clients credit {} --amount X --reason R`",
-                c.id
-            )))
+            return Err(Error::invalid(
+                Message::new(format!(
+                    "invoice {number} is already paid; for money that is not for an invoice, "
+                ))
+                .fix(Fix::Credit {
+                    client: Some(c.id),
+                    take: false,
+                }),
+            ))
         }
         other @ (InvoiceStatus::Cancelled | InvoiceStatus::Refunded) => {
             return Err(Error::Invalid(format!(
@@ -241,10 +246,14 @@ fn check_payable(inv: &invoice::Model, c: &client::Model, day: NaiveDate) -> Res
         }
     }
     if let Some(issued) = inv.issue_date.filter(|issued| day < *issued) {
-        return Err(Error::Invalid(format!(
-            "the payment date {day} is before invoice {}'s issue date {issued}: give the day the money arrived with --date (on or after {issued})",
-            inv.number.as_deref().unwrap_or("(draft)")
-        )));
+        return Err(Error::invalid(
+            Message::new(format!(
+                "the payment date {day} is before invoice {}'s issue date {issued}: give the day the money arrived (",
+                inv.number.as_deref().unwrap_or("(draft)")
+            ))
+            .field("date")
+            .text(format!(", on or after {issued})")),
+        ));
     }
     Ok(())
 }
@@ -298,11 +307,14 @@ pub async fn pay(
     let inv = find(store.db(), reference_of_invoice).await?;
     let reference = check_reference(reference)?;
     let cur = currencies::require(store.db(), &inv.currency).await?;
-    let received = cur.parse_amount(amount_text, "--amount")?;
+    let received = cur.parse_amount(amount_text, Name::Field("amount"))?;
     if received <= Decimal::ZERO {
-        return Err(Error::Invalid(format!(
-            "--amount {amount_text} must be more than zero (a payment received, in {})",
-            cur.code
+        return Err(Error::invalid(Message::about(
+            "amount",
+            format!(
+                "{amount_text} must be more than zero (a payment received, in {})",
+                cur.code
+            ),
         )));
     }
     let received_text = cur.text(received);

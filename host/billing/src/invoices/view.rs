@@ -109,9 +109,12 @@ pub async fn list(
         .limit(limit);
     if let Some(s) = status {
         let Some(s) = InvoiceStatus::parse(s) else {
-            return Err(Error::Invalid(format!(
-                "--status {s:?} is not an invoice status: use one of {}",
-                InvoiceStatus::join(InvoiceStatus::ALL, ", ")
+            return Err(Error::invalid(Message::about(
+                "status",
+                format!(
+                    "{s:?} is not an invoice status: use one of {}",
+                    InvoiceStatus::join(InvoiceStatus::ALL, ", ")
+                ),
             )));
         };
         q = q.filter(invoice::Column::Status.eq(s));

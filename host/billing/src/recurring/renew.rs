@@ -39,7 +39,7 @@ fn note(client_id: i64, step: &str, sid: i64, message: String) -> Event {
         step: step.to_string(),
         client_id: Some(client_id),
         service_id: Some(sid),
-        message,
+        message: message.into(),
         ..Default::default()
     }
 }
@@ -76,10 +76,11 @@ pub(super) async fn renew_client(
             events.push(Event {
                 step: "renewal".into(),
                 client_id: Some(client_id),
-                message: format!(
-                    "not renewed: client #{client_id} pays in {}: {e}",
+                message: Message::new(format!(
+                    "not renewed: client #{client_id} pays in {}: ",
                     c.currency
-                ),
+                ))
+                .then(e.into_message()),
                 ..Default::default()
             });
             return Ok(events);
@@ -318,7 +319,8 @@ impl Renewing<'_> {
                     r.period.as_str(),
                     r.start,
                     r.end
-                ),
+                )
+                .into(),
                 ..Default::default()
             });
         }
@@ -332,7 +334,8 @@ impl Renewing<'_> {
                 message: format!(
                     "credit applied to invoice {number}{}",
                     if a.paid { "; it is paid" } else { "" }
-                ),
+                )
+                .into(),
                 ..Default::default()
             });
         }

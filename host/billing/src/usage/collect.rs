@@ -65,7 +65,7 @@ pub(crate) async fn month_end_collect(
                     message: format!(
                         "service #{}: usage could not be read ({e}); nothing collected, the next run tries again",
                         svc.id
-                    ),
+                    ).into(),
                     failed: true,
                     handler: Some(handler_name(store.db(), svc.handler_id).await),
                     ..Default::default()
@@ -196,10 +196,13 @@ async fn new_rows<C: ConnectionTrait>(
             (None, Some(a), _) => dec(a, &what)?,
             (None, None, Some(r)) => qty * dec(r, &what)?,
             (None, None, None) => {
-                return Err(Error::Invalid(format!(
-                    "{what} has no price: set one with `provisor usage price {} --currency {} --unit {} --amount X`",
-                    svc.plan_id, cur.code, item.unit
-                )))
+                return Err(Error::invalid(
+                    Message::new(format!("{what} has no price: ")).fix(price_fix(
+                        svc.plan_id,
+                        &cur.code,
+                        &item.unit,
+                    )),
+                ))
             }
         };
         by_product
@@ -252,7 +255,7 @@ impl Target<'_> {
                         svc.id,
                         rows.len(),
                         month_name(ps)
-                    ),
+                    ).into(),
                     ..Default::default()
                 };
                 return Ok((event, None));
@@ -333,7 +336,7 @@ impl Target<'_> {
                 item.id,
                 qty.normalize(),
                 cur.format(cur.round(amount))
-            ),
+            ).into(),
             ..Default::default()
         };
         Ok((event, Some(collected)))

@@ -27,7 +27,7 @@ use crate::money;
 use crate::Settings;
 use provisor_store::entities::status::ServiceStatus;
 use provisor_store::entities::{client, service, usage_invoice, usage_plan, usage_record};
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, Fix, Message, Result};
 use provisor_store::{db_err, Store};
 
 /// Rows per multi-row insert.
@@ -202,7 +202,7 @@ pub fn parse(text: &str, settings: &Settings) -> Result<Vec<NewRecord>> {
         for (i, v) in all.iter().enumerate() {
             match parse_record(v, &format!("record {}", i + 1), &zone) {
                 Ok(r) => out.push(r),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(Message::new(e)),
             }
         }
     } else {
@@ -214,9 +214,9 @@ pub fn parse(text: &str, settings: &Settings) -> Result<Vec<NewRecord>> {
             match serde_json::from_str::<Value>(line) {
                 Ok(v) => match parse_record(&v, &at, &zone) {
                     Ok(r) => out.push(r),
-                    Err(e) => errors.push(e),
+                    Err(e) => errors.push(Message::new(e)),
                 },
-                Err(e) => errors.push(format!("{at}: not JSON ({e})")),
+                Err(e) => errors.push(Message::new(format!("{at}: not JSON ({e})"))),
             }
         }
     }
@@ -224,21 +224,19 @@ pub fn parse(text: &str, settings: &Settings) -> Result<Vec<NewRecord>> {
     Ok(out)
 }
 
-fn refuse(errors: Vec<String>) -> Result<()> {
+fn refuse(errors: Vec<Message>) -> Result<()> {
     if errors.is_empty() {
         return Ok(());
     }
     let n = errors.len();
-    let mut msg = format!("{n} bad usage record(s); nothing was imported:\n");
-    for e in errors.iter().take(MAX_ERRORS) {
-        msg.push_str("  ");
-        msg.push_str(e);
-        msg.push('\n');
+    let mut msg = Message::new(format!("{n} bad usage record(s); nothing was imported:"));
+    for e in errors.into_iter().take(MAX_ERRORS) {
+        msg = msg.text("\n  ").then(e);
     }
     if n > MAX_ERRORS {
-        msg.push_str(&format!("  … and {} more\n", n - MAX_ERRORS));
+        msg = msg.text(format!("\n  … and {} more", n - MAX_ERRORS));
     }
-    Err(Error::Invalid(msg.trim_end().to_string()))
+    Err(Error::invalid(msg))
 }
 
 /// `usage import FILE`.
@@ -398,35 +396,50 @@ fn record_errors(
     prices: &Prices,
     zone: &BillingZone,
     this_month: NaiveDate,
-) -> Vec<String> {
+) -> Vec<Message> {
     let mut errors = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let at = || format!("record {} ({})", i + 1, r.transaction_id);
         let Some(s) = services.get(&r.service_id) else {
-            errors.push(format!(
+            errors.push(Message::new(format!(
                 "{}: service #{} does not exist",
                 at(),
                 r.service_id
-            ));
+            )));
             continue;
         };
         if let Err(why) = within_life(s, r.period_start, this_month, zone) {
-            errors.push(format!("{}: {why}", at()));
+            errors.push(Message::new(format!("{}: {why}", at())));
             continue;
         }
         if !plans.contains(&s.plan_id) {
-            errors.push(format!(
-                "{}: service #{}'s plan #{} does not bill usage: mark it with `provisor usage plan {} --mode pushed`",
-                at(), s.id, s.plan_id, s.plan_id
-            ));
+            errors.push(
+                Message::new(format!(
+                    "{}: service #{}'s plan #{} does not bill usage: ",
+                    at(),
+                    s.id,
+                    s.plan_id
+                ))
+                .fix(Fix::UsageMode {
+                    plan: s.plan_id,
+                    mode: "pushed",
+                }),
+            );
             continue;
         }
         let cur = currency.get(&s.client_id).map(String::as_str).unwrap_or("");
         if prices.get(s.plan_id, cur, &r.unit).is_none() {
-            errors.push(format!(
-                "{}: unit {:?} is not known for service #{} (plan #{} has no {} price in {cur}): fix the record or add it with `provisor usage price {} --currency {cur} --unit {} --amount X`",
-                at(), r.unit, s.id, s.plan_id, r.unit, s.plan_id, r.unit
-            ));
+            errors.push(
+                Message::new(format!(
+                    "{}: unit {:?} is not known for service #{} (plan #{} has no {} price in {cur}): fix the record or ",
+                    at(),
+                    r.unit,
+                    s.id,
+                    s.plan_id,
+                    r.unit
+                ))
+                .fix(super::price_fix(s.plan_id, cur, &r.unit)),
+            );
         }
     }
     errors

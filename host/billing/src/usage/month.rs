@@ -313,7 +313,7 @@ impl MonthRun<'_> {
                                 "client #{cid} not invoiced for {}: service #{}'s usage could not be read ({e}); the next run tries again",
                                 month_name(self.ps),
                                 s.id
-                            ),
+                            ).into(),
                             failed: true,
                             handler: Some(handler_name(self.rt.store().db(), s.handler_id).await),
                             ..Default::default()
@@ -356,10 +356,11 @@ impl MonthRun<'_> {
                         step: "postpaid".into(),
                         client_id: Some(cid),
                         service_id: Some(s.id),
-                        message: format!(
-                            "client #{cid} not invoiced: {what} ({}) has no price in {}; set one with `provisor usage price {} --currency {} --unit {} --amount X`",
-                            item.unit, cur.code, s.plan_id, cur.code, item.unit
-                        ),
+                        message: Message::new(format!(
+                            "client #{cid} not invoiced: {what} ({}) has no price in {}; ",
+                            item.unit, cur.code
+                        ))
+                        .fix(price_fix(s.plan_id, &cur.code, &item.unit)),
                         ..Default::default()
                     });
                     continue;
@@ -605,10 +606,13 @@ impl MonthRun<'_> {
         for ((sid, unit, start, late), q) in groups {
             let plan_id = plan_of.get(&sid).copied().unwrap_or(0);
             let Some(price) = self.prices.get(plan_id, &cur.code, &unit) else {
-                return Err(Error::Invalid(format!(
-                    "imported usage of service #{sid} in {unit} has no price in {}: set one with `provisor usage price {plan_id} --currency {} --unit {unit} --amount X`",
-                    cur.code, cur.code
-                )));
+                return Err(Error::invalid(
+                    Message::new(format!(
+                        "imported usage of service #{sid} in {unit} has no price in {}: ",
+                        cur.code
+                    ))
+                    .fix(price_fix(plan_id, &cur.code, &unit)),
+                ));
             };
             new_lines.push(NewLine {
                 kind: InvoiceLineKind::Usage,
@@ -794,7 +798,7 @@ impl MonthRun<'_> {
                 invoice: inv.number.clone(),
                 amount: Some(cur.text(total)),
                 currency: Some(cur.code.clone()),
-                message,
+                message: message.into(),
                 ..Default::default()
             });
         }

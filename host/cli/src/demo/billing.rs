@@ -123,7 +123,7 @@ pub(super) async fn runs(d: &Demo, cs_id: i64, again: i64, today: NaiveDate) -> 
         .await?;
         println!("   {day}: {} item(s)", events.len());
         for e in events.iter().filter(|e| e.step != "credit") {
-            println!("     [{}] {}", e.step, e.message);
+            println!("     [{}] {}", e.step, crate::voice::text(&e.message));
         }
     }
     let all = invoices::list(&store, None, None, 50, 0).await?;

@@ -145,7 +145,7 @@ pub(super) async fn handlers(d: &Demo) -> Result<()> {
     )
     .await;
     if let Err(e) = bad {
-        println!("   refused as expected: {e}");
+        println!("   refused as expected: {}", crate::voice::error(&e));
     }
     for dept in ["cloud", "licenses", "datacenter"] {
         provisor_engine::catalog::add_department(

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{open_settings, seal_settings, sealed_key_ids};
 use crate::entities::{handler, secret_key};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Fix, Message, Result};
 use crate::{db_err, Store};
 
 /// What `provisor secrets rotate` did.
@@ -102,7 +102,10 @@ pub async fn rotate(store: &Store) -> Result<Rotation> {
             });
         }
     }
-    Err(Error::Storage(
-        "handlers kept being written with an older key while rotating; every value is readable (the key file still holds the older key): run `provisor secrets rotate` again when no other process is adding handlers".to_string(),
+    Err(Error::refused(
+        ErrorKind::Storage,
+        Message::new("handlers kept being written with an older key while rotating; every value is readable (the key file still holds the older key): ")
+            .fix(Fix::RotateSecrets)
+            .text(" when no other process is adding handlers"),
     ))
 }

@@ -147,6 +147,15 @@ fn scenario(backend: &str, url: Option<String>) {
     assert_eq!(inv["service_id"], sid);
     assert_eq!(inv["due_date"], inv["issue_date"]);
     assert_eq!(op(&home, oid)["status"], "awaiting_payment", "[{backend}]");
+    // The held creates are a filter of their own (docs/billing.md says so).
+    let held = json(
+        &home,
+        &["ops", "list", "--status", "awaiting_payment", "--json"],
+    );
+    assert!(
+        held.as_array().unwrap().iter().any(|o| o["id"] == oid),
+        "[{backend}] {held:#}"
+    );
     let text = ok(
         &home,
         &[

@@ -16,8 +16,9 @@ pub(crate) enum OpsCmd {
     /// Current operations: state, attempts, next try, and the error of those failing,
     /// waiting or manual (cut to the terminal's width; `ops show` has it in full).
     List {
-        /// queued, running, manual, done, cancelled, waiting (queued for a later try
-        /// after a failure), or `all` (default: not finished).
+        /// queued, running, manual, done, cancelled, awaiting_payment (creates held
+        /// until their order's invoice is paid), waiting (queued for a later try after a
+        /// failure), or `all` (default: not finished).
         #[arg(long)]
         status: Option<String>,
         /// Only this service's operations.

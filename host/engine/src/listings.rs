@@ -14,12 +14,13 @@ use provisor_store::lookup::get_service;
 use provisor_store::{db_err, Store};
 
 /// The operation statuses `ops list --status` takes (with `waiting` and `all`).
-pub const OPERATION_STATUSES: [OperationStatus; 5] = [
+pub const OPERATION_STATUSES: [OperationStatus; 6] = [
     OperationStatus::Queued,
     OperationStatus::Running,
     OperationStatus::Manual,
     OperationStatus::Done,
     OperationStatus::Cancelled,
+    OperationStatus::AwaitingPayment,
 ];
 
 /// The error an operation has now: for one that is failing (queued or running again

@@ -20,7 +20,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{PoisonError, RwLock};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -120,7 +120,7 @@ impl std::fmt::Debug for KeyRing {
         f.debug_struct("KeyRing")
             .field("source", &self.source)
             .field("current", &self.current_id())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -179,7 +179,10 @@ impl KeyRing {
     }
 
     fn keys(&self) -> Vec<Key> {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The id of the key new values are sealed with.
@@ -201,7 +204,7 @@ impl KeyRing {
             KeySource::Given(_) => return Ok(()),
             KeySource::File(path) => read_key_file(path)?,
         };
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
         Ok(())
     }
 
@@ -283,7 +286,7 @@ impl KeyRing {
         let fresh = Key::generate()?;
         keys.insert(0, fresh.clone());
         replace_key_file(&path, &keys)?;
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
         Ok(fresh.id)
     }
 
@@ -297,7 +300,7 @@ impl KeyRing {
         let keys = read_key_file(&path)?;
         let current: Vec<Key> = keys.into_iter().take(1).collect();
         replace_key_file(&path, &current)?;
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = current;
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = current;
         Ok(())
     }
 }
@@ -624,7 +627,7 @@ async fn recorded_secret_paths(
         .all(db)
         .await
         .map_err(super::db_err("reading the recorded module manifests"))?;
-    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut out = std::collections::HashMap::<String, Vec<String>>::new();
     for f in files {
         let (Some(name), Some(manifest)) = (f.name, f.manifest) else {
             continue;

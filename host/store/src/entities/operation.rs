@@ -9,7 +9,7 @@ pub struct Model {
     pub id: i64,
     pub service_id: i64,
     pub handler_id: i64,
-    /// create, suspend, unsuspend, terminate, change_plan, renew.
+    /// `create`, `suspend`, `unsuspend`, `terminate`, `change_plan`, `renew`.
     pub kind: String,
     /// queued, running, done, manual, cancelled.
     pub status: super::status::OperationStatus,

@@ -10,7 +10,7 @@ pub struct Model {
     pub id: i64,
     pub invoice_id: i64,
     pub client_id: i64,
-    /// payment, credit, refund or refund_credit (refunds have negative amounts).
+    /// `payment`, `credit`, `refund` or `refund_credit` (refunds have negative amounts).
     pub method: String,
     #[sea_orm(unique)]
     pub reference: Option<String>,

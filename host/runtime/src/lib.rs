@@ -12,7 +12,7 @@ pub mod services;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use abi_stable::sabi_trait::TD_Opaque;
@@ -416,12 +416,14 @@ impl Runtime {
     }
 
     fn stuck_count(&self, handler: &str) -> Arc<AtomicUsize> {
-        let mut map = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.stuck.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(map.entry(handler.to_string()).or_default())
     }
 
     fn instances(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Instance>>> {
-        self.instances.lock().unwrap_or_else(|p| p.into_inner())
+        self.instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The live instance for a handler, built (or rebuilt after an upgrade or a
@@ -437,10 +439,7 @@ impl Runtime {
             return Ok(existing);
         }
         let lock = {
-            let mut building = self
-                .building
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut building = self.building.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(building.entry(h.name.clone()).or_default())
         };
         let _building = lock.lock().await;

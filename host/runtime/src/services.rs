@@ -391,15 +391,15 @@ impl HostServicesImpl {
             elapsed,
         };
         match result {
-            Ok(resp) => self.http_answered(resp, redactor, secret_response, exchange),
-            Err(e) => Err(self.http_failed(e, &redactor, timeout, exchange)),
+            Ok(resp) => self.http_answered(&resp, redactor, secret_response, exchange),
+            Err(e) => Err(self.http_failed(&e, &redactor, timeout, exchange)),
         }
     }
 
     /// Logs an answered HTTP exchange and hands the response to the module.
     fn http_answered(
         &self,
-        resp: HttpResponse,
+        resp: &HttpResponse,
         redactor: Redactor,
         secret_response: bool,
         exchange: Exchange,
@@ -436,13 +436,13 @@ impl HostServicesImpl {
             resp.status.to_string(),
             exchange.elapsed,
         ));
-        serde_json::to_string(&resp).map_err(|e| abi_error(KIND_PERMANENT, e.to_string()))
+        serde_json::to_string(resp).map_err(|e| abi_error(KIND_PERMANENT, e.to_string()))
     }
 
     /// Logs an HTTP exchange that got no answer; the module gets a transient error.
     fn http_failed(
         &self,
-        e: reqwest::Error,
+        e: &reqwest::Error,
         redactor: &Redactor,
         timeout: Duration,
         exchange: Exchange,

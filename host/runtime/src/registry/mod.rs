@@ -3,7 +3,7 @@
 //!
 //! Owns: scanning `$PROVISOR_HOME/modules/`, the checks every file passes before it is
 //! mapped, the content-addressed copies in `modules/.loaded/` (a mapped `.so` is never
-//! overwritten: abi_stable never unloads), the version rules (upgrade, no downgrade,
+//! overwritten: `abi_stable` never unloads), the version rules (upgrade, no downgrade,
 //! one file per module name), and the `module_files`/`module_events` rows that let
 //! `provisor modules list` in another process show the daemon's truth.
 //! Must not: call into module instances; `runtime` does that.
@@ -14,7 +14,7 @@ pub mod watcher;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use provisor_module_api::abi::ModuleRoot_Ref;
@@ -71,7 +71,7 @@ impl std::fmt::Debug for LoadedModule {
             .field("name", &self.manifest.name)
             .field("version", &self.manifest.version)
             .field("file", &self.file)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -166,7 +166,7 @@ impl Registry {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A poisoned lock means a panic elsewhere while holding it; the data is still
         // consistent (every update is a single insert/remove), so keep going.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The loaded module called `name`.
@@ -321,6 +321,10 @@ impl Registry {
         })?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
+            #[allow(
+                clippy::case_sensitive_file_extension_comparisons,
+                reason = "a module file is named `*.so` exactly; `x.SO` is not one"
+            )]
             if name.starts_with('.') || !name.ends_with(".so") {
                 continue;
             }
@@ -492,7 +496,7 @@ impl Registry {
             .join(format!("{stem}-{}.so", &sha256[..16]));
         if !loaded_path.exists() {
             if let Err(e) = std::fs::create_dir_all(self.home.loaded_dir())
-                .and_then(|_| loader::write_atomically(&loaded_path, bytes, 0o555))
+                .and_then(|()| loader::write_atomically(&loaded_path, bytes, 0o555))
             {
                 return refuse(format!("cannot copy it to {}: {e}", loaded_path.display()));
             }
@@ -713,7 +717,7 @@ async fn settle(files: &[(String, PathBuf)]) {
         })
         .min();
     if let Some(age) = youngest.filter(|age| *age < settle) {
-        tokio::time::sleep(settle - age).await;
+        tokio::time::sleep(settle.saturating_sub(age)).await;
     }
 }
 

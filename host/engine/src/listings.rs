@@ -88,7 +88,7 @@ pub async fn operations(
                             .add(operation::Column::LastError.is_not_null())
                             .add(operation::Column::NextRunAt.gt(now)),
                     ),
-            )
+            );
         }
         Some(s) if OPERATION_STATUSES.contains(&s) => q = q.filter(operation::Column::Status.eq(s)),
         Some(s) => {

@@ -2,7 +2,7 @@
 //! with a handful of statements whatever its size.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -87,8 +87,8 @@ pub(super) async fn complete(
             }
         };
         {
-            let mut running = running.lock().unwrap_or_else(|p| p.into_inner());
-            let mut r = report.lock().unwrap_or_else(|p| p.into_inner());
+            let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut r = report.lock().unwrap_or_else(PoisonError::into_inner);
             for (f, label) in group.iter().zip(labels) {
                 running.remove(&f.prepared.op.id);
                 match label {
@@ -111,7 +111,7 @@ pub(super) async fn complete(
 /// holds the lease of are completed (`None` for the others: reaped and someone else's
 /// now). The lease check is the transaction's first statement, a write, so SQLite takes
 /// its write lock before anything is read (a read first would make the later write fail
-/// with SQLITE_BUSY_SNAPSHOT whenever another connection wrote in between).
+/// with `SQLITE_BUSY_SNAPSHOT` whenever another connection wrote in between).
 pub(super) async fn commit(
     rt: &Runtime,
     cfg: &EngineConfig,

@@ -16,7 +16,7 @@ use crate::config::Config;
 /// Everything a command may need, opened on demand.
 pub struct Ctx {
     pub home: Home,
-    /// Whether the home was named (`--home` or PROVISOR_HOME), not the default.
+    /// Whether the home was named (`--home` or `PROVISOR_HOME`), not the default.
     pub home_given: bool,
     pub database_url: Option<String>,
     pub limits: Limits,

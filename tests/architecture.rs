@@ -148,6 +148,35 @@ fn references(text: &str, here: &[String]) -> Vec<Vec<String>> {
     found
 }
 
+/// Depth-first search for a cycle through `n`.
+fn visit(
+    n: &Vec<String>,
+    edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+    state: &mut BTreeMap<Vec<String>, u8>,
+    stack: &mut Vec<Vec<String>>,
+) -> Option<Vec<Vec<String>>> {
+    match state.get(n) {
+        Some(2) => return None,
+        Some(1) => {
+            let at = stack.iter().position(|m| m == n).unwrap_or(0);
+            let mut cycle = stack[at..].to_vec();
+            cycle.push(n.clone());
+            return Some(cycle);
+        }
+        _ => {}
+    }
+    state.insert(n.clone(), 1);
+    stack.push(n.clone());
+    for m in edges.get(n).into_iter().flatten() {
+        if let Some(c) = visit(m, edges, state, stack) {
+            return Some(c);
+        }
+    }
+    stack.pop();
+    state.insert(n.clone(), 2);
+    None
+}
+
 #[test]
 fn no_module_cycles_inside_a_host_crate() {
     for dir in ["store", "runtime", "billing", "engine", "app", "cli"] {
@@ -181,34 +210,6 @@ fn no_module_cycles_inside_a_host_crate() {
                     .or_default()
                     .insert(target[..=common].to_vec());
             }
-        }
-        // Depth-first search for a cycle.
-        fn visit(
-            n: &Vec<String>,
-            edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
-            state: &mut BTreeMap<Vec<String>, u8>,
-            stack: &mut Vec<Vec<String>>,
-        ) -> Option<Vec<Vec<String>>> {
-            match state.get(n) {
-                Some(2) => return None,
-                Some(1) => {
-                    let at = stack.iter().position(|m| m == n).unwrap_or(0);
-                    let mut cycle = stack[at..].to_vec();
-                    cycle.push(n.clone());
-                    return Some(cycle);
-                }
-                _ => {}
-            }
-            state.insert(n.clone(), 1);
-            stack.push(n.clone());
-            for m in edges.get(n).into_iter().flatten() {
-                if let Some(c) = visit(m, edges, state, stack) {
-                    return Some(c);
-                }
-            }
-            stack.pop();
-            state.insert(n.clone(), 2);
-            None
         }
         let mut state = BTreeMap::new();
         for n in edges.keys() {

@@ -34,7 +34,7 @@ impl Event {
     /// The failed events of a run, as one line naming each handler and its services
     /// (`None` when nothing failed).
     pub fn failures(events: &[Event]) -> Option<String> {
-        let mut by_handler: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        let mut by_handler = std::collections::BTreeMap::<&str, Vec<String>>::new();
         for e in events.iter().filter(|e| e.failed) {
             let who = e.handler.as_deref().unwrap_or("(unknown handler)");
             let what = e

@@ -94,7 +94,7 @@ pub struct LineView {
 #[derive(Debug, Clone, Serialize)]
 pub struct PaymentView {
     pub id: i64,
-    /// payment, credit, refund or refund_credit (refunds have negative amounts).
+    /// `payment`, `credit`, `refund` or `refund_credit` (refunds have negative amounts).
     pub method: String,
     pub reference: Option<String>,
     pub amount: String,

@@ -288,7 +288,7 @@ async fn overdue(
 ) -> Result<Vec<Event>> {
     let db = rt.store().db();
     let now = rt.clock().now();
-    let grace_end = date - chrono::Days::new(settings.grace_days as u64);
+    let grace_end = date - chrono::Days::new(u64::from(settings.grace_days));
     let rows = invoice::Entity::find()
         .filter(invoice::Column::Status.eq("unpaid"))
         .filter(invoice::Column::DueDate.lt(grace_end))
@@ -311,7 +311,7 @@ async fn overdue(
             .await
             .map_err(db_err("reading renewals"))?;
         let number = inv.number.clone().unwrap_or_else(|| inv.id.to_string());
-        let action = if late > settings.terminate_days as i64 {
+        let action = if late > i64::from(settings.terminate_days) {
             "terminate"
         } else {
             "suspend"

@@ -11,6 +11,8 @@
 //! Must not: touch services (a refund never suspends or terminates anything; the admin
 //! decides), or give money paid from credit back anywhere but credit.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -353,8 +355,9 @@ pub async fn refund(
     tx.commit().await.map_err(db_err("recording the refund"))?;
     drop(turn);
     let view = invoices::show(store, &inv.id.to_string()).await?;
+    let shown = balance.as_deref();
     let note = refunded_note(
-        &reference, &number, &cur, value, left, to, &balance, &inv, &view,
+        &reference, &number, &cur, value, left, to, shown, &inv, &view,
     )?;
     Ok(Refunded {
         recorded: true,
@@ -437,7 +440,7 @@ fn refunded_note(
     value: Decimal,
     left: Decimal,
     to: Destination,
-    balance: &Option<String>,
+    balance: Option<&str>,
     inv: &invoice::Model,
     view: &InvoiceView,
 ) -> Result<String> {
@@ -446,23 +449,24 @@ fn refunded_note(
         cur.format(value),
         to.words()
     );
-    if let Some(b) = &balance {
-        note.push_str(&format!(
-            " (credit balance now {})",
-            cur.format(money::from_db(b, "balance")?)
-        ));
+    if let Some(b) = balance {
+        let now = cur.format(money::from_db(b, "balance")?);
+        let _ = write!(note, " (credit balance now {now})");
     }
-    note.push_str(&match inv.status.as_str() {
-        "refunded" => "; the invoice is refunded in full".to_string(),
-        "unpaid" => format!(
-            "; the invoice is unpaid, {} is due",
-            cur.format(money::from_db(&view.amount_due, "due")?)
-        ),
-        _ => format!(
-            "; the invoice stays paid, {} more can be refunded",
-            cur.format(left)
-        ),
-    });
+    match inv.status.as_str() {
+        "refunded" => note.push_str("; the invoice is refunded in full"),
+        "unpaid" => {
+            let due = cur.format(money::from_db(&view.amount_due, "due")?);
+            let _ = write!(note, "; the invoice is unpaid, {due} is due");
+        }
+        _ => {
+            let _ = write!(
+                note,
+                "; the invoice stays paid, {} more can be refunded",
+                cur.format(left)
+            );
+        }
+    }
     Ok(note)
 }
 

@@ -99,7 +99,7 @@ pub async fn set_plan(
             "--due-days {due_days} is more than a year: give 0 to 365"
         )));
     }
-    let _turn = store.write_turn().await;
+    let turn = store.write_turn().await;
     usage_plan::Entity::insert(usage_plan::ActiveModel {
         plan_id: Set(plan.id),
         mode: Set(mode),
@@ -119,7 +119,7 @@ pub async fn set_plan(
     .exec_without_returning(store.db())
     .await
     .map_err(db_err("storing the plan's usage billing"))?;
-    drop(_turn);
+    drop(turn);
     show_plan(store, &plan).await
 }
 
@@ -141,7 +141,7 @@ pub async fn set_price(
             "--amount {amount} is negative: a unit price is 0 or more"
         )));
     }
-    let _turn = store.write_turn().await;
+    let turn = store.write_turn().await;
     usage_price::Entity::insert(usage_price::ActiveModel {
         plan_id: Set(plan.id),
         currency: Set(cur.code.clone()),
@@ -162,7 +162,7 @@ pub async fn set_price(
     .exec_without_returning(store.db())
     .await
     .map_err(db_err("storing the unit price"))?;
-    drop(_turn);
+    drop(turn);
     show_plan(store, &plan).await
 }
 

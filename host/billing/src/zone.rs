@@ -155,7 +155,7 @@ mod tests {
     fn zones() {
         let off = |raw: &str| match BillingZone::parse(raw).unwrap() {
             BillingZone::Fixed(o) => o.local_minus_utc(),
-            z => panic!("{raw} parsed as {z:?}"),
+            z @ BillingZone::Named(_) => panic!("{raw} parsed as {z:?}"),
         };
         assert_eq!(off(""), 0);
         assert_eq!(off("UTC"), 0);

@@ -12,6 +12,7 @@
 //! Rows are written in one transaction, in multi-row inserts of [`CHUNK`] rows.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::time::Instant;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -69,7 +70,7 @@ fn text_of(v: &Value) -> Option<String> {
 }
 
 /// Parses one record; `at` says where it is in the file.
-fn parse_record(v: &Value, at: &str, zone: &BillingZone) -> std::result::Result<NewRecord, String> {
+fn parse_record(v: &Value, at: &str, zone: BillingZone) -> std::result::Result<NewRecord, String> {
     let o = v
         .as_object()
         .ok_or_else(|| format!("{at}: not a JSON object"))?;
@@ -156,7 +157,7 @@ fn within_life(
     s: &service::Model,
     period: NaiveDate,
     this_month: NaiveDate,
-    zone: &BillingZone,
+    zone: BillingZone,
 ) -> std::result::Result<(), String> {
     if period > this_month {
         return Err(format!(
@@ -199,7 +200,7 @@ pub fn parse(text: &str, settings: &Settings) -> Result<Vec<NewRecord>> {
             ))
         })?;
         for (i, v) in all.iter().enumerate() {
-            match parse_record(v, &format!("record {}", i + 1), &zone) {
+            match parse_record(v, &format!("record {}", i + 1), zone) {
                 Ok(r) => out.push(r),
                 Err(e) => errors.push(e),
             }
@@ -211,7 +212,7 @@ pub fn parse(text: &str, settings: &Settings) -> Result<Vec<NewRecord>> {
             }
             let at = format!("line {}", i + 1);
             match serde_json::from_str::<Value>(line) {
-                Ok(v) => match parse_record(&v, &at, &zone) {
+                Ok(v) => match parse_record(&v, &at, zone) {
                     Ok(r) => out.push(r),
                     Err(e) => errors.push(e),
                 },
@@ -219,11 +220,11 @@ pub fn parse(text: &str, settings: &Settings) -> Result<Vec<NewRecord>> {
             }
         }
     }
-    refuse(errors)?;
+    refuse(&errors)?;
     Ok(out)
 }
 
-fn refuse(errors: Vec<String>) -> Result<()> {
+fn refuse(errors: &[String]) -> Result<()> {
     if errors.is_empty() {
         return Ok(());
     }
@@ -235,7 +236,7 @@ fn refuse(errors: Vec<String>) -> Result<()> {
         msg.push('\n');
     }
     if n > MAX_ERRORS {
-        msg.push_str(&format!("  … and {} more\n", n - MAX_ERRORS));
+        let _ = writeln!(msg, "  … and {} more", n - MAX_ERRORS);
     }
     Err(Error::Invalid(msg.trim_end().to_string()))
 }
@@ -275,9 +276,9 @@ pub async fn import_records(
     let zone = settings.zone;
     let this_month = month_start(zone.date_of(now));
     let errors = record_errors(
-        &records, &services, &currency, &plans, &prices, &zone, this_month,
+        &records, &services, &currency, &plans, &prices, zone, this_month,
     );
-    refuse(errors)?;
+    refuse(&errors)?;
     // Months already invoiced, per client: their usage is late.
     let mut months: Vec<NaiveDate> = records.iter().map(|r| r.period_start).collect();
     months.sort_unstable();
@@ -395,7 +396,7 @@ fn record_errors(
     currency: &HashMap<i64, String>,
     plans: &HashSet<i64>,
     prices: &Prices,
-    zone: &BillingZone,
+    zone: BillingZone,
     this_month: NaiveDate,
 ) -> Vec<String> {
     let mut errors = Vec::new();

@@ -71,11 +71,20 @@ impl Key {
 /// `PROVISOR_SECRET_KEY` / `PROVISOR_SECRET_KEY_FILE`).
 #[derive(Clone)]
 pub enum KeySpec {
-    /// The keys themselves (base64, comma-separated, newest first), and how messages
-    /// name where they were given (`PROVISOR_SECRET_KEY`).
-    Keys { text: String, from: String },
-    /// A key file that must exist, and how messages name where it was given.
-    File { path: PathBuf, from: String },
+    /// The keys themselves, and where they were given.
+    Keys {
+        /// The keys, base64, comma-separated, newest first.
+        text: String,
+        /// Where they were given, as messages name it (`PROVISOR_SECRET_KEY`).
+        from: String,
+    },
+    /// A key file that must exist, and where it was given.
+    File {
+        /// The key file.
+        path: PathBuf,
+        /// Where it was given, as messages name it (`PROVISOR_SECRET_KEY_FILE`).
+        from: String,
+    },
     /// The home's `secret.key`, made when missing.
     Home(PathBuf),
 }

@@ -6,6 +6,8 @@
 //! a retired instance's `shutdown` runs once its last call in flight has returned.
 //! Must not: change a service's state; the engine decides what an answer means.
 
+#![warn(missing_docs)]
+
 pub mod modlog;
 pub mod registry;
 pub mod services;
@@ -35,21 +37,34 @@ use services::{HostServicesImpl, Owner};
 
 /// A call into a module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
 pub enum Call {
+    /// Checks that the handler's settings reach the remote panel.
     TestConnection,
+    /// Creates the remote account or license for a service.
     Create,
+    /// Suspends a service.
     Suspend,
+    /// Resumes a suspended service.
     Unsuspend,
+    /// Terminates a service.
     Terminate,
+    /// Moves a service to another plan or set of resources.
     ChangePlan,
+    /// Extends a service's remote term (licenses).
     Renew,
+    /// Reports a service's metered usage for a period.
     Usage,
+    /// Mints a single-sign-on link.
     Sso,
+    /// Lists the remote accounts, a page at a time (import and sync).
     ListAccounts,
+    /// The panel shown in the client area.
     ClientArea,
+    /// The custom admin actions offered for a service.
     AdminActions,
+    /// Runs one custom admin action.
     RunAction,
+    /// The module's daily run for a date.
     Daily,
 }
 
@@ -370,11 +385,17 @@ impl Drop for Instance {
 
 /// The runtime: registry, storage, clock, the module log and the live instances.
 pub struct Runtime {
+    /// `$PROVISOR_HOME`: the modules directory, the database and the key file.
     pub home: Home,
+    /// The database.
     pub store: Store,
+    /// The modules loaded and the verdicts on every module file.
     pub registry: Arc<Registry>,
+    /// The clock every business date and time is read from.
     pub clock: Clock,
+    /// The module log writer.
     pub log: ModuleLog,
+    /// The call and HTTP timeouts and the stuck-call limit.
     pub limits: Limits,
     http: reqwest::Client,
     instances: Mutex<HashMap<String, Arc<Instance>>>,

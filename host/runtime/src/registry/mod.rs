@@ -80,21 +80,38 @@ impl std::fmt::Debug for LoadedModule {
 pub enum ScanEvent {
     /// A module was loaded for the first time.
     Loaded {
+        /// The module's name.
         name: String,
+        /// Its version.
         version: String,
+        /// Its file in the modules directory.
         file: String,
     },
     /// A module was replaced by a newer version.
     Upgraded {
+        /// The module's name.
         name: String,
+        /// The version it had.
         from: String,
+        /// The version it has now.
         to: String,
+        /// The new version's file in the modules directory.
         file: String,
     },
     /// A file was refused.
-    Refused { file: String, reason: String },
+    Refused {
+        /// The file in the modules directory.
+        file: String,
+        /// Why, with the fix where there is one.
+        reason: String,
+    },
     /// A file that held a loaded module disappeared; the module keeps serving.
-    Missing { name: String, file: String },
+    Missing {
+        /// The module's name.
+        name: String,
+        /// The file that is gone.
+        file: String,
+    },
 }
 
 impl std::fmt::Display for ScanEvent {

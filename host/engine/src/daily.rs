@@ -46,8 +46,11 @@ pub struct HandlerRun {
 /// One reported action and its effect.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActionRun {
+    /// The service concerned, if any.
     pub service_id: Option<i64>,
+    /// The module's short name for what happened (`renewed`, `pool_dropped`).
     pub event: String,
+    /// The module's line for admins.
     pub message: String,
     /// The operation queued for `request`, if one was.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -60,9 +60,11 @@ pub struct OperationFilter {
     /// A status, `all`, `waiting` (queued for a later try after a failure or a full
     /// handler), or none: the unfinished ones (queued, running, manual).
     pub status: Option<String>,
+    /// Only this service's operations.
     pub service: Option<i64>,
     /// A handler's name.
     pub handler: Option<String>,
+    /// Only operations of this kind (`create`, `suspend` …).
     pub kind: Option<String>,
 }
 
@@ -125,6 +127,7 @@ pub async fn operations(
 /// Which services `services list` shows.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceFilter {
+    /// Only services in this status.
     pub status: Option<String>,
     /// A client's id or email.
     pub client: Option<String>,

@@ -26,10 +26,16 @@ use provisor_store::queue::queue_emails;
 /// What a worker run did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct WorkerReport {
+    /// Operations finished.
     pub done: u64,
+    /// Attempts the module answered "in progress" (the operation runs again later).
     pub in_progress: u64,
+    /// Attempts that failed and will be retried.
     pub retried: u64,
+    /// Operations that turned into tasks.
     pub manual: u64,
+    /// Outcomes not written because the worker's lease had run out (another worker
+    /// has the operation now).
     pub lost_leases: u64,
 }
 

@@ -15,10 +15,13 @@ use crate::config::Config;
 
 /// Everything a command may need, opened on demand.
 pub struct Ctx {
+    /// The home directory.
     pub home: Home,
     /// Whether the home was named (`--home` or `PROVISOR_HOME`), not the default.
     pub home_given: bool,
+    /// The database URL; `None`: the home's SQLite file.
     pub database_url: Option<String>,
+    /// The module call limits (timeouts, stuck calls) for the runtime.
     pub limits: Limits,
     /// Every setting in effect (see `config`); nothing reads the environment again.
     pub config: Config,

@@ -7,8 +7,10 @@ use serde::Serialize;
 pub struct Event {
     /// The step (`month_end`, `postpaid`, `renewal`, `overdue`, `license`…).
     pub step: String,
+    /// The client concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<i64>,
+    /// The service concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_id: Option<i64>,
     /// The invoice written (or that would be), by number or id.
@@ -17,6 +19,7 @@ pub struct Event {
     /// Decimal text, in `currency`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
+    /// The currency code of `amount`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     /// One line for admins.

@@ -71,10 +71,13 @@ impl Destination {
 pub struct Refunded {
     /// False when a refund with this reference was already recorded (nothing changed).
     pub recorded: bool,
+    /// One line saying what happened, for the CLI.
     pub note: String,
     /// The refund's row in `payments`.
     pub payment_id: i64,
+    /// The refund's reference.
     pub reference: String,
+    /// Where the money went: back to the payer or to the client's credit.
     pub to: Destination,
     /// What was given back, as a positive amount.
     pub amount: String,
@@ -88,6 +91,7 @@ pub struct Refunded {
     pub credit_applied: Vec<Applied>,
     /// The invoice's services: a refund leaves them as they are.
     pub services: Vec<i64>,
+    /// The invoice as it is now.
     pub invoice: InvoiceView,
 }
 
@@ -241,7 +245,9 @@ pub struct Request<'a> {
     pub invoice: &'a str,
     /// The amount to give back; everything refundable when `None`.
     pub amount: Option<&'a str>,
+    /// The refund's reference (unique: a refund asked twice is recorded once).
     pub reference: &'a str,
+    /// Where the money goes: back to the payer or to the client's credit.
     pub to: Destination,
     /// The day the money went back.
     pub day: NaiveDate,

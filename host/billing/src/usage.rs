@@ -65,17 +65,24 @@ pub const MODES: [&str; 3] = ["postpaid", "month-end", "pushed"];
 /// A plan's usage settings as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanUsage {
+    /// The plan's name.
     pub plan: String,
+    /// `postpaid`, `month-end` or `pushed`; `None`: the plan bills no usage.
     pub mode: Option<String>,
+    /// Days from the 1st's invoice to its due date, if it bills usage.
     pub due_days: Option<i32>,
+    /// Its unit prices.
     pub prices: Vec<UnitPrice>,
 }
 
 /// One unit price.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitPrice {
+    /// The currency code.
     pub currency: String,
+    /// The unit priced.
     pub unit: String,
+    /// The price of one unit, decimal text.
     pub amount: String,
 }
 

@@ -9,7 +9,9 @@ use provisor_store::error::{Error, Result};
 /// daylight-saving rules are built in (chrono-tz).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BillingZone {
+    /// A fixed offset from UTC (`UTC` itself is +00:00).
     Fixed(FixedOffset),
+    /// An IANA zone, with its daylight-saving rules.
     Named(chrono_tz::Tz),
 }
 

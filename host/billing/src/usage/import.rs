@@ -39,25 +39,34 @@ const MAX_ERRORS: usize = 20;
 /// One record to import, checked.
 #[derive(Debug, Clone)]
 pub struct NewRecord {
+    /// The sender's id for the record; a record sent twice is imported once.
     pub transaction_id: String,
+    /// The service it is of.
     pub service_id: i64,
+    /// The unit of `quantity`.
     pub unit: String,
+    /// Units used.
     pub quantity: Decimal,
     /// The first day of the usage's month.
     pub period_start: NaiveDate,
+    /// A description for the invoice line, if given.
     pub description: Option<String>,
 }
 
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Imported {
+    /// Records in the file.
     pub records: usize,
+    /// Records stored.
     pub inserted: u64,
     /// Transaction ids already imported, or repeated in the file.
     pub duplicates: u64,
     /// Records for a month already invoiced (they go on the next invoice).
     pub late: usize,
+    /// How long the import took, in seconds.
     pub secs: f64,
+    /// Records read per second.
     pub records_per_sec: f64,
 }
 

@@ -2,7 +2,7 @@
 //! overdue suspends and terminates, unsuspends when paid, monthly license charges.
 //!
 //! A service of a priced plan gets a **billing term** when its order's invoice is paid
-//! in full ([`on_paid`], called in the payment's transaction): the period comes from
+//! in full (`on_paid`, called in the payment's transaction): the period comes from
 //! the price it was ordered at (licenses are always monthly), the term is anchored on
 //! the day the invoice was paid in full, and periods are counted from that anchor in
 //! calendar months clamped to month ends (Jan 31 → Feb 28/29 → Mar 31).

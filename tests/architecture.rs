@@ -148,6 +148,35 @@ fn references(text: &str, here: &[String]) -> Vec<Vec<String>> {
     found
 }
 
+/// Depth-first search for a cycle through `n`.
+fn visit(
+    n: &Vec<String>,
+    edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+    state: &mut BTreeMap<Vec<String>, u8>,
+    stack: &mut Vec<Vec<String>>,
+) -> Option<Vec<Vec<String>>> {
+    match state.get(n) {
+        Some(2) => return None,
+        Some(1) => {
+            let at = stack.iter().position(|m| m == n).unwrap_or(0);
+            let mut cycle = stack[at..].to_vec();
+            cycle.push(n.clone());
+            return Some(cycle);
+        }
+        _ => {}
+    }
+    state.insert(n.clone(), 1);
+    stack.push(n.clone());
+    for m in edges.get(n).into_iter().flatten() {
+        if let Some(c) = visit(m, edges, state, stack) {
+            return Some(c);
+        }
+    }
+    stack.pop();
+    state.insert(n.clone(), 2);
+    None
+}
+
 #[test]
 fn no_module_cycles_inside_a_host_crate() {
     for dir in ["store", "runtime", "billing", "engine", "app", "cli"] {
@@ -182,34 +211,6 @@ fn no_module_cycles_inside_a_host_crate() {
                     .insert(target[..=common].to_vec());
             }
         }
-        // Depth-first search for a cycle.
-        fn visit(
-            n: &Vec<String>,
-            edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
-            state: &mut BTreeMap<Vec<String>, u8>,
-            stack: &mut Vec<Vec<String>>,
-        ) -> Option<Vec<Vec<String>>> {
-            match state.get(n) {
-                Some(2) => return None,
-                Some(1) => {
-                    let at = stack.iter().position(|m| m == n).unwrap_or(0);
-                    let mut cycle = stack[at..].to_vec();
-                    cycle.push(n.clone());
-                    return Some(cycle);
-                }
-                _ => {}
-            }
-            state.insert(n.clone(), 1);
-            stack.push(n.clone());
-            for m in edges.get(n).into_iter().flatten() {
-                if let Some(c) = visit(m, edges, state, stack) {
-                    return Some(c);
-                }
-            }
-            stack.pop();
-            state.insert(n.clone(), 2);
-            None
-        }
         let mut state = BTreeMap::new();
         for n in edges.keys() {
             let mut stack = Vec::new();
@@ -222,6 +223,30 @@ fn no_module_cycles_inside_a_host_crate() {
             }
         }
     }
+}
+
+/// Where the (possibly nested) block comment starting at `i` ends, counting its lines.
+fn after_block_comment(chars: &[char], mut i: usize, line: &mut usize) -> usize {
+    let at = |i: usize, s: &str| chars[i..].iter().take(s.len()).copied().eq(s.chars());
+    let mut nest = 0;
+    while i < chars.len() {
+        if at(i, "/*") {
+            nest += 1;
+            i += 2;
+        } else if at(i, "*/") {
+            nest -= 1;
+            i += 2;
+            if nest == 0 {
+                break;
+            }
+        } else {
+            if chars[i] == '\n' {
+                *line += 1;
+            }
+            i += 1;
+        }
+    }
+    i
 }
 
 /// The string literals of a Rust file outside comments and `#[cfg(test)]` items, each
@@ -249,24 +274,7 @@ fn literals(text: &str) -> (Vec<(usize, String)>, Vec<String>) {
                 i += 1;
             }
         } else if at(i, "/*") {
-            let mut nest = 0;
-            while i < chars.len() {
-                if at(i, "/*") {
-                    nest += 1;
-                    i += 2;
-                } else if at(i, "*/") {
-                    nest -= 1;
-                    i += 2;
-                    if nest == 0 {
-                        break;
-                    }
-                } else {
-                    if chars[i] == '\n' {
-                        line += 1;
-                    }
-                    i += 1;
-                }
-            }
+            i = after_block_comment(&chars, i, &mut line);
         } else if c == '"'
             || (c == 'r' && !ident_before && matches!(chars.get(i + 1), Some('"' | '#')))
         {
@@ -447,7 +455,7 @@ fn library_text_names_no_cli_flag_or_command() {
 
 #[test]
 fn the_literal_scanner_skips_comments_and_test_code() {
-    let source = r###"
+    let source = r##"
         // "--in-a-comment"
         /* "--in /* a nested */ block" */
         fn f() -> char { let _ = r#"--raw"#; let _: &'static str = "a \" --escaped"; '"' }
@@ -456,7 +464,7 @@ fn the_literal_scanner_skips_comments_and_test_code() {
         #[cfg(test)]
         mod more;
         const X: &str = "`provisor after";
-    "###;
+    "##;
     let (lits, test_mods) = literals(source);
     let texts: Vec<&str> = lits.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(texts, ["--raw", "a \\\" --escaped", "`provisor after"]);

@@ -28,6 +28,10 @@ fn state(home: &TestHome) -> String {
     .join("\n")
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn scenario(backend: &str, url: Option<String>) {
     let home = billing_home(url);
     ok(&home, &["plans", "add", "P", "--handler", "rec"]);

@@ -10,6 +10,10 @@ mod support;
 use provisor_e2e::backends;
 use support::*;
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn scenario(backend: &str, url: Option<String>) {
     let home = billing_home(url);
     ok(&home, &["taxes", "set", "DE", "19"]);
@@ -382,7 +386,7 @@ Due       €152.45
 
     // Overdue: Cy's invoice (due 14 days after today) is not overdue today, and is
     // 30 days on; its email is queued once however often this runs.
-    let later = (chrono_like_today_plus(30)).to_string();
+    let later = chrono_like_today_plus(30);
     let dry = json(
         &home,
         &[

@@ -9,6 +9,10 @@ use support::*;
 
 const DRAFTS: usize = 30;
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn scenario(backend: &str, url: Option<String>) {
     let home = billing_home(url);
     let clients: Vec<String> = ["Ann", "Bob", "Cy"]

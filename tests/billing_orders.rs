@@ -37,6 +37,10 @@ fn order(home: &TestHome, client: &str, plan: &str) -> Value {
     )
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn scenario(backend: &str, url: Option<String>) {
     let home = billing_home(url);
     for plan in ["Basic", "VPS", "Cloud", "Odd"] {

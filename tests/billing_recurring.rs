@@ -109,6 +109,10 @@ fn priced_home(url: Option<String>) -> TestHome {
     home
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn scenario(backend: &str, url: Option<String>) {
     let home = priced_home(url);
     client(&home, "Ann", "EUR", "NL");
@@ -309,7 +313,7 @@ fn crash(backend: &str, url: Option<String>) {
         .iter()
         .map(|i| i["client_id"].as_i64().unwrap())
         .collect();
-    clients.sort();
+    clients.sort_unstable();
     clients.dedup();
     assert_eq!(clients.len(), n, "[{backend}] one renewal per client");
     for i in &all {

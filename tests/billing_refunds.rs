@@ -103,6 +103,10 @@ fn state(home: &TestHome, invoice: &str, client: i64) -> (String, Value, Value, 
     )
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn scenario(backend: &str, url: Option<String>) {
     let home = billing_home(url);
     let ann = client(&home, "Ann", "EUR", "NL");

@@ -107,7 +107,7 @@ pub fn line(inv: &Value, i: usize) -> [String; 3] {
     ]
 }
 
-/// [subtotal, tax_total, total, amount_paid, amount_due].
+/// [subtotal, `tax_total`, total, `amount_paid`, `amount_due`].
 pub fn totals(inv: &Value) -> [String; 5] {
     [
         "subtotal",

@@ -1,9 +1,10 @@
-//! Usage billing end to end, on SQLite and (with PROVISOR_TEST_PG) PostgreSQL:
+//! Usage billing end to end, on SQLite and (with `PROVISOR_TEST_PG`) PostgreSQL:
 //! post-paid SolusVM tokens invoiced on the 1st, ComputeStacks usage collected into
 //! billable items on the last day of the month and invoiced on the 1st (credit
 //! first), `usage import` (all or nothing, dedupe, unknown units, late usage), and a
 //! monthly run stopped half-way and started again. Invoices are computed by hand.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 #[path = "billing_support.rs"]
@@ -58,7 +59,7 @@ fn show(home: &TestHome, number: &str) -> Value {
 }
 
 /// The usage steps' events of a run (other billing steps are left out).
-fn usage_events(v: Value) -> Vec<Value> {
+fn usage_events(v: &Value) -> Vec<Value> {
     v["billing"]
         .as_array()
         .expect("billing events")
@@ -69,11 +70,11 @@ fn usage_events(v: Value) -> Vec<Value> {
 }
 
 fn cron(home: &TestHome, date: &str) -> Vec<Value> {
-    usage_events(js(home, &["cron", "--date", date, "--json"]))
+    usage_events(&js(home, &["cron", "--date", date, "--json"]))
 }
 
 fn cron_dry(home: &TestHome, date: &str) -> Vec<Value> {
-    usage_events(js(home, &["cron", "--date", date, "--dry-run", "--json"]))
+    usage_events(&js(home, &["cron", "--date", date, "--dry-run", "--json"]))
 }
 
 fn client(home: &TestHome, name: &str, currency: &str, country: &str) -> String {
@@ -331,7 +332,7 @@ fn a_past_month_is_billed_again_for_the_services_live_in_it() {
                 "--json",
             ],
         );
-        let ev = usage_events(dry);
+        let ev = usage_events(&dry);
         assert_eq!(ev.len(), 1, "[{b}] {ev:#?}");
         assert!(invoices(home).is_empty(), "[{b}] the dry run wrote");
 
@@ -348,7 +349,7 @@ fn a_past_month_is_billed_again_for_the_services_live_in_it() {
                 "--json",
             ],
         );
-        let ev = usage_events(v);
+        let ev = usage_events(&v);
         assert_eq!(ev.len(), 1, "[{b}] {ev:#?}");
         assert_eq!(ev[0]["amount"], "8.47", "[{b}] {ev:#?}");
         let all = invoices(home);
@@ -360,7 +361,7 @@ fn a_past_month_is_billed_again_for_the_services_live_in_it() {
 
         // Again: nothing. And no module's daily work ran.
         let v = js(home, &["billing", "run", "--period", "2026-10", "--json"]);
-        assert!(usage_events(v).is_empty(), "[{b}]");
+        assert!(usage_events(&v).is_empty(), "[{b}]");
         assert_eq!(invoices(home).len(), 1, "[{b}]");
         let calls = js(home, &["log", "--json", "--limit", "1000"]);
         let daily = |log: &Value| {
@@ -705,10 +706,11 @@ fn a_monthly_run_stopped_half_way_finishes_with_one_invoice_per_client() {
         for (i, name) in ["Ann", "Bob", "Cy"].iter().enumerate() {
             let email = client(&home, name, "EUR", "NL");
             let sid = order(&home, &email, "metered");
-            lines.push_str(&format!(
-                "{{\"transaction_id\":\"c{i}\",\"service_id\":{sid},\"unit\":\"GB\",\"quantity\":\"{}\",\"period_start\":\"2026-01-10\"}}\n",
+            let _ = writeln!(
+                lines,
+                "{{\"transaction_id\":\"c{i}\",\"service_id\":{sid},\"unit\":\"GB\",\"quantity\":\"{}\",\"period_start\":\"2026-01-10\"}}",
                 i + 1
-            ));
+            );
         }
         ok(&home, &["work", "--until-idle"]);
         let f = home.write("u.jsonl", &lines);
@@ -728,7 +730,7 @@ fn a_monthly_run_stopped_half_way_finishes_with_one_invoice_per_client() {
             .iter()
             .map(|i| i["client_id"].as_i64().unwrap())
             .collect();
-        clients.sort();
+        clients.sort_unstable();
         clients.dedup();
         assert_eq!(clients.len(), 3, "[{b}] one invoice per client");
         // Ann 1 GB: 0.08 + 0.0168 → 0.02 = 0.10; Bob 2 GB: 0.16 + 0.03 = 0.19;

@@ -1,10 +1,11 @@
 //! Usage pushed over HTTP (`provisor serve --listen`, `POST /v1/usage`) end to end, on
-//! SQLite and (with PROVISOR_TEST_PG) PostgreSQL: the same semantics as `usage import`
+//! SQLite and (with `PROVISOR_TEST_PG`) PostgreSQL: the same semantics as `usage import`
 //! (all or nothing, deduped by transaction id), bearer-token auth, the body limit, the
 //! statuses of refused requests, and the invoice the 1st makes of what was pushed,
 //! computed by hand. The client is a few lines of HTTP/1.1 over a `TcpStream`, so the
 //! test sees exactly what goes over the wire.
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -19,7 +20,7 @@ use provisor_e2e::{
 use serde_json::{json, Value};
 
 const TOKEN: &str = "e2e-0123456789abcdef0123456789abcdef";
-/// PROVISOR_API_MAX_BODY for the test: small, so the over-limit body is small too.
+/// `PROVISOR_API_MAX_BODY` for the test: small, so the over-limit body is small too.
 const LIMIT: usize = 4096;
 
 /// One HTTP answer.
@@ -41,7 +42,7 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) 
         body.len()
     );
     if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        let _ = write!(req, "Authorization: Bearer {t}\r\n");
     }
     req.push_str("\r\n");
     let mut out = req.into_bytes();
@@ -136,6 +137,10 @@ fn counts(r: &Reply) -> (u64, u64, u64) {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn usage_pushed_over_http_is_imported_once_and_invoiced_on_the_first() {
     each_backend("usage over HTTP", |b, url| {
         let home = TestHome::with_database(url)

@@ -1,4 +1,4 @@
-//! What admins read, through the real binary on SQLite and (with PROVISOR_TEST_PG)
+//! What admins read, through the real binary on SQLite and (with `PROVISOR_TEST_PG`)
 //! PostgreSQL: errors shown only while they are current, the LAST ERROR column cut to
 //! the terminal's width, attempts numbered across a `tasks retry`, `tasks show`,
 //! client names in `services list`, ledger times to the second, paging and filters
@@ -45,6 +45,10 @@ fn data_lines(table: &str) -> Vec<&str> {
         .collect()
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn errors_attempts_and_tasks(backend: &'static str, url: Option<String>) {
     let home = setup(backend, url);
     let (sid, create) = home.order("cy@example.com", "wobbly", &[]);
@@ -201,6 +205,10 @@ fn listings_show_only_current_errors_and_number_attempts_across_retries() {
     each_backend("errors, attempts and tasks", errors_attempts_and_tasks);
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn paging_and_filters(backend: &'static str, url: Option<String>) {
     let home = setup(backend, url);
 

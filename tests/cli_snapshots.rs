@@ -7,7 +7,7 @@
 //! The data is made through the CLI with fixed days (`--date`, `--due`); only what is
 //! truly variable is masked: times of "now" (a task opened, a ledger entry, a payment
 //! recorded) and, in JSON, the `created_at`/`paid_at` stamps. The same snapshots are
-//! asserted on SQLite and (with PROVISOR_TEST_PG) PostgreSQL, which proves the output
+//! asserted on SQLite and (with `PROVISOR_TEST_PG`) PostgreSQL, which proves the output
 //! does not depend on the backend.
 
 use provisor_e2e::{each_backend, so, TestHome};

@@ -1,5 +1,5 @@
 //! Handlers and storage through the real binary, on embedded SQLite and (when
-//! PROVISOR_TEST_PG is set) PostgreSQL: schema validation before anything is stored,
+//! `PROVISOR_TEST_PG` is set) PostgreSQL: schema validation before anything is stored,
 //! secrets never shown or logged, enable/disable persisted, the key-value store and
 //! the module log.
 
@@ -39,6 +39,10 @@ fn http_server(requests: usize) -> (String, std::thread::JoinHandle<Vec<String>>
     (url, handle)
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn scenario(backend: &str, url: Option<String>) {
     let home = TestHome::with_database(url);
     home.drop_module(&so("provisor_computestacks"), "computestacks.so");

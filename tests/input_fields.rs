@@ -121,6 +121,10 @@ fn refused_long(home: &TestHome, args: &[&str], backend: &str, length: usize, li
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn long_and_control_character_fields_are_refused_at_input() {
     each_backend("long fields", |backend, url| {
         let home = billing_home(url).with_label(backend);
@@ -327,6 +331,10 @@ fn rows_stored_before_the_limits_still_list_cut_and_escaped() {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn input_rules_for_emails_currencies_dates_periods_and_unknown_ids() {
     each_backend("input rules", |backend, url| {
         let home = billing_home(url).with_label(backend);

@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use provisor_e2e::{bin, exits_within, so, Daemon, TestHome, PATIENCE};
@@ -27,11 +27,11 @@ const SERVE: [&str; 4] = ["--check-interval", "1", "--scan-interval-ms", "500"];
 static TIMING: RwLock<()> = RwLock::new(());
 
 fn timed() -> RwLockWriteGuard<'static, ()> {
-    TIMING.write().unwrap_or_else(|p| p.into_inner())
+    TIMING.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn untimed() -> RwLockReadGuard<'static, ()> {
-    TIMING.read().unwrap_or_else(|p| p.into_inner())
+    TIMING.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// `provisor modules list --json`, as rows.
@@ -284,7 +284,14 @@ fn upgrade_swaps_new_calls_to_the_new_version_while_in_flight_calls_finish_on_th
         .expect(".loaded exists")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("versioned-") && n.ends_with(".so"))
+        .filter(|n| {
+            #[allow(
+                clippy::case_sensitive_file_extension_comparisons,
+                reason = "the host names its copies `*.so`"
+            )]
+            let so = n.ends_with(".so");
+            n.starts_with("versioned-") && so
+        })
         .collect();
     copies.sort();
     assert_eq!(
@@ -419,7 +426,7 @@ fn two_files_claiming_one_module_name_are_refused() {
     let rows = modules_list(&home);
     let (a, b) = (row(&rows, "a.so"), row(&rows, "b.so"));
     let mut statuses = [text(a, "status"), text(b, "status")];
-    statuses.sort();
+    statuses.sort_unstable();
     assert_eq!(
         statuses,
         ["loaded", "refused"],

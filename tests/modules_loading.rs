@@ -212,8 +212,8 @@ fn a_panicking_constructor_or_call_fails_that_call_only() {
     home.drop_module(&so("provisor_fixture_panicky"), "panicky.so");
     home.drop_module(&so("provisor_manual_task"), "manual-task.so");
     add_handler(&home, "boom-new", "panicky", r#"{"panic_in_new": true}"#);
-    add_handler(&home, "boom-call", "panicky", r#"{}"#);
-    add_handler(&home, "staff", "manual-task", r#"{}"#);
+    add_handler(&home, "boom-call", "panicky", "{}");
+    add_handler(&home, "staff", "manual-task", "{}");
 
     let err = home.run(&["handlers", "test", "boom-new"]).fails_with(4);
     assert!(

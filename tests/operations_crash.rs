@@ -1,9 +1,9 @@
 //! Reliability of the durable operation queue through the real binary, on embedded
-//! SQLite and (when PROVISOR_TEST_PG is set) PostgreSQL, with the `recorder` fixture
+//! SQLite and (when `PROVISOR_TEST_PG` is set) PostgreSQL, with the `recorder` fixture
 //! module, which keeps an append-only journal of the accounts it made and a log of
 //! every create call it received:
 //!
-//! * crash safety: `provisor work` is SIGKILLed at random moments while it processes
+//! * crash safety: `provisor work` is killed (SIGKILL) at random moments while it processes
 //!   500 creates, and restarted each time; once the expired leases are reaped and the
 //!   queue drained, every service is active, every operation done, and the module made
 //!   each account exactly once (re-executing an interrupted create is expected; the
@@ -20,7 +20,7 @@ use provisor_e2e::{backends, bin, so, TestHome};
 use serde_json::Value;
 
 /// A tiny xorshift64 generator: random kill moments without a dependency. The seed is
-/// printed so a failing run can be replayed with PROVISOR_CRASH_SEED.
+/// printed so a failing run can be replayed with `PROVISOR_CRASH_SEED`.
 struct XorShift(u64);
 
 impl XorShift {
@@ -349,6 +349,10 @@ fn assert_all_done_once(backend: &str, home: &TestHome, services: &BTreeSet<i64>
 const SERVICES: usize = 500;
 const MIN_KILLS: usize = 20;
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn crash_scenario(backend: &str, url: Option<String>) {
     let t0 = Instant::now();
     // 20 ms between the journal check and the append (under the module's lock): one

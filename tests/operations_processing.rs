@@ -1,5 +1,5 @@
 //! Service processing through the real binary, on embedded SQLite and (when
-//! PROVISOR_TEST_PG is set) PostgreSQL: the full lifecycle of a service, manual tasks
+//! `PROVISOR_TEST_PG` is set) PostgreSQL: the full lifecycle of a service, manual tasks
 //! from a module that always needs a human, escalation (panics, transient errors
 //! retried until they give up, permanent and unsupported calls), routing between a
 //! plan's handlers, and bad input that must be refused without writing anything.
@@ -141,6 +141,10 @@ fn epoch_secs(v: &Value) -> i64 {
 // ---------------------------------------------------------------------------------
 // 1. The full lifecycle through a module that always succeeds.
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn lifecycle(backend: &'static str, url: Option<String>) {
     let env = Env::new(backend, url, &["versioned"]);
     env.ok(&["departments", "add", "noc", "--email", "noc@example.com"]);
@@ -331,6 +335,10 @@ fn a_service_lives_through_create_suspend_unsuspend_terminate() {
 // ---------------------------------------------------------------------------------
 // 2. A module that always needs a human: the task, its form, completing it.
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn manual_tasks(backend: &'static str, url: Option<String>) {
     let env = Env::new(backend, url, &["manual-task"]);
     env.ok(&["departments", "add", "dc-ops"]);
@@ -587,6 +595,10 @@ fn escalation_setup(backend: &'static str, url: Option<String>) -> Env {
     env
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn escalation_of_creates(backend: &'static str, url: Option<String>) {
     let env = escalation_setup(backend, url);
     // A create that panics turns manual at once, with a task.
@@ -747,6 +759,10 @@ fn a_panicking_create_turns_manual_at_once_and_can_be_retried_or_cancelled() {
     each_backend("escalation of creates", escalation_of_creates);
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn escalation_of_retries(backend: &'static str, url: Option<String>) {
     let env = escalation_setup(backend, url);
     // An active panicky service: its create panics, staff complete the task.
@@ -1195,7 +1211,7 @@ fn order(client: &str, plan: &str, extra: &[&str]) -> Vec<String> {
 }
 
 fn args(a: &[&str]) -> Vec<String> {
-    a.iter().map(|s| s.to_string()).collect()
+    a.iter().map(ToString::to_string).collect()
 }
 
 fn client(name: &str, email: &str, currency: &str) -> Vec<String> {
@@ -1211,6 +1227,10 @@ fn client(name: &str, email: &str, currency: &str) -> Vec<String> {
     ])
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn bad_catalog_input(backend: &'static str, url: Option<String>) {
     let env = bad_input_setup(backend, url, true);
     let eve = "eve@example.com";

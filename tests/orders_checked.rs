@@ -2,7 +2,7 @@
 //! invoiced: a plan's configurable option that cannot be left out, the module's order
 //! schema (ISPsystem NOC binds a license to an IPv4 address, its own or its parent
 //! service's), and a renew a module does not implement is refused at request time
-//! instead of becoming a task. On SQLite and (with PROVISOR_TEST_PG)
+//! instead of becoming a task. On SQLite and (with `PROVISOR_TEST_PG`)
 //! PostgreSQL; the handlers point at an address nothing listens on: nothing here may
 //! reach a panel.
 

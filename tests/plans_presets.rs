@@ -3,7 +3,7 @@
 //! lists them with their list prices, `--create` makes each plan once (no price set), a
 //! created plan is an ordinary plan the hoster edits and prices, and an order of the
 //! Business plan with its "Additional nodes in cluster" option buys a license with that
-//! many nodes more. On SQLite and (with PROVISOR_TEST_PG) PostgreSQL, against the billmgr
+//! many nodes more. On SQLite and (with `PROVISOR_TEST_PG`) PostgreSQL, against the billmgr
 //! simulator.
 
 use provisor_e2e::{each_backend, poll_until, so, TestHome, PATIENCE};
@@ -11,6 +11,10 @@ use provisor_simulators::ispsystem;
 use serde_json::json;
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn module_presets_are_offered_created_once_and_ordered() {
     each_backend("plan presets", |b, url| {
         let home = TestHome::with_database(url)

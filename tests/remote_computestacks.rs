@@ -168,6 +168,10 @@ fn panel_value(panel: &Value, label: &str) -> String {
         .to_string()
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn lifecycle(backend: &'static str, url: Option<String>) {
     let env = Env::new(backend, url);
     let api = &env.api;
@@ -325,7 +329,7 @@ fn lifecycle(backend: &'static str, url: Option<String>) {
     let items = usage["items"].as_array().expect("items");
     // 60 rows seeded for November, plus the one read by the client area.
     assert_eq!(items.len(), 61, "[{backend}] {usage:#}");
-    let october: Vec<String> = ids[..62].iter().map(|i| i.to_string()).collect();
+    let october: Vec<String> = ids[..62].iter().map(ToString::to_string).collect();
     assert!(items
         .iter()
         .all(|i| !october.contains(&i["key"].as_str().unwrap().to_string())));

@@ -204,6 +204,10 @@ fn http_get(url: &str) -> String {
     out
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn noc_lifecycle(env: &Env) {
     let b = env.backend;
     // Both license modules load, as two distinct modules.

@@ -101,6 +101,10 @@ struct Ordered {
 struct Progress {
     runs: u64,
     done: u64,
+    #[allow(
+        clippy::struct_field_names,
+        reason = "`in_progress` is the outcome's name, not a repeat of the struct's"
+    )]
     in_progress: u64,
     retried: u64,
     manual: u64,
@@ -470,6 +474,10 @@ impl Soak {
     }
 
     /// No remote object made twice, and each active service bound to its own.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one end-to-end scenario, told in order"
+    )]
     fn check_remote(&self, ordered: &[Ordered], services: &BTreeMap<i64, Value>, phase: &str) {
         let b = self.b;
         let active = |id: i64| services[&id]["status"] == "active";
@@ -804,6 +812,6 @@ fn soak(b: &'static str, url: Option<String>) -> String {
 #[test]
 fn two_hundred_services_survive_thirty_percent_remote_failures_on_every_backend() {
     each_backend("the soak", |backend, url| {
-        eprintln!("{}", soak(backend, url))
+        eprintln!("{}", soak(backend, url));
     });
 }

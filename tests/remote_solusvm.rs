@@ -1,5 +1,5 @@
 //! The `solusvm` module through the real binary and the real `.so`, against the SolusVM
-//! simulator, on embedded SQLite and (when PROVISOR_TEST_PG is set) PostgreSQL: the full
+//! simulator, on embedded SQLite and (when `PROVISOR_TEST_PG` is set) PostgreSQL: the full
 //! post-pay lifecycle (one panel user per client, VMs suspended and resumed with it,
 //! single sign-on, the client-area panel, usage in tokens capped per month), a create
 //! whose reply is lost, two services sharing one user, garbage from the panel, a wrong
@@ -145,6 +145,10 @@ fn find<'a>(items: &'a [Value], name: &str) -> &'a Value {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn post_pay_lifecycle_from_sign_up_to_the_last_bill() {
     each_backend("lifecycle", |env| {
         let b = env.backend;

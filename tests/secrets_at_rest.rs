@@ -121,6 +121,10 @@ fn init_makes_a_private_home_and_refuses_a_world_writable_directory() {
     assert!(!open.join("provisor.db").exists(), "nothing was created");
 }
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the signature `each_backend` calls, which hands each scenario its own URL"
+)]
 fn at_rest(backend: &'static str, url: Option<String>) {
     let home = TestHome::with_database(url.clone()).with_label(backend);
     home.drop_module(&so("provisor_computestacks"), "computestacks.so");

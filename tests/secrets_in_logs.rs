@@ -79,6 +79,14 @@ fn stored_module_log(home: &Path, url: Option<&str>) -> String {
     }
 }
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the signature `each_backend` calls, which hands each scenario its own URL"
+)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario, told in order"
+)]
 fn scenario(backend: &'static str, url: Option<String>) {
     let home = TestHome::with_database(url.clone()).with_label(backend);
     home.drop_module(&so("provisor_computestacks"), "computestacks.so");
@@ -90,7 +98,7 @@ fn scenario(backend: &'static str, url: Option<String>) {
         solusvm::start(Some(&sims.path().join("sv")), 0).expect("simulator starts");
     let r = Recorder {
         home: &home,
-        printed: Default::default(),
+        printed: std::cell::RefCell::default(),
     };
 
     r.ok(&["departments", "add", "cloud"]);

@@ -70,7 +70,7 @@ fn restore(url: &str) {
     );
 }
 
-/// The dump without the `\restrict KEY` / `\unrestrict KEY` lines pg_dump 15.14 and later
+/// The dump without the `\restrict KEY` / `\unrestrict KEY` lines `pg_dump` 15.14 and later
 /// put around it (a random key each time, and a command an older psql rejects).
 fn without_restrict(dump: &str) -> String {
     dump.lines()

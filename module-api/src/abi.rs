@@ -7,7 +7,7 @@
 //!
 //! # Rules for changing this file
 //!
-//! * Only the crate's **major** version gates loading (abi_stable checks it together
+//! * Only the crate's **major** version gates loading (`abi_stable` checks it together
 //!   with a recursive comparison of every type's layout).
 //! * New capabilities are **appended** after the field or method marked
 //!   `#[sabi(last_prefix_field)]`, and every appended trait method has a default body:
@@ -21,7 +21,18 @@
 //! `tests/fixtures/abi/v1-frozen` copy of this file stops before it) still loads, and
 //! the host sees `NotSupported` when it asks for the daily run.
 
-#![allow(missing_docs, non_camel_case_types, non_local_definitions)] // generated `_TO`/`_Ref` items
+#![allow(missing_docs, non_camel_case_types, non_local_definitions)]
+// generated `_TO`/`_Ref` items
+// `#[sabi_trait]` and `#[derive(StableAbi)]` expand to unsafe trait impls and unsafe
+// vtable calls; this file holds no hand-written unsafe code.
+#![allow(unsafe_code)]
+// The same expansions bind `_self`-style arguments, cast vtable pointers and implement
+// Clone by hand on Copy types: clippy's pedantic lints on them are about generated code.
+#![allow(
+    clippy::used_underscore_binding,
+    clippy::cast_ptr_alignment,
+    clippy::expl_impl_clone_on_copy
+)]
 
 use abi_stable::{
     declare_root_module_statics,

@@ -48,7 +48,7 @@ impl ErrorKind {
         }
     }
 
-    /// The snake_case name shown to admins.
+    /// The `snake_case` name shown to admins.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Transient => "transient",
@@ -107,6 +107,7 @@ impl ModuleError {
         )
     }
     /// Attaches the remote system's words.
+    #[must_use]
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self

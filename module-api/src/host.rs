@@ -6,8 +6,9 @@
 //! log with secrets redacted, and applies timeouts.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
-use abi_stable::std_types::{RResult, RStr};
+use abi_stable::std_types::{RResult, RStr, RString};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::Value;
 
@@ -38,6 +39,10 @@ impl Host {
     }
 
     /// Logs a line with structured fields (a JSON object).
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "stable API: callers pass `json!({...})` inline"
+    )]
     pub fn log(&self, level: Level, message: &str, fields: Value) {
         let fields = if fields.is_null() {
             String::new()
@@ -81,7 +86,7 @@ impl Host {
     /// Reads a value from the handler's key-value store.
     pub fn kv_get(&self, key: &str) -> Result<Option<String>, ModuleError> {
         match self.inner.kv_get(RStr::from_str(key)) {
-            RResult::ROk(v) => Ok(v.into_option().map(|s| s.into_string())),
+            RResult::ROk(v) => Ok(v.into_option().map(RString::into_string)),
             RResult::RErr(e) => Err(ModuleError::from_abi(e)),
         }
     }
@@ -218,25 +223,30 @@ impl HttpRequest {
         Self::new("DELETE", url)
     }
     /// Marks a value as secret: the module log shows `[redacted]` in its place.
+    #[must_use]
     pub fn secret(mut self, value: impl Into<String>) -> Self {
         self.secrets.push(value.into());
         self
     }
     /// Keeps the response body out of the module log (it carries a login token).
+    #[must_use]
     pub fn secret_response(mut self) -> Self {
         self.secret_response = true;
         self
     }
     /// Adds a header.
+    #[must_use]
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
     }
     /// Adds `Authorization: Bearer token`.
+    #[must_use]
     pub fn bearer(self, token: &str) -> Self {
         self.header("Authorization", format!("Bearer {token}"))
     }
     /// Adds `Authorization: Basic base64(user:password)`.
+    #[must_use]
     pub fn basic_auth(self, user: &str, password: &str) -> Self {
         let encoded = base64(format!("{user}:{password}").as_bytes());
         self.header("Authorization", format!("Basic {encoded}"))
@@ -247,11 +257,13 @@ impl HttpRequest {
         Ok(self.header("Content-Type", "application/json"))
     }
     /// Sets a form body (`application/x-www-form-urlencoded`).
+    #[must_use]
     pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
         self.body = Some(form_encode(fields));
         self.header("Content-Type", "application/x-www-form-urlencoded")
     }
     /// Sets the timeout in milliseconds.
+    #[must_use]
     pub fn timeout_ms(mut self, ms: u64) -> Self {
         self.timeout_ms = Some(ms);
         self
@@ -303,9 +315,11 @@ pub fn url_encode(value: &str) -> String {
     for b in value.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
+                out.push(b as char);
             }
-            _ => out.push_str(&format!("%{b:02X}")),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
         }
     }
     out

@@ -128,11 +128,11 @@ fn guard<T: Serialize>(f: impl FnOnce() -> Result<T, ModuleError>) -> RResult<RS
     match result {
         Ok(Ok(json)) => RResult::ROk(RString::from(json)),
         Ok(Err(err)) => RResult::RErr(err.into_abi()),
-        Err(payload) => RResult::RErr(panic_error(payload).into_abi()),
+        Err(payload) => RResult::RErr(panic_error(&*payload).into_abi()),
     }
 }
 
-fn panic_error(payload: Box<dyn Any + Send>) -> ModuleError {
+fn panic_error(payload: &(dyn Any + Send)) -> ModuleError {
     let what = if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -230,7 +230,7 @@ extern "C" fn instantiate_entry<M: Module>(
     match result {
         Ok(Ok(module)) => RResult::ROk(ProcessingModule_TO::from_value(Adapter(module), TD_Opaque)),
         Ok(Err(err)) => RResult::RErr(err.into_abi()),
-        Err(payload) => RResult::RErr(panic_error(payload).into_abi()),
+        Err(payload) => RResult::RErr(panic_error(&*payload).into_abi()),
     }
 }
 
@@ -263,7 +263,7 @@ pub fn root_module<M: Module>() -> ModuleRoot_Ref {
 /// provisor_module_api::export_module!(MyModule);
 /// ```
 ///
-/// It declares the library header abi_stable looks for; every entry point catches
+/// It declares the library header `abi_stable` looks for; every entry point catches
 /// panics and turns them into errors of kind `Panicked`.
 #[macro_export]
 macro_rules! export_module {

@@ -49,6 +49,7 @@ impl Manifest {
     ///
     /// Kept inside `plan_schema` under [`ORDER_SCHEMA_KEYWORD`], so manifests stay
     /// readable by every 1.x host and module.
+    #[must_use]
     pub fn with_order_schema(mut self, schema: Value) -> Self {
         if !self.plan_schema.is_object() {
             self.plan_schema = empty_object_schema();
@@ -161,7 +162,7 @@ impl Capability {
         Capability::Daily,
     ];
 
-    /// The snake_case name used in manifests and the CLI.
+    /// The `snake_case` name used in manifests and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
             Capability::TestConnection => "test_connection",

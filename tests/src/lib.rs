@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long a test waits for an event (a log line, a row, a process exiting) before it
@@ -29,9 +29,10 @@ pub fn poll_until<T>(
             Ok(v) => return v,
             Err(seen) => seen,
         };
-        if start.elapsed() > limit {
-            panic!("{what}: still not so after {limit:?}; last seen:\n{seen}");
-        }
+        assert!(
+            start.elapsed() <= limit,
+            "{what}: still not so after {limit:?}; last seen:\n{seen}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -87,7 +88,7 @@ static FIXTURE_BUILD: Mutex<()> = Mutex::new(());
 /// Builds one of the out-of-workspace ABI fixture workspaces (`v1-frozen`,
 /// `v2-major`) and returns the path of the named library it produces.
 pub fn abi_fixture(workspace: &str, lib: &str) -> PathBuf {
-    let _guard = FIXTURE_BUILD.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = FIXTURE_BUILD.lock().unwrap_or_else(PoisonError::into_inner);
     let target_dir = target().join("abi-fixtures");
     let manifest = root()
         .join("tests/fixtures/abi")
@@ -120,7 +121,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(out: Output) -> Run {
+    fn from(out: &Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).to_string(),
@@ -183,11 +184,13 @@ impl TestHome {
         }
     }
     /// Sets an environment variable for every command this home runs.
+    #[must_use]
     pub fn with_env(mut self, key: &str, value: &str) -> TestHome {
         self.env.push((key.to_string(), value.to_string()));
         self
     }
     /// Names this home (the backend) in the failure messages of the checked calls.
+    #[must_use]
     pub fn with_label(mut self, label: &str) -> TestHome {
         self.label = label.to_string();
         self
@@ -237,7 +240,8 @@ impl TestHome {
     /// Runs `provisor --home HOME ARGS…`.
     pub fn run(&self, args: &[&str]) -> Run {
         Run::from(
-            self.command()
+            &self
+                .command()
                 .args(args)
                 .stdin(Stdio::null())
                 .output()
@@ -247,7 +251,8 @@ impl TestHome {
     /// Runs `provisor --home HOME ARGS…` with extra environment for this one command.
     pub fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         Run::from(
-            self.command()
+            &self
+                .command()
                 .envs(env.iter().copied())
                 .args(args)
                 .stdin(Stdio::null())
@@ -262,23 +267,22 @@ impl TestHome {
             Some(c) => run.code == c,
             None => run.code != 0,
         };
-        if !good {
-            panic!(
-                "{}`provisor {}`{}: expected exit {}, got {}\nstdout:\n{}\nstderr:\n{}",
-                self.tag(),
-                args.join(" "),
-                if env.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (env {env:?})")
-                },
-                code.map(|c| c.to_string())
-                    .unwrap_or_else(|| "non-zero".into()),
-                run.code,
-                run.stdout,
-                run.stderr
-            );
-        }
+        assert!(
+            good,
+            "{}`provisor {}`{}: expected exit {}, got {}\nstdout:\n{}\nstderr:\n{}",
+            self.tag(),
+            args.join(" "),
+            if env.is_empty() {
+                String::new()
+            } else {
+                format!(" (env {env:?})")
+            },
+            code.map(|c| c.to_string())
+                .unwrap_or_else(|| "non-zero".into()),
+            run.code,
+            run.stdout,
+            run.stderr
+        );
         run
     }
     /// `[label] ` for failure messages, or nothing without a label.
@@ -517,12 +521,11 @@ impl Daemon {
                     self.output()
                 );
             }
-            if start.elapsed() > limit {
-                panic!(
-                    "provisor serve did not print {needle:?} within {limit:?}:\n{}",
-                    self.output()
-                );
-            }
+            assert!(
+                start.elapsed() <= limit,
+                "provisor serve did not print {needle:?} within {limit:?}:\n{}",
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -544,12 +547,11 @@ impl Daemon {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return (status, self.output());
             }
-            if start.elapsed() > limit {
-                panic!(
-                    "provisor serve still running {limit:?} after SIGTERM:\n{}",
-                    self.output()
-                );
-            }
+            assert!(
+                start.elapsed() <= limit,
+                "provisor serve still running {limit:?} after SIGTERM:\n{}",
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -601,7 +603,7 @@ pub fn exits_within(mut child: Child, limit: Duration, what: &str) -> Run {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Run::from(child.wait_with_output().expect("output"))
+    Run::from(&child.wait_with_output().expect("output"))
 }
 
 /// Runs a scenario on every backend at once, each on its own thread (and, in the
@@ -659,7 +661,7 @@ pub fn backends() -> Vec<(&'static str, Option<String>)> {
 }
 
 /// Creates an empty PostgreSQL database next to `url`'s and returns its URL. Fails
-/// loudly when the server cannot be reached: CI sets PROVISOR_TEST_PG on purpose.
+/// loudly when the server cannot be reached: CI sets `PROVISOR_TEST_PG` on purpose.
 pub fn fresh_pg_database(url: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);

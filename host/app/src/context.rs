@@ -37,7 +37,7 @@ impl Ctx {
         })
     }
 
-    /// Whether the home was named (`--home` or PROVISOR_HOME), not the default.
+    /// Whether the home was named (`--home` or `PROVISOR_HOME`), not the default.
     pub fn home_given(&self) -> bool {
         self.config.home_given
     }

@@ -7,6 +7,8 @@
 //! and the daemon (workers, watcher, scheduler, HTTP API).
 //! Must not: parse arguments or render output; the CLI does.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod context;
 pub mod daemon;

@@ -31,14 +31,21 @@ const MAX_PAGES: u32 = 10_000;
 /// What an import or sync did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SyncReport {
+    /// Pages of accounts read from the module.
     pub pages: u32,
+    /// Remote accounts seen.
     pub seen: u64,
+    /// Accounts recorded as new services.
     pub imported: u64,
+    /// Accounts that already were services.
     pub already_known: u64,
+    /// Clients created for accounts whose email matched none.
     pub clients_created: u64,
     /// Imported services given a billing term (`--next-due`).
     pub scheduled: u64,
+    /// Services whose status was set to the remote one, one line each (sync).
     pub state_changes: Vec<String>,
+    /// Active or suspended services whose remote account is gone (sync).
     pub missing_remotely: Vec<i64>,
 }
 

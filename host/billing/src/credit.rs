@@ -16,10 +16,13 @@ use provisor_store::{db_err, Store};
 /// What an adjustment did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Adjusted {
+    /// The client.
     pub client_id: i64,
+    /// The ledger entry written.
     pub entry: EntryView,
     /// The balance after the adjustment and after any credit applied to invoices.
     pub balance: String,
+    /// The client's currency code.
     pub currency: String,
     /// Invoices the new credit went to.
     pub applied: Vec<Applied>,

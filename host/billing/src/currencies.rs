@@ -19,11 +19,16 @@ use provisor_store::{db_err, Store};
 /// What `currencies add` needs.
 #[derive(Debug, Clone)]
 pub struct NewCurrency {
+    /// The ISO 4217 code (upper-cased on the way in).
     pub code: String,
+    /// What amounts are printed with; `None`: the usual sign for the code (`€`), else
+    /// the code.
     pub symbol: Option<String>,
+    /// Digits after the decimal point (2 for EUR, 0 for JPY).
     pub minor_units: u32,
     /// Required unless this is the first (default) currency.
     pub rate: Option<String>,
+    /// The rounding rule: `half-up`, `half-even` or `down`.
     pub rounding: String,
 }
 

@@ -8,8 +8,10 @@ use serde::Serialize;
 pub struct Event {
     /// The step (`month_end`, `postpaid`, `renewal`, `overdue`, `license`…).
     pub step: String,
+    /// The client concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<i64>,
+    /// The service concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_id: Option<i64>,
     /// The invoice written (or that would be), by number or id.
@@ -18,6 +20,7 @@ pub struct Event {
     /// Decimal text, in `currency`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
+    /// The currency code of `amount`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     /// One line for admins (serialized as its plain text).
@@ -35,7 +38,7 @@ impl Event {
     /// The failed events of a run, as one line naming each handler and its services
     /// (`None` when nothing failed).
     pub fn failures(events: &[Event]) -> Option<String> {
-        let mut by_handler: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        let mut by_handler = std::collections::BTreeMap::<&str, Vec<String>>::new();
         for e in events.iter().filter(|e| e.failed) {
             let who = e.handler.as_deref().unwrap_or("(unknown handler)");
             let what = e

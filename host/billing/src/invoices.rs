@@ -61,8 +61,11 @@ pub(crate) struct NewLine {
 /// Money applied to one invoice (from credit, or from a payment).
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
+    /// The invoice.
     pub invoice_id: i64,
+    /// Its number.
     pub number: Option<String>,
+    /// What was applied, decimal text in the invoice's currency.
     pub amount: String,
     /// Whether the invoice is now paid in full.
     pub paid: bool,
@@ -73,58 +76,97 @@ pub struct Applied {
 /// An invoice line as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct LineView {
+    /// Its place on the invoice, from 1.
     pub position: i32,
+    /// `service`, `deposit`, `manual` or `usage`.
     pub kind: InvoiceLineKind,
+    /// What is billed.
     pub description: String,
+    /// How many, decimal text.
     pub quantity: String,
+    /// The price of one, decimal text.
     pub unit_price: String,
+    /// quantity × unit price, rounded.
     pub net: String,
+    /// The tax rate in percent.
     pub tax_rate: String,
+    /// net × rate / 100, rounded.
     pub tax: String,
+    /// net + tax.
     pub total: String,
+    /// The service billed, for service and usage lines.
     pub service_id: Option<i64>,
+    /// The billing period of a service or usage line (`monthly` … `annual`).
     pub period: Option<String>,
+    /// The first day of the period billed, if any.
     pub period_start: Option<NaiveDate>,
+    /// The last day of the period billed, if any.
     pub period_end: Option<NaiveDate>,
 }
 
 /// A payment, a credit application or a refund as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct PaymentView {
+    /// The row id in `payments`.
     pub id: i64,
-    /// payment, credit, refund or refund_credit (refunds have negative amounts).
+    /// `payment`, `credit`, `refund` or `refund_credit` (refunds have negative amounts).
     pub method: String,
+    /// The payment's or refund's reference; `None` for credit applied.
     pub reference: Option<String>,
+    /// What went to the invoice (negative for a refund), decimal text.
     pub amount: String,
+    /// What arrived (more than `amount` when overpaid), decimal text.
     pub received: String,
+    /// The day the money arrived or left.
     pub received_on: NaiveDate,
 }
 
 /// An invoice as shown (`invoices show`, the JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct InvoiceView {
+    /// The invoice's row id.
     pub id: i64,
+    /// `YYYY-NNNNNN`; `None` while a draft.
     pub number: Option<String>,
+    /// `draft`, `unpaid`, `paid`, `cancelled` or `refunded`.
     pub status: InvoiceStatus,
+    /// The client's id.
     pub client_id: i64,
+    /// The client's name.
     pub client_name: String,
+    /// The client's email address.
     pub client_email: String,
+    /// The client's country code (empty: none).
     pub client_country: String,
+    /// The service whose order it gates, if any.
     pub service_id: Option<i64>,
+    /// The currency code of every amount.
     pub currency: String,
+    /// That currency's symbol.
     pub currency_symbol: String,
+    /// The sum of the lines' net amounts.
     pub subtotal: String,
+    /// The sum of the lines' tax.
     pub tax_total: String,
+    /// subtotal + tax.
     pub total: String,
+    /// Payments and credit applied, net of refunds.
     pub amount_paid: String,
+    /// What is still to pay.
     pub amount_due: String,
     /// Given back by refunds (a positive amount; `amount_paid` is already net of it).
     pub amount_refunded: String,
+    /// The day it was issued; `None` while a draft.
     pub issue_date: Option<NaiveDate>,
+    /// The day it is due; `None` while a draft.
     pub due_date: Option<NaiveDate>,
+    /// When it was paid in full (RFC 3339), if it was.
     pub paid_at: Option<String>,
+    /// When it was created (RFC 3339).
     pub created_at: String,
+    /// Its lines, in order.
     pub lines: Vec<LineView>,
+    /// Its payments, credit applications and refunds, in the order recorded.
     pub payments: Vec<PaymentView>,
     #[serde(skip)]
     cur: Option<Currency>,
@@ -133,14 +175,23 @@ pub struct InvoiceView {
 /// An invoice in a listing.
 #[derive(Debug, Clone, Serialize)]
 pub struct InvoiceSummary {
+    /// The invoice's row id.
     pub id: i64,
+    /// Its number; `None` while a draft.
     pub number: Option<String>,
+    /// Its status.
     pub status: InvoiceStatus,
+    /// The client's id.
     pub client_id: i64,
+    /// The currency code.
     pub currency: String,
+    /// The total.
     pub total: String,
+    /// What is still to pay.
     pub amount_due: String,
+    /// The day it was issued, if it was.
     pub issue_date: Option<NaiveDate>,
+    /// The day it is due, if issued.
     pub due_date: Option<NaiveDate>,
 }
 
@@ -149,15 +200,19 @@ pub struct InvoiceSummary {
 pub struct Paid {
     /// False when a payment with this reference was already recorded (nothing changed).
     pub recorded: bool,
+    /// One line saying what happened, for the CLI.
     pub note: String,
+    /// The payment's row in `payments` (the earlier one when already recorded).
     pub payment_id: i64,
     /// What went to this invoice.
     pub applied: String,
     /// What was paid beyond the amount due and became credit.
     pub credited: String,
+    /// The create operation the payment released, for an order's invoice.
     pub released_operation: Option<i64>,
     /// Credit that then went to other unpaid invoices.
     pub credit_applied: Vec<Applied>,
+    /// The invoice as it is now.
     pub invoice: InvoiceView,
 }
 

@@ -21,12 +21,19 @@ use provisor_store::{db_err, Store};
 /// One ledger entry as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryView {
+    /// The entry's row id.
     pub id: i64,
+    /// Signed decimal text: credit added (positive) or taken (negative).
     pub amount: String,
+    /// The currency code.
     pub currency: String,
+    /// Why, for people.
     pub reason: String,
+    /// The invoice involved, if any.
     pub invoice_id: Option<i64>,
+    /// The payment involved, if any.
     pub payment_id: Option<i64>,
+    /// When it was recorded (RFC 3339).
     pub created_at: String,
 }
 
@@ -47,11 +54,15 @@ impl From<&credit_entry::Model> for EntryView {
 /// A client's ledger.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ledger {
+    /// The client's id.
     pub client_id: i64,
+    /// The client's name.
     pub client: String,
+    /// The client's currency code.
     pub currency: String,
     /// The balance in the client's currency.
     pub balance: String,
+    /// The entries, in the order recorded.
     pub entries: Vec<EntryView>,
 }
 

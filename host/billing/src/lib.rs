@@ -10,6 +10,8 @@
 //! hands it: a `create` held as `awaiting_payment` by an order is queued when its
 //! invoice is paid (or cancelled with the invoice), in the same transaction.
 
+#![warn(missing_docs)]
+
 pub mod credit;
 pub mod currencies;
 pub mod event;

@@ -66,12 +66,15 @@ impl Rounding {
 pub struct Currency {
     /// ISO 4217 code.
     pub code: String,
+    /// What amounts are printed with.
     pub symbol: String,
     /// Digits after the point.
     pub minor_units: u32,
     /// Units of this currency one unit of the default currency buys (1 for the default).
     pub rate: Decimal,
+    /// How amounts are rounded to the minor units.
     pub rounding: Rounding,
+    /// Whether it is the default currency.
     pub is_default: bool,
 }
 
@@ -259,8 +262,11 @@ pub fn line_amounts(
 /// An invoice's totals: sums of its rounded lines, never rounded again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Totals {
+    /// The sum of the lines' net amounts.
     pub subtotal: Decimal,
+    /// The sum of the lines' tax.
     pub tax: Decimal,
+    /// subtotal + tax.
     pub total: Decimal,
 }
 

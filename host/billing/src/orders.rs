@@ -6,8 +6,8 @@
 //! calls [`hold_and_invoice`] in the same transaction: the create waits as
 //! `awaiting_payment` and an invoice for the first period (plus any deposit) is
 //! issued, with the client's credit applied at once. When that invoice is paid in
-//! full — by a payment or by credit — [`release`] queues the create in the payment's
-//! transaction; when it is cancelled, [`drop_order`] cancels the create.
+//! full — by a payment or by credit — `release` queues the create in the payment's
+//! transaction; when it is cancelled, `drop_order` cancels the create.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;

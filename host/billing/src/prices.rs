@@ -21,9 +21,13 @@ use provisor_store::{db_err, Store};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
+    /// One month.
     Monthly,
+    /// Three months.
     Quarterly,
+    /// Six months.
     Semiannual,
+    /// Twelve months.
     Annual,
 }
 
@@ -91,23 +95,31 @@ impl Period {
 /// What a plan costs, as shown to admins.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanPrices {
+    /// The plan's name.
     pub plan: String,
+    /// Its recurring prices.
     pub prices: Vec<PriceRow>,
+    /// Its deposits.
     pub deposits: Vec<DepositRow>,
 }
 
 /// One price.
 #[derive(Debug, Clone, Serialize)]
 pub struct PriceRow {
+    /// The currency code.
     pub currency: String,
+    /// `monthly`, `quarterly`, `semiannual` or `annual`.
     pub period: String,
+    /// The price per period, decimal text.
     pub amount: String,
 }
 
 /// One deposit.
 #[derive(Debug, Clone, Serialize)]
 pub struct DepositRow {
+    /// The currency code.
     pub currency: String,
+    /// The deposit, decimal text.
     pub amount: String,
 }
 

@@ -2,7 +2,7 @@
 //! overdue suspends and terminates, unsuspends when paid, monthly license charges.
 //!
 //! A service of a priced plan gets a **billing term** when its order's invoice is paid
-//! in full ([`on_paid`], called in the payment's transaction): the period comes from
+//! in full (`on_paid`, called in the payment's transaction): the period comes from
 //! the price it was ordered at (licenses are always monthly), the term is anchored on
 //! the day the invoice was paid in full, and periods are counted from that anchor in
 //! calendar months clamped to month ends (Jan 31 → Feb 28/29 → Mar 31).
@@ -322,7 +322,7 @@ async fn overdue(
 ) -> Result<Vec<Event>> {
     let db = rt.store().db();
     let now = rt.clock().now();
-    let grace_end = date - chrono::Days::new(settings.grace_days as u64);
+    let grace_end = date - chrono::Days::new(u64::from(settings.grace_days));
     let rows = invoice::Entity::find()
         .filter(invoice::Column::Status.eq(InvoiceStatus::Unpaid))
         .filter(invoice::Column::DueDate.lt(grace_end))
@@ -345,7 +345,7 @@ async fn overdue(
             .await
             .map_err(db_err("reading renewals"))?;
         let number = inv.number.clone().unwrap_or_else(|| inv.id.to_string());
-        let action = if late > settings.terminate_days as i64 {
+        let action = if late > i64::from(settings.terminate_days) {
             OperationKind::Terminate
         } else {
             OperationKind::Suspend

@@ -11,6 +11,8 @@
 //! Must not: touch services (a refund never suspends or terminates anything; the admin
 //! decides), or give money paid from credit back anywhere but credit.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -72,10 +74,13 @@ impl Destination {
 pub struct Refunded {
     /// False when a refund with this reference was already recorded (nothing changed).
     pub recorded: bool,
+    /// One line saying what happened, for the CLI.
     pub note: String,
     /// The refund's row in `payments`.
     pub payment_id: i64,
+    /// The refund's reference.
     pub reference: String,
+    /// Where the money went: back to the payer or to the client's credit.
     pub to: Destination,
     /// What was given back, as a positive amount.
     pub amount: String,
@@ -89,6 +94,7 @@ pub struct Refunded {
     pub credit_applied: Vec<Applied>,
     /// The invoice's services: a refund leaves them as they are.
     pub services: Vec<i64>,
+    /// The invoice as it is now.
     pub invoice: InvoiceView,
 }
 
@@ -258,7 +264,9 @@ pub struct Request<'a> {
     pub invoice: &'a str,
     /// The amount to give back; everything refundable when `None`.
     pub amount: Option<&'a str>,
+    /// The refund's reference (unique: a refund asked twice is recorded once).
     pub reference: &'a str,
+    /// Where the money goes: back to the payer or to the client's credit.
     pub to: Destination,
     /// The day the money went back.
     pub day: NaiveDate,
@@ -372,8 +380,9 @@ pub async fn refund(
     tx.commit().await.map_err(db_err("recording the refund"))?;
     drop(turn);
     let view = invoices::show(store, &inv.id.to_string()).await?;
+    let shown = balance.as_deref();
     let note = refunded_note(
-        &reference, &number, &cur, value, left, to, &balance, &inv, &view,
+        &reference, &number, &cur, value, left, to, shown, &inv, &view,
     )?;
     Ok(Refunded {
         recorded: true,
@@ -468,7 +477,7 @@ fn refunded_note(
     value: Decimal,
     left: Decimal,
     to: Destination,
-    balance: &Option<String>,
+    balance: Option<&str>,
     inv: &invoice::Model,
     view: &InvoiceView,
 ) -> Result<String> {
@@ -477,23 +486,24 @@ fn refunded_note(
         cur.format(value),
         to.words()
     );
-    if let Some(b) = &balance {
-        note.push_str(&format!(
-            " (credit balance now {})",
-            cur.format(money::from_db(b, "balance")?)
-        ));
+    if let Some(b) = balance {
+        let now = cur.format(money::from_db(b, "balance")?);
+        let _ = write!(note, " (credit balance now {now})");
     }
-    note.push_str(&match inv.status {
-        InvoiceStatus::Refunded => "; the invoice is refunded in full".to_string(),
-        InvoiceStatus::Unpaid => format!(
-            "; the invoice is unpaid, {} is due",
-            cur.format(money::from_db(&view.amount_due, "due")?)
-        ),
-        _ => format!(
-            "; the invoice stays paid, {} more can be refunded",
-            cur.format(left)
-        ),
-    });
+    match inv.status {
+        InvoiceStatus::Refunded => note.push_str("; the invoice is refunded in full"),
+        InvoiceStatus::Unpaid => {
+            let due = cur.format(money::from_db(&view.amount_due, "due")?);
+            let _ = write!(note, "; the invoice is unpaid, {due} is due");
+        }
+        _ => {
+            let _ = write!(
+                note,
+                "; the invoice stays paid, {} more can be refunded",
+                cur.format(left)
+            );
+        }
+    }
     Ok(note)
 }
 

@@ -109,9 +109,13 @@ pub async fn start_term<C: ConnectionTrait>(
 /// What scheduling one service did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scheduled {
+    /// The service.
     pub service_id: i64,
+    /// Its plan's name.
     pub plan: String,
+    /// The billing period of its term.
     pub period: String,
+    /// The day its next period is due.
     pub next_due: NaiveDate,
     /// False when the service already had a term (nothing changed).
     pub started: bool,
@@ -238,11 +242,17 @@ async fn live_without_term(store: &Store, plan_id: Option<i64>) -> Result<Vec<se
 /// A live service that will never be invoiced, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unscheduled {
+    /// The service.
     pub service_id: i64,
+    /// Its status.
     pub status: String,
+    /// Its client's id.
     pub client_id: i64,
+    /// Its client's name.
     pub client: String,
+    /// Its plan's name.
     pub plan: String,
+    /// Its handler's name.
     pub handler: String,
     /// `plan_has_no_price` or `no_billing_term`.
     pub reason: &'static str,

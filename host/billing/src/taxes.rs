@@ -18,6 +18,7 @@ use provisor_store::{db_err, Store};
 /// A country's rate.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaxRate {
+    /// ISO 3166 alpha-2 country code, upper case.
     pub country: String,
     /// Percent, as text (`21`, `8.1`).
     pub rate: String,

@@ -67,17 +67,24 @@ pub const MODES: [&str; 3] = ["postpaid", "month-end", "pushed"];
 /// A plan's usage settings as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanUsage {
+    /// The plan's name.
     pub plan: String,
+    /// `postpaid`, `month-end` or `pushed`; `None`: the plan bills no usage.
     pub mode: Option<String>,
+    /// Days from the 1st's invoice to its due date, if it bills usage.
     pub due_days: Option<i32>,
+    /// Its unit prices.
     pub prices: Vec<UnitPrice>,
 }
 
 /// One unit price.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitPrice {
+    /// The currency code.
     pub currency: String,
+    /// The unit priced.
     pub unit: String,
+    /// The price of one unit, decimal text.
     pub amount: String,
 }
 
@@ -103,7 +110,7 @@ pub async fn set_plan(
             format!("{due_days} is more than a year: give 0 to 365"),
         )));
     }
-    let _turn = store.write_turn().await;
+    let turn = store.write_turn().await;
     usage_plan::Entity::insert(usage_plan::ActiveModel {
         plan_id: Set(plan.id),
         mode: Set(mode),
@@ -123,7 +130,7 @@ pub async fn set_plan(
     .exec_without_returning(store.db())
     .await
     .map_err(db_err("storing the plan's usage billing"))?;
-    drop(_turn);
+    drop(turn);
     show_plan(store, &plan).await
 }
 
@@ -155,7 +162,7 @@ pub async fn set_price(
             format!("{amount} is negative: a unit price is 0 or more"),
         )));
     }
-    let _turn = store.write_turn().await;
+    let turn = store.write_turn().await;
     usage_price::Entity::insert(usage_price::ActiveModel {
         plan_id: Set(plan.id),
         currency: Set(cur.code.clone()),
@@ -176,7 +183,7 @@ pub async fn set_price(
     .exec_without_returning(store.db())
     .await
     .map_err(db_err("storing the unit price"))?;
-    drop(_turn);
+    drop(turn);
     show_plan(store, &plan).await
 }
 

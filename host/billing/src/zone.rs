@@ -9,7 +9,9 @@ use provisor_store::error::{Error, Result};
 /// daylight-saving rules are built in (chrono-tz).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BillingZone {
+    /// A fixed offset from UTC (`UTC` itself is +00:00).
     Fixed(FixedOffset),
+    /// An IANA zone, with its daylight-saving rules.
     Named(chrono_tz::Tz),
 }
 
@@ -155,7 +157,7 @@ mod tests {
     fn zones() {
         let off = |raw: &str| match BillingZone::parse(raw).unwrap() {
             BillingZone::Fixed(o) => o.local_minus_utc(),
-            z => panic!("{raw} parsed as {z:?}"),
+            z @ BillingZone::Named(_) => panic!("{raw} parsed as {z:?}"),
         };
         assert_eq!(off(""), 0);
         assert_eq!(off("UTC"), 0);

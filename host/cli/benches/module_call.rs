@@ -18,7 +18,7 @@
 //! Every figure is printed beside its baseline measured in the same run:
 //!
 //! * **direct**: the rlib's own root module (`root_module::<M>()`), instantiated in
-//!   this process: the same abi_stable `ProcessingModule` object, the same JSON, the
+//!   this process: the same `abi_stable` `ProcessingModule` object, the same JSON, the
 //!   same code, only not loaded from a file. `.so` minus direct is what loading the
 //!   module as a shared library adds.
 //! * **typed**: the rlib's `Module` trait called as plain Rust (no ABI, no JSON): the
@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use abi_stable::library::lib_header_from_path;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{ROption, RResult, RStr, RString};
-use provisor_fixture_bench_noop::BenchNoop;
+use provisor_fixture_bench_noop::{BenchNoop, Settings};
 use provisor_module_api::abi::{
     AbiError, HostServices, HostServicesBox, HostServices_TO, ModuleRoot_Ref, ProcessingModuleBox,
     KIND_NOT_SUPPORTED,
@@ -192,7 +192,7 @@ fn cdylibs(packages: &[(&str, &str)]) -> Vec<PathBuf> {
 
 fn load_so(path: &Path, settings: &str) -> ProcessingModuleBox {
     let root = lib_header_from_path(path)
-        .and_then(|h| h.init_root_module::<ModuleRoot_Ref>())
+        .and_then(abi_stable::library::LibHeader::init_root_module::<ModuleRoot_Ref>)
         .unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()));
     instantiate(root, settings)
 }
@@ -479,7 +479,7 @@ fn measure_parts(typed_noop: &BenchNoop, req: &LifecycleRequest, answer: &Outcom
                 timed(n, || {
                     drop(black_box(serde_json::from_str::<LifecycleRequest>(
                         black_box(&req_json),
-                    )))
+                    )));
                 })
             }),
         ),
@@ -491,7 +491,7 @@ fn measure_parts(typed_noop: &BenchNoop, req: &LifecycleRequest, answer: &Outcom
             "encode answer",
             Box::new(|n| {
                 timed(n, || {
-                    drop(black_box(serde_json::to_string(black_box(answer))))
+                    drop(black_box(serde_json::to_string(black_box(answer))));
                 })
             }),
         ),
@@ -501,7 +501,7 @@ fn measure_parts(typed_noop: &BenchNoop, req: &LifecycleRequest, answer: &Outcom
                 timed(n, || {
                     drop(black_box(serde_json::from_str::<Outcome>(black_box(
                         &answer_json,
-                    ))))
+                    ))));
                 })
             }),
         ),
@@ -582,7 +582,7 @@ fn main() {
         provisor_module_api::__private::root_module::<BenchNoop>(),
         "{}",
     );
-    let typed_noop = BenchNoop::new(Host::from_abi(services()), Default::default())
+    let typed_noop = BenchNoop::new(Host::from_abi(services()), Settings::default())
         .expect("bench-noop instantiates");
 
     let req = realistic_request();
@@ -633,7 +633,7 @@ fn main() {
             "direct",
             Box::new(|n| {
                 timed(n, || {
-                    drop(black_box(abi_create(&direct_noop, black_box(&req))))
+                    drop(black_box(abi_create(&direct_noop, black_box(&req))));
                 })
             }),
         ),

@@ -6,6 +6,7 @@
 //! `--scale 10000,100000 --repeat 3` runs each size in its own process and prints the
 //! medians and how the time grows with the number of clients.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,7 +49,7 @@ pub struct BillingFigures {
     pub peak_rss_mb: f64,
 }
 
-/// Peak resident memory of this process (VmHWM), in MB.
+/// Peak resident memory of this process (`VmHWM`), in MB.
 pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -423,14 +424,15 @@ async fn bulk_insert(store: &Store, rows: usize) -> Result<f64> {
             if k > i {
                 sql.push(',');
             }
-            sql.push_str(&format!(
+            let _ = write!(
+                sql,
                 "({}, 'service #{}, 2026-01: {} u{}', '{}', '0.005', '1.00', '0.21', '1.21')",
                 k / (LINES + 1),
                 k,
                 k % 97,
                 k % LINES,
                 k % 97
-            ));
+            );
         }
         tx.execute_unprepared(&sql)
             .await

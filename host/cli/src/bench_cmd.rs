@@ -7,6 +7,10 @@ use std::path::PathBuf;
 use super::{bench, bench_billing, output, JsonFlag};
 use provisor_store::error::{Error, Result};
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCmd {
     /// Orders services through a no-op module from order to active: ops/s on SQLite

@@ -60,6 +60,10 @@ pub enum TaxesCmd {
     List(JsonFlag),
 }
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Subcommand)]
 pub enum InvoicesCmd {
     /// Invoices, newest first, a page at a time.
@@ -169,7 +173,7 @@ pub enum InvoicesCmd {
 fn day_or_today(
     flag: &str,
     text: Option<String>,
-    zone: &billing::usage::BillingZone,
+    zone: billing::usage::BillingZone,
     now: DateTime<Utc>,
 ) -> Result<NaiveDate> {
     match text {
@@ -367,7 +371,7 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
                 json,
                 now,
             )
-            .await?
+            .await?;
         }
         InvoicesCmd::Issue {
             invoices: ids,
@@ -390,7 +394,7 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
                 json,
                 now,
             )
-            .await?
+            .await?;
         }
         InvoicesCmd::Refund {
             invoice,
@@ -412,10 +416,10 @@ pub async fn invoices_cmd(ctx: &Ctx, cmd: InvoicesCmd) -> Result<()> {
                 },
                 now,
             )
-            .await?
+            .await?;
         }
         InvoicesCmd::Cancel { invoice, json } => {
-            cancel((&store, &ctx.billing), invoice, json, now).await?
+            cancel((&store, &ctx.billing), invoice, json, now).await?;
         }
         InvoicesCmd::Overdue {
             date,
@@ -435,7 +439,7 @@ async fn pay(
     json: JsonFlag,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let day = day_or_today("--date", date, &settings.zone, now)?;
+    let day = day_or_today("--date", date, settings.zone, now)?;
     let paid = invoices::pay(store, &invoice, &amount, &reference, day, now, settings).await?;
     if json.json {
         output::json(&paid);
@@ -455,7 +459,7 @@ async fn issue(
     json: JsonFlag,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let day = day_or_today("--date", date, &settings.zone, now)?;
+    let day = day_or_today("--date", date, settings.zone, now)?;
     let done = invoices::issue_many(store, &ids, day, now, settings).await?;
     for v in &done {
         if !json.json {
@@ -500,7 +504,7 @@ async fn refund(
         json,
     } = args;
     let to = refunds::Destination::parse(&to)?;
-    let day = day_or_today("--date", date, &settings.zone, now)?;
+    let day = day_or_today("--date", date, settings.zone, now)?;
     let request = refunds::Request {
         invoice: &invoice,
         amount: amount.as_deref(),
@@ -562,7 +566,7 @@ async fn create(
 ) -> Result<()> {
     let due = due.map(|d| parse_day("--due", &d)).transpose()?;
     let issue_on = if issue {
-        Some(day_or_today("--date", date, &ctx.billing.zone, now)?)
+        Some(day_or_today("--date", date, ctx.billing.zone, now)?)
     } else {
         None
     };
@@ -596,7 +600,7 @@ async fn overdue(
     json: JsonFlag,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let day = day_or_today("--date", date, &settings.zone, now)?;
+    let day = day_or_today("--date", date, settings.zone, now)?;
     let rows = invoices::overdue(store, day, dry_run, now).await?;
     if json.json {
         output::json(&rows);

@@ -9,7 +9,6 @@ use crate::output;
 use crate::JsonFlag;
 use provisor_app::config::Source;
 use provisor_app::Ctx;
-use provisor_store::error::Result;
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
@@ -18,12 +17,9 @@ pub enum ConfigCmd {
     Show(JsonFlag),
 }
 
-pub fn run(ctx: &Ctx, cmd: ConfigCmd) -> Result<()> {
+pub fn run(ctx: &Ctx, cmd: ConfigCmd) {
     match cmd {
-        ConfigCmd::Show(flag) => {
-            show(ctx, flag.json);
-            Ok(())
-        }
+        ConfigCmd::Show(flag) => show(ctx, flag.json),
     }
 }
 

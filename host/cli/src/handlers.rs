@@ -12,6 +12,10 @@ use provisor_engine::catalog;
 use provisor_engine::handlers::{self, NewHandler};
 use provisor_store::error::{Error, Result};
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum HandlersCmd {
     /// Adds a handler; its settings are validated against the module's schema first.
@@ -236,8 +240,8 @@ async fn list(ctx: &Ctx, flag: JsonFlag) -> Result<()> {
                         v.name.clone(),
                         v.module.clone(),
                         if v.enabled { "yes" } else { "no" }.to_string(),
-                        output::opt(&v.department),
-                        output::opt(&v.label),
+                        output::opt(v.department.as_deref()),
+                        output::opt(v.label.as_deref()),
                         check,
                         match v.stuck_calls {
                             0 => "-".to_string(),
@@ -268,8 +272,11 @@ async fn show(ctx: &Ctx, name: String, json: JsonFlag) -> Result<()> {
                 "no (takes no new services; existing ones are still processed)"
             }
         );
-        println!("department:  {}", output::opt(&v.department));
-        println!("label:       {}", output::cell(&output::opt(&v.label)));
+        println!("department:  {}", output::opt(v.department.as_deref()));
+        println!(
+            "label:       {}",
+            output::cell(&output::opt(v.label.as_deref()))
+        );
         println!(
             "max at once: {}",
             v.max_concurrent
@@ -282,7 +289,7 @@ async fn show(ctx: &Ctx, name: String, json: JsonFlag) -> Result<()> {
                 (Some(at), Some(ok)) => format!(
                     "{at} {} {}",
                     if ok { "ok" } else { "failed" },
-                    output::opt(&v.last_check_message)
+                    output::opt(v.last_check_message.as_deref())
                 ),
                 _ => "never".to_string(),
             }
@@ -379,7 +386,7 @@ async fn call_by_hand(
     let call = provisor_runtime::Call::parse(&call)?;
     let request = match request {
         Some(path) => read_json_object(&path, "request")?,
-        None => Value::Object(Default::default()),
+        None => Value::Object(serde_json::Map::new()),
     };
     let rt = ctx.runtime().await?;
     let h = handlers::get(&rt.store, &name).await?;

@@ -42,6 +42,10 @@ use provisor_app::daemon::{self, ServeOptions};
 use provisor_store::error::{Error, ErrorKind, Result};
 
 /// Provisor: billing and provisioning for hosting providers.
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Parser)]
 #[command(name = "provisor", version, about, propagate_version = true)]
 pub struct Cli {
@@ -66,6 +70,10 @@ pub struct Cli {
     command: Command,
 }
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Creates the home directory (0700), the database (0600), the secret key
@@ -178,6 +186,10 @@ struct JsonFlag {
     json: bool,
 }
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// Seconds between connection checks of enabled handlers (0 disables them).
@@ -254,7 +266,7 @@ fn exit_code(e: &Error) -> i32 {
     }
 }
 
-/// Logs to standard error at `log.filter` (PROVISOR_LOG), else `warn` (`info` for serve).
+/// Logs to standard error at `log.filter` (`PROVISOR_LOG`), else `warn` (`info` for serve).
 fn init_tracing(serving: bool, ctx: &Ctx) -> Result<()> {
     use tracing_subscriber::EnvFilter;
     let default = if serving { "info" } else { "warn" };
@@ -298,12 +310,14 @@ fn context(cli: &Cli) -> Result<Ctx> {
 /// when standard error is a terminal: see `provisor_store::progress`).
 fn progress_for(command: &Command) {
     let json = match command {
-        Command::Handlers(handlers::HandlersCmd::Import { json, .. })
-        | Command::Handlers(handlers::HandlersCmd::Sync { json, .. })
+        Command::Handlers(
+            handlers::HandlersCmd::Import { json, .. } | handlers::HandlersCmd::Sync { json, .. },
+        )
         | Command::Billing(billing_run::BillingCmd::Run { json, .. })
         | Command::Cron { json, .. }
-        | Command::Bench(bench_cmd::BenchCmd::Ops { json, .. })
-        | Command::Bench(bench_cmd::BenchCmd::Billing { json, .. }) => json.json,
+        | Command::Bench(
+            bench_cmd::BenchCmd::Ops { json, .. } | bench_cmd::BenchCmd::Billing { json, .. },
+        ) => json.json,
         #[allow(unreachable_patterns)]
         _ => return,
     };
@@ -315,7 +329,10 @@ async fn run(cli: Cli, ctx: Ctx) -> Result<()> {
     match cli.command {
         Command::Init => setup::init(&ctx).await,
         Command::Secrets(cmd) => setup::secrets(&ctx, cmd).await,
-        Command::Config(cmd) => config_cmd::run(&ctx, cmd),
+        Command::Config(cmd) => {
+            config_cmd::run(&ctx, cmd);
+            Ok(())
+        }
         Command::Modules(cmd) => modules::run(&ctx, cmd).await,
         Command::Handlers(cmd) => handlers::run(&ctx, cmd).await,
         Command::Serve(args) => {

@@ -94,11 +94,11 @@ async fn list(ctx: &Ctx, flag: JsonFlag) -> Result<()> {
                 .iter()
                 .map(|r| {
                     vec![
-                        output::opt(&r.name),
-                        output::opt(&r.version),
+                        output::opt(r.name.as_deref()),
+                        output::opt(r.version.as_deref()),
                         r.status.clone(),
                         r.file.clone(),
-                        output::opt(&r.reason),
+                        output::opt(r.reason.as_deref()),
                     ]
                 })
                 .collect::<Vec<_>>(),
@@ -190,10 +190,10 @@ async fn history(ctx: &Ctx, limit: u64, json: JsonFlag) -> Result<()> {
                     vec![
                         e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
                         e.event.clone(),
-                        output::opt(&e.name),
-                        output::opt(&e.version),
+                        output::opt(e.name.as_deref()),
+                        output::opt(e.version.as_deref()),
                         e.file.clone(),
-                        output::opt(&e.reason),
+                        output::opt(e.reason.as_deref()),
                     ]
                 })
                 .collect::<Vec<_>>(),

@@ -11,6 +11,10 @@ use provisor_store::entities::status::OperationStatus;
 use provisor_store::entities::{operation, outbox};
 use provisor_store::error::Result;
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum OpsCmd {
     /// Current operations: state, attempts, next try, and the error of those failing,
@@ -86,7 +90,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
                 page,
                 json,
             )
-            .await?
+            .await?;
         }
         OpsCmd::Show { id, json } => show(ctx, id, json).await?,
         OpsCmd::Retry { id } => {
@@ -200,10 +204,10 @@ async fn show(ctx: &Ctx, id: i64, json: JsonFlag) -> Result<()> {
         }
         for (i, a) in attempts.into_iter().enumerate() {
             let number = i + 1;
-            let restarted = if i64::from(a.attempt) != number as i64 {
-                format!(" (try {} after a retry)", a.attempt)
-            } else {
+            let restarted = if i64::from(a.attempt) == number as i64 {
                 String::new()
+            } else {
+                format!(" (try {} after a retry)", a.attempt)
             };
             println!(
                 "  attempt {number}{restarted} by {} at {}: {}{}",

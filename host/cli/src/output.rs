@@ -46,7 +46,7 @@ pub fn width() -> Option<usize> {
 /// cut with `…` to what the terminal's width leaves it (see [`width`]); the full text
 /// is in the matching `show` command and in `--json`.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
-    table_in(headers, rows, width())
+    table_in(headers, rows, width());
 }
 
 fn table_in(headers: &[&str], rows: &[Vec<String>], screen: Option<usize>) {
@@ -110,7 +110,7 @@ fn table_in(headers: &[&str], rows: &[Vec<String>], screen: Option<usize>) {
         }
         println!("{}", out.trim_end());
     };
-    line(&headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    line(&headers.iter().map(ToString::to_string).collect::<Vec<_>>());
     for row in &shown {
         line(row);
     }
@@ -125,10 +125,9 @@ pub fn json<T: Serialize>(value: &T) {
 }
 
 /// `-` for an empty optional.
-pub fn opt(v: &Option<String>) -> String {
-    v.clone()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "-".to_string())
+pub fn opt(v: Option<&str>) -> String {
+    v.filter(|s| !s.is_empty())
+        .map_or_else(|| "-".to_string(), str::to_string)
 }
 
 /// `--limit` and `--offset` of a long listing.

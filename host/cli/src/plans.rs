@@ -10,6 +10,10 @@ use provisor_billing::prices;
 use provisor_engine::catalog::{self, NewPlan};
 use provisor_store::error::{Error, Result};
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum BasePlansCmd {
     /// Adds a tariff plan processed by one or more handlers (in order of preference).
@@ -132,7 +136,7 @@ async fn base(ctx: &Ctx, cmd: BasePlansCmd) -> Result<()> {
                     if v.is_addon { ", addon" } else { "" }
                 );
                 println!("handlers:  {}", v.handlers.join(", "));
-                println!("template:  {}", output::opt(&v.template));
+                println!("template:  {}", output::opt(v.template.as_deref()));
                 println!("resources: {}", v.resources);
                 println!("settings:  {}", v.settings);
                 println!("options:   {}", v.options);

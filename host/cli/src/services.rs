@@ -13,6 +13,10 @@ use provisor_runtime::Call;
 use provisor_store::entities::kinds::OperationKind;
 use provisor_store::error::{Error, Result};
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServicesCmd {
     /// Orders a plan for a client: the service and its create operation are written
@@ -201,7 +205,7 @@ async fn list(
                         v.plan.clone(),
                         v.handler.clone(),
                         v.status.clone(),
-                        output::opt(&v.remote_id),
+                        output::opt(v.remote_id.as_deref()),
                     ]
                 })
                 .collect::<Vec<_>>(),
@@ -235,7 +239,7 @@ async fn show(ctx: &Ctx, id: i64, json: bool) -> Result<()> {
         "client #{} {}; remote id {}",
         view.client_id,
         output::cell(&view.client),
-        output::opt(&view.remote_id)
+        output::opt(view.remote_id.as_deref())
     );
     println!("attributes: {}", view.attributes);
     for o in &ops {

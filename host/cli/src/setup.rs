@@ -6,6 +6,10 @@ use clap::Subcommand;
 use super::{output, Ctx, JsonFlag};
 use provisor_store::error::Result;
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum SecretsCmd {
     /// Makes a new key and seals every handler's secrets with it in one transaction;

@@ -127,7 +127,7 @@ async fn list(
                         t.department.clone(),
                         t.service_id.to_string(),
                         t.status.to_string(),
-                        output::opt(&t.taken_by),
+                        output::opt(t.taken_by.as_deref()),
                         t.reason.clone(),
                     ]
                 })

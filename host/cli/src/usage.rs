@@ -10,6 +10,10 @@ use super::{output, Ctx, JsonFlag};
 use provisor_billing::usage::{self, import};
 use provisor_store::error::Result;
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, Subcommand)]
 pub enum UsageCmd {
     /// Marks a plan as billing usage: `postpaid` (the module's usage, invoiced on the
@@ -90,9 +94,9 @@ pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> Result<()> {
         } => {
             let p = usage::set_plan(&store, &plan, &mode, due_days, ctx.clock.now()).await?;
             if json.json {
-                output::json(&p)
+                output::json(&p);
             } else {
-                print_plan(&p)
+                print_plan(&p);
             }
         }
         UsageCmd::Price {
@@ -105,24 +109,24 @@ pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> Result<()> {
             let p =
                 usage::set_price(&store, &plan, &currency, &unit, &amount, ctx.clock.now()).await?;
             if json.json {
-                output::json(&p)
+                output::json(&p);
             } else {
-                print_plan(&p)
+                print_plan(&p);
             }
         }
         UsageCmd::Show { plan, json } => {
             let p = usage::show(&store, &plan).await?;
             if json.json {
-                output::json(&p)
+                output::json(&p);
             } else {
-                print_plan(&p)
+                print_plan(&p);
             }
         }
         UsageCmd::Import { file, json } => {
             let settings = ctx.billing;
             let r = import::import_file(&store, &file, ctx.clock.now(), &settings).await?;
             if json.json {
-                output::json(&r)
+                output::json(&r);
             } else {
                 println!(
                     "imported {} of {} usage record(s) ({} duplicate transaction id(s) skipped, {} late) in {:.2} s ({:.0} records/s)",
@@ -133,7 +137,7 @@ pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> Result<()> {
         UsageCmd::Items { service, json } => {
             let items = usage::items(&store, service).await?;
             if json.json {
-                output::json(&items)
+                output::json(&items);
             } else {
                 let rows: Vec<Vec<String>> = items
                     .iter()

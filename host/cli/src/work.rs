@@ -90,6 +90,10 @@ pub(crate) async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: b
     Ok(())
 }
 
+#[allow(
+    clippy::doc_markdown,
+    reason = "these doc comments are the --help text, which prints backticks as they are"
+)]
 #[derive(Debug, clap::Args, Clone)]
 pub struct EngineArgs {
     /// Seconds before retrying a transient failure. Overrides PROVISOR_RETRY_SECS and

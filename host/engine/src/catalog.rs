@@ -146,26 +146,42 @@ pub async fn clients(store: &Store) -> Result<Vec<client::Model>> {
 /// What `plans add` needs.
 #[derive(Debug, Clone)]
 pub struct NewPlan {
+    /// The plan's name (unique).
     pub name: String,
+    /// The names of its handlers, in order of preference; all of one module.
     pub handlers: Vec<String>,
+    /// The remote account template, if the plan names one.
     pub template: Option<String>,
+    /// The resources passed to the module.
     pub resources: Map<String, Value>,
+    /// Plan settings, checked against the module's plan schema.
     pub settings: Value,
+    /// Configurable options: `{name: {value: {resource: amount}}}`.
     pub options: Map<String, Value>,
+    /// Whether it is an addon, ordered for an existing service.
     pub is_addon: bool,
 }
 
 /// A plan as shown to admins.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanView {
+    /// The plan's row id.
     pub id: i64,
+    /// Its name.
     pub name: String,
+    /// The module its handlers use.
     pub module: String,
+    /// The names of its handlers, in order of preference.
     pub handlers: Vec<String>,
+    /// The remote account template, if any.
     pub template: Option<String>,
+    /// The resources passed to the module (a JSON object).
     pub resources: Value,
+    /// Plan settings (a JSON object).
     pub settings: Value,
+    /// Configurable options (a JSON object).
     pub options: Value,
+    /// Whether it is an addon.
     pub is_addon: bool,
 }
 
@@ -290,9 +306,13 @@ async fn insert_plan<C: ConnectionTrait>(
 /// A module's plan preset as offered for one handler.
 #[derive(Debug, Clone, Serialize)]
 pub struct PresetView {
+    /// The name the plan gets.
     pub name: String,
+    /// The module's description of it.
     pub description: String,
+    /// Whether it is an addon plan.
     pub addon: bool,
+    /// The price the module suggests, if it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub list_price: Option<provisor_module_api::ListPrice>,
     /// `offered` (no plan of that name), `exists` (created before, or a plan of the

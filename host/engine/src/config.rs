@@ -47,7 +47,7 @@ impl EngineConfig {
         // Wall time's nanoseconds as a cheap random source, not as a time (a pinned clock
         // would give every retry the same jitter).
         let nanos = Utc::now().timestamp_subsec_nanos() % 400;
-        let jitter = base.as_secs_f64() * ((nanos as f64 / 1000.0) - 0.2);
+        let jitter = base.as_secs_f64() * ((f64::from(nanos) / 1000.0) - 0.2);
         Duration::from_secs_f64((base.as_secs_f64() + jitter).max(1.0))
     }
 }

@@ -51,8 +51,11 @@ pub struct HandlerRun {
 /// One reported action and its effect.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActionRun {
+    /// The service concerned, if any.
     pub service_id: Option<i64>,
+    /// The module's short name for what happened (`renewed`, `pool_dropped`).
     pub event: String,
+    /// The module's line for admins.
     pub message: String,
     /// The operation queued for `request`, if one was.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,7 +179,7 @@ async fn apply(
         match queued {
             Ok(op) => out.queued_operation = Some(op.id),
             Err(why) if why.kind() == provisor_store::ErrorKind::Invalid => {
-                out.note = Some(why.into_message())
+                out.note = Some(why.into_message());
             }
             Err(e) => return Err(e),
         }

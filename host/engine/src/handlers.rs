@@ -26,27 +26,44 @@ use provisor_store::{db_err, Store};
 /// What `handlers add` needs.
 #[derive(Debug, Clone)]
 pub struct NewHandler {
+    /// The handler's name (unique).
     pub name: String,
+    /// The module it uses.
     pub module: String,
+    /// Its settings, checked against the module's schema (secrets in clear here).
     pub settings: Value,
+    /// The department its tasks go to; `None`: `support`.
     pub department: Option<String>,
+    /// A free label for staff, e.g. the data centre.
     pub label: Option<String>,
+    /// The operations it may have queued or running before routing prefers another.
     pub max_concurrent: Option<i32>,
+    /// Whether it takes new services.
     pub enabled: bool,
 }
 
 /// A handler as shown to admins: secrets redacted.
 #[derive(Debug, Clone, Serialize)]
 pub struct HandlerView {
+    /// The handler's name.
     pub name: String,
+    /// The module it uses.
     pub module: String,
+    /// Whether it takes new services.
     pub enabled: bool,
+    /// The department its tasks go to; `None`: `support`.
     pub department: Option<String>,
+    /// Its label, if any.
     pub label: Option<String>,
+    /// Its limit of operations queued or running, if any.
     pub max_concurrent: Option<i32>,
+    /// Its settings with every secret shown as `[redacted]`.
     pub settings: Value,
+    /// When its connection was last tested (RFC 3339); `None`: never.
     pub last_check_at: Option<String>,
+    /// Whether that test passed.
     pub last_check_ok: Option<bool>,
+    /// What that test said.
     pub last_check_message: Option<String>,
     /// Calls abandoned past the call limit whose threads are still in the module (as
     /// last recorded by the process that made them).

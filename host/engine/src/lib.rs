@@ -8,6 +8,8 @@
 //! written in one transaction.
 //! Must not: talk to modules except through `runtime`.
 
+#![warn(missing_docs)]
+
 pub mod actions;
 pub mod catalog;
 mod config;
@@ -43,8 +45,11 @@ pub use queue::{Worker, WorkerReport};
 /// What ordering produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ordered {
+    /// The new service.
     pub service_id: i64,
+    /// Its create operation.
     pub operation_id: i64,
+    /// The name of the handler it was routed to.
     pub handler: String,
     /// For a priced plan: the invoice its create waits on (see `billing::orders`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -48,9 +48,11 @@ pub struct OperationFilter {
     /// A status, `all`, `waiting` (queued for a later try after a failure or a full
     /// handler), or none: the unfinished ones (queued, running, manual).
     pub status: Option<String>,
+    /// Only this service's operations.
     pub service: Option<i64>,
     /// A handler's name.
     pub handler: Option<String>,
+    /// Only operations of this kind (`create`, `suspend` …).
     pub kind: Option<String>,
 }
 
@@ -78,7 +80,7 @@ pub async fn operations(
                                 .add(operation::Column::LastError.is_not_null())
                                 .add(operation::Column::NextRunAt.gt(now)),
                         ),
-                )
+                );
         }
         Some(s) => match OperationStatus::parse(s).filter(|s| OPERATION_STATUSES.contains(s)) {
             Some(s) => q = q.filter(operation::Column::Status.eq(s)),
@@ -123,6 +125,7 @@ pub async fn operations(
 /// Which services `services list` shows.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceFilter {
+    /// Only services in this status.
     pub status: Option<String>,
     /// A client's id or email.
     pub client: Option<String>,

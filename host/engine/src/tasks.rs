@@ -206,7 +206,9 @@ pub enum Retried {
     /// A queued operation waiting for its next try made due now; its attempt count
     /// is left as it is ("retry now", not a person's fresh start).
     DueNow {
+        /// The operation, now due.
         op: operation::Model,
+        /// When it was due before.
         was_due: chrono::DateTime<Utc>,
     },
 }

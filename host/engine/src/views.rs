@@ -21,24 +21,38 @@ use provisor_store::{db_err, Store};
 /// A service with the names of its client, plan and handler (empty when gone).
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceView {
+    /// The service's id.
     pub id: i64,
+    /// Its client's id.
     pub client_id: i64,
+    /// Its client's name.
     pub client: String,
+    /// Its plan's name.
     pub plan: String,
+    /// Its handler's name.
     pub handler: String,
+    /// For an addon, the service it is attached to.
     pub parent_id: Option<i64>,
+    /// Its status (`active`, `suspended` …).
     pub status: String,
+    /// The remote system's id for it, once created.
     pub remote_id: Option<String>,
+    /// What modules and staff returned (a JSON object).
     pub attributes: Value,
+    /// The configurable options chosen at order time (a JSON object).
     pub options: Value,
+    /// When it was ordered (RFC 3339).
     pub created_at: String,
 }
 
 /// One service with its operations and tasks, oldest first (`services show`).
 #[derive(Debug, Clone)]
 pub struct ServiceDetail {
+    /// The service.
     pub view: ServiceView,
+    /// Its operations, oldest first.
     pub operations: Vec<operation::Model>,
+    /// Its tasks, oldest first.
     pub tasks: Vec<task::Model>,
 }
 
@@ -165,8 +179,11 @@ pub async fn client_services(store: &Store, client_id: i64) -> Result<Vec<servic
 /// A department with the number of its tasks still to be dealt with (open or taken).
 #[derive(Debug, Clone, Serialize)]
 pub struct DepartmentView {
+    /// The department's name.
     pub name: String,
+    /// Where its task notifications go, if anywhere.
     pub email: Option<String>,
+    /// Its tasks still to be dealt with (open or taken).
     pub open_tasks: u64,
 }
 

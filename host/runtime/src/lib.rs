@@ -6,13 +6,15 @@
 //! a retired instance's `shutdown` runs once its last call in flight has returned.
 //! Must not: change a service's state; the engine decides what an answer means.
 
+#![warn(missing_docs)]
+
 pub mod modlog;
 pub mod registry;
 pub mod services;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use abi_stable::sabi_trait::TD_Opaque;
@@ -35,21 +37,34 @@ use services::{HostServicesImpl, Owner};
 
 /// A call into a module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
 pub enum Call {
+    /// Checks that the handler's settings reach the remote panel.
     TestConnection,
+    /// Creates the remote account or license for a service.
     Create,
+    /// Suspends a service.
     Suspend,
+    /// Resumes a suspended service.
     Unsuspend,
+    /// Terminates a service.
     Terminate,
+    /// Moves a service to another plan or set of resources.
     ChangePlan,
+    /// Extends a service's remote term (licenses).
     Renew,
+    /// Reports a service's metered usage for a period.
     Usage,
+    /// Mints a single-sign-on link.
     Sso,
+    /// Lists the remote accounts, a page at a time (import and sync).
     ListAccounts,
+    /// The panel shown in the client area.
     ClientArea,
+    /// The custom admin actions offered for a service.
     AdminActions,
+    /// Runs one custom admin action.
     RunAction,
+    /// The module's daily run for a date.
     Daily,
 }
 
@@ -370,11 +385,17 @@ impl Drop for Instance {
 
 /// The runtime: registry, storage, clock, the module log and the live instances.
 pub struct Runtime {
+    /// `$PROVISOR_HOME`: the modules directory, the database and the key file.
     pub home: Home,
+    /// The database.
     pub store: Store,
+    /// The modules loaded and the verdicts on every module file.
     pub registry: Arc<Registry>,
+    /// The clock every business date and time is read from.
     pub clock: Clock,
+    /// The module log writer.
     pub log: ModuleLog,
+    /// The call and HTTP timeouts and the stuck-call limit.
     pub limits: Limits,
     http: reqwest::Client,
     instances: Mutex<HashMap<String, Arc<Instance>>>,
@@ -416,56 +437,30 @@ impl Runtime {
     }
 
     fn stuck_count(&self, handler: &str) -> Arc<AtomicUsize> {
-        let mut map = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.stuck.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(map.entry(handler.to_string()).or_default())
     }
 
     fn instances(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Instance>>> {
-        self.instances.lock().unwrap_or_else(|p| p.into_inner())
+        self.instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The live instance for a handler, built (or rebuilt after an upgrade or a
-    /// settings change) as needed.
-    pub async fn instance(&self, h: &handler::Model) -> Result<Arc<Instance>> {
-        let module = self.registry.get(&h.module).ok_or_else(|| {
-            Error::invalid(
-                Message::new(format!(
-                    "handler {} uses module {}, which is not loaded: ",
-                    h.name, h.module
-                ))
-                .fix(Fix::InstallModule {
-                    module: h.module.clone(),
-                })
-                .text(" (")
-                .fix(Fix::See {
-                    listing: Listing::Modules,
-                })
-                .text(" for refusals)"),
-            )
-        })?;
-        if let Some(existing) = self.current_instance(h, &module) {
-            return Ok(existing);
-        }
-        let lock = {
-            let mut building = self
-                .building
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(building.entry(h.name.clone()).or_default())
-        };
-        let _building = lock.lock().await;
-        // Another caller may have built it while this one waited.
-        if let Some(existing) = self.current_instance(h, &module) {
-            return Ok(existing);
-        }
+    /// A handler's stored settings with their secrets opened, checked against its
+    /// module's schema. Secrets are opened here only, for the module; the plain text
+    /// lives in the instance and the module, never in the database.
+    fn open_settings(
+        &self,
+        h: &handler::Model,
+        module: &LoadedModule,
+    ) -> Result<serde_json::Value> {
         let mut settings: serde_json::Value = serde_json::from_str(&h.settings).map_err(|e| {
             Error::Invalid(format!(
                 "handler {}'s stored settings are not JSON: {e}",
                 h.name
             ))
         })?;
-        // Secrets are opened here only, for the module; the plain text lives in this
-        // instance and the module, never in the database.
         provisor_store::secrets::open_settings(self.store.secrets(), &h.name, &mut settings)?;
         schema::validate(
             &module.manifest.settings_schema,
@@ -485,6 +480,26 @@ impl Runtime {
                     }),
             )
         })?;
+        Ok(settings)
+    }
+
+    /// The live instance for a handler, built (or rebuilt after an upgrade or a
+    /// settings change) as needed.
+    pub async fn instance(&self, h: &handler::Model) -> Result<Arc<Instance>> {
+        let module = self.registry.get(&h.module).ok_or_else(|| not_loaded(h))?;
+        if let Some(existing) = self.current_instance(h, &module) {
+            return Ok(existing);
+        }
+        let lock = {
+            let mut building = self.building.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(building.entry(h.name.clone()).or_default())
+        };
+        let _building = lock.lock().await;
+        // Another caller may have built it while this one waited.
+        if let Some(existing) = self.current_instance(h, &module) {
+            return Ok(existing);
+        }
+        let settings = self.open_settings(h, &module)?;
         let redactor = Redactor::for_settings(&settings, &module.manifest.settings_schema);
         let services = HostServicesImpl::new(
             Owner {
@@ -596,4 +611,22 @@ impl Runtime {
         let all: Vec<Arc<Instance>> = self.instances().drain().map(|(_, i)| i).collect();
         drop(all);
     }
+}
+
+/// The refusal for a handler whose module is not loaded.
+fn not_loaded(h: &handler::Model) -> Error {
+    Error::invalid(
+        Message::new(format!(
+            "handler {} uses module {}, which is not loaded: ",
+            h.name, h.module
+        ))
+        .fix(Fix::InstallModule {
+            module: h.module.clone(),
+        })
+        .text(" (")
+        .fix(Fix::See {
+            listing: Listing::Modules,
+        })
+        .text(" for refusals)"),
+    )
 }

@@ -15,18 +15,32 @@ const MAX_TEXT: usize = 64 * 1024;
 /// One row to record.
 #[derive(Debug, Clone)]
 pub struct LogRow {
+    /// When the call, exchange or line happened.
     pub at: DateTime<Utc>,
+    /// The handler whose instance it was.
     pub handler: String,
+    /// The module's name.
     pub module: String,
+    /// The module's version.
     pub module_version: String,
+    /// The service the call was for, if any.
     pub service_id: Option<i64>,
+    /// The operation the call was for, if any.
     pub operation_id: Option<i64>,
+    /// The operation's attempt number, if any.
     pub attempt: Option<i32>,
+    /// `call`, `http` or `log`.
     pub kind: &'static str,
+    /// The call name, `METHOD url`, or the log level.
     pub call: String,
+    /// The request (JSON, HTTP) or the log message, redacted; cut to 64 KiB when written.
     pub request: String,
+    /// The answer, error or HTTP response, or the log line's fields, redacted; cut to
+    /// 64 KiB when written.
     pub response: String,
+    /// `ok`, an error kind, or an HTTP status.
     pub outcome: String,
+    /// How long it took, in milliseconds.
     pub duration_ms: i64,
 }
 

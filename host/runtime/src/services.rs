@@ -28,8 +28,11 @@ use provisor_store::Store;
 /// host services can tag log lines and recorded exchanges.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallContext {
+    /// The service the call is for, if any.
     pub service_id: Option<i64>,
+    /// The operation the call carries out, if any.
     pub operation_id: Option<i64>,
+    /// That operation's attempt number.
     pub attempt: Option<i32>,
 }
 
@@ -140,9 +143,13 @@ fn current() -> CallContext {
 /// Who the services belong to.
 #[derive(Debug, Clone)]
 pub struct Owner {
+    /// The handler's name.
     pub handler: String,
+    /// The handler's row id (its key-value store is keyed by it).
     pub handler_id: i64,
+    /// The module's name.
     pub module: String,
+    /// The module's version.
     pub module_version: String,
 }
 
@@ -159,6 +166,9 @@ pub struct HostServicesImpl {
 }
 
 impl HostServicesImpl {
+    /// The services for one instance: its owner, the redactor of the handler's secrets,
+    /// and the store, runtime handle, clock, HTTP client and timeout, and module log
+    /// they use.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         owner: Owner,
@@ -391,15 +401,15 @@ impl HostServicesImpl {
             elapsed,
         };
         match result {
-            Ok(resp) => self.http_answered(resp, redactor, secret_response, exchange),
-            Err(e) => Err(self.http_failed(e, &redactor, timeout, exchange)),
+            Ok(resp) => self.http_answered(&resp, redactor, secret_response, exchange),
+            Err(e) => Err(self.http_failed(&e, &redactor, timeout, exchange)),
         }
     }
 
     /// Logs an answered HTTP exchange and hands the response to the module.
     fn http_answered(
         &self,
-        resp: HttpResponse,
+        resp: &HttpResponse,
         redactor: Redactor,
         secret_response: bool,
         exchange: Exchange,
@@ -436,13 +446,13 @@ impl HostServicesImpl {
             resp.status.to_string(),
             exchange.elapsed,
         ));
-        serde_json::to_string(&resp).map_err(|e| abi_error(KIND_PERMANENT, e.to_string()))
+        serde_json::to_string(resp).map_err(|e| abi_error(KIND_PERMANENT, e.to_string()))
     }
 
     /// Logs an HTTP exchange that got no answer; the module gets a transient error.
     fn http_failed(
         &self,
-        e: reqwest::Error,
+        e: &reqwest::Error,
         redactor: &Redactor,
         timeout: Duration,
         exchange: Exchange,

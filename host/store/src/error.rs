@@ -124,6 +124,10 @@ impl Error {
     }
 
     /// An I/O error about a path.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "consumes the source error like a `From` conversion: `map_err(|e| Error::io(what, e))`"
+    )]
     pub fn io(what: impl std::fmt::Display, err: std::io::Error) -> Error {
         Error::Io(format!("{what}: {err}"))
     }

@@ -6,19 +6,29 @@
 //!
 //! Owns: the list of fixes. Must not: name a front end's commands, flags or pages.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 /// What a listing shows, for [`Fix::See`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Listing {
+    /// The clients.
     Clients,
+    /// The plans.
     Plans,
+    /// The services.
     Services,
+    /// The operations.
     Operations,
+    /// The staff's tasks.
     Tasks,
+    /// The handlers.
     Handlers,
+    /// The invoices.
     Invoices,
+    /// The currencies.
     Currencies,
     /// The module files and what became of each (loaded or refused, and why).
     Modules,
@@ -48,53 +58,114 @@ impl Listing {
 #[serde(tag = "fix", rename_all = "snake_case")]
 pub enum Fix {
     /// Look at a listing.
-    See { listing: Listing },
+    See {
+        /// Which listing.
+        listing: Listing,
+    },
     /// Look at how an operation went.
-    SeeOperation { operation: i64 },
+    SeeOperation {
+        /// The operation's id.
+        operation: i64,
+    },
     /// Look at a client's credit ledger.
-    SeeLedger { client: i64 },
+    SeeLedger {
+        /// The client's id.
+        client: i64,
+    },
     /// Add a currency.
-    AddCurrency { code: String },
+    AddCurrency {
+        /// Its ISO 4217 code.
+        code: String,
+    },
     /// Change a currency that already exists (instead of adding it again).
-    ChangeCurrency { code: String },
+    ChangeCurrency {
+        /// Its ISO 4217 code.
+        code: String,
+    },
     /// Give a plan a recurring price: in `currency` for `period` where known, applied to
     /// the plan's services already running when `existing`.
     PricePlan {
+        /// The plan, as it was named (name or id).
         plan: String,
+        /// The currency the price is missing in, when one is.
         currency: Option<String>,
+        /// The period (`monthly`, `yearly` …) the price is missing for, when one is.
         period: Option<&'static str>,
+        /// Whether the price should apply to the plan's running services too.
         existing: bool,
     },
     /// Give a plan a sign-up deposit in a currency.
-    DepositPlan { plan: String, currency: String },
+    DepositPlan {
+        /// The plan, as it was named (name or id).
+        plan: String,
+        /// The currency the deposit is missing in.
+        currency: String,
+    },
     /// Set the price of one unit of a plan's usage in a currency.
     PriceUsage {
+        /// The plan's id.
         plan: i64,
+        /// The currency the price is missing in.
         currency: String,
+        /// The usage unit (`GB`, `vcpu_hours` …).
         unit: String,
     },
     /// Say how a plan bills usage (`postpaid`, `month-end`, `pushed`).
-    UsageMode { plan: i64, mode: &'static str },
+    UsageMode {
+        /// The plan's id.
+        plan: i64,
+        /// The mode to set.
+        mode: &'static str,
+    },
     /// Give a client credit, or take some back (`take`); the client is named when known.
-    Credit { client: Option<i64>, take: bool },
+    Credit {
+        /// The client's id, when known.
+        client: Option<i64>,
+        /// Whether credit is taken back rather than given.
+        take: bool,
+    },
     /// Cancel an unpaid invoice.
-    CancelInvoice { number: String },
+    CancelInvoice {
+        /// The invoice's number (or id while a draft).
+        number: String,
+    },
     /// Issue a draft invoice.
-    IssueInvoice { invoice: i64 },
+    IssueInvoice {
+        /// The draft's id.
+        invoice: i64,
+    },
     /// Give a service a billing term from its next due date.
-    ScheduleService { service: i64 },
+    ScheduleService {
+        /// The service's id.
+        service: i64,
+    },
     /// Add a department.
-    AddDepartment { name: String },
+    AddDepartment {
+        /// The department's name.
+        name: String,
+    },
     /// Install a module's file.
-    InstallModule { module: String },
+    InstallModule {
+        /// The module's name.
+        module: String,
+    },
     /// Add a plan that a handler serves.
-    AddPlan { handler: String },
+    AddPlan {
+        /// The handler's name.
+        handler: String,
+    },
     /// Remove a handler and add it again with settings its module accepts.
-    AddHandlerAgain { handler: String },
+    AddHandlerAgain {
+        /// The handler's name.
+        handler: String,
+    },
     /// Enable one of a plan's handlers.
     EnableHandler,
     /// Cancel an operation.
-    CancelOperation { operation: i64 },
+    CancelOperation {
+        /// The operation's id.
+        operation: i64,
+    },
     /// Run a worker now (rather than wait for the daemon's).
     RunWorker,
     /// Confirm the action.
@@ -120,11 +191,11 @@ impl Fix {
             } => {
                 let mut s = format!("give plan {plan} a");
                 if let Some(p) = period {
-                    s.push_str(&format!(" {p}"));
+                    let _ = write!(s, " {p}");
                 }
                 s.push_str(" price");
                 if let Some(c) = currency {
-                    s.push_str(&format!(" in {c}"));
+                    let _ = write!(s, " in {c}");
                 }
                 if *existing {
                     s.push_str(", applied to its services already running");

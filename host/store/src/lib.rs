@@ -9,6 +9,8 @@
 //! Owns: the schema. Must not: hold business rules; callers in `registry`, `handlers`
 //! and the engine decide what to write.
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod entities;
 pub mod error;

@@ -1,7 +1,7 @@
 //! Text for people in which the inputs named and the next steps are data. The library
 //! crates serve the CLI, the HTTP API and web pages alike, and `--amount` means
 //! nothing on a web page: a message names an input by its neutral field name
-//! ("amount", "minor_units") and a next step as a [`Fix`], and each front end words
+//! (`amount`, `minor_units`) and a next step as a [`Fix`], and each front end words
 //! both through its [`Voice`] (the CLI: `--amount` and the command to run).
 //!
 //! Owns: how a message is put together and [`Plain`], the library's own wording. Must
@@ -82,6 +82,7 @@ impl Message {
     }
 
     /// These words appended.
+    #[must_use]
     pub fn text(mut self, text: impl AsRef<str>) -> Message {
         let text = text.as_ref();
         if text.is_empty() {
@@ -95,18 +96,21 @@ impl Message {
     }
 
     /// An input field named next, by its neutral name.
+    #[must_use]
     pub fn field(mut self, name: &'static str) -> Message {
         self.parts.push(Part::Field(name));
         self
     }
 
     /// A next step next, read as a clause.
+    #[must_use]
     pub fn fix(mut self, fix: Fix) -> Message {
         self.parts.push(Part::Fix(fix));
         self
     }
 
     /// Another message appended, its fields and fixes kept.
+    #[must_use]
     pub fn then(mut self, other: Message) -> Message {
         for part in other.parts {
             self = match part {
@@ -189,8 +193,12 @@ impl From<&str> for Message {
 /// by its neutral name, or one entry of a field that takes several (`option cpu`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Name<'a> {
+    /// Plain words ("the client name").
     Words(&'a str),
+    /// An input field, by its neutral name (`amount`).
     Field(&'static str),
+    /// One entry of a field that takes several: the field and the entry's key
+    /// (`option`, `cpu`).
     Entry(&'static str, &'a str),
 }
 

@@ -42,11 +42,11 @@ pub fn validate(schema: &Value, value: &Value, what: &str) -> Result<()> {
 /// The JSON pointers (`/api_secret`, `/auth/password`) of every secret property.
 pub fn secret_paths(schema: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    collect_secret_paths(schema, String::new(), &mut out);
+    collect_secret_paths(schema, "", &mut out);
     out
 }
 
-fn collect_secret_paths(schema: &Value, prefix: String, out: &mut Vec<String>) {
+fn collect_secret_paths(schema: &Value, prefix: &str, out: &mut Vec<String>) {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
         return;
     };
@@ -55,7 +55,7 @@ fn collect_secret_paths(schema: &Value, prefix: String, out: &mut Vec<String>) {
         if sub.get("writeOnly").and_then(Value::as_bool) == Some(true) {
             out.push(path);
         } else {
-            collect_secret_paths(sub, path, out);
+            collect_secret_paths(sub, &path, out);
         }
     }
 }
@@ -94,6 +94,7 @@ impl Redactor {
     }
 
     /// This redactor plus `values` (a module's per-request secrets).
+    #[must_use]
     pub fn with_values(&self, values: &[String]) -> Redactor {
         let mut needles = self.needles.clone();
         for text in values {

@@ -20,7 +20,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{PoisonError, RwLock};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -71,11 +71,20 @@ impl Key {
 /// `PROVISOR_SECRET_KEY` / `PROVISOR_SECRET_KEY_FILE`).
 #[derive(Clone)]
 pub enum KeySpec {
-    /// The keys themselves (base64, comma-separated, newest first), and how messages
-    /// name where they were given (`PROVISOR_SECRET_KEY`).
-    Keys { text: String, from: String },
-    /// A key file that must exist, and how messages name where it was given.
-    File { path: PathBuf, from: String },
+    /// The keys themselves, and where they were given.
+    Keys {
+        /// The keys, base64, comma-separated, newest first.
+        text: String,
+        /// Where they were given, as messages name it (`PROVISOR_SECRET_KEY`).
+        from: String,
+    },
+    /// A key file that must exist, and where it was given.
+    File {
+        /// The key file.
+        path: PathBuf,
+        /// Where it was given, as messages name it (`PROVISOR_SECRET_KEY_FILE`).
+        from: String,
+    },
     /// The home's `secret.key`, made when missing.
     Home(PathBuf),
 }
@@ -120,7 +129,7 @@ impl std::fmt::Debug for KeyRing {
         f.debug_struct("KeyRing")
             .field("source", &self.source)
             .field("current", &self.current_id())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -179,7 +188,10 @@ impl KeyRing {
     }
 
     fn keys(&self) -> Vec<Key> {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The id of the key new values are sealed with.
@@ -201,7 +213,7 @@ impl KeyRing {
             KeySource::Given(_) => return Ok(()),
             KeySource::File(path) => read_key_file(path)?,
         };
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
         Ok(())
     }
 
@@ -283,7 +295,7 @@ impl KeyRing {
         let fresh = Key::generate()?;
         keys.insert(0, fresh.clone());
         replace_key_file(&path, &keys)?;
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
         Ok(fresh.id)
     }
 
@@ -297,7 +309,7 @@ impl KeyRing {
         let keys = read_key_file(&path)?;
         let current: Vec<Key> = keys.into_iter().take(1).collect();
         replace_key_file(&path, &current)?;
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = current;
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = current;
         Ok(())
     }
 }
@@ -624,7 +636,7 @@ async fn recorded_secret_paths(
         .all(db)
         .await
         .map_err(super::db_err("reading the recorded module manifests"))?;
-    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut out = std::collections::HashMap::<String, Vec<String>>::new();
     for f in files {
         let (Some(name), Some(manifest)) = (f.name, f.manifest) else {
             continue;

@@ -14,8 +14,8 @@
 //!   WHMCS module does. Deleting is the admin action `delete_account`.
 //! * **sso** mints a one-minute token (`POST .../user_sso`) on every call, for the
 //!   client and for staff alike (staff enter the panel as the client's user).
-//! * **client_area**, **list_accounts** (every page), **usage** (the user's
-//!   `billing_usages` in the period, one item per row) and **test_connection**
+//! * **`client_area`**, **`list_accounts`** (every page), **usage** (the user's
+//!   `billing_usages` in the period, one item per row) and **`test_connection`**
 //!   (`GET /api/admin/locations`).
 //!
 //! `docs/modules/computestacks.md` is the operator's and reviewer's description.
@@ -23,6 +23,7 @@
 mod text;
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use provisor_module_api::serde_json::{json, Map, Value};
@@ -271,7 +272,7 @@ fn sso_expiry(expires: &Value) -> Option<i64> {
 }
 
 /// The controller's answer to a route it does not know: 404 with
-/// `{"errors":["Unknown API Call..."]}` (api_missing_route.rb). A missing record is a
+/// `{"errors":["Unknown API Call..."]}` (`api_missing_route.rb`). A missing record is a
 /// 404 too, with an empty body (`head :not_found`) or its own words.
 fn unknown_route(reply: &HttpResponse) -> bool {
     reply.status == 404
@@ -397,8 +398,8 @@ impl ComputeStacks {
     }
 
     /// Sends a request; transport failures (transient) name `what`.
-    fn send(&self, what: &str, request: HttpRequest) -> Result<HttpResponse, ModuleError> {
-        let reply = self.host.http(&request).map_err(|e| context(what, e))?;
+    fn send(&self, what: &str, request: &HttpRequest) -> Result<HttpResponse, ModuleError> {
+        let reply = self.host.http(request).map_err(|e| context(what, e))?;
         if reply.header("API-Deprecated") == Some("true")
             && !self.warned_deprecated.swap(true, Ordering::Relaxed)
         {
@@ -454,7 +455,7 @@ impl ComputeStacks {
     /// `GET /api/admin/users/{key}[?flags]`: `None` on 404.
     fn find_user(&self, what: &str, key: &str, query: &str) -> Result<Option<CsUser>, ModuleError> {
         let path = format!("users/{}{query}", url_encode(key));
-        let reply = self.send(what, self.api("GET", &path))?;
+        let reply = self.send(what, &self.api("GET", &path))?;
         if record_missing(&reply) {
             return Ok(None);
         }
@@ -551,7 +552,7 @@ impl ComputeStacks {
         }
     }
 
-    fn state_done(&self, state: &str, extra: &[(&str, Value)], message: String) -> Outcome {
+    fn state_done(state: &str, extra: &[(&str, Value)], message: String) -> Outcome {
         let mut attributes = Map::new();
         attributes.insert("cs_state".into(), json!(state));
         for (k, v) in extra {
@@ -625,14 +626,15 @@ impl ComputeStacks {
             // The create view carries the user's sign-on `auth_token`: the host keeps
             // the body out of the module log and redacts its values from this call's
             // later log lines and errors.
-            self.api("POST", "users")
+            &self
+                .api("POST", "users")
                 .json(&json!({ "user": user }))?
                 .secret_response(),
         )?;
         if reply.status == 422 {
             let said = remote_errors(&reply.body);
             if said.contains("Email has already been taken") {
-                return self.adopt_taken(service, &email, &said, reply);
+                return self.adopt_taken(service, &email, &said, &reply);
             }
             if said.contains("User group") {
                 return Err(ModuleError::invalid_config(format!(
@@ -665,7 +667,7 @@ impl ComputeStacks {
         service: &ServiceInfo,
         email: &str,
         said: &str,
-        reply: HttpResponse,
+        reply: &HttpResponse,
     ) -> Result<Outcome, ModuleError> {
         let ext = external_id(service.id);
         if let Some(user) = self.find_by_external_id(&ext)? {
@@ -713,7 +715,7 @@ impl ComputeStacks {
     /// `POST` (suspend) or `DELETE` (resume) `.../suspension`: `false` when the user is gone.
     fn suspension(&self, what: &str, id: u64, suspend: bool) -> Result<bool, ModuleError> {
         let method = if suspend { "POST" } else { "DELETE" };
-        let reply = self.send(what, self.api(method, &format!("users/{id}/suspension")))?;
+        let reply = self.send(what, &self.api(method, &format!("users/{id}/suspension")))?;
         if record_missing(&reply) {
             return Ok(false);
         }
@@ -728,12 +730,7 @@ impl ComputeStacks {
         ))
     }
 
-    fn user_rows(
-        &self,
-        what: &str,
-        reply: &HttpResponse,
-        root: &str,
-    ) -> Result<Vec<Value>, ModuleError> {
+    fn user_rows(what: &str, reply: &HttpResponse, root: &str) -> Result<Vec<Value>, ModuleError> {
         let body: Value = decode(what, reply)?;
         match body.get(root) {
             Some(Value::Array(items)) => Ok(items.clone()),
@@ -805,7 +802,7 @@ impl Module for ComputeStacks {
                     "timeout_ms": {
                         "type": "integer",
                         "minimum": 1000,
-                        "maximum": 300000,
+                        "maximum": 300_000,
                         "default": DEFAULT_TIMEOUT_MS,
                         "description": "How long one request to the controller may take, in milliseconds"
                     }
@@ -844,7 +841,7 @@ impl Module for ComputeStacks {
             "test the connection to {} (GET /api/admin/locations)",
             self.settings.url
         );
-        let reply = self.send(&what, self.api("GET", "locations"))?;
+        let reply = self.send(&what, &self.api("GET", "locations"))?;
         if reply.status == 404 {
             return Err(ModuleError::invalid_config(format!(
                 "{what}: no ComputeStacks admin API there (404 {}): check url, which is the controller's base URL without /api",
@@ -876,10 +873,11 @@ impl Module for ComputeStacks {
             if locations.len() == 1 { "" } else { "s" }
         );
         if deprecated {
-            message.push_str(&format!(
+            let _ = write!(
+                message,
                 "; api_version {} is deprecated, use {DEFAULT_API_VERSION}",
                 self.settings.api_version
-            ));
+            );
         }
         Ok(ConnectionInfo {
             message,
@@ -902,7 +900,7 @@ impl Module for ComputeStacks {
         if !self.suspension(&what, id, true)? {
             return Err(Self::gone(service, id));
         }
-        Ok(self.state_done(
+        Ok(Self::state_done(
             "suspended",
             &[],
             format!("ComputeStacks user {id} suspended"),
@@ -916,13 +914,17 @@ impl Module for ComputeStacks {
         if !self.suspension(&what, id, false)? {
             return Err(Self::gone(service, id));
         }
-        Ok(self.state_done("active", &[], format!("ComputeStacks user {id} resumed")))
+        Ok(Self::state_done(
+            "active",
+            &[],
+            format!("ComputeStacks user {id} resumed"),
+        ))
     }
 
     fn terminate(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
         let service = &request.service;
         let Some(id) = self.user_id(service)? else {
-            return Ok(self.state_done(
+            return Ok(Self::state_done(
                 "none",
                 &[("cs_deleted", json!(false))],
                 format!(
@@ -936,13 +938,13 @@ impl Module for ComputeStacks {
             service.id
         );
         if !self.suspension(&what, id, true)? {
-            return Ok(self.state_done(
+            return Ok(Self::state_done(
                 "deleted",
                 &[("cs_deleted", json!(true))],
                 format!("ComputeStacks user {id} is already gone"),
             ));
         }
-        Ok(self.state_done(
+        Ok(Self::state_done(
             "suspended",
             &[("cs_deleted", json!(false))],
             format!(
@@ -971,12 +973,12 @@ impl Module for ComputeStacks {
                 "read usage of ComputeStacks user {id} (GET /api/admin/users/{id}/billing_usages page {page})"
             );
             let path = format!("users/{id}/billing_usages?page={page}&per_page={USAGE_PER_PAGE}");
-            let reply = self.send(&what, self.api("GET", &path))?;
+            let reply = self.send(&what, &self.api("GET", &path))?;
             if record_missing(&reply) {
                 return Err(Self::gone(service, id));
             }
             let reply = self.check(&what, reply)?;
-            let rows = self.user_rows(&what, &reply, "billing_usages")?;
+            let rows = Self::user_rows(&what, &reply, "billing_usages")?;
             // ASSUMPTION: rows come newest first (`order(created_at: :desc)`) and are
             // recorded after their period starts, so once a whole page was created
             // before the period, no later page holds a row of it.
@@ -1077,7 +1079,8 @@ impl Module for ComputeStacks {
         let reply = self.send(
             &what,
             // The token is a login for a minute: kept out of the module log.
-            self.api("POST", &format!("users/{id}/user_sso"))
+            &self
+                .api("POST", &format!("users/{id}/user_sso"))
                 .secret_response(),
         )?;
         if record_missing(&reply) {
@@ -1108,9 +1111,9 @@ impl Module for ComputeStacks {
         // host's per_page is not sent, so pages are the controller's own.
         let page = request.page.max(1);
         let what = format!("list ComputeStacks users (GET /api/admin/users page {page})");
-        let reply = self.send(&what, self.api("GET", &format!("users?page={page}")))?;
+        let reply = self.send(&what, &self.api("GET", &format!("users?page={page}")))?;
         let reply = self.check(&what, reply)?;
-        let rows = self.user_rows(&what, &reply, "users")?;
+        let rows = Self::user_rows(&what, &reply, "users")?;
         let mut accounts = Vec::new();
         for row in &rows {
             let user: CsUser = serde_json::from_value(row.clone()).map_err(|e| {
@@ -1159,7 +1162,7 @@ impl Module for ComputeStacks {
         let what = format!("read ComputeStacks user {id} for the client area");
         let reply = self.send(
             &what,
-            self.api("GET", &format!("users/{id}?include=balance")),
+            &self.api("GET", &format!("users/{id}?include=balance")),
         )?;
         if record_missing(&reply) {
             return Err(Self::gone(service, id));
@@ -1237,7 +1240,7 @@ impl Module for ComputeStacks {
             }
         }
         let Some(id) = self.user_id(service)? else {
-            return Ok(self.state_done(
+            return Ok(Self::state_done(
                 "deleted",
                 &[("cs_deleted", json!(true))],
                 format!(
@@ -1247,9 +1250,9 @@ impl Module for ComputeStacks {
             ));
         };
         let what = format!("delete ComputeStacks user {id} (service #{})", service.id);
-        let reply = self.send(&what, self.api("DELETE", &format!("users/{id}")))?;
+        let reply = self.send(&what, &self.api("DELETE", &format!("users/{id}")))?;
         if record_missing(&reply) {
-            return Ok(self.state_done(
+            return Ok(Self::state_done(
                 "deleted",
                 &[("cs_deleted", json!(true))],
                 format!("ComputeStacks user {id} is already gone"),
@@ -1258,7 +1261,7 @@ impl Module for ComputeStacks {
         self.check(&what, reply)?;
         self.host
             .warn(&format!("delete_account: ComputeStacks user {id} deleted"));
-        Ok(self.state_done(
+        Ok(Self::state_done(
             "deleted",
             &[("cs_deleted", json!(true))],
             format!("ComputeStacks user {id} deleted"),

@@ -4,6 +4,8 @@
 //! had returned it. Use it for services a person sets up (dedicated servers, custom
 //! work) and as the simplest complete example of the contract.
 
+use std::fmt::Write as _;
+
 use provisor_module_api::serde_json::{json, Value};
 use provisor_module_api::*;
 use serde::Deserialize;
@@ -57,17 +59,17 @@ impl ManualTask {
             client.name.clone()
         };
         if !client.email.is_empty() {
-            who.push_str(&format!(" <{}>", client.email));
+            let _ = write!(who, " <{}>", client.email);
         }
         who
     }
 
-    fn task(&self, what: String, fields: Vec<FormField>) -> Result<Outcome, ModuleError> {
+    fn task(&self, what: String, fields: Vec<FormField>) -> Outcome {
         let reason = match &self.settings.instructions {
             Some(instructions) => format!("{what}. {instructions}"),
             None => what,
         };
-        Ok(Outcome::NeedsHuman { reason, fields })
+        Outcome::NeedsHuman { reason, fields }
     }
 
     fn subject(service: &ServiceInfo) -> String {
@@ -140,15 +142,16 @@ impl Module for ManualTask {
         let s = &request.service;
         let mut what = format!("Set up {}", Self::subject(s));
         if let Some(checklist) = s.plan.settings.get("checklist").and_then(Value::as_str) {
-            what.push_str(&format!(". Checklist: {checklist}"));
+            let _ = write!(what, ". Checklist: {checklist}");
         }
         if !s.plan.resources.is_empty() {
-            what.push_str(&format!(
+            let _ = write!(
+                what,
                 ". Resources: {}",
                 Value::Object(s.plan.resources.clone())
-            ));
+            );
         }
-        self.task(
+        Ok(self.task(
             what,
             vec![
                 field(
@@ -176,31 +179,31 @@ impl Module for ManualTask {
                 ),
                 notes(),
             ],
-        )
+        ))
     }
 
     fn suspend(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
-        self.task(
+        Ok(self.task(
             format!("Suspend {}", Self::subject(&request.service)),
             vec![notes()],
-        )
+        ))
     }
 
     fn unsuspend(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
-        self.task(
+        Ok(self.task(
             format!("Resume {}", Self::subject(&request.service)),
             vec![notes()],
-        )
+        ))
     }
 
     fn terminate(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
-        self.task(
+        Ok(self.task(
             format!(
                 "Terminate {} and wipe its data",
                 Self::subject(&request.service)
             ),
             vec![notes()],
-        )
+        ))
     }
 
     fn change_plan(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
@@ -211,14 +214,14 @@ impl Module for ManualTask {
             .and_then(Value::as_str)
             .unwrap_or("the new plan")
             .to_string();
-        self.task(
+        Ok(self.task(
             format!("Move {} to {target}", Self::subject(&request.service)),
             vec![notes()],
-        )
+        ))
     }
 
     fn renew(&self, request: LifecycleRequest) -> Result<Outcome, ModuleError> {
-        self.task(
+        Ok(self.task(
             format!("Renew {}", Self::subject(&request.service)),
             vec![
                 field(
@@ -230,7 +233,7 @@ impl Module for ManualTask {
                 ),
                 notes(),
             ],
-        )
+        ))
     }
 
     fn sso(&self, request: SsoRequest) -> Result<SsoLink, ModuleError> {

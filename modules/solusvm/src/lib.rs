@@ -32,6 +32,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 
 use provisor_module_api::serde_json::{json, Map, Value};
@@ -925,7 +926,7 @@ impl SolusVm {
         let mut message = self.reconcile(&what, &user, &record)?;
         let others = record.others(service.id);
         if !others.is_empty() {
-            message.push_str(&format!(" (shared with service {})", others.join(", ")));
+            let _ = write!(message, " (shared with service {})", others.join(", "));
         }
         self.host.info(&format!("{call}: {message}"));
         Ok(Self::done(&user, message))
@@ -1012,7 +1013,7 @@ impl Module for SolusVm {
                     "timeout_ms": {
                         "type": "integer",
                         "minimum": 1000,
-                        "maximum": 300000,
+                        "maximum": 300_000,
                         "default": DEFAULT_TIMEOUT_MS,
                         "description": "Milliseconds one request to the panel may take"
                     },
@@ -1345,7 +1346,7 @@ impl Module for SolusVm {
             };
             let mut value = format!("{state}, {}", s.ip().unwrap_or("no IPv4"));
             if let Some(plan) = s.plan.as_ref().filter(|p| !p.name.is_empty()) {
-                value.push_str(&format!(", plan {}", plan.name));
+                let _ = write!(value, ", plan {}", plan.name);
             }
             rows.push(PanelRow {
                 label: if s.name.is_empty() {

@@ -25,11 +25,11 @@
 //!   two-line patch). A label look-up whose `{id}` is not a positive integer falls back to
 //!   the id look-up, as the controller's does. Support admins are never found (404).
 //!   A user that is not found is a 404 with an empty body (`head :not_found`).
-//! * **Collections**: `page`/`per_page` (will_paginate, 30 by default), `Total` and
+//! * **Collections**: `page`/`per_page` (`will_paginate`, 30 by default), `Total` and
 //!   `Per-Page` headers, and a `Link` header as api-pagination writes it.
 //! * **Errors**: `{"errors":[...]}`; unknown routes 404
 //!   `{"errors":["Unknown API Call. Please check the documentation."]}`.
-//! * **Rate limit** (Rack::Attack): 2500 requests per 5 minutes per client, then 429
+//! * **Rate limit** (`Rack::Attack`): 2500 requests per 5 minutes per client, then 429
 //!   `Throttled` with `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
 //!   Windows follow the simulator's clock; limit and period are settable so a test can
 //!   reach the limit cheaply.
@@ -58,7 +58,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -75,9 +75,9 @@ pub const API_SECRET: &str = "cs-admin-secret-5f2c9a";
 pub const ADMIN_EMAIL: &str = "api-admin@cs.example.test";
 /// The e-mail of the hidden support admin (user 2, never found nor listed).
 pub const SUPPORT_EMAIL: &str = "support@computestacks.example.test";
-/// will_paginate's default page size.
+/// `will_paginate`'s default page size.
 pub const DEFAULT_PER_PAGE: usize = 30;
-/// Rack::Attack's `req/ip` limit…
+/// `Rack::Attack`'s `req/ip` limit…
 pub const RATE_LIMIT: u32 = 2500;
 /// …per this many seconds.
 pub const RATE_PERIOD_SECS: i64 = 300;
@@ -92,6 +92,10 @@ const UNKNOWN_CALL: &str = "Unknown API Call. Please check the documentation.";
 
 /// A controller user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "the fields are ComputeStacks' own user JSON"
+)]
 pub struct User {
     pub id: u64,
     pub fname: String,
@@ -255,7 +259,7 @@ impl Default for State {
     }
 }
 
-/// The rate-limit counter of the current window (not persisted: Rack::Attack keeps it
+/// The rate-limit counter of the current window (not persisted: `Rack::Attack` keeps it
 /// in a cache).
 #[derive(Default)]
 struct RateWindow {
@@ -299,8 +303,8 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
@@ -418,7 +422,7 @@ fn deep_merge(into: &mut Value, from: &Value) {
             for (k, v) in b {
                 match a.get_mut(k) {
                     Some(existing) if existing.is_object() && v.is_object() => {
-                        deep_merge(existing, v)
+                        deep_merge(existing, v);
                     }
                     _ => {
                         a.insert(k.clone(), v.clone());
@@ -473,7 +477,7 @@ fn requested_version(req: &Request) -> Option<String> {
     })
 }
 
-/// `page`/`per_page` as will_paginate reads them.
+/// `page`/`per_page` as `will_paginate` reads them.
 fn paging(req: &Request) -> (usize, usize) {
     let page = req
         .query("page")
@@ -797,16 +801,16 @@ impl State {
             user.currency = v.trim().to_uppercase();
         }
         if let Some(v) = &p.country {
-            user.country = v.clone();
+            user.country.clone_from(v);
         }
         if let Some(v) = &p.phone {
-            user.phone = v.clone();
+            user.phone.clone_from(v);
         }
         if let Some(v) = &p.company_name {
-            user.company_name = v.clone();
+            user.company_name.clone_from(v);
         }
         if let Some(v) = &p.locale {
-            user.locale = v.clone();
+            user.locale.clone_from(v);
         }
         if let Some(v) = &p.active {
             user.active = truthy(v);
@@ -1028,7 +1032,7 @@ impl ComputeStacksApi {
     pub fn exhaust_rate_limit(&self) {
         let (limit, period) = self.state.read(|s| (s.rate_limit, s.rate_period_secs));
         let window = self.now().div_euclid(period);
-        let mut w = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = self.rate.lock().unwrap_or_else(PoisonError::into_inner);
         *w = RateWindow {
             window,
             count: limit,
@@ -1307,7 +1311,7 @@ impl ComputeStacksApi {
         let (limit, period) = self.state.read(|s| (s.rate_limit, s.rate_period_secs));
         let now = self.now();
         let window = now.div_euclid(period);
-        let mut w = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = self.rate.lock().unwrap_or_else(PoisonError::into_inner);
         if w.window != window {
             *w = RateWindow { window, count: 0 };
         }
@@ -1324,7 +1328,7 @@ impl ComputeStacksApi {
         Some(reply)
     }
 
-    fn authorised(&self, req: &Request) -> bool {
+    fn authorised(req: &Request) -> bool {
         match req.basic_auth() {
             Some((key, secret)) => key == API_KEY && secret == API_SECRET,
             None => false,
@@ -1359,9 +1363,8 @@ impl ComputeStacksApi {
     }
 
     fn users_create(&self, req: &Request) -> Reply {
-        let body = match req.json() {
-            Ok(v) => v,
-            Err(_) => return errors(422, &["Bad Request. Please check the documentation."]),
+        let Ok(body) = req.json() else {
+            return errors(422, &["Bad Request. Please check the documentation."]);
         };
         let Some(user) = body.get("user").filter(|u| u.is_object()) else {
             return errors(422, &["Missing User Object"]);
@@ -1519,13 +1522,12 @@ impl Api for ComputeStacksApi {
             Route::Unknown | Route::SignIn => return errors(404, &[UNKNOWN_CALL]),
             _ => {}
         }
-        if !self.authorised(req) {
+        if !Self::authorised(req) {
             return errors(401, &["Not Authorized"]);
         }
         let version = requested_version(req);
         let deprecated = match version.as_deref().map(str::parse::<u32>) {
-            None => false,
-            Some(Ok(CURRENT_API_VERSION)) => false,
+            None | Some(Ok(CURRENT_API_VERSION)) => false,
             Some(Ok(v)) if (51..=71).contains(&v) => true,
             _ => {
                 let shown = version.unwrap_or_default();
@@ -1627,7 +1629,7 @@ impl Api for ComputeStacksApi {
                 }
             }
             ("POST", "/__sim/rate_limit") => {
-                let limit = body["limit"].as_u64().unwrap_or(RATE_LIMIT as u64) as u32;
+                let limit = body["limit"].as_u64().unwrap_or(u64::from(RATE_LIMIT)) as u32;
                 let period = body["period_secs"].as_i64().unwrap_or(RATE_PERIOD_SECS);
                 self.set_rate_limit(limit, period);
                 if body["exhaust"].as_bool() == Some(true) {
@@ -1645,7 +1647,7 @@ impl Api for ComputeStacksApi {
                     ),
                 }
             }
-            ("GET", "/__sim/state") => Reply::json(200, &self.state.read(|s| s.clone())),
+            ("GET", "/__sim/state") => Reply::json(200, &self.state.read(Clone::clone)),
             _ => return None,
         };
         Some(reply)

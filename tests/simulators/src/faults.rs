@@ -151,7 +151,7 @@ impl Faults {
             .or_default()
             .requests += 1;
         let mut chosen = None;
-        for rule in state.rules.iter_mut() {
+        for rule in &mut state.rules {
             if !rule.matches(endpoint) || rule.faults.is_empty() || rule.times == Some(0) {
                 continue;
             }

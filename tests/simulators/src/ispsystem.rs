@@ -47,6 +47,7 @@
 //! the license's total node count; the first node is included in the base price.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -353,13 +354,9 @@ impl BmError {
             esc(&self.object)
         );
         for (name, value) in &self.params {
-            x.push_str(&format!(
-                "<param name=\"{}\">{}</param>",
-                esc(name),
-                esc(value)
-            ));
+            let _ = write!(x, "<param name=\"{}\">{}</param>", esc(name), esc(value));
         }
-        x.push_str(&format!("<msg>{}</msg></error></doc>", esc(&self.msg)));
+        let _ = write!(x, "<msg>{}</msg></error></doc>", esc(&self.msg));
         Reply::xml(200, x)
     }
 }
@@ -905,7 +902,7 @@ impl Billmgr {
                 .value(&format_money(cost)));
             }
             if let Some(l) = s.licenses.get_mut(&id) {
-                l.expiredate = new_expiry.clone();
+                l.expiredate.clone_from(&new_expiry);
             }
             s.prolongs += 1;
             s.debit(id, "prolong", cost);
@@ -1208,7 +1205,7 @@ fn system_today() -> String {
     civil(secs.div_euclid(86_400))
 }
 
-/// Days since 1970-01-01 → `YYYY-MM-DD` (Howard Hinnant's civil_from_days).
+/// Days since 1970-01-01 → `YYYY-MM-DD` (Howard Hinnant's `civil_from_days`).
 fn civil(days: i64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

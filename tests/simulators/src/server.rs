@@ -160,6 +160,7 @@ impl Reply {
     }
 
     /// Adds a header.
+    #[must_use]
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_ascii_lowercase(), value.into()));
         self
@@ -313,9 +314,8 @@ async fn respond(
     faults: Arc<Faults>,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Closed> {
-    let request = match read_request(req).await {
-        Ok(r) => r,
-        Err(_) => return Err(Closed("unreadable request")),
+    let Ok(request) = read_request(req).await else {
+        return Err(Closed("unreadable request"));
     };
     if request.path.starts_with("/__sim/") {
         let reply = control(&*api, &faults, &request);
@@ -373,7 +373,9 @@ fn control(api: &dyn Api, faults: &Faults, req: &Request) -> Reply {
             match rules {
                 Ok(rules) => {
                     let n = rules.len();
-                    rules.into_iter().for_each(|r| faults.add(r));
+                    for r in rules {
+                        faults.add(r);
+                    }
                     Reply::json(200, &serde_json::json!({ "added": n }))
                 }
                 Err(e) => Reply::json(400, &serde_json::json!({ "error": e.to_string() })),
@@ -470,14 +472,14 @@ pub fn percent_decode(text: &str) -> String {
 /// Standard Base64 (with or without padding); `None` when the text is not Base64.
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     fn value(c: u8) -> Option<u32> {
-        Some(match c {
+        Some(u32::from(match c {
             b'A'..=b'Z' => c - b'A',
             b'a'..=b'z' => c - b'a' + 26,
             b'0'..=b'9' => c - b'0' + 52,
             b'+' | b'-' => 62,
             b'/' | b'_' => 63,
             _ => return None,
-        } as u32)
+        }))
     }
     let clean: Vec<u8> = text.bytes().filter(|&c| c != b'=').collect();
     let mut out = Vec::with_capacity(clean.len() * 3 / 4);
@@ -507,7 +509,7 @@ pub fn base64_encode(data: &[u8]) -> String {
             *chunk.get(1).unwrap_or(&0),
             *chunk.get(2).unwrap_or(&0),
         ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);

@@ -201,7 +201,7 @@ impl State {
         }
     }
 
-    fn user_json(&self, u: &User) -> Value {
+    fn user_json(u: &User) -> Value {
         let group = u.limit_group_id.and_then(|g| {
             LIMIT_GROUPS
                 .iter()
@@ -294,7 +294,7 @@ pub fn start(state_dir: Option<&Path>, port: u16) -> io::Result<(Simulator, Arc<
     Ok((sim, api))
 }
 
-fn error(status: u16, message: &str, errors: Value) -> Reply {
+fn error(status: u16, message: &str, errors: &Value) -> Reply {
     Reply::json(status, &json!({"message": message, "errors": errors}))
 }
 
@@ -302,12 +302,12 @@ fn invalid(field: &str, message: &str) -> Reply {
     error(
         422,
         "The given data was invalid.",
-        json!({ field: [message] }),
+        &json!({ field: [message] }),
     )
 }
 
 fn not_found() -> Reply {
-    error(404, "Not Found.", json!({}))
+    error(404, "Not Found.", &json!({}))
 }
 
 /// Reads a date `YYYY-MM-DD` (digits and dashes in the right places, month 1–12, day 1–31).
@@ -614,7 +614,7 @@ impl SolusVm {
             return self.browser(req);
         };
         if req.bearer() != Some(API_TOKEN) {
-            return error(401, "Unauthenticated.", json!({}));
+            return error(401, "Unauthenticated.", &json!({}));
         }
         let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         let id = |i: usize| segs.get(i).and_then(|s| s.parse::<u64>().ok());
@@ -632,7 +632,7 @@ impl SolusVm {
             ("GET", ["users"]) => self.list_users(req),
             ("POST", ["users"]) => self.create_user(req),
             ("GET", ["users", _]) => match id(1)
-                .and_then(|i| self.state.read(|s| s.users.get(&i).map(|u| s.user_json(u))))
+                .and_then(|i| self.state.read(|s| s.users.get(&i).map(State::user_json)))
             {
                 Some(u) => Reply::json(200, &json!({"data": u})),
                 None => not_found(),
@@ -679,16 +679,15 @@ impl SolusVm {
                         .as_deref()
                         .is_none_or(|q| u.email.to_lowercase().contains(q))
                 })
-                .map(|u| s.user_json(u))
+                .map(State::user_json)
                 .collect()
         });
         page(req, "users", items)
     }
 
     fn create_user(&self, req: &Request) -> Reply {
-        let body = match req.json() {
-            Ok(Value::Object(b)) => b,
-            _ => return error(400, "The request body is not a JSON object.", json!({})),
+        let Ok(Value::Object(body)) = req.json() else {
+            return error(400, "The request body is not a JSON object.", &json!({}));
         };
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
         let number = |k: &str| body.get(k).and_then(Value::as_u64);
@@ -744,16 +743,15 @@ impl SolusVm {
                 roles,
                 created_at: s.now(),
             };
-            let shown = s.user_json(&user);
+            let shown = State::user_json(&user);
             s.users.insert(id, user);
             Reply::json(201, &json!({"data": shown}))
         })
     }
 
     fn update_user(&self, id: u64, req: &Request) -> Reply {
-        let body = match req.json() {
-            Ok(Value::Object(b)) => b,
-            _ => return error(400, "The request body is not a JSON object.", json!({})),
+        let Ok(Value::Object(body)) = req.json() else {
+            return error(400, "The request body is not a JSON object.", &json!({}));
         };
         if let Some(status) = body.get("status") {
             if !matches!(status.as_str(), Some("active" | "locked" | "suspended")) {
@@ -785,7 +783,7 @@ impl SolusVm {
                 user.language_id = v.as_u64();
             }
             let user = user.clone();
-            Reply::json(200, &json!({"data": s.user_json(&user)}))
+            Reply::json(200, &json!({"data": State::user_json(&user)}))
         })
     }
 
@@ -799,7 +797,7 @@ impl SolusVm {
                 return error(
                     422,
                     "The user has servers; delete them first.",
-                    json!({"servers": ["The user has servers."]}),
+                    &json!({"servers": ["The user has servers."]}),
                 );
             }
             s.users.remove(&id);
@@ -1088,7 +1086,7 @@ impl Api for SolusVm {
     }
 
     fn error_reply(&self, status: u16, message: &str) -> Reply {
-        error(status, message, json!({}))
+        error(status, message, &json!({}))
     }
 
     fn control(&self, req: &Request) -> Option<Reply> {
@@ -1104,7 +1102,7 @@ mod tests {
         SolusVm::open(None).unwrap()
     }
 
-    fn request(method: &str, path_and_query: &str, body: Value) -> Request {
+    fn request(method: &str, path_and_query: &str, body: &Value) -> Request {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
@@ -1124,7 +1122,7 @@ mod tests {
         }
     }
 
-    fn call(api: &SolusVm, method: &str, path: &str, body: Value) -> (u16, Value) {
+    fn call(api: &SolusVm, method: &str, path: &str, body: &Value) -> (u16, Value) {
         let reply = api.handle(&request(method, path, body));
         let value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
         (reply.status, value)
@@ -1135,7 +1133,7 @@ mod tests {
             api,
             "POST",
             "/api/v1/users",
-            json!({"email": email, "password": "long-enough", "status": "active", "billing_user_id": 7}),
+            &json!({"email": email, "password": "long-enough", "status": "active", "billing_user_id": 7}),
         );
         assert_eq!(status, 201, "{v}");
         v["data"]["id"].as_u64().unwrap()
@@ -1145,7 +1143,7 @@ mod tests {
     fn refuses_a_missing_or_wrong_token_with_the_laravel_body() {
         let api = sim();
         for auth in [None, Some("Bearer nope"), Some("Basic eDp5")] {
-            let mut req = request("GET", "/api/v1/projects", Value::Null);
+            let mut req = request("GET", "/api/v1/projects", &Value::Null);
             req.headers.retain(|(k, _)| k != "authorization");
             if let Some(a) = auth {
                 req.headers.push(("authorization".into(), a.into()));
@@ -1155,7 +1153,7 @@ mod tests {
             let body: Value = serde_json::from_slice(&reply.body).unwrap();
             assert_eq!(body, json!({"message": "Unauthenticated.", "errors": {}}));
         }
-        assert_eq!(call(&api, "GET", "/api/v1/projects", Value::Null).0, 200);
+        assert_eq!(call(&api, "GET", "/api/v1/projects", &Value::Null).0, 200);
     }
 
     #[test]
@@ -1166,7 +1164,7 @@ mod tests {
             &api,
             "POST",
             "/api/v1/users",
-            json!({"email": "ANN@example.com", "password": "long-enough"}),
+            &json!({"email": "ANN@example.com", "password": "long-enough"}),
         );
         assert_eq!(status, 422);
         assert_eq!(
@@ -1177,7 +1175,7 @@ mod tests {
             &api,
             "POST",
             "/api/v1/users",
-            json!({"email": "b@example.com", "password": "short"}),
+            &json!({"email": "b@example.com", "password": "short"}),
         );
         assert_eq!(status, 422);
         assert!(
@@ -1193,7 +1191,7 @@ mod tests {
             &api,
             "GET",
             "/api/v1/users?filter%5Bsearch%5D=ann%40example.com",
-            Value::Null,
+            &Value::Null,
         );
         let found: Vec<u64> = v["data"]
             .as_array()
@@ -1202,7 +1200,12 @@ mod tests {
             .map(|u| u["id"].as_u64().unwrap())
             .collect();
         assert_eq!(found, [id]);
-        let (_, v) = call(&api, "GET", "/api/v1/users?filter[search]=ann", Value::Null);
+        let (_, v) = call(
+            &api,
+            "GET",
+            "/api/v1/users?filter[search]=ann",
+            &Value::Null,
+        );
         assert_eq!(v["meta"]["total"], 2, "{v}");
         assert_eq!(v["data"][0]["billing_user_id"], 7);
         assert_eq!(v["data"][0]["roles"][0]["name"], "client");
@@ -1215,7 +1218,7 @@ mod tests {
             &api,
             "PUT",
             &format!("/api/v1/users/{id}"),
-            json!({"status": "suspended"}),
+            &json!({"status": "suspended"}),
         );
         assert_eq!(
             (status, v["data"]["status"].as_str()),
@@ -1225,10 +1228,10 @@ mod tests {
             &api,
             "PUT",
             &format!("/api/v1/users/{id}"),
-            json!({"status": "gone"}),
+            &json!({"status": "gone"}),
         );
         assert_eq!(status, 422);
-        assert_eq!(call(&api, "GET", "/api/v1/users/9999", Value::Null).0, 404);
+        assert_eq!(call(&api, "GET", "/api/v1/users/9999", &Value::Null).0, 404);
     }
 
     #[test]
@@ -1238,7 +1241,7 @@ mod tests {
         for n in 0..17 {
             api.create_server(user, 1, &format!("vm-{n}")).unwrap();
         }
-        let (status, v) = call(&api, "GET", "/api/v1/servers?page=2", Value::Null);
+        let (status, v) = call(&api, "GET", "/api/v1/servers?page=2", &Value::Null);
         assert_eq!(status, 200);
         assert_eq!(v["data"].as_array().unwrap().len(), 2);
         assert_eq!(
@@ -1258,7 +1261,7 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("192.0.2."));
-        let (_, v) = call(&api, "GET", "/api/v1/servers?page=9", Value::Null);
+        let (_, v) = call(&api, "GET", "/api/v1/servers?page=9", &Value::Null);
         assert_eq!(
             (
                 v["meta"]["from"].clone(),
@@ -1270,7 +1273,7 @@ mod tests {
             &api,
             "GET",
             &format!("/api/v1/servers?filter%5Buser_id%5D={}", user + 1000),
-            Value::Null,
+            &Value::Null,
         );
         assert_eq!(v["meta"]["total"], 0);
     }
@@ -1285,7 +1288,7 @@ mod tests {
                 &api,
                 "POST",
                 &format!("/api/v1/servers/{}/suspend", vm.id),
-                Value::Null,
+                &Value::Null,
             );
             assert_eq!(
                 (status, v["data"]["is_suspended"].as_bool()),
@@ -1296,11 +1299,11 @@ mod tests {
             &api,
             "POST",
             &format!("/api/v1/servers/{}/resume", vm.id),
-            Value::Null,
+            &Value::Null,
         );
         assert_eq!(v["data"]["is_suspended"], false);
         assert_eq!(
-            call(&api, "POST", "/api/v1/servers/999999/resume", Value::Null).0,
+            call(&api, "POST", "/api/v1/servers/999999/resume", &Value::Null).0,
             404
         );
     }
@@ -1313,7 +1316,7 @@ mod tests {
             &api,
             "POST",
             &format!("/api/v1/users/{user}/tokens"),
-            json!({"is_one_time": true}),
+            &json!({"is_one_time": true}),
         );
         assert_eq!(status, 201);
         let token = v["data"]["access_token"].as_str().unwrap().to_string();
@@ -1321,7 +1324,7 @@ mod tests {
             api.handle(&request(
                 "GET",
                 &format!("/auth/by-token?token={token}"),
-                Value::Null,
+                &Value::Null,
             ))
             .status
         };
@@ -1345,7 +1348,7 @@ mod tests {
             &api,
             "GET",
             &format!("/api/v1/users/{user}/usage?period_start=2026-01-01&period_end=2026-02-01"),
-            Value::Null,
+            &Value::Null,
         );
         assert_eq!(status, 200, "{v}");
         assert_eq!(
@@ -1359,7 +1362,7 @@ mod tests {
             &api,
             "GET",
             &format!("/api/v1/users/{user}/usage?period_start=2026-02-01&period_end=2026-01-01"),
-            Value::Null,
+            &Value::Null,
         );
         assert_eq!(status, 422, "{v}");
         assert!(api
@@ -1374,7 +1377,7 @@ mod tests {
         let reply = api.handle(&request(
             "POST",
             "/api/v1/users",
-            json!({"email": "g@example.com", "password": "long-enough"}),
+            &json!({"email": "g@example.com", "password": "long-enough"}),
         ));
         assert_eq!(reply.status, 200);
         assert!(serde_json::from_slice::<Value>(&reply.body).is_err());
@@ -1391,7 +1394,7 @@ mod tests {
             &api,
             "DELETE",
             &format!("/api/v1/users/{user}"),
-            Value::Null,
+            &Value::Null,
         );
         assert_eq!(status, 422, "{v}");
         api.state.update(|s| s.servers.remove(&vm.id));
@@ -1400,7 +1403,7 @@ mod tests {
                 &api,
                 "DELETE",
                 &format!("/api/v1/users/{user}"),
-                Value::Null
+                &Value::Null
             )
             .0,
             204
@@ -1410,7 +1413,7 @@ mod tests {
                 &api,
                 "DELETE",
                 &format!("/api/v1/users/{user}"),
-                Value::Null
+                &Value::Null
             )
             .0,
             404
@@ -1420,7 +1423,7 @@ mod tests {
     #[test]
     fn endpoints_replace_ids_and_state_survives_a_restart() {
         let api = sim();
-        let req = request("POST", "/api/v1/servers/12/suspend", Value::Null);
+        let req = request("POST", "/api/v1/servers/12/suspend", &Value::Null);
         assert_eq!(api.endpoint(&req), "POST /api/v1/servers/{id}/suspend");
 
         let dir = std::env::temp_dir().join(format!(

@@ -3,7 +3,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -59,7 +59,7 @@ impl<T: Serialize + DeserializeOwned + Default> Persisted<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, T> {
-        self.value.lock().unwrap_or_else(|p| p.into_inner())
+        self.value.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn save(&self, value: &T) -> io::Result<()> {

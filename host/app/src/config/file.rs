@@ -162,9 +162,9 @@ fn key_at(text: &str, pos: usize) -> Option<String> {
     let doc = toml::de::DeTable::parse(text).ok()?;
     let covers =
         |span: std::ops::Range<usize>| span.start <= pos && pos < span.end.max(span.start + 1);
-    for (k, v) in doc.get_ref().iter() {
+    for (k, v) in doc.get_ref() {
         if let Some(table) = v.get_ref().as_table() {
-            for (k2, v2) in table.iter() {
+            for (k2, v2) in table {
                 if covers(k2.span()) || covers(v2.span()) {
                     return Some(format!("{}.{}", k.get_ref(), k2.get_ref()));
                 }

@@ -2,6 +2,8 @@
 //! flag that override it, its default and what it takes. The loader's messages, the
 //! `init` template and `config show` are all read from this table.
 
+use std::fmt::Write as _;
+
 /// One setting.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyDoc {
@@ -255,18 +257,18 @@ pub fn template() -> String {
          # (chmod 600) if it holds api.token or secrets.key.\n",
     );
     for section in sections() {
-        out.push_str(&format!("\n[{section}]\n"));
+        let _ = write!(out, "\n[{section}]\n");
         for k in KEYS.iter().filter(|k| section_of(k.key) == section) {
             let name = k.key.split_once('.').map(|(_, n)| n).unwrap_or(k.key);
             let over = match k.flag {
                 Some(f) => format!("{}, {f}", k.env),
                 None => k.env.to_string(),
             };
-            out.push_str(&format!("# {} ({over})\n", k.takes));
+            let _ = writeln!(out, "# {} ({over})", k.takes);
             if k.default.starts_with('(') || k.secret {
-                out.push_str(&format!("# {name} = …  default: {}\n", k.default));
+                let _ = writeln!(out, "# {name} = …  default: {}", k.default);
             } else {
-                out.push_str(&format!("# {name} = {}\n", k.default));
+                let _ = writeln!(out, "# {name} = {}", k.default);
             }
         }
     }
@@ -291,7 +293,7 @@ mod tests {
         assert!(
             parsed
                 .values()
-                .all(|v| v.as_table().is_some_and(|t| t.is_empty())),
+                .all(|v| v.as_table().is_some_and(toml::map::Map::is_empty)),
             "every key is commented out"
         );
         for k in KEYS {

@@ -33,9 +33,11 @@ pub const FILE_NAME: &str = "provisor.toml";
 /// Where a value in effect came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
+    /// The built-in default.
     Default,
-    /// `provisor.toml`, at this line.
+    /// `provisor.toml`.
     File {
+        /// The line the key is on.
         line: usize,
     },
     /// This environment variable.
@@ -75,10 +77,15 @@ impl std::fmt::Debug for Secret {
 /// What the command line gave (each `None` when the flag was not used).
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
+    /// `--home`.
     pub home: Option<PathBuf>,
+    /// `--database-url`.
     pub database_url: Option<String>,
+    /// `--call-timeout`, in seconds.
     pub call_timeout: Option<u64>,
+    /// `--max-stuck-calls`.
     pub max_stuck_calls: Option<u64>,
+    /// `--retry-secs`.
     pub retry_secs: Option<u64>,
 }
 
@@ -94,7 +101,9 @@ pub struct DatabaseConfig {
 /// `[modules]`: module calls.
 #[derive(Debug, Clone)]
 pub struct ModulesConfig {
+    /// How long one module call may run before it is abandoned (`call_timeout_secs`).
     pub call_timeout: Duration,
+    /// Abandoned calls a handler may have stuck before the host stops calling it.
     pub max_stuck_calls: usize,
 }
 
@@ -110,9 +119,13 @@ pub struct EngineSettings {
 /// `[billing]`: the same keys as `provisor_billing`'s settings, checked here.
 #[derive(Debug, Clone)]
 pub struct BillingConfig {
+    /// The billing time zone as written: `UTC`, a fixed offset or an IANA name.
     pub time_zone: String,
+    /// Days before a term ends that its renewal is invoiced.
     pub renew_days: u32,
+    /// Days past the due date before an unpaid renewal invoice suspends its services.
     pub grace_days: u32,
+    /// Days past the due date before an unpaid renewal invoice terminates its services.
     pub terminate_days: u32,
     /// Clients invoiced per transaction in the monthly usage run.
     pub chunk_clients: usize,
@@ -139,18 +152,27 @@ impl Config {
 /// `[api]`: `serve --listen`.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
+    /// The bearer token clients must send; without one, nothing listens.
     pub token: Option<Secret>,
+    /// The largest request body accepted, in bytes (`max_body_bytes`).
     pub max_body: usize,
+    /// How long a connection may take to send a request's headers (also the idle time
+    /// allowed between requests).
     pub header_timeout: Duration,
+    /// How long a request body may pause between chunks.
     pub body_timeout: Duration,
+    /// Connections open at once, at most.
     pub max_connections: usize,
+    /// Connections open at once from one address, at most (`max_connections_per_ip`).
     pub max_per_ip: usize,
 }
 
 /// `[secrets]`: the key handler secrets are sealed with.
 #[derive(Debug, Clone)]
 pub struct SecretsConfig {
+    /// The keys themselves (base64, comma-separated, newest first), if given.
     pub key: Option<Secret>,
+    /// A key file, if given; with neither, the home's `secret.key`.
     pub key_file: Option<PathBuf>,
 }
 
@@ -164,18 +186,27 @@ pub struct LogConfig {
 /// Every setting in effect, and where each came from.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The home directory.
     pub home: PathBuf,
     /// Whether the home was named (`--home` or `PROVISOR_HOME`), not the default.
     pub home_given: bool,
     /// `provisor.toml` in the home, whether or not it exists.
     pub file: PathBuf,
+    /// Whether that file exists (it was read).
     pub file_found: bool,
+    /// `[database]`.
     pub database: DatabaseConfig,
+    /// `[modules]`.
     pub modules: ModulesConfig,
+    /// `[engine]`.
     pub engine: EngineSettings,
+    /// `[billing]`.
     pub billing: BillingConfig,
+    /// `[api]`.
     pub api: ApiConfig,
+    /// `[secrets]`.
     pub secrets: SecretsConfig,
+    /// `[log]`.
     pub log: LogConfig,
     sources: BTreeMap<&'static str, Source>,
 }
@@ -183,10 +214,13 @@ pub struct Config {
 /// One row of `config show`.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The key, `section.name`.
     pub key: &'static str,
     /// The value as JSON (`"(set)"` / `"(not set)"` for a secret; `null` when unset).
     pub value: Value,
+    /// Where the value came from.
     pub source: Source,
+    /// The key's documentation: its variable, flag, default and what it takes.
     pub doc: &'static KeyDoc,
 }
 

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -234,7 +234,7 @@ struct Slot {
 
 impl Slot {
     fn take(open: &Arc<Mutex<Open>>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
-        let mut o = open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut o = open.lock().unwrap_or_else(PoisonError::into_inner);
         let mine = o.per_ip.get(&ip).copied().unwrap_or(0);
         if o.total >= limits.max_connections || mine >= limits.max_per_ip {
             return None;
@@ -250,7 +250,7 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut o = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut o = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         o.total = o.total.saturating_sub(1);
         if let Some(n) = o.per_ip.get_mut(&self.ip) {
             *n = n.saturating_sub(1);
@@ -351,7 +351,7 @@ fn router(api: Arc<Api>) -> Router {
 }
 
 /// A JSON reply.
-fn reply(status: StatusCode, body: serde_json::Value) -> Response {
+fn reply(status: StatusCode, body: &serde_json::Value) -> Response {
     (
         status,
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
@@ -361,11 +361,11 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response {
 }
 
 fn refusal(status: StatusCode, message: &str) -> Response {
-    reply(status, serde_json::json!({ "error": message }))
+    reply(status, &serde_json::json!({ "error": message }))
 }
 
 async fn health() -> Response {
-    reply(StatusCode::OK, serde_json::json!({ "status": "ok" }))
+    reply(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
 }
 
 async fn not_found() -> Response {
@@ -568,7 +568,7 @@ async fn import_batch(
                 imported.late
             );
             match serde_json::to_value(&imported) {
-                Ok(v) => reply(StatusCode::OK, v),
+                Ok(v) => reply(StatusCode::OK, &v),
                 Err(e) => failed(&Error::Io(format!(
                     "the usage batch was imported but its summary could not be written ({e}); sending it again counts its records as duplicates"
                 ))),

@@ -9,6 +9,7 @@
 mod api;
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,7 +96,6 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
         registry.loaded().len(),
         seen.len()
     );
-    use std::io::Write;
     let _ = std::io::stdout().flush();
 
     let worker = opts.engine.clone().map(|cfg| {
@@ -207,7 +207,7 @@ async fn run_until_signal(
                 }
             }
             _ = cron_tick.tick() => {
-                if cron_task.as_ref().is_none_or(|t| t.is_finished()) {
+                if cron_task.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
                     let rt = Arc::clone(rt);
                     let done = Arc::clone(&cron_done);
                     let hour = opts.cron_hour;
@@ -258,7 +258,7 @@ async fn refresh_handlers(
         };
         match before.get(&h.name) {
             None if !before.is_empty() => {
-                tracing::info!(handler = %h.name, "handler {} added (module {}, {})", h.name, h.module, if h.enabled { "enabled" } else { "disabled" })
+                tracing::info!(handler = %h.name, "handler {} added (module {}, {})", h.name, h.module, if h.enabled { "enabled" } else { "disabled" });
             }
             Some(old) if old.enabled != cur.enabled => {
                 if cur.enabled {
@@ -376,7 +376,7 @@ async fn scheduled(
                 "daily run for {day} done: {billed} billing item(s), {handlers} handler(s)"
             ),
             Ok(None) => {
-                tracing::info!("daily run for {day} already done (recorded); not run again")
+                tracing::info!("daily run for {day} already done (recorded); not run again");
             }
             Err(e) => {
                 tracing::error!(

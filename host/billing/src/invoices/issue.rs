@@ -87,17 +87,14 @@ pub(crate) async fn issue_in<C: ConnectionTrait>(
 /// Parses `DESCRIPTION;QUANTITY;UNIT_PRICE` (the description may contain `;`).
 pub(super) fn parse_line(text: &str, cur: &Currency, tax_rate: Decimal) -> Result<NewLine> {
     let mut parts = text.rsplitn(3, ';');
-    let (price, qty, desc) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(p), Some(q), Some(d)) => (p, q, d),
-        _ => {
-            return Err(Error::invalid(Message::about(
-                "line",
-                format!(
-                    "{:?} must look like \"DESCRIPTION;QUANTITY;UNIT_PRICE\", e.g. \"Setup fee;1;25.00\"",
-                    provisor_store::input::preview(text)
-                ),
-            )))
-        }
+    let (Some(price), Some(qty), Some(desc)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(Error::invalid(Message::about(
+            "line",
+            format!(
+                "{:?} must look like \"DESCRIPTION;QUANTITY;UNIT_PRICE\", e.g. \"Setup fee;1;25.00\"",
+                provisor_store::input::preview(text)
+            ),
+        )));
     };
     let desc = desc.trim();
     provisor_store::input::check_line(

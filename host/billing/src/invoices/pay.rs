@@ -1,5 +1,7 @@
 //! Payments, credit applied to invoices, cancelling, and overdue reminders.
 
+use std::fmt::Write as _;
+
 use super::view::summary;
 use super::*;
 
@@ -273,20 +275,21 @@ fn paid_note(
         cur.format(applied)
     );
     if excess > Decimal::ZERO {
-        note.push_str(&format!(
+        let _ = write!(
+            note,
             ", {} more than was due became credit",
             cur.format(excess)
-        ));
+        );
     }
-    note.push_str(&match view.status {
-        InvoiceStatus::Paid => "; the invoice is paid".to_string(),
-        _ => format!(
-            "; {} is still due",
-            cur.format(money::from_db(&view.amount_due, "due")?)
-        ),
-    });
+    match view.status {
+        InvoiceStatus::Paid => note.push_str("; the invoice is paid"),
+        _ => {
+            let due = cur.format(money::from_db(&view.amount_due, "due")?);
+            let _ = write!(note, "; {due} is still due");
+        }
+    }
     if let Some(op) = released {
-        note.push_str(&format!("; create operation #{op} queued"));
+        let _ = write!(note, "; create operation #{op} queued");
     }
     Ok(note)
 }

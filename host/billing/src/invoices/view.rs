@@ -1,6 +1,8 @@
 //! What an invoice looks like to a reader: its view (lines, payments, amounts), the
 //! list, and its text (printed by `invoices show` and carried by billing's emails).
 
+use std::fmt::Write as _;
+
 use super::*;
 
 /// An invoice with its lines, payments and client.
@@ -169,23 +171,25 @@ pub fn render(v: &InvoiceView) -> String {
         Some(n) => format!("Invoice {n}"),
         None => format!("Draft invoice #{}", v.id),
     };
-    out.push_str(&format!("{title}  [{}]\n", v.status));
-    out.push_str(&format!(
-        "Client:   #{} {} <{}>, {}\n",
+    let _ = writeln!(out, "{title}  [{}]", v.status);
+    let _ = writeln!(
+        out,
+        "Client:   #{} {} <{}>, {}",
         v.client_id,
         provisor_store::input::shown(&v.client_name, provisor_store::input::NAME_MAX),
         provisor_store::input::shown(&v.client_email, provisor_store::input::EMAIL_MAX),
         v.client_country
-    ));
+    );
     let day = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
-    out.push_str(&format!(
-        "Issued:   {}   Due: {}   Currency: {}\n",
+    let _ = writeln!(
+        out,
+        "Issued:   {}   Due: {}   Currency: {}",
         day(v.issue_date),
         day(v.due_date),
         v.currency
-    ));
+    );
     if let Some(s) = v.service_id {
-        out.push_str(&format!("Service:  #{s}\n"));
+        let _ = writeln!(out, "Service:  #{s}");
     }
     out.push('\n');
     let mut rows = vec![vec![
@@ -249,7 +253,7 @@ pub fn render(v: &InvoiceView) -> String {
         .max()
         .unwrap_or(0);
     for (label, a) in totals {
-        out.push_str(&format!("{label:<9} {a:>w$}\n"));
+        let _ = writeln!(out, "{label:<9} {a:>w$}");
     }
     if !v.payments.is_empty() {
         out.push_str("\nPayments:\n");
@@ -263,7 +267,7 @@ pub fn render(v: &InvoiceView) -> String {
             };
             let mut line = format!("  {}  {what}  {}", p.received_on, fmt(&p.amount));
             if p.received != p.amount {
-                line.push_str(&format!(" (received {})", fmt(&p.received)));
+                let _ = write!(line, " (received {})", fmt(&p.received));
             }
             out.push_str(&line);
             out.push('\n');

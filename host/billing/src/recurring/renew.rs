@@ -196,7 +196,7 @@ impl Renewing<'_> {
         let step = if license { "license" } else { "renewal" };
         let mut until = term.invoiced_until;
         for _ in 0..36 {
-            let invoice_day = until - chrono::Days::new(self.settings.renew_days as u64);
+            let invoice_day = until - chrono::Days::new(u64::from(self.settings.renew_days));
             if invoice_day > self.date {
                 break;
             }

@@ -39,25 +39,34 @@ const MAX_ERRORS: usize = 20;
 /// One record to import, checked.
 #[derive(Debug, Clone)]
 pub struct NewRecord {
+    /// The sender's id for the record; a record sent twice is imported once.
     pub transaction_id: String,
+    /// The service it is of.
     pub service_id: i64,
+    /// The unit of `quantity`.
     pub unit: String,
+    /// Units used.
     pub quantity: Decimal,
     /// The first day of the usage's month.
     pub period_start: NaiveDate,
+    /// A description for the invoice line, if given.
     pub description: Option<String>,
 }
 
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Imported {
+    /// Records in the file.
     pub records: usize,
+    /// Records stored.
     pub inserted: u64,
     /// Transaction ids already imported, or repeated in the file.
     pub duplicates: u64,
     /// Records for a month already invoiced (they go on the next invoice).
     pub late: usize,
+    /// How long the import took, in seconds.
     pub secs: f64,
+    /// Records read per second.
     pub records_per_sec: f64,
 }
 
@@ -70,7 +79,7 @@ fn text_of(v: &Value) -> Option<String> {
 }
 
 /// Parses one record; `at` says where it is in the file.
-fn parse_record(v: &Value, at: &str, zone: &BillingZone) -> std::result::Result<NewRecord, String> {
+fn parse_record(v: &Value, at: &str, zone: BillingZone) -> std::result::Result<NewRecord, String> {
     let o = v
         .as_object()
         .ok_or_else(|| format!("{at}: not a JSON object"))?;
@@ -157,7 +166,7 @@ fn within_life(
     s: &service::Model,
     period: NaiveDate,
     this_month: NaiveDate,
-    zone: &BillingZone,
+    zone: BillingZone,
 ) -> std::result::Result<(), String> {
     if period > this_month {
         return Err(format!(
@@ -200,7 +209,7 @@ pub fn parse(text: &str, settings: &Settings) -> Result<Vec<NewRecord>> {
             ))
         })?;
         for (i, v) in all.iter().enumerate() {
-            match parse_record(v, &format!("record {}", i + 1), &zone) {
+            match parse_record(v, &format!("record {}", i + 1), zone) {
                 Ok(r) => out.push(r),
                 Err(e) => errors.push(Message::new(e)),
             }
@@ -212,7 +221,7 @@ pub fn parse(text: &str, settings: &Settings) -> Result<Vec<NewRecord>> {
             }
             let at = format!("line {}", i + 1);
             match serde_json::from_str::<Value>(line) {
-                Ok(v) => match parse_record(&v, &at, &zone) {
+                Ok(v) => match parse_record(&v, &at, zone) {
                     Ok(r) => out.push(r),
                     Err(e) => errors.push(Message::new(e)),
                 },
@@ -274,7 +283,7 @@ pub async fn import_records(
     let zone = settings.zone;
     let this_month = month_start(zone.date_of(now));
     let errors = record_errors(
-        &records, &services, &currency, &plans, &prices, &zone, this_month,
+        &records, &services, &currency, &plans, &prices, zone, this_month,
     );
     refuse(errors)?;
     // Months already invoiced, per client: their usage is late.
@@ -394,7 +403,7 @@ fn record_errors(
     currency: &HashMap<i64, String>,
     plans: &HashSet<i64>,
     prices: &Prices,
-    zone: &BillingZone,
+    zone: BillingZone,
     this_month: NaiveDate,
 ) -> Vec<Message> {
     let mut errors = Vec::new();

@@ -5,26 +5,42 @@ use super::*;
 /// Billable items of a service (drill-down), with their usage items.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemView {
+    /// The billable item's row id.
     pub id: i64,
+    /// The service.
     pub service_id: i64,
+    /// What was used (`Container Small`).
     pub product: String,
+    /// The first day of its month.
     pub period_start: NaiveDate,
+    /// The last day of its month.
     pub period_end: NaiveDate,
+    /// The unit of `quantity`.
     pub unit: String,
+    /// Units used in the month, decimal text.
     pub quantity: String,
+    /// What it costs, rounded, decimal text in `currency`.
     pub amount: String,
+    /// The currency code.
     pub currency: String,
+    /// The invoice it was billed on; `None` until then.
     pub invoice_id: Option<i64>,
+    /// The usage rows collected into it.
     pub usage: Vec<UsageRow>,
 }
 
 /// One collected usage row.
 #[derive(Debug, Clone, Serialize)]
 pub struct UsageRow {
+    /// The remote's id for the row.
     pub key: String,
+    /// What it is, as the module described it.
     pub description: String,
+    /// Units used, decimal text.
     pub quantity: String,
+    /// What it costs, unrounded, decimal text.
     pub amount: String,
+    /// When the usage began (RFC 3339), if the module said.
     pub started_at: Option<String>,
 }
 

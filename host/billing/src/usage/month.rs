@@ -2,6 +2,8 @@
 //! before (post-paid module lines, billable items, imported usage), in chunks of
 //! clients with one transaction per chunk.
 
+use std::fmt::Write as _;
+
 use super::*;
 
 use super::collect::Collected;
@@ -788,9 +790,9 @@ impl MonthRun<'_> {
                 cur.format(total)
             );
             if credit > Decimal::ZERO {
-                message.push_str(&format!(", {} paid from credit", cur.format(credit)));
+                let _ = write!(message, ", {} paid from credit", cur.format(credit));
             }
-            message.push_str(&format!(", status {}", inv.status));
+            let _ = write!(message, ", status {}", inv.status);
             events.push(Event {
                 step: "postpaid".into(),
                 client_id: Some(c.id),

@@ -90,7 +90,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
         Some(dir) => dir,
         None => std::env::current_exe()
             .ok()
-            .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+            .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
             .ok_or_else(|| {
                 Error::Io(
                     "cannot find the directory of this binary; pass --modules-from DIR".to_string(),
@@ -166,7 +166,10 @@ fn demo_home(kept: Option<PathBuf>) -> Result<(Home, Option<tempfile::TempDir>)>
 }
 
 fn obj(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 /// A single sign-on link with its one-time credential hidden (`token=…(32)`): the demo

@@ -1,6 +1,8 @@
 //! Writing one verdict other than a plain done: the operation, the service, and a task
 //! when a person must act; and applying a done operation to its service.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Utc};
 use provisor_module_api::ModuleError;
 use provisor_store::entities::kinds::{AttemptOutcome, EmailKind, OperationKind};
@@ -114,7 +116,7 @@ pub(super) async fn apply_verdict(
             escalate(tx, op, svc, h, reason, fields, error.as_ref(), now).await?;
             (
                 Some(AttemptOutcome::Manual),
-                error.as_ref().map(|e| e.to_string()),
+                error.as_ref().map(ToString::to_string),
             )
         }
     })
@@ -329,11 +331,11 @@ pub(super) fn welcome_row(
         client.name, svc.id
     );
     if let Some(r) = &svc.remote_id {
-        body.push_str(&format!("Reference: {r}\n"));
+        let _ = writeln!(body, "Reference: {r}");
     }
     for key in ["username", "ip", "domain", "login_url"] {
         if let Some(v) = attrs.get(key).and_then(Value::as_str) {
-            body.push_str(&format!("{key}: {v}\n"));
+            let _ = writeln!(body, "{key}: {v}");
         }
     }
     outbox::ActiveModel {

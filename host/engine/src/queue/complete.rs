@@ -2,7 +2,7 @@
 //! with a handful of statements whatever its size.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -28,10 +28,16 @@ use provisor_store::queue::queue_emails;
 /// What a worker run did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct WorkerReport {
+    /// Operations finished.
     pub done: u64,
+    /// Attempts the module answered "in progress" (the operation runs again later).
     pub in_progress: u64,
+    /// Attempts that failed and will be retried.
     pub retried: u64,
+    /// Operations that turned into tasks.
     pub manual: u64,
+    /// Outcomes not written because the worker's lease had run out (another worker
+    /// has the operation now).
     pub lost_leases: u64,
 }
 
@@ -100,8 +106,8 @@ pub(super) async fn complete(
             }
         };
         {
-            let mut running = running.lock().unwrap_or_else(|p| p.into_inner());
-            let mut r = report.lock().unwrap_or_else(|p| p.into_inner());
+            let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut r = report.lock().unwrap_or_else(PoisonError::into_inner);
             for (f, label) in group.iter().zip(labels) {
                 running.remove(&f.prepared.op.id);
                 match label {
@@ -124,7 +130,7 @@ pub(super) async fn complete(
 /// holds the lease of are completed (`None` for the others: reaped and someone else's
 /// now). The lease check is the transaction's first statement, a write, so SQLite takes
 /// its write lock before anything is read (a read first would make the later write fail
-/// with SQLITE_BUSY_SNAPSHOT whenever another connection wrote in between).
+/// with `SQLITE_BUSY_SNAPSHOT` whenever another connection wrote in between).
 pub(super) async fn commit(
     rt: &Runtime,
     cfg: &EngineConfig,

@@ -14,7 +14,7 @@ mod prepare;
 mod verdict;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -97,14 +97,16 @@ impl Worker {
             finished_rx,
             Arc::clone(&committed),
         ));
-        let mut last_reap = std::time::Instant::now() - Duration::from_secs(60);
+        // None: reap at once. (Not `now - 60 s`: an Instant before the clock's origin,
+        // which std leaves to the platform, makes that subtraction panic.)
+        let mut last_reap: Option<std::time::Instant> = None;
         loop {
             if stop.as_ref().is_some_and(|s| *s.borrow()) {
                 break;
             }
-            if last_reap.elapsed() > Duration::from_secs(1) {
+            if last_reap.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
                 self.reap().await?;
-                last_reap = std::time::Instant::now();
+                last_reap = Some(std::time::Instant::now());
             }
             let room = permits.available_permits();
             let in_flight = concurrency - room;
@@ -148,7 +150,7 @@ impl Worker {
                     None => break,
                     Some(s) => {
                         tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                            () = tokio::time::sleep(Duration::from_millis(250)) => {}
                             _ = s.changed() => {}
                         }
                     }
@@ -158,8 +160,8 @@ impl Worker {
             // Wait for a group of outcomes to be committed (slots free up), or poll
             // again soon for operations that became due.
             tokio::select! {
-                _ = committed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                () = committed.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
         }
         // Let every operation in flight finish and be recorded.
@@ -173,12 +175,15 @@ impl Worker {
         }
         heartbeat.abort();
         self.rt.log.flush().await;
-        let r = report.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let r = report
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         Ok(r)
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner())
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn spawn_heartbeat(&self) -> tokio::task::JoinHandle<()> {
@@ -191,7 +196,7 @@ impl Worker {
                 tokio::time::sleep(lease / 3).await;
                 let ids: Vec<i64> = running
                     .lock()
-                    .unwrap_or_else(|p| p.into_inner())
+                    .unwrap_or_else(PoisonError::into_inner)
                     .iter()
                     .copied()
                     .collect();

@@ -3,7 +3,8 @@
 //! content-addressed copy the host actually maps, and the in-process load.
 
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,7 +64,6 @@ pub fn not_a_regular_file(path: &Path) -> Option<String> {
     if ty.is_file() {
         return None;
     }
-    use std::os::unix::fs::FileTypeExt;
     Some(if ty.is_symlink() {
         let target = std::fs::read_link(path)
             .map(|t| t.display().to_string())
@@ -178,7 +178,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Refuses files a hoster should not trust: not a regular file, world-writable, or
-/// owned by another user (like sshd's StrictModes).
+/// owned by another user (like sshd's `StrictModes`).
 pub fn check_file_modes(path: &Path, strict: bool) -> Result<(), String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
     if !meta.is_file() {
@@ -216,10 +216,10 @@ pub fn looks_like_elf(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x7fELF")
 }
 
-/// Loads `path` into this process and reads its manifest. abi_stable checks the
+/// Loads `path` into this process and reads its manifest. `abi_stable` checks the
 /// interface's major version and every type's layout first.
 ///
-/// abi_stable 0.11 insists that a library has every field the host's prefix types
+/// `abi_stable` 0.11 insists that a library has every field the host's prefix types
 /// have, so a module built against an older 1.x (whose vtable ends before methods
 /// appended since) fails its check. That one case is accepted here: when the only
 /// differences are prefix types that are shorter in the module, the module is loaded
@@ -325,7 +325,7 @@ fn validate_manifest(m: &Manifest) -> Result<(), String> {
     Ok(())
 }
 
-/// Turns abi_stable's error into one line that names the problem and the fix.
+/// Turns `abi_stable`'s error into one line that names the problem and the fix.
 pub fn describe_library_error(err: &LibraryError) -> String {
     let host_api = provisor_module_api::API_VERSION;
     match err {
@@ -420,7 +420,6 @@ pub fn probe_in_child(exe: &Path, path: &Path, timeout: Duration) -> Result<Mani
             };
         }
     }
-    use std::os::unix::process::ExitStatusExt;
     let how = match status.signal() {
         Some(sig) => format!("killed by signal {sig}"),
         None => format!("exit status {}", status.code().unwrap_or(-1)),

@@ -3,7 +3,7 @@
 //!
 //! Owns: scanning `$PROVISOR_HOME/modules/`, the checks every file passes before it is
 //! mapped, the content-addressed copies in `modules/.loaded/` (a mapped `.so` is never
-//! overwritten: abi_stable never unloads), the version rules (upgrade, no downgrade,
+//! overwritten: `abi_stable` never unloads), the version rules (upgrade, no downgrade,
 //! one file per module name), and the `module_files`/`module_events` rows that let
 //! `provisor modules list` in another process show the daemon's truth.
 //! Must not: call into module instances; `runtime` does that.
@@ -14,7 +14,7 @@ pub mod watcher;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use provisor_module_api::abi::ModuleRoot_Ref;
@@ -72,7 +72,7 @@ impl std::fmt::Debug for LoadedModule {
             .field("name", &self.manifest.name)
             .field("version", &self.manifest.version)
             .field("file", &self.file)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,21 +81,38 @@ impl std::fmt::Debug for LoadedModule {
 pub enum ScanEvent {
     /// A module was loaded for the first time.
     Loaded {
+        /// The module's name.
         name: String,
+        /// Its version.
         version: String,
+        /// Its file in the modules directory.
         file: String,
     },
     /// A module was replaced by a newer version.
     Upgraded {
+        /// The module's name.
         name: String,
+        /// The version it had.
         from: String,
+        /// The version it has now.
         to: String,
+        /// The new version's file in the modules directory.
         file: String,
     },
     /// A file was refused.
-    Refused { file: String, reason: String },
+    Refused {
+        /// The file in the modules directory.
+        file: String,
+        /// Why, with the fix where there is one.
+        reason: String,
+    },
     /// A file that held a loaded module disappeared; the module keeps serving.
-    Missing { name: String, file: String },
+    Missing {
+        /// The module's name.
+        name: String,
+        /// The file that is gone.
+        file: String,
+    },
 }
 
 impl std::fmt::Display for ScanEvent {
@@ -167,7 +184,7 @@ impl Registry {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A poisoned lock means a panic elsewhere while holding it; the data is still
         // consistent (every update is a single insert/remove), so keep going.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The loaded module called `name`.
@@ -325,6 +342,10 @@ impl Registry {
         })?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
+            #[allow(
+                clippy::case_sensitive_file_extension_comparisons,
+                reason = "a module file is named `*.so` exactly; `x.SO` is not one"
+            )]
             if name.starts_with('.') || !name.ends_with(".so") {
                 continue;
             }
@@ -496,7 +517,7 @@ impl Registry {
             .join(format!("{stem}-{}.so", &sha256[..16]));
         if !loaded_path.exists() {
             if let Err(e) = std::fs::create_dir_all(self.home.loaded_dir())
-                .and_then(|_| loader::write_atomically(&loaded_path, bytes, 0o555))
+                .and_then(|()| loader::write_atomically(&loaded_path, bytes, 0o555))
             {
                 return refuse(format!("cannot copy it to {}: {e}", loaded_path.display()));
             }
@@ -715,7 +736,7 @@ async fn settle(files: &[(String, PathBuf)]) {
         })
         .min();
     if let Some(age) = youngest.filter(|age| *age < settle) {
-        tokio::time::sleep(settle - age).await;
+        tokio::time::sleep(settle.saturating_sub(age)).await;
     }
 }
 

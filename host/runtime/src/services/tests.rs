@@ -94,7 +94,7 @@ fn one_winner(host: &Arc<HostServicesImpl>) {
         .map(|_| {
             let host = host.clone();
             std::thread::spawn(move || {
-                host.kv_swap_inner("pool/race", Some("item"), None).unwrap() as usize
+                usize::from(host.kv_swap_inner("pool/race", Some("item"), None).unwrap())
             })
         })
         .collect::<Vec<_>>()

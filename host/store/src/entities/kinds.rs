@@ -16,10 +16,13 @@ pub enum OperationKind {
     /// Makes the remote account (queued by an order).
     #[sea_orm(string_value = "create")]
     Create,
+    /// Stops the remote account (overdue, or by staff), keeping it.
     #[sea_orm(string_value = "suspend")]
     Suspend,
+    /// Starts a suspended remote account again.
     #[sea_orm(string_value = "unsuspend")]
     Unsuspend,
+    /// Removes the remote account (as far as its panel does).
     #[sea_orm(string_value = "terminate")]
     Terminate,
     /// Moves the service to the plan in its params (`plan_id`).
@@ -65,12 +68,16 @@ pub enum EmailKind {
     /// A service has just become active.
     #[sea_orm(string_value = "welcome")]
     Welcome,
+    /// An invoice was issued to the client.
     #[sea_orm(string_value = "invoice_created")]
     InvoiceCreated,
+    /// An invoice was paid in full.
     #[sea_orm(string_value = "invoice_paid")]
     InvoicePaid,
+    /// An invoice is past its due date.
     #[sea_orm(string_value = "invoice_overdue")]
     InvoiceOverdue,
+    /// Money paid on an invoice was given back.
     #[sea_orm(string_value = "invoice_refunded")]
     InvoiceRefunded,
 }

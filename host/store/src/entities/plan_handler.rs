@@ -2,18 +2,25 @@
 
 use sea_orm::entity::prelude::*;
 
+/// One handler of a plan (a row of `plan_handlers`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "plan_handlers")]
 pub struct Model {
+    /// The plan.
     #[sea_orm(primary_key, auto_increment = false)]
     pub plan_id: i64,
+    /// The handler.
     #[sea_orm(primary_key, auto_increment = false)]
     pub handler_id: i64,
+    /// Order of preference, from 0: among the enabled handlers, routing takes the first
+    /// that is neither at its limit nor failing.
     pub priority: i32,
 }
 
+/// It joins a plan and a handler.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    /// The plan (`plan_id`).
     #[sea_orm(
         belongs_to = "super::plan::Entity",
         from = "Column::PlanId",
@@ -21,6 +28,7 @@ pub enum Relation {
         on_delete = "Restrict"
     )]
     Plan,
+    /// The handler (`handler_id`).
     #[sea_orm(
         belongs_to = "super::handler::Entity",
         from = "Column::HandlerId",

@@ -2,27 +2,39 @@
 
 use sea_orm::entity::prelude::*;
 
+/// A manual task (a row of `tasks`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tasks")]
 pub struct Model {
+    /// Row id.
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// The operation that turned manual.
     pub operation_id: i64,
+    /// The service it is about.
     pub service_id: i64,
+    /// The name of the department it is for.
     pub department: String,
-    /// open, taken, done, returned, cancelled.
+    /// `open`, `taken`, `done`, `returned` or `cancelled`.
     pub status: super::status::TaskStatus,
+    /// Why a person must act (the module's words).
     pub reason: String,
     /// JSON array of the module's form fields.
     pub fields: String,
+    /// Who took it, once taken.
     pub taken_by: Option<String>,
+    /// JSON object of what staff filled in, once done.
     pub values: Option<String>,
+    /// When it was opened.
     pub created_at: DateTimeUtc,
+    /// When it last changed.
     pub updated_at: DateTimeUtc,
 }
 
+/// A task belongs to the operation that turned manual and its service.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    /// The operation that turned manual (`operation_id`).
     #[sea_orm(
         belongs_to = "super::operation::Entity",
         from = "Column::OperationId",
@@ -30,6 +42,7 @@ pub enum Relation {
         on_delete = "Restrict"
     )]
     Operation,
+    /// The service it is about (`service_id`).
     #[sea_orm(
         belongs_to = "super::service::Entity",
         from = "Column::ServiceId",

@@ -31,6 +31,7 @@ impl Date {
 
     /// This date plus `months` (negative: minus), the day clamped to the month's last
     /// (`2026-01-31` plus one month is `2026-02-28`).
+    #[must_use]
     pub fn add_months(self, months: i32) -> Date {
         let total = self.year * 12 + self.month as i32 - 1 + months;
         let year = total.div_euclid(12);
@@ -43,6 +44,7 @@ impl Date {
     }
 
     /// This date plus `days` (negative: minus).
+    #[must_use]
     pub fn add_days(self, days: i64) -> Date {
         Date::from_days(self.days() + days)
     }

@@ -13,6 +13,7 @@
 //! elid=` (which shows `remoteid`); when that finds nothing, a person decides.
 
 use std::collections::hash_map::RandomState;
+use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use provisor_module_api::serde_json::{json, Map, Value};
@@ -547,12 +548,12 @@ impl<'a> Licenses<'a> {
         if let Some((key, _)) = self.claim_of(&binding.remoteid, id)? {
             // A pooled license: bring it back to life, with a key the previous owner
             // never saw, then let the pool forget it.
-            self.revive(license, product.period, "create")?;
+            self.revive(&license, product.period, "create")?;
             self.new_key(id)?;
             self.host.kv_delete(&key)?;
             license = self.read_existing(id, "create")?;
         } else if license.status == STATUS_STOPPED {
-            license = self.revive(license, product.period, "create")?;
+            license = self.revive(&license, product.period, "create")?;
         }
         if license.lickey.is_empty() {
             return Ok(self.wait_for_key(&wait, &license, "create"));
@@ -846,7 +847,7 @@ impl<'a> Licenses<'a> {
 
     /// Prolongs the license first when today is on or past its expiry date, then
     /// resumes it if it is stopped.
-    fn revive(&self, license: License, period: i64, what: &str) -> Result<License, ModuleError> {
+    fn revive(&self, license: &License, period: i64, what: &str) -> Result<License, ModuleError> {
         let today = Date::parse(&self.host.today());
         let expiry = Date::parse(&license.expiredate);
         if let (Some(today), Some(expiry)) = (today, expiry) {
@@ -1015,7 +1016,7 @@ impl<'a> Licenses<'a> {
                     license.remoteid, binding.remoteid
                 )));
             }
-            self.revive(license, product.period, "unsuspend")?;
+            self.revive(&license, product.period, "unsuspend")?;
             self.edit_binding(id, binding)?;
             self.read_existing(id, "unsuspend")?
         };
@@ -1165,90 +1166,110 @@ impl<'a> Licenses<'a> {
         })?;
         let mut actions = Vec::new();
         if !attached.is_empty() {
-            let list = self.list()?;
-            for a in attached {
-                let Some(license) = list.iter().find(|l| l.id == a.license) else {
+            self.renew_attached(today, attached, &mut actions)?;
+        }
+        self.tend_pool(today, &mut actions)?;
+        self.forget_old_notes(today)?;
+        Ok(actions)
+    }
+
+    /// The daily run's renewals: each attached license from one day before its expiry,
+    /// if it is still bound to its service.
+    fn renew_attached(
+        &self,
+        today: Date,
+        attached: &[Attached],
+        actions: &mut Vec<DailyAction>,
+    ) -> Result<(), ModuleError> {
+        let list = self.list()?;
+        for a in attached {
+            let Some(license) = list.iter().find(|l| l.id == a.license) else {
+                actions.push(action(
+                    Some(a.service_id),
+                    "license_missing",
+                    format!(
+                        "license {} is not in the reseller account's list",
+                        a.license
+                    ),
+                ));
+                continue;
+            };
+            if matches!(license.status, STATUS_DELETED | STATUS_ORDERED) {
+                continue;
+            }
+            let Some(expiry) = Date::parse(&license.expiredate) else {
+                continue;
+            };
+            if today < expiry.add_days(-1) {
+                continue;
+            }
+            // The list does not show `remoteid`; `soft.edit` does. Only a license
+            // still bound to this service is paid for.
+            match self.read(license.id) {
+                Ok(Some(l)) if l.remoteid == a.remoteid => {}
+                Ok(Some(l)) => {
+                    actions.push(action(
+                        Some(a.service_id),
+                        "license_rebound",
+                        format!(
+                            "license {} is bound to remoteid {:?}, not to this service ({}); it was not renewed",
+                            l.id, l.remoteid, a.remoteid
+                        ),
+                    ));
+                    continue;
+                }
+                Ok(None) => {
                     actions.push(action(
                         Some(a.service_id),
                         "license_missing",
                         format!(
-                            "license {} is not in the reseller account's list",
+                            "license {} does not exist at ISPsystem (any more)",
                             a.license
                         ),
                     ));
                     continue;
-                };
-                if matches!(license.status, STATUS_DELETED | STATUS_ORDERED) {
-                    continue;
                 }
-                let Some(expiry) = Date::parse(&license.expiredate) else {
-                    continue;
-                };
-                if today < expiry.add_days(-1) {
-                    continue;
-                }
-                // The list does not show `remoteid`; `soft.edit` does. Only a license
-                // still bound to this service is paid for.
-                match self.read(license.id) {
-                    Ok(Some(l)) if l.remoteid == a.remoteid => {}
-                    Ok(Some(l)) => {
-                        actions.push(action(
-                            Some(a.service_id),
-                            "license_rebound",
-                            format!(
-                                "license {} is bound to remoteid {:?}, not to this service ({}); it was not renewed",
-                                l.id, l.remoteid, a.remoteid
-                            ),
-                        ));
-                        continue;
-                    }
-                    Ok(None) => {
-                        actions.push(action(
-                            Some(a.service_id),
-                            "license_missing",
-                            format!(
-                                "license {} does not exist at ISPsystem (any more)",
-                                a.license
-                            ),
-                        ));
-                        continue;
-                    }
-                    Err(e) => {
-                        actions.push(action(
-                            Some(a.service_id),
-                            "renew_failed",
-                            format!(
-                                "license {} (expires {}) was not prolonged: {}",
-                                license.id, license.expiredate, e.message
-                            ),
-                        ));
-                        continue;
-                    }
-                }
-                match self.prolong(license.id, a.period, "daily renewal") {
-                    Ok(new_expiry) => {
-                        let mut act = action(
-                            Some(a.service_id),
-                            "renewed",
-                            format!(
-                                "license {} prolonged by {} month(s): expiry {} → {new_expiry}",
-                                license.id, a.period, license.expiredate
-                            ),
-                        );
-                        act.attributes = attrs(&[("expiredate", json!(new_expiry))]);
-                        actions.push(act);
-                    }
-                    Err(e) => actions.push(action(
+                Err(e) => {
+                    actions.push(action(
                         Some(a.service_id),
                         "renew_failed",
                         format!(
                             "license {} (expires {}) was not prolonged: {}",
                             license.id, license.expiredate, e.message
                         ),
-                    )),
+                    ));
+                    continue;
                 }
             }
+            match self.prolong(license.id, a.period, "daily renewal") {
+                Ok(new_expiry) => {
+                    let mut act = action(
+                        Some(a.service_id),
+                        "renewed",
+                        format!(
+                            "license {} prolonged by {} month(s): expiry {} → {new_expiry}",
+                            license.id, a.period, license.expiredate
+                        ),
+                    );
+                    act.attributes = attrs(&[("expiredate", json!(new_expiry))]);
+                    actions.push(act);
+                }
+                Err(e) => actions.push(action(
+                    Some(a.service_id),
+                    "renew_failed",
+                    format!(
+                        "license {} (expires {}) was not prolonged: {}",
+                        license.id, license.expiredate, e.message
+                    ),
+                )),
+            }
         }
+        Ok(())
+    }
+
+    /// The daily run's pool upkeep: release claims a create left behind, drop pooled
+    /// licenses a month past expiry.
+    fn tend_pool(&self, today: Date, actions: &mut Vec<DailyAction>) -> Result<(), ModuleError> {
         for (key, value) in self.host.kv_list("pool/")? {
             let Ok(entry) = serde_json::from_str::<PoolEntry>(&value) else {
                 continue;
@@ -1298,6 +1319,11 @@ impl<'a> Licenses<'a> {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The daily run's cleanup of old order and renewal notes.
+    fn forget_old_notes(&self, today: Date) -> Result<(), ModuleError> {
         // Order notes whose license is known are kept 60 days (a rerun of the
         // operation after a crash still finds its license); an order no one resolved
         // stays for the person who will.
@@ -1320,7 +1346,7 @@ impl<'a> Licenses<'a> {
                 self.host.kv_delete(&key)?;
             }
         }
-        Ok(actions)
+        Ok(())
     }
 
     /// Admin SSO: `session.newkey` with a fresh random key, then the browser login URL.
@@ -1517,14 +1543,13 @@ fn license_fields(license: Option<u64>) -> Vec<FormField> {
 /// A one-time login key: 32 hex digits from two randomly keyed SipHash states (std's
 /// `RandomState` draws its keys from the operating system), mixed with the time.
 fn random_key(seed: &str) -> String {
-    (0u8..2)
-        .map(|i| {
-            let mut h = RandomState::new().build_hasher();
-            seed.hash(&mut h);
-            i.hash(&mut h);
-            format!("{:016x}", h.finish())
-        })
-        .collect()
+    (0u8..2).fold(String::with_capacity(32), |mut key, i| {
+        let mut h = RandomState::new().build_hasher();
+        seed.hash(&mut h);
+        i.hash(&mut h);
+        let _ = write!(key, "{:016x}", h.finish());
+        key
+    })
 }
 
 #[cfg(test)]

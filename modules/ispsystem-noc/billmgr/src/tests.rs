@@ -206,7 +206,7 @@ impl World {
             match self.ops().create(&req, &lite(), &binding(service.id)) {
                 Ok(Outcome::InProgress { state: s, .. }) => state = Some(s),
                 Ok(other) => return other,
-                Err(e) if e.kind == ErrorKind::Transient => continue,
+                Err(e) if e.kind == ErrorKind::Transient => {}
                 Err(e) => panic!("create failed: {e}"),
             }
         }
@@ -477,7 +477,7 @@ fn too_little_balance_is_a_task_and_buys_nothing() {
         }
         other => panic!("expected NeedsHuman, got {other:?}"),
     }
-    assert_eq!(w.sim().counts(), Default::default());
+    assert_eq!(w.sim().counts(), ispsystem::Counts::default());
 }
 
 #[test]

@@ -38,8 +38,12 @@ pub struct BillingFigures {
     pub clients: usize,
     pub usage_records: usize,
     pub import_secs: f64,
+    /// CPU seconds of the import, every thread of the process together.
+    pub import_cpu_secs: f64,
     pub import_records_per_sec: f64,
     pub run_secs: f64,
+    /// CPU seconds of the run, every thread of the process together.
+    pub run_cpu_secs: f64,
     pub invoices: u64,
     pub invoices_per_sec: f64,
     /// Rows the run wrote that a bulk insert is compared with: invoices + lines.
@@ -47,6 +51,24 @@ pub struct BillingFigures {
     pub bulk_insert_secs: f64,
     pub run_over_bulk: f64,
     pub peak_rss_mb: f64,
+}
+
+/// CPU seconds this process has used so far, user and system, all its threads
+/// together (`/proc/self/stat`, in Linux's fixed 100 ticks a second; 0 where there is
+/// no such file). Other processes on the machine stretch a run's wall time much more
+/// than its CPU time, so this compares builds measured on a busy machine.
+pub fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name, which is in parentheses and may hold
+            // spaces: the state, then utime and stime as the 12th and 13th.
+            let rest = s.get(s.rfind(')')? + 1..)?;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// Peak resident memory of this process (`VmHWM`), in MB.
@@ -77,10 +99,11 @@ pub async fn cli(clients: usize, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&f).unwrap_or_default());
     } else {
         println!(
-            "{} {} clients: monthly run {:.2} s, {:.0} invoices/s ({} invoices, {} lines each); bulk insert of the same {} rows {:.2} s (run ÷ bulk = {:.1}); usage import {} records in {:.2} s = {:.0} records/s; peak memory {:.0} MB",
+            "{} {} clients: monthly run {:.2} s ({:.2} s CPU), {:.0} invoices/s ({} invoices, {} lines each); bulk insert of the same {} rows {:.2} s (run ÷ bulk = {:.1}); usage import {} records in {:.2} s ({:.2} s CPU) = {:.0} records/s; peak memory {:.0} MB",
             f.backend,
             f.clients,
             f.run_secs,
+            f.run_cpu_secs,
             f.invoices_per_sec,
             f.invoices,
             LINES,
@@ -89,6 +112,7 @@ pub async fn cli(clients: usize, json: bool) -> Result<()> {
             f.run_over_bulk,
             f.usage_records,
             f.import_secs,
+            f.import_cpu_secs,
             f.import_records_per_sec,
             f.peak_rss_mb
         );
@@ -102,6 +126,8 @@ pub struct ScalePoint {
     pub clients: usize,
     pub runs_secs: Vec<f64>,
     pub median_run_secs: f64,
+    pub runs_cpu_secs: Vec<f64>,
+    pub median_run_cpu_secs: f64,
     pub median_bulk_insert_secs: f64,
     pub median_import_records_per_sec: f64,
     pub peak_rss_mb: f64,
@@ -153,22 +179,27 @@ pub fn scale(sizes: &[usize], repeat: usize, json: bool) -> Result<()> {
                 num("bulk_insert_secs"),
                 num("import_records_per_sec"),
                 num("peak_rss_mb"),
+                num("run_cpu_secs"),
             ));
             if !json {
                 eprintln!(
-                    "  {n} clients, run {}/{repeat}: {:.2} s",
+                    "  {n} clients, run {}/{repeat}: {:.2} s ({:.2} s CPU)",
                     i + 1,
-                    num("run_secs")
+                    num("run_secs"),
+                    num("run_cpu_secs")
                 );
             }
         }
         let runs: Vec<f64> = figures.iter().map(|f| f.0).collect();
         let med = median(runs.clone());
+        let cpu: Vec<f64> = figures.iter().map(|f| f.4).collect();
         let prev = points.last();
         points.push(ScalePoint {
             clients: n,
             runs_secs: runs,
             median_run_secs: med,
+            median_run_cpu_secs: median(cpu.clone()),
+            runs_cpu_secs: cpu,
             median_bulk_insert_secs: median(figures.iter().map(|f| f.1).collect()),
             median_import_records_per_sec: median(figures.iter().map(|f| f.2).collect()),
             peak_rss_mb: figures.iter().map(|f| f.3).fold(0.0, f64::max),
@@ -184,7 +215,7 @@ pub fn scale(sizes: &[usize], repeat: usize, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "clients   median run   invoices/s   bulk insert   import/s    peak memory   time ratio"
+        "clients   median run   (CPU)        invoices/s   bulk insert   import/s    peak memory   time ratio"
     );
     for p in &points {
         let ratio = match (p.time_ratio, p.clients_ratio) {
@@ -192,9 +223,10 @@ pub fn scale(sizes: &[usize], repeat: usize, json: bool) -> Result<()> {
             _ => "-".into(),
         };
         println!(
-            "{:<9} {:>8.2} s   {:>10.0}   {:>9.2} s   {:>8.0}   {:>8.0} MB   {ratio}",
+            "{:<9} {:>8.2} s   {:>8.2} s   {:>10.0}   {:>9.2} s   {:>8.0}   {:>8.0} MB   {ratio}",
             p.clients,
             p.median_run_secs,
+            p.median_run_cpu_secs,
             p.clients as f64 / p.median_run_secs.max(1e-9),
             p.median_bulk_insert_secs,
             p.median_import_records_per_sec,
@@ -218,7 +250,7 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
     let (h, p) = seed_catalog(&store, now).await?;
     seed_clients(&store, n, h, p, now).await?;
     let total = n * LINES;
-    let import_secs = import_usage(&store, total, now).await?;
+    let (import_secs, import_cpu_secs) = import_usage(&store, total, now).await?;
     let db = store.db();
     let registry = Arc::new(Registry::new(
         home.clone(),
@@ -235,6 +267,7 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
         Limits::default(),
     )?;
     let began = Instant::now();
+    let cpu_began = cpu_secs();
     let events = usage::postpaid(
         &provisor_app::driver::EngineDriver::new(&rt, provisor_billing::Settings::default()),
         day("2026-02-01"),
@@ -242,6 +275,7 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
     )
     .await?;
     let run_secs = began.elapsed().as_secs_f64();
+    let run_cpu_secs = cpu_secs() - cpu_began;
     drop(events);
     let invoices = invoice::Entity::find()
         .count(db)
@@ -254,8 +288,10 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
         clients: n,
         usage_records: total,
         import_secs,
+        import_cpu_secs,
         import_records_per_sec: total as f64 / import_secs.max(1e-9),
         run_secs,
+        run_cpu_secs,
         invoices,
         invoices_per_sec: invoices as f64 / run_secs.max(1e-9),
         bulk_rows,
@@ -363,10 +399,16 @@ async fn seed_clients(
     Ok(())
 }
 
-/// `total` usage records imported in batches; answers the seconds the imports took.
-async fn import_usage(store: &Store, total: usize, now: chrono::DateTime<Utc>) -> Result<f64> {
+/// `total` usage records imported in batches; answers the seconds the imports took,
+/// wall and CPU.
+async fn import_usage(
+    store: &Store,
+    total: usize,
+    now: chrono::DateTime<Utc>,
+) -> Result<(f64, f64)> {
     // Usage: 10 records per client, imported in batches.
     let mut import_secs = 0.0;
+    let mut import_cpu_secs = 0.0;
     let mut start = 0;
     while start < total {
         let end = (start + IMPORT_BATCH).min(total);
@@ -384,6 +426,7 @@ async fn import_usage(store: &Store, total: usize, now: chrono::DateTime<Utc>) -
             })
             .collect();
         let began = Instant::now();
+        let cpu_began = cpu_secs();
         let r = import::import_records(
             store,
             records,
@@ -393,9 +436,10 @@ async fn import_usage(store: &Store, total: usize, now: chrono::DateTime<Utc>) -
         )
         .await?;
         import_secs += r.secs;
+        import_cpu_secs += cpu_secs() - cpu_began;
         start = end;
     }
-    Ok(import_secs)
+    Ok((import_secs, import_cpu_secs))
 }
 
 /// Inserts `rows` rows shaped like invoice lines in one transaction, 500 per

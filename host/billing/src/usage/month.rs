@@ -11,8 +11,8 @@ use super::collect::Collected;
 mod batch;
 
 use batch::{
-    issue_run, lock_clients, mark_invoiced, merge_pending, with_credit, Issued, OpenRecord,
-    Pending, Ready,
+    chunk_services, issue_run, lock_clients, mark_invoiced, merge_pending, with_credit, Issued,
+    OpenRecord, Pending, Ready,
 };
 
 /// Test hook (cargo feature `test-hooks`): stop the monthly run with an error after
@@ -57,7 +57,6 @@ struct MonthRun<'a> {
     dry_run: bool,
     pending: &'a [Collected],
     plans: HashMap<i64, (String, i32)>,
-    plan_ids: Vec<i64>,
     /// With `made_before`, only services made before it (never one made since).
     live: sea_orm::Condition,
     /// The month's first instant: a service terminated before it is not billed.
@@ -145,7 +144,6 @@ pub(crate) async fn invoice_month(
         dry_run,
         pending,
         plans,
-        plan_ids,
         live,
         start,
         prices,
@@ -217,18 +215,7 @@ impl MonthRun<'_> {
     async fn read_chunk(&mut self, chunk_ids: &[i64]) -> Result<Option<Chunk>> {
         let db = self.rt.store().db();
         let mut by_client: BTreeMap<i64, Vec<service::Model>> = BTreeMap::new();
-        for s in service::Entity::find()
-            .filter(service::Column::ClientId.is_in(chunk_ids.to_vec()))
-            .filter(service::Column::PlanId.is_in(self.plan_ids.clone()))
-            .filter(
-                service::Column::Status.is_not_in([ServiceStatus::Pending, ServiceStatus::Failed]),
-            )
-            .filter(self.live.clone())
-            .order_by_asc(service::Column::Id)
-            .all(db)
-            .await
-            .map_err(db_err("reading services"))?
-        {
+        for s in chunk_services(db, chunk_ids, &self.plans, &self.live).await? {
             if s.status != ServiceStatus::Terminated || s.updated_at >= self.start {
                 by_client.entry(s.client_id).or_default().push(s);
             }

@@ -1,5 +1,5 @@
-//! The rows a month's chunk reads and writes in batches: the clients' locks and
-//! credit, the invoices issued together, and the usage marked invoiced.
+//! The rows a month's chunk reads and writes in batches: the clients' services, locks
+//! and credit, the invoices issued together, and the usage marked invoiced.
 
 use super::*;
 
@@ -29,6 +29,42 @@ pub(super) struct Issued {
     pub(super) credit: Decimal,
     pub(super) rec_ids: Vec<i64>,
     pub(super) bill_ids: Vec<i64>,
+}
+
+/// The services of a chunk's clients that the month may bill: on a usage plan (a key
+/// of `plans`), neither pending nor failed, live by `live`, in id order.
+///
+/// The plan is checked here, not in the statement. With `plan_id IN (…)` beside
+/// `client_id IN (…)`, SQLite's planner, which has no statistics, takes the plan's
+/// index (`services_plan`, added by m0012) for the more selective one and reads every
+/// service of the usage plans for every chunk: the run grew with the square of the
+/// clients. Filtered by client and status only, the statement has one index to use,
+/// `services_client`, which finds the chunk's own services.
+pub(super) async fn chunk_services<C: ConnectionTrait>(
+    db: &C,
+    chunk_ids: &[i64],
+    plans: &HashMap<i64, (String, i32)>,
+    live: &sea_orm::Condition,
+) -> Result<Vec<service::Model>> {
+    Ok(chunk_services_query(chunk_ids, live)
+        .all(db)
+        .await
+        .map_err(db_err("reading services"))?
+        .into_iter()
+        .filter(|s| plans.contains_key(&s.plan_id))
+        .collect())
+}
+
+/// The statement of [`chunk_services`].
+fn chunk_services_query(
+    chunk_ids: &[i64],
+    live: &sea_orm::Condition,
+) -> sea_orm::Select<service::Entity> {
+    service::Entity::find()
+        .filter(service::Column::ClientId.is_in(chunk_ids.to_vec()))
+        .filter(service::Column::Status.is_not_in([ServiceStatus::Pending, ServiceStatus::Failed]))
+        .filter(live.clone())
+        .order_by_asc(service::Column::Id)
 }
 
 /// Adds a collection that was not stored to the client's open billable items, as the
@@ -191,4 +227,46 @@ pub(super) async fn issue_run<C: ConnectionTrait>(
         made_invoices.insert(inv.id, inv);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{DbBackend, QueryTrait, Statement};
+
+    /// How SQLite runs `query` on a migrated database: the detail of each step.
+    async fn plan_of(store: &Store, query: sea_orm::Select<service::Entity>) -> Vec<String> {
+        let built = query.build(DbBackend::Sqlite);
+        let values = built.values.map(|v| v.0).unwrap_or_default();
+        store
+            .db()
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN {}", built.sql),
+                values,
+            ))
+            .await
+            .expect("explain")
+            .iter()
+            .map(|r| r.try_get::<String>("", "detail").expect("detail"))
+            .collect()
+    }
+
+    /// A chunk's services are found through their clients, whatever other indexes
+    /// `services` has: through the plan's index every chunk read the whole plan.
+    #[tokio::test]
+    async fn a_chunks_services_are_read_through_the_client_index() {
+        let store = Store::open("sqlite::memory:").await.expect("store");
+        let ids: Vec<i64> = (1..=500).collect();
+        for live in [
+            sea_orm::Condition::all(),
+            sea_orm::Condition::all().add(service::Column::CreatedAt.lt(Utc::now())),
+        ] {
+            let plan = plan_of(&store, chunk_services_query(&ids, &live)).await;
+            assert!(
+                plan.iter().any(|d| d.contains("INDEX services_client")),
+                "{plan:?}"
+            );
+        }
+    }
 }

@@ -69,42 +69,26 @@ pub async fn services(store: &Store, rows: &[service::Model]) -> Result<Vec<Serv
         ids(|s| s.plan_id),
         ids(|s| s.handler_id),
     );
-    let clients: HashMap<i64, String> = if client_ids.is_empty() {
-        HashMap::new()
-    } else {
-        client::Entity::find()
-            .filter(client::Column::Id.is_in(client_ids))
-            .all(store.db())
-            .await
-            .map_err(db_err("reading clients"))?
-            .into_iter()
-            .map(|c| (c.id, c.name))
-            .collect()
-    };
-    let plans: HashMap<i64, String> = if plan_ids.is_empty() {
-        HashMap::new()
-    } else {
-        plan::Entity::find()
-            .filter(plan::Column::Id.is_in(plan_ids))
-            .all(store.db())
-            .await
-            .map_err(db_err("reading plans"))?
-            .into_iter()
-            .map(|p| (p.id, p.name))
-            .collect()
-    };
-    let handlers: HashMap<i64, String> = if handler_ids.is_empty() {
-        HashMap::new()
-    } else {
-        handler::Entity::find()
-            .filter(handler::Column::Id.is_in(handler_ids))
-            .all(store.db())
-            .await
-            .map_err(db_err("reading handlers"))?
-            .into_iter()
-            .map(|h| (h.id, h.name))
-            .collect()
-    };
+    let clients = names::<client::Entity, _>(
+        store,
+        client_ids,
+        client::Column::Id,
+        "reading clients",
+        |c| (c.id, c.name),
+    )
+    .await?;
+    let plans = names::<plan::Entity, _>(store, plan_ids, plan::Column::Id, "reading plans", |p| {
+        (p.id, p.name)
+    })
+    .await?;
+    let handlers = names::<handler::Entity, _>(
+        store,
+        handler_ids,
+        handler::Column::Id,
+        "reading handlers",
+        |h| (h.id, h.name),
+    )
+    .await?;
     let name = |m: &HashMap<i64, String>, id: i64| m.get(&id).cloned().unwrap_or_default();
     Ok(rows
         .iter()
@@ -231,18 +215,14 @@ pub async fn plans(store: &Store) -> Result<Vec<PlanView>> {
     let mut handler_ids: Vec<i64> = links.iter().map(|l| l.handler_id).collect();
     handler_ids.sort_unstable();
     handler_ids.dedup();
-    let names: HashMap<i64, String> = if handler_ids.is_empty() {
-        HashMap::new()
-    } else {
-        handler::Entity::find()
-            .filter(handler::Column::Id.is_in(handler_ids))
-            .all(store.db())
-            .await
-            .map_err(db_err("reading handlers"))?
-            .into_iter()
-            .map(|h| (h.id, h.name))
-            .collect()
-    };
+    let names = names::<handler::Entity, _>(
+        store,
+        handler_ids,
+        handler::Column::Id,
+        "reading handlers",
+        |h| (h.id, h.name),
+    )
+    .await?;
     let mut by_plan: HashMap<i64, Vec<String>> = HashMap::new();
     for l in &links {
         if let Some(name) = names.get(&l.handler_id) {
@@ -252,5 +232,31 @@ pub async fn plans(store: &Store) -> Result<Vec<PlanView>> {
     Ok(rows
         .iter()
         .map(|p| catalog::plan_view(p, by_plan.remove(&p.id).unwrap_or_default()))
+        .collect())
+}
+
+/// The names of the rows of `E` whose `id` is one of `ids` (one query; none when
+/// `ids` is empty), by id.
+async fn names<E, F>(
+    store: &Store,
+    ids: Vec<i64>,
+    id: E::Column,
+    what: &str,
+    name: F,
+) -> Result<HashMap<i64, String>>
+where
+    E: EntityTrait,
+    F: Fn(E::Model) -> (i64, String),
+{
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(E::find()
+        .filter(id.is_in(ids))
+        .all(store.db())
+        .await
+        .map_err(db_err(what))?
+        .into_iter()
+        .map(name)
         .collect())
 }

@@ -95,6 +95,21 @@ impl CsUser {
             .and_then(|g| g.id)
             .or(self.user_group_id)
     }
+
+    /// The attributes every view of the user gives the host: its login, external id,
+    /// user group and state.
+    pub(crate) fn attributes(&self) -> Map<String, Value> {
+        let mut attributes = Map::new();
+        attributes.insert("username".into(), json!(self.email()));
+        if let Some(ext) = &self.external_id {
+            attributes.insert("external_id".into(), json!(ext));
+        }
+        if let Some(group) = self.group_id() {
+            attributes.insert("user_group_id".into(), json!(group));
+        }
+        attributes.insert("cs_state".into(), json!(self.state()));
+        attributes
+    }
 }
 
 /// `POST .../user_sso`'s answer.

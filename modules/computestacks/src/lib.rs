@@ -243,18 +243,10 @@ impl Module for ComputeStacks {
             if user.is_admin == Some(true) {
                 continue;
             }
-            let mut attributes = Map::new();
-            attributes.insert("username".into(), json!(user.email()));
-            if let Some(ext) = &user.external_id {
-                attributes.insert("external_id".into(), json!(ext));
-            }
-            if let Some(group) = user.group_id() {
-                attributes.insert("user_group_id".into(), json!(group));
-            }
+            let mut attributes = user.attributes();
             if let Some(name) = user.user_group.as_ref().and_then(|g| g.name.clone()) {
                 attributes.insert("user_group".into(), json!(name));
             }
-            attributes.insert("cs_state".into(), json!(user.state()));
             accounts.push(RemoteAccount {
                 remote_id: user.id.to_string(),
                 email: user.email().to_string(),

@@ -68,15 +68,7 @@ impl ComputeStacks {
     }
 
     fn done(&self, user: &CsUser, message: String) -> Outcome {
-        let mut attributes = Map::new();
-        attributes.insert("username".into(), json!(user.email()));
-        if let Some(ext) = &user.external_id {
-            attributes.insert("external_id".into(), json!(ext));
-        }
-        if let Some(group) = user.group_id() {
-            attributes.insert("user_group_id".into(), json!(group));
-        }
-        attributes.insert("cs_state".into(), json!(user.state()));
+        let mut attributes = user.attributes();
         attributes.insert("panel_url".into(), json!(format!("{}/", self.settings.url)));
         Outcome::Done {
             remote_id: Some(user.id.to_string()),

@@ -135,6 +135,19 @@ pub struct Binding {
     pub remoteid: String,
 }
 
+impl Binding {
+    /// The parameters of the `soft.edit` that binds license `elid` to this.
+    pub(crate) fn edit_params<'a>(&'a self, elid: &'a str) -> [(&'a str, &'a str); 5] {
+        [
+            ("elid", elid),
+            ("sok", "ok"),
+            ("licname", &self.licname),
+            ("ip", &self.ip),
+            ("remoteid", &self.remoteid),
+        ]
+    }
+}
+
 /// A license as `soft` or `soft.edit` shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct License {

@@ -76,13 +76,7 @@ impl Licenses<'_> {
         self.client.call(
             &format!("bind license {id} to {} ({})", binding.licname, binding.ip),
             "soft.edit",
-            &[
-                ("elid", &elid),
-                ("sok", "ok"),
-                ("licname", &binding.licname),
-                ("ip", &binding.ip),
-                ("remoteid", &binding.remoteid),
-            ],
+            &binding.edit_params(&elid),
         )?;
         Ok(())
     }

@@ -48,17 +48,10 @@ impl Licenses<'_> {
             };
             let elid = entry.license.to_string();
             let what = format!("take pooled license {}", entry.license);
-            match self.client.call_raw(
-                &what,
-                "soft.edit",
-                &[
-                    ("elid", &elid),
-                    ("sok", "ok"),
-                    ("licname", &binding.licname),
-                    ("ip", &binding.ip),
-                    ("remoteid", &binding.remoteid),
-                ],
-            )? {
+            match self
+                .client
+                .call_raw(&what, "soft.edit", &binding.edit_params(&elid))?
+            {
                 Ok(_) => {
                     self.host.info(&format!(
                         "create: took license {} from the pool for remoteid {} (instead of buying one)",

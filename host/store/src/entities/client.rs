@@ -52,6 +52,12 @@ pub enum Relation {
     /// Renewals charged to the client.
     #[sea_orm(has_many = "super::renewal::Entity")]
     Renewal,
+    /// The client's login, if they have one.
+    #[sea_orm(has_one = "super::client_login::Entity")]
+    ClientLogin,
+    /// The client's sessions.
+    #[sea_orm(has_many = "super::session::Entity")]
+    Session,
 }
 
 related!(
@@ -59,6 +65,7 @@ related!(
     credit_entry => CreditEntry, usage_record => UsageRecord,
     billable_item => BillableItem, usage_invoice => UsageInvoice,
     billing_term => BillingTerm, renewal => Renewal,
+    client_login => ClientLogin, session => Session,
 );
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -18,8 +18,15 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
-/// No relations: tasks and handlers name their department.
+/// Tasks and handlers name their department; staff accounts are members through
+/// `staff_departments`.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The staff accounts working in it.
+    #[sea_orm(has_many = "super::staff_department::Entity")]
+    StaffDepartment,
+}
+
+related!(staff_department => StaffDepartment);
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -104,6 +104,55 @@ pub enum AttemptOutcome {
     Manual,
 }
 
+/// A staff account's role: what it may do (issue 12).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, and manages staff.
+    #[sea_orm(string_value = "owner")]
+    Owner,
+    /// Everything but staff.
+    #[sea_orm(string_value = "admin")]
+    Admin,
+    /// Clients, invoices, payments, refunds and billing runs.
+    #[sea_orm(string_value = "billing")]
+    Billing,
+    /// Reads everything, works its departments' tasks, runs service actions.
+    #[sea_orm(string_value = "support")]
+    Support,
+}
+
+/// Who did what the audit log records.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A staff account (`actor_id` is `staff.id`).
+    #[sea_orm(string_value = "staff")]
+    Staff,
+    /// A client through their login (`actor_id` is `clients.id`).
+    #[sea_orm(string_value = "client")]
+    Client,
+    /// An API token not bound to a staff account (`actor_id` is `api_tokens.id`).
+    #[sea_orm(string_value = "token")]
+    Token,
+    /// A module, through an operation (`actor_id` is `operations.id`).
+    #[sea_orm(string_value = "module")]
+    Module,
+    /// Provisor itself: the daily run, the scheduler.
+    #[sea_orm(string_value = "system")]
+    System,
+    /// Someone with a shell on the server, through the CLI (`actor_name` is the
+    /// operating system's user).
+    #[sea_orm(string_value = "shell")]
+    Shell,
+}
+
 words!(OperationKind {
     Create => "create",
     Suspend => "suspend",
@@ -132,6 +181,20 @@ words!(AttemptOutcome {
     Retry => "retry",
     Manual => "manual",
 });
+words!(Role {
+    Owner => "owner",
+    Admin => "admin",
+    Billing => "billing",
+    Support => "support",
+});
+words!(ActorKind {
+    Staff => "staff",
+    Client => "client",
+    Token => "token",
+    Module => "module",
+    System => "system",
+    Shell => "shell",
+});
 
 #[cfg(test)]
 mod tests {
@@ -139,6 +202,13 @@ mod tests {
 
     #[test]
     fn the_words_are_the_stored_values() {
-        words_match!(OperationKind, InvoiceLineKind, EmailKind, AttemptOutcome);
+        words_match!(
+            OperationKind,
+            InvoiceLineKind,
+            EmailKind,
+            AttemptOutcome,
+            Role,
+            ActorKind
+        );
     }
 }

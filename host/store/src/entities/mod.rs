@@ -85,20 +85,25 @@ macro_rules! words_match {
     )*};
 }
 
+pub mod api_token;
+pub mod audit_entry;
 pub mod billable_item;
 pub mod billing_action;
 pub mod billing_term;
 pub mod client;
+pub mod client_login;
 pub mod credit_entry;
 pub mod currency;
 pub mod daily_run;
 pub mod department;
 pub mod handler;
+pub mod idempotency_key;
 pub mod invoice;
 pub mod invoice_line;
 pub mod invoice_sequence;
 pub mod kinds;
 pub mod kv_entry;
+pub mod login_attempt;
 pub mod module_event;
 pub mod module_file;
 pub mod module_log;
@@ -113,6 +118,9 @@ pub mod plan_price;
 pub mod renewal;
 pub mod secret_key;
 pub mod service;
+pub mod session;
+pub mod staff;
+pub mod staff_department;
 pub mod status;
 pub mod task;
 pub mod tax_rate;
@@ -199,6 +207,14 @@ mod tests {
             renewal,
             billing_action,
             daily_run,
+            staff,
+            staff_department,
+            client_login,
+            session,
+            api_token,
+            audit_entry,
+            login_attempt,
+            idempotency_key,
         );
         let mut keys: Vec<(String, String, String)> = super::super::migration::foreign_keys()
             .into_iter()

@@ -21,8 +21,11 @@ pub struct Model {
     pub reason: String,
     /// JSON array of the module's form fields.
     pub fields: String,
-    /// Who took it, once taken.
+    /// Who took it, once taken: the staff account's name (before staff accounts, the
+    /// free text given).
     pub taken_by: Option<String>,
+    /// The staff account that took it (tasks taken before staff accounts have none).
+    pub taken_by_staff_id: Option<i64>,
     /// JSON object of what staff filled in, once done.
     pub values: Option<String>,
     /// When it was opened.
@@ -50,8 +53,16 @@ pub enum Relation {
         on_delete = "Restrict"
     )]
     Service,
+    /// The staff account that took it (`taken_by_staff_id`).
+    #[sea_orm(
+        belongs_to = "super::staff::Entity",
+        from = "Column::TakenByStaffId",
+        to = "super::staff::Column::Id",
+        on_delete = "Restrict"
+    )]
+    Staff,
 }
 
-related!(operation => Operation, service => Service);
+related!(operation => Operation, service => Service, staff => Staff);
 
 impl ActiveModelBehavior for ActiveModel {}

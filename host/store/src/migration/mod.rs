@@ -42,6 +42,7 @@ mod m0010_secret_key;
 mod m0011_client_email_lower;
 #[allow(clippy::unnecessary_literal_bound)]
 mod m0012_foreign_keys;
+mod m0013_accounts;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -62,16 +63,18 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_secret_key::M0010SecretKey),
             Box::new(m0011_client_email_lower::M0011ClientEmailLower),
             Box::new(m0012_foreign_keys::M0012ForeignKeys),
+            Box::new(m0013_accounts::M0013Accounts),
         ]
     }
 }
 
-/// Every foreign key m0012 adds, as (table, column, referenced table): the entities'
-/// relations are tested against it.
+/// Every foreign key m0012 adds and m0013 declares, as (table, column, referenced
+/// table): the entities' relations are tested against it.
 #[cfg(test)]
 pub(crate) fn foreign_keys() -> Vec<(&'static str, &'static str, &'static str)> {
     m0012_foreign_keys::FKS
         .iter()
         .map(|f| (f.table, f.column, f.parent))
+        .chain(m0013_accounts::FKS)
         .collect()
 }

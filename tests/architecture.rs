@@ -28,6 +28,32 @@ const LAYERS: &[(&str, &[&str])] = &[
             "provisor-engine",
         ],
     ),
+    // The HTTP API: a front end beside the CLI, over app and everything below it.
+    (
+        "web",
+        &[
+            "provisor-module-api",
+            "provisor-store",
+            "provisor-runtime",
+            "provisor-billing",
+            "provisor-engine",
+            "provisor-app",
+        ],
+    ),
+    // The binary: the front ends' top; nothing depends on it.
+    (
+        "cli",
+        &[
+            "provisor-module-api",
+            "provisor-store",
+            "provisor-runtime",
+            "provisor-billing",
+            "provisor-engine",
+            "provisor-app",
+            "provisor-web",
+            "provisor-simulators",
+        ],
+    ),
 ];
 
 /// The `provisor-*` names in a Cargo.toml's `[dependencies]` table.
@@ -41,7 +67,11 @@ fn provisor_deps(manifest: &Path) -> BTreeSet<String> {
             in_deps = line == "[dependencies]";
             continue;
         }
-        if in_deps && line.starts_with("provisor-") {
+        if in_deps
+            && (line.starts_with("provisor-")
+                || line.starts_with("provisor ")
+                || line.starts_with("provisor="))
+        {
             let name = line.split(['=', '.', ' ']).next().unwrap_or("");
             deps.insert(name.to_string());
         }
@@ -62,8 +92,13 @@ fn each_host_crate_depends_only_on_the_layers_below_it() {
             "host/{dir} depends on {extra:?}, which its layer may not use (allowed: {allowed:?})"
         );
     }
-    // The simulators of remote panels are the demo's, never a library crate's.
+    // Nothing depends on the binary's crate.
     for (dir, _) in LAYERS {
+        let deps = provisor_deps(&root().join("host").join(dir).join("Cargo.toml"));
+        assert!(!deps.contains("provisor"), "host/{dir} depends on the CLI");
+    }
+    // The simulators of remote panels are the demo's, never a library crate's.
+    for (dir, _) in LAYERS.iter().filter(|(d, _)| *d != "cli") {
         let deps = provisor_deps(&root().join("host").join(dir).join("Cargo.toml"));
         assert!(
             !deps.contains("provisor-simulators"),
@@ -179,7 +214,7 @@ fn visit(
 
 #[test]
 fn no_module_cycles_inside_a_host_crate() {
-    for dir in ["store", "runtime", "billing", "engine", "app", "cli"] {
+    for dir in ["store", "runtime", "billing", "engine", "app", "web", "cli"] {
         let src = root().join("host").join(dir).join("src");
         let mut files = Vec::new();
         rust_files(&src, &mut files);
@@ -403,7 +438,7 @@ const CLI_TEXT_ALLOWED: &[(&str, &str)] = &[
 #[test]
 fn library_text_names_no_cli_flag_or_command() {
     let mut found = Vec::new();
-    for dir in ["store", "runtime", "billing", "engine", "app"] {
+    for dir in ["store", "runtime", "billing", "engine", "app", "web"] {
         let src = root().join("host").join(dir).join("src");
         let mut files = Vec::new();
         rust_files(&src, &mut files);

@@ -178,7 +178,7 @@ fn usage_pushed_over_http_is_imported_once_and_invoiced_on_the_first() {
         ]
         .join("\n");
         let r = post(&addr, Some(TOKEN), &bad);
-        let msg = r.body["error"].as_str().unwrap_or_default();
+        let msg = r.body["detail"].as_str().unwrap_or_default();
         assert_eq!(r.status, 400, "[{b}] {r:?}");
         for needle in [
             "t8",
@@ -204,7 +204,7 @@ fn usage_pushed_over_http_is_imported_once_and_invoiced_on_the_first() {
             assert_eq!(r.status, 401, "[{b}] {token:?}: {r:?}");
             assert!(r.head.contains("www-authenticate: bearer"), "[{b}] {r:?}");
             assert!(
-                r.body["error"]
+                r.body["detail"]
                     .as_str()
                     .unwrap_or_default()
                     .contains("PROVISOR_API_TOKEN"),
@@ -216,7 +216,7 @@ fn usage_pushed_over_http_is_imported_once_and_invoiced_on_the_first() {
         let r = post(&addr, Some(TOKEN), "this is not usage\n");
         assert_eq!(r.status, 400, "[{b}] {r:?}");
         assert!(
-            r.body["error"]
+            r.body["detail"]
                 .as_str()
                 .unwrap_or_default()
                 .contains("line 1: not JSON"),
@@ -230,7 +230,7 @@ fn usage_pushed_over_http_is_imported_once_and_invoiced_on_the_first() {
         assert!(big.len() > LIMIT);
         let r = post(&addr, Some(TOKEN), &big);
         assert_eq!(r.status, 413, "[{b}] {r:?}");
-        let msg = r.body["error"].as_str().unwrap_or_default();
+        let msg = r.body["detail"].as_str().unwrap_or_default();
         assert!(
             msg.contains("split the batch") && msg.contains(&LIMIT.to_string()),
             "[{b}] {msg}"
@@ -242,7 +242,11 @@ fn usage_pushed_over_http_is_imported_once_and_invoiced_on_the_first() {
         let r = http(&addr, "GET", "/v1/usage", Some(TOKEN), b"");
         assert_eq!(r.status, 405, "[{b}] {r:?}");
         assert!(r.head.contains("allow: post"), "[{b}] {r:?}");
-        assert!(r.body["error"].is_string(), "[{b}] {r:?}");
+        assert!(r.body["detail"].is_string(), "[{b}] {r:?}");
+        assert!(
+            r.head.contains("content-type: application/problem+json"),
+            "[{b}] {r:?}"
+        );
 
         // The good batch: all three inserted (so t1 of the refused batch was not).
         let r = post(&addr, Some(TOKEN), &good);

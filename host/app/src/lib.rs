@@ -4,7 +4,8 @@
 //! transaction), the daily run (billing, then the modules' daily work, recorded once per
 //! day), the import of a panel's existing services, what billing asks of provisioning
 //! ([`driver::EngineDriver`]), the context a process opens the store and runtime from,
-//! and the daemon (workers, watcher, scheduler, HTTP API).
+//! the daemon (workers, watcher, scheduler, and the HTTP server a front end hands it),
+//! the idempotency keys of requests and the pagination of listings.
 //! Must not: parse arguments or render output; the CLI does.
 
 #![warn(missing_docs)]
@@ -14,9 +15,13 @@ pub mod context;
 pub mod daemon;
 pub mod daily;
 pub mod driver;
+pub mod idempotency;
 pub mod lock;
 pub mod order;
+pub mod page;
 pub mod sync;
+#[cfg(test)]
+mod testdb;
 
 pub use config::Config;
 pub use context::Ctx;

@@ -262,7 +262,7 @@ fn exit_code(e: &Error) -> i32 {
         ErrorKind::NotFound => 3,
         ErrorKind::Module => 4,
         ErrorKind::Storage => 5,
-        ErrorKind::Io => 1,
+        ErrorKind::Io | ErrorKind::Conflict => 1,
     }
 }
 
@@ -340,14 +340,24 @@ async fn run(cli: Cli, ctx: Ctx) -> Result<()> {
                 check_interval: Duration::from_secs(args.check_interval),
                 scan_interval: Duration::from_millis(args.scan_interval_ms.max(100)),
                 cron_hour: args.cron_hour,
-                listen: args.listen,
                 engine: if args.no_workers {
                     None
                 } else {
                     Some(args.engine.config(&ctx)?)
                 },
             };
-            daemon::serve(&ctx, opts).await
+            // A bad token refuses the start before anything is taken or opened.
+            let http = match args.listen {
+                Some(addr) => Some(Box::new(provisor_web::Server::new(
+                    addr,
+                    &ctx.config.api,
+                    &ctx.config.named("api.token"),
+                    ctx.billing,
+                    ctx.clock.clone(),
+                )?) as Box<dyn daemon::HttpServer>),
+                None => None,
+            };
+            daemon::serve(&ctx, opts, http).await
         }
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Bench(cmd) => bench_cmd::run(cmd).await,

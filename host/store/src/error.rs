@@ -25,6 +25,9 @@ pub enum ErrorKind {
     Storage,
     /// The filesystem or another process failed.
     Io,
+    /// The request clashes with the state things are in (a request with the same
+    /// idempotency key still running): try again later, or change the request.
+    Conflict,
 }
 
 /// The host's error.
@@ -82,6 +85,11 @@ impl Error {
     /// Something not found, told by a message that may name the fix.
     pub fn not_found(message: impl Into<Message>) -> Error {
         Error::refused(ErrorKind::NotFound, message)
+    }
+
+    /// A clash with the state things are in, told by a message that may name the field.
+    pub fn conflict(message: impl Into<Message>) -> Error {
+        Error::refused(ErrorKind::Conflict, message)
     }
 
     /// Something not found, and the listing that shows what there is: "no client x;

@@ -76,6 +76,7 @@ pub struct Api {
     pub body_timeout_secs: Num,
     pub max_connections: Num,
     pub max_connections_per_ip: Num,
+    pub cors_origins: Text,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -168,6 +168,13 @@ pub const KEYS: &[KeyDoc] = &[
         "128",
         "a whole number of connections from 1 to 100000",
     ),
+    key(
+        "api.cors_origins",
+        "PROVISOR_API_CORS_ORIGINS",
+        None,
+        "(none: no browser page of another origin may call the API)",
+        "origins like https://panel.example.com, comma-separated",
+    ),
     secret(
         "secrets.key",
         "PROVISOR_SECRET_KEY",

@@ -165,6 +165,8 @@ pub struct ApiConfig {
     pub max_connections: usize,
     /// Connections open at once from one address, at most (`max_connections_per_ip`).
     pub max_per_ip: usize,
+    /// The origins whose browser pages may call the API (CORS); empty: none.
+    pub cors_origins: Vec<String>,
 }
 
 /// `[secrets]`: the key handler secrets are sealed with.
@@ -347,12 +349,37 @@ impl Config {
             "api.body_timeout_secs" => json!(self.api.body_timeout.as_secs()),
             "api.max_connections" => json!(self.api.max_connections),
             "api.max_connections_per_ip" => json!(self.api.max_per_ip),
+            "api.cors_origins" => json!(self.api.cors_origins),
             "secrets.key" => secret(&self.secrets.key),
             "secrets.key_file" => json!(self.secrets.key_file),
             "log.filter" => json!(self.log.filter),
             _ => Value::Null,
         }
     }
+}
+
+/// The origins of `api.cors_origins`, comma-separated.
+fn split_origins(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| o.trim_end_matches('/').to_string())
+        .collect()
+}
+
+/// Each origin is `http://` or `https://` and a host, with no path: what a browser
+/// sends in `Origin`.
+fn origins(v: &str) -> std::result::Result<(), String> {
+    for o in split_origins(v) {
+        let rest = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains('/') && !o.contains('*') => {}
+            _ => return Err(format!("{o} is not an origin (scheme and host, like https://panel.example.com, no path and no wildcard)")),
+        }
+    }
+    Ok(())
 }
 
 /// An environment variable's text; unset or empty is `None`.
@@ -637,6 +664,10 @@ impl Resolver<'_> {
                 128,
                 (1, 100_000),
             )? as usize,
+            cors_origins: self
+                .text("api.cors_origins", &f.cors_origins, None, &origins)?
+                .map(|v| split_origins(&v))
+                .unwrap_or_default(),
         })
     }
 

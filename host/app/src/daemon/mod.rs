@@ -2,15 +2,17 @@
 //! it runs (a lock file tells CLI processes so), loads modules dropped into the
 //! modules directory within seconds, upgrades them in place of the old version,
 //! notices handler changes made by other processes, and checks connections. With
-//! `--listen` it also serves the HTTP API (`api.rs`: usage pushed by modules and panels).
+//! `--listen` it also runs an HTTP server beside its loop: the front end that serves the
+//! API (the `provisor-web` crate, above this one) hands it over as an [`HttpServer`],
+//! so the daemon runs it under its own lock and shutdown signal without depending on it.
 //!
 //! Must not: change services itself; later, the operations engine's workers run here.
 
-mod api;
-
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,9 +39,29 @@ pub struct ServeOptions {
     pub engine: Option<provisor_engine::EngineConfig>,
     /// The UTC hour from which the day's daily run is done (once per day).
     pub cron_hour: u32,
-    /// Serve the HTTP API on this address (`None`: nothing listens). Needs an API
-    /// token (`api.token`, `PROVISOR_API_TOKEN`).
-    pub listen: Option<SocketAddr>,
+}
+
+/// A future that ends when a stopped [`HttpServer`] has let its requests in flight
+/// finish (or gave up on them).
+pub type Stopped = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// An HTTP server the daemon runs beside its loop (`serve --listen`). The web crate
+/// implements it; the daemon only binds it (after taking its lock, before loading
+/// modules), starts it with the daemon's store and stop signal, and waits for it to
+/// drain when it stops. Its settings were checked when it was built, so a refused
+/// setting stops the start before anything is taken or opened.
+#[async_trait::async_trait]
+pub trait HttpServer: Send {
+    /// Binds the listening socket; the address bound (with the port chosen for port 0).
+    async fn bind(&mut self) -> Result<SocketAddr>;
+
+    /// Serves requests on the bound socket until `stop` turns true; the future returned
+    /// ends once the requests in flight then finished.
+    fn start(
+        self: Box<Self>,
+        store: provisor_store::Store,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Stopped;
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,31 +71,23 @@ struct HandlerSeen {
     module: String,
 }
 
-/// Runs until SIGINT or SIGTERM.
-pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
-    // A bad token or body limit refuses the start before anything is taken or opened.
-    let api_config = match opts.listen {
-        Some(addr) => Some(api::Config::new(
-            addr,
-            &ctx.config.api,
-            &ctx.config.named("api.token"),
-        )?),
-        None => {
-            if ctx.config.api.token.is_some() {
-                tracing::info!(
-                    "{} is set but no address to listen on is given: the HTTP API is off",
-                    ctx.config.named("api.token")
-                );
-            }
-            None
-        }
-    };
+/// Runs until SIGINT or SIGTERM, with `http` (the API, when one listens) beside it.
+pub async fn serve(ctx: &Ctx, opts: ServeOptions, http: Option<Box<dyn HttpServer>>) -> Result<()> {
+    if http.is_none() && ctx.config.api.token.is_some() {
+        tracing::info!(
+            "{} is set but no address to listen on is given: the HTTP API is off",
+            ctx.config.named("api.token")
+        );
+    }
     // The schedule follows the billing time zone (checked when the configuration was
     // read).
     let billing = ctx.billing;
     let _lock = crate::lock::take(&ctx.home)?;
-    let api_bound = match api_config {
-        Some(c) => Some(c.bind().await?),
+    let api_bound = match http {
+        Some(mut server) => {
+            let addr = server.bind().await?;
+            Some((server, addr))
+        }
         None => None,
     };
     let rt = open_runtime(ctx).await?;
@@ -81,14 +95,9 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     let (_watcher, changes) = watcher::watch(&ctx.home.modules_dir())?;
     let seen = refresh_handlers(&rt, &HashMap::new()).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let api_running = api_bound.map(|bound| {
-        println!("api listening on http://{}", bound.addr());
-        bound.start(
-            store.clone(),
-            ctx.billing,
-            ctx.clock.clone(),
-            stop_tx.subscribe(),
-        )
+    let api_running = api_bound.map(|(server, addr)| {
+        println!("api listening on http://{addr}");
+        server.start(store.clone(), stop_tx.subscribe())
     });
     println!(
         "provisor serve: ready; home {}, {} module(s) loaded, {} handler(s)",
@@ -112,7 +121,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions) -> Result<()> {
     let _ = stop_tx.send(true);
     if let Some(api) = api_running {
         // Requests in flight finish: an import answers only after it committed.
-        api.stopped().await;
+        api.await;
     }
     if let Some(w) = worker {
         // Operations in flight finish (or their lease runs out and another worker

@@ -1,0 +1,177 @@
+//! The OpenAPI 3.1 document, built from the route table ([`crate::table::ROUTES`]) and
+//! the types the routes answer with (`utoipa`'s `ToSchema`), so it cannot list a route
+//! the server does not serve or miss one it does. `docs/openapi.json` is this document,
+//! checked in; a test fails when they differ (`docs/api.md` says how to regenerate it).
+
+use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi, OpenApiBuilder, Paths,
+    Ref, ResponseBuilder, ServerBuilder, Tag,
+};
+use utoipa::ToSchema;
+
+use crate::problem::{FieldError, Problem, PROBLEM_JSON};
+use crate::routes::health::Health;
+use crate::routes::usage::UsageImported;
+use crate::table::{Method, Operation, Policy, Route, ROUTES};
+
+/// The list envelope every listing answers with (Stripe's).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "a schema for the document only")]
+struct List {
+    /// Always `list`.
+    #[schema(example = "list")]
+    object: String,
+    /// The objects, in id order.
+    data: Vec<serde_json::Value>,
+    /// Whether objects follow the last one.
+    has_more: bool,
+    /// The path of the next page, when there is one (`…?limit=20&starting_after=42`).
+    #[schema(example = "/v1/invoices?limit=20&starting_after=42")]
+    next: Option<String>,
+}
+
+/// The bearer security scheme's name in the document.
+const BEARER: &str = "bearer";
+
+fn schema(name: &str) -> Ref {
+    Ref::from_schema_name(name)
+}
+
+fn json_response(description: &str, schema_name: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(schema(schema_name)))
+                .build(),
+        )
+        .build()
+}
+
+fn problem(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(schema("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+fn operation(r: &Route) -> utoipa::openapi::path::Operation {
+    let mut op = OperationBuilder::new()
+        .operation_id(Some(r.operation_id))
+        .summary(Some(r.summary))
+        .tag(r.tag);
+    op = match r.operation {
+        Operation::Health => op.response("200", json_response("The server answers", "Health")),
+        Operation::OpenApi => op.response(
+            "200",
+            ResponseBuilder::new()
+                .description("This document")
+                .content("application/json", ContentBuilder::new().build())
+                .build(),
+        ),
+        Operation::PushUsage => op
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .description(Some("A JSON array, or JSON lines, of usage records: transaction_id, service_id, unit, quantity (a decimal string or number), and period_start (a date) or at (an RFC 3339 time)"))
+                    .content("application/json", ContentBuilder::new().build())
+                    .content("application/x-ndjson", ContentBuilder::new().build())
+                    .build(),
+            ))
+            .response("200", json_response("Imported (or every record a duplicate); the transaction committed", "UsageImported"))
+            .response("400", problem("A record is refused; nothing was imported"))
+            .response("413", problem("The batch is over api.max_body_bytes")),
+    };
+    if r.method == Method::Post {
+        op = op
+            .parameter(
+                utoipa::openapi::path::ParameterBuilder::new()
+                    .name("Idempotency-Key")
+                    .parameter_in(utoipa::openapi::path::ParameterIn::Header)
+                    .description(Some("1 to 255 printable characters: the same key and body replay the first answer (Idempotent-Replayed: true); another body is a 422"))
+                    .schema(Some(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::String)
+                            .min_length(Some(1))
+                            .max_length(Some(255)),
+                    )),
+            )
+            .response("409", problem("A request with the same Idempotency-Key is still running"))
+            .response("422", problem("The Idempotency-Key was used for another request"));
+    }
+    if r.policy == Policy::Public {
+        op = op.securities(Some(Vec::<SecurityRequirement>::new()));
+    } else {
+        op = op
+            .security(SecurityRequirement::new::<_, [&str; 0], &str>(BEARER, []))
+            .response(
+                "401",
+                problem("No credential, or one the server does not know"),
+            );
+    }
+    op.response(
+        "default",
+        problem("Any other refusal, as a problem document"),
+    )
+    .build()
+}
+
+/// The document.
+pub fn document() -> OpenApi {
+    let mut paths = Paths::new();
+    for r in ROUTES {
+        let method = match r.method {
+            Method::Get => HttpMethod::Get,
+            Method::Post => HttpMethod::Post,
+        };
+        paths.add_path_operation(r.path, vec![method], operation(r));
+    }
+    let mut bearer = Http::new(HttpAuthScheme::Bearer);
+    bearer.description = Some(
+        "A session (`pvs_…`) or an API token (`pvt_…`); usage pushes use the server's api.token"
+            .to_string(),
+    );
+    let components = ComponentsBuilder::new()
+        .schema_from::<Problem>()
+        .schema_from::<FieldError>()
+        .schema_from::<List>()
+        .schema_from::<Health>()
+        .schema_from::<UsageImported>()
+        .security_scheme(BEARER, SecurityScheme::Http(bearer))
+        .build();
+    let mut meta = Tag::new("meta");
+    meta.description = Some("The server itself".into());
+    let mut usage = Tag::new("usage");
+    usage.description = Some("Usage pushed by modules and panels".into());
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Provisor API")
+                .version("1")
+                .description(Some("Billing and provisioning for hosting providers. Errors are application/problem+json (RFC 9457); listings are cursor-paginated (limit, starting_after); every POST takes an Idempotency-Key; money is a decimal string with its currency; times are RFC 3339."))
+                .license(Some(LicenseBuilder::new().name("Apache-2.0").build())),
+        )
+        .servers(Some([ServerBuilder::new().url("/").build()]))
+        .paths(paths)
+        .components(Some(components))
+        .tags(Some([meta, usage]))
+        .build()
+}
+
+/// The document as the server serves it and `docs/openapi.json` holds it: pretty JSON
+/// ending in a newline.
+pub fn json() -> String {
+    let mut text = document()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"the document could not be written: {e}\"}}"));
+    text.push('\n');
+    text
+}

@@ -1,0 +1,116 @@
+//! The routes: the router is built from the route table ([`crate::table::ROUTES`])
+//! alone, one handler per [`Operation`], each behind its policy's authentication and,
+//! for a POST, the idempotency layer; paths not in the table are a 404 problem, methods
+//! a path does not take a 405 problem with `Allow`. A handler parses, calls app and
+//! renders; it holds no business rule.
+
+pub(crate) mod health;
+pub(crate) mod usage;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header::{ALLOW, CONTENT_TYPE};
+use axum::http::HeaderValue;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+
+use crate::auth;
+use crate::headers::{self, Cors};
+use crate::idempotency;
+use crate::problem::{Kind, Problem};
+use crate::state::Api;
+use crate::table::{allow, BodyLimit, Method, Operation, Route, ROUTES};
+
+/// The document served at `GET /v1/openapi.json`, made once.
+#[derive(Clone)]
+struct OpenApiText(Arc<String>);
+
+fn handler(op: Operation, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
+    match op {
+        Operation::Health => get(health::get),
+        Operation::OpenApi => {
+            let text = openapi.clone();
+            get(move || async move {
+                (
+                    [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                    text.0.as_str().to_owned(),
+                )
+            })
+        }
+        Operation::PushUsage => post(usage::post),
+    }
+}
+
+fn route_of(api: &Arc<Api>, r: &Route, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
+    let mut h = handler(r.operation, openapi);
+    if r.method == Method::Post {
+        let limit = match r.body {
+            BodyLimit::Json => api.json_max_body,
+            BodyLimit::Batch => api.max_body,
+        };
+        h = h.layer(from_fn_with_state(
+            (Arc::clone(api), limit),
+            idempotency::layer,
+        ));
+    }
+    h.layer(from_fn_with_state(
+        (Arc::clone(&api.auth), r.policy),
+        auth::check,
+    ))
+}
+
+/// The API's router, from the route table, with the security headers on every answer.
+pub(crate) fn router(api: Arc<Api>, openapi: String) -> Router {
+    let openapi = OpenApiText(Arc::new(openapi));
+    let mut router = Router::new();
+    let mut paths: Vec<&str> = Vec::new();
+    for r in ROUTES {
+        if !paths.contains(&r.path) {
+            paths.push(r.path);
+        }
+    }
+    for path in paths {
+        let mut methods = MethodRouter::new();
+        for r in ROUTES.iter().filter(|r| r.path == path) {
+            methods = methods.merge(route_of(&api, r, &openapi));
+        }
+        let allowed = allow(path);
+        methods = methods.fallback(move |req: Request| async move { wrong_method(&req, &allowed) });
+        router = router.route(path, methods);
+    }
+    let cors = Arc::new(Cors {
+        origins: api.cors_origins.clone(),
+    });
+    router
+        .fallback(not_found)
+        .with_state(api)
+        .layer(from_fn_with_state(cors, headers::secure))
+}
+
+async fn not_found(State(_): State<Arc<Api>>, req: Request) -> Response {
+    Problem::new(
+        Kind::NotFound,
+        format!(
+            "no such path {}: GET /v1/openapi.json lists the API's paths",
+            req.uri().path()
+        ),
+    )
+    .into_response()
+}
+
+fn wrong_method(req: &Request, allowed: &str) -> Response {
+    let value = HeaderValue::from_str(allowed).unwrap_or(HeaderValue::from_static("GET"));
+    Problem::new(
+        Kind::MethodNotAllowed,
+        format!(
+            "{} takes {allowed} only, not {}",
+            req.uri().path(),
+            req.method()
+        ),
+    )
+    .header(ALLOW, value)
+    .into_response()
+}

@@ -1,18 +1,21 @@
 //! What every answer carries, whatever route or refusal made it: the security headers,
-//! a request id, and CORS, closed unless `api.cors_origins` names the page's origin.
+//! a request id, CORS (closed unless `api.cors_origins` names the page's origin), and
+//! a refusal as a problem document even when axum itself made it.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD,
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, ORIGIN, REFERRER_POLICY, VARY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ALLOW,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ORIGIN, REFERRER_POLICY, VARY,
+    WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+
+use crate::problem::{Kind, Problem};
 
 /// The request id header: taken from the request when it holds a sane one (so a proxy's
 /// id follows the request through), else made; always on the answer and in the log.
@@ -49,6 +52,46 @@ fn allowed_origin(cors: &Cors, headers: &HeaderMap) -> Option<HeaderValue> {
         .then(|| origin.clone())
 }
 
+/// A refusal that is not a problem document yet (a rejection of axum's own, in plain
+/// text) made one, its text as the detail; every other answer as it is.
+async fn as_problem(r: Response) -> Response {
+    let status = r.status();
+    let kind = match status.as_u16() {
+        400 => Kind::Invalid,
+        404 => Kind::NotFound,
+        405 => Kind::MethodNotAllowed,
+        408 => Kind::RequestTimeout,
+        413 => Kind::PayloadTooLarge,
+        500 => Kind::Internal,
+        503 => Kind::Unavailable,
+        _ => return r,
+    };
+    let typed = r
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/"));
+    if typed {
+        return r;
+    }
+    let (parts, body) = r.into_parts();
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let detail = if text.is_empty() {
+        kind.title().to_string()
+    } else {
+        text
+    };
+    let mut p = Problem::new(kind, detail);
+    for name in [ALLOW, WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            p = p.header(name, v.clone());
+        }
+    }
+    p.into_response()
+}
+
 /// The layer: a CORS preflight from an allowed origin is answered here; every other
 /// request runs, and its answer gets the headers.
 pub(crate) async fn secure(State(cors): State<Arc<Cors>>, req: Request, next: Next) -> Response {
@@ -76,7 +119,7 @@ pub(crate) async fn secure(State(cors): State<Arc<Cors>>, req: Request, next: Ne
         _ => {
             let method = req.method().clone();
             let path = req.uri().path().to_string();
-            let r = next.run(req).await;
+            let r = as_problem(next.run(req).await).await;
             tracing::debug!(request_id = ?id, "api: {method} {path}: {}", r.status());
             r
         }

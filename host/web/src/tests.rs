@@ -259,3 +259,34 @@ async fn the_served_openapi_document_is_the_checked_in_one() {
          `PROVISOR_BLESS_OPENAPI=1 cargo nextest run -p provisor-web openapi` and review the diff"
     );
 }
+
+#[tokio::test]
+async fn axums_own_rejections_become_problem_documents() {
+    use axum::routing::post;
+    use http_body_util::Full;
+    // A router with axum's `Bytes` extractor under a small limit, behind the same layer.
+    let cors = std::sync::Arc::new(crate::headers::Cors {
+        origins: Vec::new(),
+    });
+    let app: Router = Router::new()
+        .route("/t", post(|_: axum::body::Bytes| async { "ok" }))
+        .layer(axum::extract::DefaultBodyLimit::max(4))
+        .layer(axum::middleware::from_fn_with_state(
+            cors,
+            crate::headers::secure,
+        ));
+    let req = Request::builder()
+        .method("POST")
+        .uri("/t")
+        .body(Body::new(Full::new(axum::body::Bytes::from_static(
+            b"too long",
+        ))))
+        .unwrap();
+    let a = send(&app, req).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(a.header("content-type"), "application/problem+json");
+    assert_eq!(
+        a.json()["type"],
+        "https://provisor.dev/problems/payload-too-large"
+    );
+}

@@ -9,7 +9,7 @@ pub(crate) mod usage;
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::middleware::from_fn_with_state;
@@ -46,20 +46,22 @@ fn handler(op: Operation, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
 
 fn route_of(api: &Arc<Api>, r: &Route, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
     let mut h = handler(r.operation, openapi);
+    let limit = match r.body {
+        BodyLimit::Json => api.json_max_body,
+        BodyLimit::Batch => api.max_body,
+    };
     if r.method == Method::Post {
-        let limit = match r.body {
-            BodyLimit::Json => api.json_max_body,
-            BodyLimit::Batch => api.max_body,
-        };
         h = h.layer(from_fn_with_state(
             (Arc::clone(api), limit),
             idempotency::layer,
         ));
     }
-    h.layer(from_fn_with_state(
-        (Arc::clone(&api.auth), r.policy),
-        auth::check,
-    ))
+    // axum's own body extractors (`Bytes`, `Json`) hold the route's limit too.
+    h.layer(DefaultBodyLimit::max(limit))
+        .layer(from_fn_with_state(
+            (Arc::clone(&api.auth), r.policy),
+            auth::check,
+        ))
 }
 
 /// The API's router, from the route table, with the security headers on every answer.

@@ -3,8 +3,8 @@
 //!
 //! A refusal that names an input or a next step is an [`Error::Refused`]: its
 //! [`Message`] holds the field (by its neutral name) and the [`Fix`] as data, so the
-//! CLI can say `--amount` and the command to run while the HTTP API answers
-//! `{"error": …, "field": "amount"}` with its own hint. The other variants are plain
+//! CLI can say `--amount` and the command to run while the HTTP API answers a problem
+//! document naming `amount` in its `errors`, with its own hint. The other variants are plain
 //! text, which every front end shows as it is.
 
 use provisor_module_api::ModuleError;

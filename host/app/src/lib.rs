@@ -4,11 +4,13 @@
 //! transaction), the daily run (billing, then the modules' daily work, recorded once per
 //! day), the import of a panel's existing services, what billing asks of provisioning
 //! ([`driver::EngineDriver`]), the context a process opens the store and runtime from,
-//! and the daemon (workers, watcher, scheduler, HTTP API).
+//! the daemon (workers, watcher, scheduler, HTTP API), and the accounts every front end
+//! authenticates people and programs with (staff, client logins, sessions, API tokens).
 //! Must not: parse arguments or render output; the CLI does.
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod config;
 pub mod context;
 pub mod daemon;

@@ -1,7 +1,8 @@
 //! The `provisor` command line. Thin: it parses arguments, opens what a command needs,
 //! calls the library and prints. Every listing takes `--json`. Errors name the thing,
 //! the reason and the fix, and exit non-zero (2 bad input, 3 not found, 4 module
-//! failure, 5 storage, 1 anything else).
+//! failure, 5 storage, 6 not authenticated, 7 forbidden, 8 rate-limited, 1 anything
+//! else).
 
 //!
 //! One file per command group: the group's clap definitions beside its handlers, which
@@ -263,6 +264,9 @@ fn exit_code(e: &Error) -> i32 {
         ErrorKind::Module => 4,
         ErrorKind::Storage => 5,
         ErrorKind::Io => 1,
+        ErrorKind::Unauthenticated => 6,
+        ErrorKind::Forbidden => 7,
+        ErrorKind::RateLimited => 8,
     }
 }
 

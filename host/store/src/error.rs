@@ -25,6 +25,12 @@ pub enum ErrorKind {
     Storage,
     /// The filesystem or another process failed.
     Io,
+    /// No credential, or one that is wrong, expired, ended or revoked: log in again.
+    Unauthenticated,
+    /// The credential is good but may not do this.
+    Forbidden,
+    /// Too many attempts: wait until the time the message names.
+    RateLimited,
 }
 
 /// The host's error.

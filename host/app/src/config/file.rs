@@ -25,6 +25,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub api: Api,
     #[serde(default)]
+    pub accounts: Accounts,
+    #[serde(default)]
     pub secrets: Secrets,
     #[serde(default)]
     pub log: Log,
@@ -76,6 +78,15 @@ pub struct Api {
     pub body_timeout_secs: Num,
     pub max_connections: Num,
     pub max_connections_per_ip: Num,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounts {
+    pub staff_session_secs: Num,
+    pub staff_idle_secs: Num,
+    pub client_session_secs: Num,
+    pub client_idle_secs: Num,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -55,6 +55,9 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         // The database failed: nothing was written, the same request may be sent again.
         ErrorKind::Storage => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Io => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 
@@ -595,6 +598,15 @@ mod tests {
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(status_of(ErrorKind::Io), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            status_of(ErrorKind::Unauthenticated),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(status_of(ErrorKind::Forbidden), StatusCode::FORBIDDEN);
+        assert_eq!(
+            status_of(ErrorKind::RateLimited),
+            StatusCode::TOO_MANY_REQUESTS
+        );
     }
 
     #[test]

@@ -506,6 +506,7 @@ pub async fn take_task(
     email: &str,
     now: DateTime<Utc>,
 ) -> Result<task::Model> {
+    let t = provisor_engine::tasks::get_task(store, task_id).await?;
     let who = find(store, email).await?;
     if who.disabled_at.is_some() {
         return Err(forbidden(format!(
@@ -513,7 +514,6 @@ pub async fn take_task(
             who.email
         )));
     }
-    let t = provisor_engine::tasks::get_task(store, task_id).await?;
     if !role_includes(who.role, Role::Admin) {
         let mine = departments_of(store, who.id).await?;
         if !mine.contains(&t.department) {

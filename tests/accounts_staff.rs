@@ -14,7 +14,7 @@ const CLIENT_PW: &str = "a client's long password";
 
 /// A home whose every run's output is kept, to be searched for secrets at the end.
 struct Home {
-    home: TestHome,
+    test: TestHome,
     seen: RefCell<String>,
     backend: &'static str,
 }
@@ -22,8 +22,8 @@ struct Home {
 impl Home {
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
         let r = match stdin {
-            Some(input) => self.home.run_stdin(args, input),
-            None => self.home.run(args),
+            Some(input) => self.test.run_stdin(args, input),
+            None => self.test.run(args),
         };
         let mut seen = self.seen.borrow_mut();
         seen.push_str(&r.stdout);
@@ -65,11 +65,25 @@ impl Home {
 
 fn scenario(backend: &'static str, url: Option<String>) {
     let h = Home {
-        home: TestHome::with_database(url).with_label(backend),
+        test: TestHome::with_database(url).with_label(backend),
         seen: RefCell::new(String::new()),
         backend,
     };
-    let pw = |p: &str| format!("{p}\n");
+    owners(&h);
+    staff(&h);
+    let token = tokens(&h);
+    let secret = totp(&h);
+    clients(&h);
+    no_secret_shown(&h, &token, &secret);
+}
+
+fn pw(p: &str) -> String {
+    format!("{p}\n")
+}
+
+/// The first owner, and the owners after it.
+fn owners(h: &Home) {
+    let backend = h.backend;
 
     // The first account must be the owner, and only while there is none.
     h.refused(
@@ -158,8 +172,11 @@ fn scenario(backend: &'static str, url: Option<String>) {
         "at least 12",
     );
     assert!(!weak.contains("tooshort"), "[{backend}] {weak}");
+}
 
-    // Staff with roles and departments.
+/// Staff with roles and departments.
+fn staff(h: &Home) {
+    let backend = h.backend;
     h.ok(&["departments", "add", "dc"], None);
     h.ok(
         &[
@@ -215,8 +232,11 @@ fn scenario(backend: &'static str, url: Option<String>) {
     h.ok(&["staff", "disable", "sam@x.example"], None);
     assert!(h.json(&["staff", "show", "sam@x.example", "--json"])["disabled_at"].is_string());
     h.ok(&["staff", "enable", "sam@x.example"], None);
+}
 
-    // API tokens: printed once, alone on stdout; listed by prefix, never whole.
+/// API tokens: printed once, alone on stdout; listed by prefix, never whole.
+fn tokens(h: &Home) -> String {
+    let backend = h.backend;
     let token = h
         .ok(
             &[
@@ -280,8 +300,12 @@ fn scenario(backend: &'static str, url: Option<String>) {
     h.ok(&["tokens", "revoke", &id], None);
     assert!(h.json(&["tokens", "list", "--json"])[0]["revoked_at"].is_string());
     h.ok(&["tokens", "list"], None);
+    token
+}
 
-    // TOTP: the URI is printed once; turning it on needs the right code.
+/// TOTP: the URI is printed once; turning it on needs the right code.
+fn totp(h: &Home) -> String {
+    let backend = h.backend;
     let uri = h
         .ok(&["staff", "totp", "owner@x.example"], None)
         .trim()
@@ -314,8 +338,11 @@ fn scenario(backend: &'static str, url: Option<String>) {
         2,
         "already has TOTP on",
     );
+    secret
+}
 
-    // Client logins.
+/// Client logins.
+fn clients(h: &Home) {
     h.ok(
         &[
             "clients",
@@ -338,8 +365,11 @@ fn scenario(backend: &'static str, url: Option<String>) {
         3,
         "nobody@x.example",
     );
+}
 
-    // Nothing secret in any output but the one that handed it over.
+/// Nothing secret in any output but the one that handed it over.
+fn no_secret_shown(h: &Home, token: &str, secret: &str) {
+    let backend = h.backend;
     let seen = h.seen.borrow();
     for secret_text in [OWNER_PW, SUPPORT_PW, CLIENT_PW, "$argon2"] {
         assert!(
@@ -348,12 +378,12 @@ fn scenario(backend: &'static str, url: Option<String>) {
         );
     }
     assert_eq!(
-        seen.matches(&token).count(),
+        seen.matches(token).count(),
         1,
         "[{backend}] the token was printed again"
     );
     assert_eq!(
-        seen.matches(&secret).count(),
+        seen.matches(secret).count(),
         1,
         "[{backend}] the TOTP secret was printed again"
     );

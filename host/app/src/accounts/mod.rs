@@ -18,15 +18,19 @@ pub mod client_logins;
 pub(crate) mod limits;
 pub mod password;
 mod principal;
+mod sealed;
 pub mod sessions;
 pub mod staff;
 pub mod totp;
 
 pub use password::Password;
-pub use principal::{authenticate, AccountSettings, Credential, Principal, Who};
+pub use principal::{AccountSettings, Credential, Principal, Who, USAGE_ENDPOINT};
+
+use chrono::{DateTime, Utc};
 
 use provisor_store::entities::kinds::Role;
-use provisor_store::error::{Error, Result};
+use provisor_store::error::{Error, ErrorKind, Result};
+use provisor_store::Store;
 use sha2::{Digest, Sha256};
 
 /// Which kind of account a login is for: a staff email and a client email may be the
@@ -114,6 +118,49 @@ pub(crate) fn mint(prefix: &str) -> Result<String> {
 /// The SHA-256 of a token, hex: what the database holds instead of the token.
 pub(crate) fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The principal behind a bearer credential (the token itself, or an
+/// `Authorization` header's value `Bearer …`): a session token, an API token, or the
+/// configured usage token. Each kind checks its own expiry, revocation and account;
+/// anything else is refused as unauthenticated.
+pub async fn authenticate(
+    store: &Store,
+    settings: &AccountSettings,
+    bearer: &str,
+    now: DateTime<Utc>,
+) -> Result<Principal> {
+    let token = bearer.trim();
+    let token = token
+        .strip_prefix("Bearer ")
+        .or_else(|| token.strip_prefix("bearer "))
+        .unwrap_or(token)
+        .trim();
+    if token.is_empty() {
+        return Err(Error::refused(
+            ErrorKind::Unauthenticated,
+            "no credential was given: send a session token or an API token",
+        ));
+    }
+    if settings.is_usage_token(token) {
+        return Ok(Principal {
+            who: Who::Integration { name: "api.token" },
+            role: Some(Role::Billing),
+            read_only: false,
+            endpoints: Some(vec![USAGE_ENDPOINT.to_string()]),
+            credential: Credential::ConfiguredToken,
+        });
+    }
+    if token.starts_with(sessions::PREFIX) {
+        return sessions::authenticate(store, &settings.sessions, token, now).await;
+    }
+    if token.starts_with(api_tokens::PREFIX) {
+        return api_tokens::authenticate(store, token, now).await;
+    }
+    Err(Error::refused(
+        ErrorKind::Unauthenticated,
+        "the credential is not a Provisor session or API token: log in again or use a token issued for you",
+    ))
 }
 
 #[cfg(test)]

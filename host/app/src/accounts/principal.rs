@@ -1,18 +1,15 @@
-//! Who is behind a bearer credential: [`authenticate`] takes a session token
+//! Who is behind a bearer credential: `accounts::authenticate` takes a session token
 //! (`pvs_…`), an API token (`pvt_…`) or the configured usage token (`api.token`) and
 //! answers the [`Principal`] every front end authorizes a request from.
 //!
 //! Owns: the dispatch by credential and the principal's shape. Must not: decide what
 //! a role may do on each route (the HTTP API does, from the principal).
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use provisor_store::entities::kinds::{ActorKind, Role};
-use provisor_store::error::{Error, ErrorKind, Result};
-use provisor_store::Store;
 
 use super::Actor;
 use crate::config::{AccountsConfig, Config};
@@ -154,9 +151,9 @@ impl Principal {
     /// The actor account rules take it as.
     pub fn actor(&self) -> Actor {
         match (&self.who, self.role) {
-            (Who::Staff { id, .. }, _)
-            | (
-                Who::Token {
+            (
+                Who::Staff { id, .. }
+                | Who::Token {
                     staff_id: Some(id), ..
                 },
                 _,
@@ -225,54 +222,11 @@ impl AccountSettings {
         self
     }
 
-    fn is_usage_token(&self, presented: &str) -> bool {
+    pub(super) fn is_usage_token(&self, presented: &str) -> bool {
         let Some(expected) = &self.usage_token else {
             return false;
         };
         let got: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         bool::from(got.ct_eq(expected))
     }
-}
-
-/// The principal behind a bearer credential (the token itself, or an
-/// `Authorization` header's value `Bearer …`): a session token, an API token, or the
-/// configured usage token. Each kind checks its own expiry, revocation and account;
-/// anything else is refused as unauthenticated.
-pub async fn authenticate(
-    store: &Store,
-    settings: &AccountSettings,
-    bearer: &str,
-    now: DateTime<Utc>,
-) -> Result<Principal> {
-    let token = bearer.trim();
-    let token = token
-        .strip_prefix("Bearer ")
-        .or_else(|| token.strip_prefix("bearer "))
-        .unwrap_or(token)
-        .trim();
-    if token.is_empty() {
-        return Err(Error::refused(
-            ErrorKind::Unauthenticated,
-            "no credential was given: send a session token or an API token",
-        ));
-    }
-    if settings.is_usage_token(token) {
-        return Ok(Principal {
-            who: Who::Integration { name: "api.token" },
-            role: Some(Role::Billing),
-            read_only: false,
-            endpoints: Some(vec![USAGE_ENDPOINT.to_string()]),
-            credential: Credential::ConfiguredToken,
-        });
-    }
-    if token.starts_with(super::sessions::PREFIX) {
-        return super::sessions::authenticate(store, &settings.sessions, token, now).await;
-    }
-    if token.starts_with(super::api_tokens::PREFIX) {
-        return super::api_tokens::authenticate(store, token, now).await;
-    }
-    Err(Error::refused(
-        ErrorKind::Unauthenticated,
-        "the credential is not a Provisor session or API token: log in again or use a token issued for you",
-    ))
 }

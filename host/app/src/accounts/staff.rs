@@ -102,8 +102,8 @@ fn forbidden(why: impl Into<Message>) -> Error {
 /// acting account when it is one.
 async fn manager(store: &Store, actor: &Actor) -> Result<Option<staff::Model>> {
     match actor {
-        Actor::Shell { .. } => Ok(None),
-        Actor::Token {
+        Actor::Shell { .. }
+        | Actor::Token {
             role: Role::Owner, ..
         } => Ok(None),
         Actor::Staff { id } => {
@@ -261,7 +261,7 @@ async fn departments_of(store: &Store, staff_id: i64) -> Result<Vec<String>> {
 pub async fn view(store: &Store, row: staff::Model) -> Result<StaffView> {
     let departments = departments_of(store, row.id).await?;
     let totp = match &row.totp_secret {
-        Some(sealed) => super::totp::is_on(store, row.id, sealed)?,
+        Some(sealed) => super::sealed::is_on(store, row.id, sealed)?,
         None => false,
     };
     Ok(StaffView {

@@ -13,16 +13,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 
 use provisor_store::entities::staff;
 use provisor_store::error::{Error, ErrorKind, Message, Result};
-use provisor_store::secrets::sealed_text;
 use provisor_store::{db_err, Store};
 
+use super::sealed::{open, seal, State};
 use super::staff::{self as staff_accounts, StaffView};
 use super::Actor;
 
@@ -30,17 +28,6 @@ use super::Actor;
 const STEP: u64 = 30;
 /// The issuer shown by authenticator apps.
 const ISSUER: &str = "Provisor";
-
-/// What is sealed in `staff.totp_secret`.
-#[derive(Serialize, Deserialize)]
-struct State {
-    /// The secret's bytes, hex.
-    secret: String,
-    /// Whether a code confirmed it (until then login does not ask for one).
-    on: bool,
-    /// The last step a code was accepted for.
-    last_step: Option<u64>,
-}
 
 /// A new second factor, shown once: the secret (base32) and the `otpauth://` URI an
 /// authenticator app reads. Its `Debug` hides both.
@@ -55,42 +42,6 @@ impl std::fmt::Debug for Enrollment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Enrollment(hidden)")
     }
-}
-
-fn aad(staff_id: i64) -> String {
-    format!("provisor/staff/{staff_id}/totp")
-}
-
-fn ring(store: &Store) -> Result<&provisor_store::KeyRing> {
-    store.secrets().ok_or_else(|| {
-        Error::Invalid(
-            "this process has no secret key, which a TOTP secret is sealed with".to_string(),
-        )
-    })
-}
-
-fn seal(store: &Store, staff_id: i64, state: &State) -> Result<String> {
-    let value = serde_json::to_value(state)
-        .map_err(|e| Error::Io(format!("cannot write a TOTP state: {e}")))?;
-    let sealed = ring(store)?.seal(&value, &aad(staff_id))?;
-    sealed_text(&sealed)
-        .map(ToString::to_string)
-        .ok_or_else(|| Error::Io("a sealed TOTP secret has no text".to_string()))
-}
-
-fn open(store: &Store, staff_id: i64, sealed: &str) -> Result<State> {
-    let value: Value = ring(store)?.open(sealed, &aad(staff_id)).map_err(|e| {
-        Error::Invalid(format!(
-            "staff account #{staff_id}: its TOTP secret does not open with this process's secret key ({e:?}); turn TOTP off for the account and enrol again"
-        ))
-    })?;
-    serde_json::from_value(value)
-        .map_err(|e| Error::Invalid(format!("staff account #{staff_id}: its TOTP state is damaged ({e}); turn TOTP off and enrol again")))
-}
-
-/// Whether the account's sealed TOTP state is on (confirmed).
-pub(crate) fn is_on(store: &Store, staff_id: i64, sealed: &str) -> Result<bool> {
-    Ok(open(store, staff_id, sealed)?.on)
 }
 
 fn totp(secret_hex: &str, account: &str) -> Result<TOTP> {
@@ -230,12 +181,8 @@ pub(crate) async fn check_login(
     if !state.on {
         return Ok(());
     }
-    let refused = |why: &str| {
-        Error::refused(
-            ErrorKind::Unauthenticated,
-            Message::about("totp", why.to_string()),
-        )
-    };
+    let refused =
+        |why: &str| Error::refused(ErrorKind::Unauthenticated, Message::about("totp", why));
     let Some(code) = code.filter(|c| !c.trim().is_empty()) else {
         return Err(refused(
             "is needed: this account has a second factor; send the code from the authenticator app",

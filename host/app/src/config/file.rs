@@ -82,6 +82,10 @@ pub struct Api {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "the fields are the file's keys, which say their unit as every key does"
+)]
 pub struct Accounts {
     pub staff_session_secs: Num,
     pub staff_idle_secs: Num,

@@ -238,11 +238,12 @@ fn to_the_second(text: &str) -> String {
 
 /// `clients login`: a client's password, or its login disabled.
 async fn login(ctx: &Ctx, client: &str, password_stdin: bool, disable: bool) -> Result<()> {
-    use provisor_app::accounts::{client_logins, Actor};
+    use super::staff::shell;
+    use provisor_app::accounts::client_logins;
     let store = ctx.store().await?;
     let now = ctx.clock.now();
     if disable {
-        let l = client_logins::disable(&store, &Actor::shell(), client, now).await?;
+        let l = client_logins::disable(&store, &shell(), client, now).await?;
         println!(
             "login of client #{} ({}) disabled; its sessions ended",
             l.client_id, l.email
@@ -251,7 +252,7 @@ async fn login(ctx: &Ctx, client: &str, password_stdin: bool, disable: bool) -> 
     }
     let c = provisor_store::lookup::get_client(&store, client).await?;
     let password = super::staff::read_password(password_stdin, &c.email)?;
-    let l = client_logins::set(&store, &Actor::shell(), client, &password, now).await?;
+    let l = client_logins::set(&store, &shell(), client, &password, now).await?;
     println!(
         "client #{} ({}) can log in with the password set",
         l.client_id, l.email

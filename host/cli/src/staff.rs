@@ -105,6 +105,15 @@ pub(crate) enum TokensCmd {
     Revoke { id: i64 },
 }
 
+/// The CLI's actor: the shell user running it, by uid (read from `/proc/self`, not
+/// from the environment, which anyone can set).
+pub(crate) fn shell() -> Actor {
+    use std::os::unix::fs::MetadataExt;
+    let user = std::fs::metadata("/proc/self")
+        .map_or_else(|_| "shell".to_string(), |m| format!("uid {}", m.uid()));
+    Actor::Shell { user }
+}
+
 pub(crate) fn parse_role(word: &str) -> Result<Role> {
     Role::parse(&word.trim().to_lowercase()).ok_or_else(|| {
         Error::invalid(Message::about(
@@ -181,7 +190,7 @@ fn print_staff(list: &[StaffView], json: bool) {
 pub(crate) async fn run(ctx: &Ctx, cmd: StaffCmd) -> Result<()> {
     let store = ctx.store().await?;
     let now = ctx.clock.now();
-    let me = Actor::shell();
+    let me = shell();
     match cmd {
         StaffCmd::Add {
             email,
@@ -359,7 +368,7 @@ pub(crate) async fn tokens(ctx: &Ctx, cmd: TokensCmd) -> Result<()> {
                 endpoints,
                 expires_at: expires.as_deref().map(expires_at).transpose()?,
             };
-            let issued = api_tokens::issue(&store, &Actor::shell(), new, now).await?;
+            let issued = api_tokens::issue(&store, &shell(), new, now).await?;
             println!("{}", issued.token);
             eprintln!(
                 "API token #{} {} issued; it is shown this once and cannot be read again",
@@ -387,7 +396,7 @@ pub(crate) async fn tokens(ctx: &Ctx, cmd: TokensCmd) -> Result<()> {
             }
         }
         TokensCmd::Revoke { id } => {
-            let t = api_tokens::revoke(&store, &Actor::shell(), id, now).await?;
+            let t = api_tokens::revoke(&store, &shell(), id, now).await?;
             println!("API token #{} {} revoked", t.id, t.name);
         }
     }

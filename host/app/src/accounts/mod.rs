@@ -87,16 +87,6 @@ pub enum Actor {
     },
 }
 
-impl Actor {
-    /// The operating system user running this process, as a shell actor.
-    pub fn shell() -> Actor {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "shell".to_string());
-        Actor::Shell { user }
-    }
-}
-
 /// Whether a holder of `holder` may do everything `wanted` may: owner includes every
 /// role, admin every role but owner, billing and support only themselves.
 pub fn role_includes(holder: Role, wanted: Role) -> bool {

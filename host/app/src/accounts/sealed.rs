@@ -23,7 +23,7 @@ pub(crate) struct State {
 }
 
 fn aad(staff_id: i64) -> String {
-    format!("provisor/staff/{staff_id}/totp")
+    provisor_store::secrets::staff_totp_aad(staff_id)
 }
 
 fn ring(store: &Store) -> Result<&provisor_store::KeyRing> {

@@ -594,3 +594,45 @@ async fn a_task_is_taken_by_staff_of_its_department() {
         .expect_err("no such department");
     assert_eq!(e.kind(), ErrorKind::Invalid);
 }
+
+#[tokio::test]
+async fn a_key_rotation_seals_totp_again_and_it_still_works() {
+    let _s = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let ring = KeyRing::for_home(&dir.path().join("secret.key")).expect("ring");
+    let store = Store::open_with_secrets(&url, ring).await.expect("store");
+    let t = T { _dir: dir, store };
+    let owner = with_owner(&t).await;
+    let e = totp::enroll(&t.store, &shell(), "owner@x.example")
+        .await
+        .unwrap();
+    let code = totp::code_at(&e.secret, t0()).unwrap();
+    totp::confirm(&t.store, &shell(), "owner@x.example", &code, t0())
+        .await
+        .unwrap();
+    let before = staff::get(&t.store, owner)
+        .await
+        .unwrap()
+        .totp_secret
+        .unwrap();
+    let done = provisor_store::secrets::rotate(&t.store)
+        .await
+        .expect("rotate");
+    let after = staff::get(&t.store, owner)
+        .await
+        .unwrap()
+        .totp_secret
+        .unwrap();
+    assert_ne!(
+        before.split(':').nth(1),
+        after.split(':').nth(1),
+        "sealed with the new key"
+    );
+    assert_eq!(after.split(':').nth(1), Some(done.key_id.as_str()));
+    let later = t0() + Duration::seconds(90);
+    let code = totp::code_at(&e.secret, later).unwrap();
+    login(&t, "owner@x.example", PW, Some(&code), "192.0.2.1", later)
+        .await
+        .expect("the second factor still opens");
+}

@@ -14,7 +14,8 @@ use provisor_store::error::Result;
 )]
 #[derive(Debug, Subcommand)]
 pub(crate) enum SecretsCmd {
-    /// Makes a new key and seals every handler's secrets with it in one transaction;
+    /// Makes a new key and seals every handler's secrets (and staff TOTP secrets) with it
+    /// in one transaction;
     /// the key file keeps the old key until that has committed. With the key in
     /// PROVISOR_SECRET_KEY, put the new key first in the list (`NEW,OLD`), run this,
     /// then drop the old one.

@@ -137,7 +137,14 @@ fn unscheduled_services_are_listed_and_billed_once_they_have_a_term() {
         home.ok(&["work", "--until-idle"]);
         let tasks = rows(home.json(&["tasks", "list", "--json"]));
         let task = tasks[0]["id"].as_i64().expect("a task").to_string();
-        home.ok(&["tasks", "take", &task, "--staff", "alice"]);
+        home.staff("alice@staff.example.test", "admin", &[]);
+        home.ok(&[
+            "tasks",
+            "take",
+            &task,
+            "--staff",
+            "alice@staff.example.test",
+        ]);
         home.ok(&["tasks", "complete", &task, "--set", "remote_id=srv-1"]);
         let listed = rows(home.json(&["billing", "unscheduled", "--json"]));
         assert_eq!(listed.len(), 1, "[{b}] {listed:#?}");

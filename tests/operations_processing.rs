@@ -431,16 +431,47 @@ fn manual_tasks(backend: &'static str, url: Option<String>) {
     );
 
     let tid_s = tid.to_string();
-    env.ok(&["tasks", "take", &tid_s, "--staff", "alice"]);
+    env.staff("alice@staff.example.test", "support", &["dc-ops"]);
+    env.staff("bob@staff.example.test", "support", &["dc-ops"]);
+    env.staff("carol@staff.example.test", "support", &[]);
+    // Outside the task's department: refused (forbidden), and nothing changes.
+    env.refused_with(
+        &[
+            "tasks",
+            "take",
+            &tid_s,
+            "--staff",
+            "carol@staff.example.test",
+        ],
+        7,
+        &["dc-ops"],
+    );
+    env.ok(&[
+        "tasks",
+        "take",
+        &tid_s,
+        "--staff",
+        "alice@staff.example.test",
+    ]);
     let t = &env.open_tasks()[0];
     assert_eq!(
         (t["status"].as_str(), t["taken_by"].as_str()),
         (Some("taken"), Some("alice")),
         "[{backend}] {t:#}"
     );
-    env.refused_with(&["tasks", "take", &tid_s, "--staff", "bob"], 2, &["alice"]);
+    env.refused_with(
+        &["tasks", "take", &tid_s, "--staff", "bob@staff.example.test"],
+        2,
+        &["alice"],
+    );
     // Taking it again as the same person is harmless.
-    env.ok(&["tasks", "take", &tid_s, "--staff", "alice"]);
+    env.ok(&[
+        "tasks",
+        "take",
+        &tid_s,
+        "--staff",
+        "alice@staff.example.test",
+    ]);
 
     // Refused completions change nothing.
     let before = env.snapshot();
@@ -973,7 +1004,14 @@ fn escalation_of_retries(backend: &'static str, url: Option<String>) {
         "[{backend}] {t:#?}"
     );
     assert_eq!(env.service(sid)["status"], "active", "[{backend}]");
-    env.ok(&["tasks", "take", &t[0]["id"].to_string(), "--staff", "dave"]);
+    env.staff("dave@staff.example.test", "admin", &[]);
+    env.ok(&[
+        "tasks",
+        "take",
+        &t[0]["id"].to_string(),
+        "--staff",
+        "dave@staff.example.test",
+    ]);
     env.ok(&[
         "tasks",
         "complete",

@@ -10,6 +10,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// The password [`TestHome::staff`] gives every account it makes.
+pub const STAFF_PASSWORD: &str = "staff password for the tests";
+
 /// How long a test waits for an event (a log line, a row, a process exiting) before it
 /// fails: generous, because a loaded machine is slow, not wrong. Tests wait on the event
 /// itself and never assert how long it took (docs/testing.md, "Waiting in tests").
@@ -259,6 +262,66 @@ impl TestHome {
                 .output()
                 .expect("provisor runs"),
         )
+    }
+    /// Runs `provisor --home HOME ARGS…` with `input` on standard input.
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("provisor runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        Run::from(&child.wait_with_output().expect("provisor runs"))
+    }
+    /// Runs with `input` on standard input and asserts success; returns stdout.
+    pub fn ok_stdin(&self, args: &[&str], input: &str) -> String {
+        self.check(self.run_stdin(args, input), &[], args, Some(0))
+            .stdout
+    }
+    /// A staff account `EMAIL` (named after its local part) with `role` and
+    /// `departments`, its password [`STAFF_PASSWORD`]; the owner
+    /// `owner@staff.example.test` is made first when there is no staff account.
+    pub fn staff(&self, email: &str, role: &str, departments: &[&str]) {
+        let listed = self.json(&["staff", "list", "--json"]);
+        if listed.as_array().is_some_and(Vec::is_empty) {
+            self.ok_stdin(
+                &[
+                    "staff",
+                    "add",
+                    "owner@staff.example.test",
+                    "--name",
+                    "owner",
+                    "--owner",
+                    "--password-stdin",
+                ],
+                STAFF_PASSWORD,
+            );
+        }
+        let name = email.split('@').next().unwrap_or(email);
+        let mut args = vec![
+            "staff",
+            "add",
+            email,
+            "--name",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+        ];
+        for d in departments {
+            args.push("--department");
+            args.push(d);
+        }
+        self.ok_stdin(&args, STAFF_PASSWORD);
     }
     /// Panics, naming the label, the command and its environment, unless `run` exited
     /// with `code` (any non-zero code for `None`).

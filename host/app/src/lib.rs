@@ -5,11 +5,14 @@
 //! day), the import of a panel's existing services, what billing asks of provisioning
 //! ([`driver::EngineDriver`]), the context a process opens the store and runtime from,
 //! the daemon (workers, watcher, scheduler, and the HTTP server a front end hands it),
-//! the idempotency keys of requests and the pagination of listings.
+//! the idempotency keys of requests, the pagination of listings, and the accounts every
+//! front end authenticates people and programs with (staff, client logins, sessions,
+//! API tokens).
 //! Must not: parse arguments or render output; the CLI does.
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod config;
 pub mod context;
 pub mod daemon;

@@ -143,11 +143,27 @@ pub(crate) enum ClientsCmd {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Sets (or replaces) the password a client logs in with, or disables its login.
+    Login {
+        /// The client's id or email.
+        client: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long, conflicts_with = "disable")]
+        password_stdin: bool,
+        /// Disable the login (its sessions end).
+        #[arg(long)]
+        disable: bool,
+    },
 }
 
 pub(crate) async fn run(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
     match cmd {
         ClientsCmd::Base(cmd) => base(ctx, cmd).await,
+        ClientsCmd::Login {
+            client,
+            password_stdin,
+            disable,
+        } => login(ctx, &client, password_stdin, disable).await,
         ClientsCmd::Credit {
             client,
             amount,
@@ -218,4 +234,28 @@ fn to_the_second(text: &str) -> String {
                 .to_string()
         })
         .unwrap_or_else(|_| text.to_string())
+}
+
+/// `clients login`: a client's password, or its login disabled.
+async fn login(ctx: &Ctx, client: &str, password_stdin: bool, disable: bool) -> Result<()> {
+    use super::staff::shell;
+    use provisor_app::accounts::client_logins;
+    let store = ctx.store().await?;
+    let now = ctx.clock.now();
+    if disable {
+        let l = client_logins::disable(&store, &shell(), client, now).await?;
+        println!(
+            "login of client #{} ({}) disabled; its sessions ended",
+            l.client_id, l.email
+        );
+        return Ok(());
+    }
+    let c = provisor_store::lookup::get_client(&store, client).await?;
+    let password = super::staff::read_password(password_stdin, &c.email)?;
+    let l = client_logins::set(&store, &shell(), client, &password, now).await?;
+    println!(
+        "client #{} ({}) can log in with the password set",
+        l.client_id, l.email
+    );
+    Ok(())
 }

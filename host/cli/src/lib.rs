@@ -1,7 +1,8 @@
 //! The `provisor` command line. Thin: it parses arguments, opens what a command needs,
 //! calls the library and prints. Every listing takes `--json`. Errors name the thing,
 //! the reason and the fix, and exit non-zero (2 bad input, 3 not found, 4 module
-//! failure, 5 storage, 1 anything else).
+//! failure, 5 storage, 6 not authenticated, 7 forbidden, 8 rate-limited, 1 anything
+//! else).
 
 //!
 //! One file per command group: the group's clap definitions beside its handlers, which
@@ -27,6 +28,7 @@ mod output;
 mod plans;
 mod services;
 mod setup;
+mod staff;
 mod tasks;
 mod usage;
 mod voice;
@@ -79,8 +81,10 @@ enum Command {
     /// Creates the home directory (0700), the database (0600), the secret key
     /// (`secret.key`, 0600, unless PROVISOR_SECRET_KEY or PROVISOR_SECRET_KEY_FILE
     /// gives one) and a commented provisor.toml (every key at its default) if there is
-    /// none; refuses a world-writable directory.
-    Init,
+    /// none; refuses a world-writable directory. Asks for the first owner (at a
+    /// terminal, or with --owner-email, --owner-name and --password-stdin) while there
+    /// is no staff account.
+    Init(setup::InitArgs),
     /// The configuration in effect (provisor.toml, environment, flags).
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
@@ -93,6 +97,12 @@ enum Command {
     /// Handlers: a module plus its connection settings.
     #[command(subcommand)]
     Handlers(handlers::HandlersCmd),
+    /// Staff accounts: roles, departments, passwords, TOTP.
+    #[command(subcommand)]
+    Staff(staff::StaffCmd),
+    /// API tokens: issue (shown once), list, revoke.
+    #[command(subcommand)]
+    Tokens(staff::TokensCmd),
     /// Departments: who takes manual tasks.
     #[command(subcommand)]
     Departments(departments::DepartmentsCmd),
@@ -263,6 +273,9 @@ fn exit_code(e: &Error) -> i32 {
         ErrorKind::Module => 4,
         ErrorKind::Storage => 5,
         ErrorKind::Io | ErrorKind::Conflict => 1,
+        ErrorKind::Unauthenticated => 6,
+        ErrorKind::Forbidden => 7,
+        ErrorKind::RateLimited => 8,
     }
 }
 
@@ -327,7 +340,9 @@ fn progress_for(command: &Command) {
 async fn run(cli: Cli, ctx: Ctx) -> Result<()> {
     progress_for(&cli.command);
     match cli.command {
-        Command::Init => setup::init(&ctx).await,
+        Command::Init(args) => setup::init(&ctx, args).await,
+        Command::Staff(cmd) => staff::run(&ctx, cmd).await,
+        Command::Tokens(cmd) => staff::tokens(&ctx, cmd).await,
         Command::Secrets(cmd) => setup::secrets(&ctx, cmd).await,
         Command::Config(cmd) => {
             config_cmd::run(&ctx, cmd);

@@ -30,9 +30,11 @@ pub(crate) enum TasksCmd {
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Takes a task.
+    /// Takes a task for a staff account (enabled, and in the task's department unless
+    /// an owner or admin).
     Take {
         id: i64,
+        /// The staff account's email.
         #[arg(long)]
         staff: String,
     },
@@ -65,7 +67,8 @@ pub(crate) async fn run(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
         TasksCmd::Show { id, json } => show(ctx, id, json).await?,
         TasksCmd::Take { id, staff } => {
             let store = ctx.store().await?;
-            let t = tasks::take(&store, id, &staff, ctx.clock.now()).await?;
+            let t = provisor_app::accounts::staff::take_task(&store, id, &staff, ctx.clock.now())
+                .await?;
             println!("task #{} taken by {}", t.id, t.taken_by.unwrap_or_default());
         }
         TasksCmd::Complete { id, set } => {

@@ -15,7 +15,7 @@ use provisor_runtime::Runtime;
 use provisor_store::entities::kinds::OperationKind;
 use provisor_store::entities::status::{OperationStatus, ServiceStatus, TaskStatus};
 use provisor_store::entities::{operation, service, task};
-use provisor_store::error::{Error, Fix, Listing, Message, Name, Result};
+use provisor_store::error::{Error, Fix, Listing, Message, Result};
 use provisor_store::lookup::{get_operation, get_service};
 use provisor_store::{db_err, Store};
 
@@ -57,20 +57,20 @@ pub async fn list_page(
     q.all(store.db()).await.map_err(db_err("reading tasks"))
 }
 
-/// A member of staff takes a task.
-pub async fn take(store: &Store, id: i64, staff: &str, now: DateTime<Utc>) -> Result<task::Model> {
-    if staff.trim().is_empty() {
-        return Err(Error::invalid(Message::about("staff", "needs a name")));
-    }
-    provisor_store::input::check_line(
-        Name::Field("staff"),
-        staff,
-        provisor_store::input::NAME_MAX,
-    )?;
+/// A staff account takes a task: the task records the account (`taken_by_staff_id`)
+/// and its name (`taken_by`). Whether the account may take it (enabled, in the task's
+/// department) is the caller's rule, checked before (see the application's accounts).
+pub async fn take(
+    store: &Store,
+    id: i64,
+    staff_id: i64,
+    staff_name: &str,
+    now: DateTime<Utc>,
+) -> Result<task::Model> {
     let t = get_task(store, id).await?;
     match t.status {
         TaskStatus::Open => {}
-        TaskStatus::Taken if t.taken_by.as_deref() == Some(staff) => return Ok(t),
+        TaskStatus::Taken if t.taken_by_staff_id == Some(staff_id) => return Ok(t),
         TaskStatus::Taken => {
             return Err(Error::Invalid(format!(
                 "task #{id} is already taken by {}",
@@ -90,7 +90,11 @@ pub async fn take(store: &Store, id: i64, staff: &str, now: DateTime<Utc>) -> Re
         )
         .col_expr(
             task::Column::TakenBy,
-            sea_orm::sea_query::Expr::value(staff.to_string()),
+            sea_orm::sea_query::Expr::value(staff_name.to_string()),
+        )
+        .col_expr(
+            task::Column::TakenByStaffId,
+            sea_orm::sea_query::Expr::value(staff_id),
         )
         .col_expr(
             task::Column::UpdatedAt,

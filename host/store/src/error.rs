@@ -28,6 +28,12 @@ pub enum ErrorKind {
     /// The request clashes with the state things are in (a request with the same
     /// idempotency key still running): try again later, or change the request.
     Conflict,
+    /// No credential, or one that is wrong, expired, ended or revoked: log in again.
+    Unauthenticated,
+    /// The credential is good but may not do this.
+    Forbidden,
+    /// Too many attempts: wait until the time the message names.
+    RateLimited,
 }
 
 /// The host's error.

@@ -440,6 +440,11 @@ fn aad(handler: &str, pointer: &str) -> String {
     format!("provisor/handler/{handler}{pointer}")
 }
 
+/// The associated data a staff account's sealed TOTP state is bound to.
+pub fn staff_totp_aad(staff_id: i64) -> String {
+    format!("provisor/staff/{staff_id}/totp")
+}
+
 /// Whether `v` is a sealed value, and its text.
 pub fn sealed_text(v: &Value) -> Option<&str> {
     match v {

@@ -77,6 +77,8 @@ pub enum Kind {
     Unauthenticated,
     /// Nothing there (404).
     NotFound,
+    /// The credential is good but may not do this (403).
+    Forbidden,
     /// The path does not take the method (405).
     MethodNotAllowed,
     /// The body stopped arriving (408).
@@ -87,6 +89,8 @@ pub enum Kind {
     PayloadTooLarge,
     /// An `Idempotency-Key` sent again with another request (422).
     IdempotencyKeyReused,
+    /// Too many attempts; the detail says when to try again (429).
+    RateLimited,
     /// The server failed (500).
     Internal,
     /// A module refused or failed the call (502).
@@ -97,15 +101,17 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, for the document's list and the tests.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Invalid,
         Kind::Unauthenticated,
+        Kind::Forbidden,
         Kind::NotFound,
         Kind::MethodNotAllowed,
         Kind::RequestTimeout,
         Kind::Conflict,
         Kind::PayloadTooLarge,
         Kind::IdempotencyKeyReused,
+        Kind::RateLimited,
         Kind::Internal,
         Kind::Module,
         Kind::Unavailable,
@@ -117,11 +123,13 @@ impl Kind {
             Kind::Invalid => "invalid",
             Kind::Unauthenticated => "unauthenticated",
             Kind::NotFound => "not-found",
+            Kind::Forbidden => "forbidden",
             Kind::MethodNotAllowed => "method-not-allowed",
             Kind::RequestTimeout => "request-timeout",
             Kind::Conflict => "conflict",
             Kind::PayloadTooLarge => "payload-too-large",
             Kind::IdempotencyKeyReused => "idempotency-key-reused",
+            Kind::RateLimited => "rate-limited",
             Kind::Internal => "internal",
             Kind::Module => "module",
             Kind::Unavailable => "unavailable",
@@ -134,11 +142,13 @@ impl Kind {
             Kind::Invalid => "The request is invalid",
             Kind::Unauthenticated => "A valid credential is needed",
             Kind::NotFound => "Not found",
+            Kind::Forbidden => "The credential may not do this",
             Kind::MethodNotAllowed => "The path does not take this method",
             Kind::RequestTimeout => "The request body stopped arriving",
             Kind::Conflict => "The request clashes with one still running",
             Kind::PayloadTooLarge => "The request body is too large",
             Kind::IdempotencyKeyReused => "The Idempotency-Key was used for another request",
+            Kind::RateLimited => "Too many attempts",
             Kind::Internal => "The server failed",
             Kind::Module => "A module refused or failed the call",
             Kind::Unavailable => "The server cannot answer now",
@@ -151,11 +161,13 @@ impl Kind {
             Kind::Invalid => StatusCode::BAD_REQUEST,
             Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
             Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::Forbidden => StatusCode::FORBIDDEN,
             Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Kind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Kind::Conflict => StatusCode::CONFLICT,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Kind::Module => StatusCode::BAD_GATEWAY,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -172,6 +184,9 @@ impl Kind {
             // The database failed: nothing was written, the same request may be sent again.
             ErrorKind::Storage => Kind::Unavailable,
             ErrorKind::Io => Kind::Internal,
+            ErrorKind::Unauthenticated => Kind::Unauthenticated,
+            ErrorKind::Forbidden => Kind::Forbidden,
+            ErrorKind::RateLimited => Kind::RateLimited,
         }
     }
 }
@@ -275,6 +290,9 @@ mod tests {
         assert_eq!(s(ErrorKind::Module), StatusCode::BAD_GATEWAY);
         assert_eq!(s(ErrorKind::Storage), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(s(ErrorKind::Io), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(s(ErrorKind::Unauthenticated), StatusCode::UNAUTHORIZED);
+        assert_eq!(s(ErrorKind::Forbidden), StatusCode::FORBIDDEN);
+        assert_eq!(s(ErrorKind::RateLimited), StatusCode::TOO_MANY_REQUESTS);
         let slugs: std::collections::BTreeSet<_> = Kind::ALL.iter().map(|k| k.slug()).collect();
         assert_eq!(slugs.len(), Kind::ALL.len(), "one type URI per kind");
     }

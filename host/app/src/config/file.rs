@@ -25,6 +25,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub api: Api,
     #[serde(default)]
+    pub accounts: Accounts,
+    #[serde(default)]
     pub secrets: Secrets,
     #[serde(default)]
     pub log: Log,
@@ -77,6 +79,19 @@ pub struct Api {
     pub max_connections: Num,
     pub max_connections_per_ip: Num,
     pub cors_origins: Text,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "the fields are the file's keys, which say their unit as every key does"
+)]
+pub struct Accounts {
+    pub staff_session_secs: Num,
+    pub staff_idle_secs: Num,
+    pub client_session_secs: Num,
+    pub client_idle_secs: Num,
 }
 
 #[derive(Debug, Default, Deserialize)]

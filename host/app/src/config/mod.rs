@@ -169,6 +169,31 @@ pub struct ApiConfig {
     pub cors_origins: Vec<String>,
 }
 
+/// `[accounts]`: how long sessions last. A session ends at its absolute expiry, or
+/// sooner when it goes unused for the idle time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountsConfig {
+    /// How long a staff session lasts at most (`staff_session_secs`, 12 hours).
+    pub staff_session: Duration,
+    /// How long a staff session may go unused (`staff_idle_secs`, 30 minutes).
+    pub staff_idle: Duration,
+    /// How long a client session lasts at most (`client_session_secs`, 30 days).
+    pub client_session: Duration,
+    /// How long a client session may go unused (`client_idle_secs`, 7 days).
+    pub client_idle: Duration,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> AccountsConfig {
+        AccountsConfig {
+            staff_session: Duration::from_secs(12 * 3600),
+            staff_idle: Duration::from_secs(30 * 60),
+            client_session: Duration::from_secs(30 * 86_400),
+            client_idle: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
 /// `[secrets]`: the key handler secrets are sealed with.
 #[derive(Debug, Clone)]
 pub struct SecretsConfig {
@@ -206,6 +231,8 @@ pub struct Config {
     pub billing: BillingConfig,
     /// `[api]`.
     pub api: ApiConfig,
+    /// `[accounts]`.
+    pub accounts: AccountsConfig,
     /// `[secrets]`.
     pub secrets: SecretsConfig,
     /// `[log]`.
@@ -350,6 +377,10 @@ impl Config {
             "api.max_connections" => json!(self.api.max_connections),
             "api.max_connections_per_ip" => json!(self.api.max_per_ip),
             "api.cors_origins" => json!(self.api.cors_origins),
+            "accounts.staff_session_secs" => json!(self.accounts.staff_session.as_secs()),
+            "accounts.staff_idle_secs" => json!(self.accounts.staff_idle.as_secs()),
+            "accounts.client_session_secs" => json!(self.accounts.client_session.as_secs()),
+            "accounts.client_idle_secs" => json!(self.accounts.client_idle.as_secs()),
             "secrets.key" => secret(&self.secrets.key),
             "secrets.key_file" => json!(self.secrets.key_file),
             "log.filter" => json!(self.log.filter),
@@ -607,6 +638,7 @@ impl Resolver<'_> {
         };
         let billing = self.billing(&f.billing)?;
         let api = self.api(&f.api)?;
+        let accounts = self.accounts(&f.accounts)?;
         let secrets = self.secrets(&f.secrets, home)?;
         let log = LogConfig {
             filter: self.text("log.filter", &f.log.filter, None, &any)?,
@@ -621,6 +653,7 @@ impl Resolver<'_> {
             engine,
             billing,
             api,
+            accounts,
             secrets,
             log,
             sources: BTreeMap::new(),
@@ -668,6 +701,37 @@ impl Resolver<'_> {
                 .text("api.cors_origins", &f.cors_origins, None, &origins)?
                 .map(|v| split_origins(&v))
                 .unwrap_or_default(),
+        })
+    }
+
+    fn accounts(&mut self, f: &file::Accounts) -> Result<AccountsConfig> {
+        let d = AccountsConfig::default();
+        let range = (60, 366 * 86_400);
+        Ok(AccountsConfig {
+            staff_session: self.secs(
+                "accounts.staff_session_secs",
+                &f.staff_session_secs,
+                d.staff_session.as_secs(),
+                range,
+            )?,
+            staff_idle: self.secs(
+                "accounts.staff_idle_secs",
+                &f.staff_idle_secs,
+                d.staff_idle.as_secs(),
+                range,
+            )?,
+            client_session: self.secs(
+                "accounts.client_session_secs",
+                &f.client_session_secs,
+                d.client_session.as_secs(),
+                range,
+            )?,
+            client_idle: self.secs(
+                "accounts.client_idle_secs",
+                &f.client_idle_secs,
+                d.client_idle.as_secs(),
+                range,
+            )?,
         })
     }
 

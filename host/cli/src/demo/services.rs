@@ -38,7 +38,8 @@ pub(super) async fn work(
             "   task #{} for department {}: {}",
             task.id, task.department, task.reason
         );
-        provisor_engine::tasks::take(&store, task.id, "bob", d.rt.clock.now()).await?;
+        let bob = demo_staff(&store, d.rt.clock.now()).await?;
+        provisor_app::accounts::staff::take_task(&store, task.id, &bob, d.rt.clock.now()).await?;
         let values = json!({"remote_id": "srv-88", "ip": "203.0.113.5", "login_url": "https://ipmi.example.invalid/srv-88"});
         provisor_engine::tasks::complete(&rt, task.id, obj(values)).await?;
         println!("   staff member bob took it and filled in remote_id srv-88, ip 203.0.113.5: the server is active");
@@ -224,4 +225,53 @@ pub(super) async fn lifecycle(
         isp_api.licenses().len()
     );
     Ok(again.service_id)
+}
+
+/// The demo's staff: an owner, and bob in the datacenter department (support), each
+/// with a random password nobody is shown. Answers bob's email.
+async fn demo_staff(
+    store: &provisor_store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String> {
+    use provisor_app::accounts::{staff, Actor, Password};
+    use provisor_store::entities::kinds::Role;
+    let random = || -> Result<String> {
+        let mut b = [0u8; 16];
+        getrandom::getrandom(&mut b).map_err(|e| {
+            provisor_store::error::Error::Io(format!("the system's random source failed: {e}"))
+        })?;
+        Ok(hex::encode(b))
+    };
+    let person =
+        |email: &str, name: &str, role, departments: Vec<String>| -> Result<staff::NewStaff> {
+            Ok(staff::NewStaff {
+                email: email.to_string(),
+                name: name.to_string(),
+                role,
+                password: Password::new(random()?, email)?,
+                departments,
+            })
+        };
+    let bob = "bob@example.invalid";
+    if !staff::any(store).await? {
+        staff::add_owner(
+            store,
+            person("owner@example.invalid", "Owner", Role::Owner, vec![])?,
+            now,
+        )
+        .await?;
+    }
+    if staff::find(store, bob).await.is_err() {
+        let shell = Actor::Shell {
+            user: "demo".to_string(),
+        };
+        staff::add(
+            store,
+            &shell,
+            person(bob, "bob", Role::Support, vec!["datacenter".to_string()])?,
+            now,
+        )
+        .await?;
+    }
+    Ok(bob.to_string())
 }

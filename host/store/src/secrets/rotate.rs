@@ -1,10 +1,11 @@
-//! Key rotation: every handler's secrets sealed again with a new key.
+//! Key rotation: every handler's secrets, and every staff account's TOTP state, sealed
+//! again with a new key.
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::Value;
 
 use super::{open_settings, seal_settings, sealed_key_ids};
-use crate::entities::{handler, secret_key};
+use crate::entities::{handler, secret_key, staff};
 use crate::error::{Error, ErrorKind, Fix, Message, Result};
 use crate::{db_err, Store};
 
@@ -72,6 +73,8 @@ pub async fn rotate(store: &Store) -> Result<Rotation> {
             changed_here += 1;
             values += n;
         }
+        let totp_here = reseal_totp(ring, &key_id, &txn).await?;
+        values += totp_here;
         secret_key::Entity::insert(secret_key::ActiveModel {
             id: Set(1),
             key_id: Set(key_id.clone()),
@@ -91,7 +94,7 @@ pub async fn rotate(store: &Store) -> Result<Rotation> {
             .await
             .map_err(db_err("committing the key rotation"))?;
         handlers_done += changed_here;
-        if changed_here == 0 {
+        if changed_here == 0 && totp_here == 0 {
             ring.finish_rotation()?;
             return Ok(Rotation {
                 retired: before.into_iter().filter(|id| *id != key_id).collect(),
@@ -108,4 +111,48 @@ pub async fn rotate(store: &Store) -> Result<Rotation> {
             .fix(Fix::RotateSecrets)
             .text(" when no other process is adding handlers"),
     ))
+}
+
+/// Seals every staff account's TOTP state sealed with another key again with `key_id`;
+/// answers how many were.
+async fn reseal_totp(
+    ring: &super::KeyRing,
+    key_id: &str,
+    txn: &sea_orm::DatabaseTransaction,
+) -> Result<usize> {
+    let rows = staff::Entity::find()
+        .filter(staff::Column::TotpSecret.is_not_null())
+        .all(txn)
+        .await
+        .map_err(db_err("reading staff TOTP secrets"))?;
+    let mut n = 0;
+    for s in rows {
+        let Some(sealed) = s.totp_secret else {
+            continue;
+        };
+        if sealed.split(':').nth(1) == Some(key_id) {
+            continue;
+        }
+        let aad = super::staff_totp_aad(s.id);
+        let value = ring.open(&sealed, &aad).map_err(|e| {
+            Error::Invalid(format!(
+                "staff account {}: its TOTP secret does not open with the secret key ({e:?}); turn TOTP off for it and rotate again"
+            , s.email))
+        })?;
+        let again = ring.seal(&value, &aad)?;
+        let Some(text) = super::sealed_text(&again) else {
+            continue;
+        };
+        staff::Entity::update_many()
+            .col_expr(
+                staff::Column::TotpSecret,
+                sea_orm::sea_query::Expr::value(text.to_string()),
+            )
+            .filter(staff::Column::Id.eq(s.id))
+            .exec(txn)
+            .await
+            .map_err(db_err("storing a re-sealed TOTP secret"))?;
+        n += 1;
+    }
+    Ok(n)
 }

@@ -9,13 +9,18 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
+pub mod catalog;
 pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod daily;
 pub mod driver;
+pub mod handlers;
+pub mod invoices;
 pub mod lock;
 pub mod order;
+pub mod services;
 pub mod sync;
 
 pub use config::Config;

@@ -70,11 +70,12 @@ pub async fn request(
 ) -> Result<operation::Model> {
     let svc = engine::get_service(&rt.store, service_id).await?;
     let op = engine::request(rt, service_id, kind, params.clone(), max_attempts).await?;
+    let mut before = json!({"status": svc.status});
     let mut after = json!({"operation_id": op.id});
     if let Some(plan) = params.get("plan_id") {
+        before["plan_id"] = json!(svc.plan_id);
         after["plan_id"] = plan.clone();
     }
-    let before = json!({"status": svc.status, "plan_id": svc.plan_id});
     let now = rt.clock.now();
     record_after(
         &rt.store,

@@ -226,7 +226,31 @@ pub async fn import_usage(
 ) -> Result<Imported> {
     let r = import::import_file(store, file, now, settings).await?;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
-    let after = json!({"file": name, "records": r.records, "inserted": r.inserted, "duplicates": r.duplicates, "late": r.late});
+    record_import(store, actor, name, &r, now).await?;
+    Ok(r)
+}
+
+/// Imports parsed usage records (a batch the HTTP API received): one `usage.import`
+/// entry with its counts, after the batch's transaction committed.
+pub async fn import_usage_records(
+    (store, settings, now): On<'_>,
+    actor: &Actor,
+    records: Vec<import::NewRecord>,
+    started: std::time::Instant,
+) -> Result<Imported> {
+    let r = import::import_records(store, records, now, started, settings).await?;
+    record_import(store, actor, None, &r, now).await?;
+    Ok(r)
+}
+
+async fn record_import(
+    store: &Store,
+    actor: &Actor,
+    file: Option<String>,
+    r: &Imported,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let after = json!({"file": file, "records": r.records, "inserted": r.inserted, "duplicates": r.duplicates, "late": r.late});
     record_after(
         store,
         actor,
@@ -236,6 +260,5 @@ pub async fn import_usage(
         Some(after),
         now,
     )
-    .await?;
-    Ok(r)
+    .await
 }

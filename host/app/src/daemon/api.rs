@@ -7,7 +7,7 @@
 //! after the import's transaction committed. `GET /v1/health` answers without a token;
 //! everything else needs `Authorization: Bearer <PROVISOR_API_TOKEN>`.
 //!
-//! Must not: write anything but through `import_records`, log or echo the token, or
+//! Must not: write anything but through `import_records` (and its audit entry), log or echo the token, or
 //! start at all without a usable token. HTTP statuses come from [`status_of`] alone.
 
 use std::collections::HashMap;
@@ -554,8 +554,16 @@ async fn import_batch(
     // is sent only after the transaction committed.
     let store = api.store.clone();
     let now = api.clock.now();
+    // The configured token has no row of its own: the entry names it and the address.
+    let actor = crate::audit::Actor {
+        kind: provisor_store::entities::kinds::ActorKind::Token,
+        id: None,
+        name: "api token".to_string(),
+        source: Some(peer.ip().to_string()),
+    };
     let done = tokio::spawn(async move {
-        import::import_records(&store, records, now, started, &settings).await
+        crate::invoices::import_usage_records((&store, &settings, now), &actor, records, started)
+            .await
     })
     .await;
     match done {

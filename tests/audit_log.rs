@@ -122,6 +122,8 @@ fn a_day(home: &TestHome) -> (i64, String, String) {
         "ann@example.com",
         "--plan",
         "Basic",
+        "--date",
+        "2026-01-31",
         "--json",
     ]);
     let svc = ordered["service_id"].as_i64().expect("a service");
@@ -137,6 +139,8 @@ fn a_day(home: &TestHome) -> (i64, String, String) {
         "10.00",
         "--reference",
         "bank-1",
+        "--date",
+        "2026-01-31",
     ]);
     home.work();
     home.ok(&["services", "suspend", &svc.to_string()]);
@@ -149,7 +153,9 @@ fn a_day(home: &TestHome) -> (i64, String, String) {
     let task = home.tasks()[0]["id"].as_i64().expect("a task").to_string();
     home.ok(&["tasks", "take", &task, "--staff", "alice"]);
     home.ok(&["tasks", "complete", &task, "--set", "remote_id=srv-1"]);
-    home.ok(&["cron", "--json"]);
+    // The renewal is invoiced on Feb 21, due Feb 28; unpaid, Mar 4 queues a suspend.
+    home.ok(&["cron", "--date", "2026-02-21", "--json"]);
+    home.ok(&["cron", "--date", "2026-03-04", "--json"]);
     (svc, number, task)
 }
 
@@ -226,7 +232,24 @@ fn scenario(backend: &'static str, url: Option<String>) {
         "[{backend}] {e:#}"
     );
 
-    let e = one(&all, "service.suspend", ("service", &s));
+    let suspends: Vec<&Value> = all
+        .iter()
+        .filter(|e| e["action"] == "service.suspend" && e["object"]["id"] == s.as_str())
+        .collect();
+    assert_eq!(suspends.len(), 2, "[{backend}] {suspends:#?}");
+    // The overdue suspend, by the daily run.
+    let e = suspends[0];
+    assert_eq!(
+        (
+            e["actor"]["kind"].as_str(),
+            e["actor"]["name"].as_str(),
+            e["before"]["status"].as_str()
+        ),
+        (Some("system"), Some("cron"), Some("active")),
+        "[{backend}] {e:#}"
+    );
+    // The one asked for by hand.
+    let e = suspends[1].clone();
     shell(&e, &user);
     assert_eq!(e["before"]["status"], "active", "[{backend}] {e:#}");
     let suspend_op = e["after"]["operation_id"].as_i64().expect("its operation");
@@ -291,10 +314,10 @@ fn scenario(backend: &'static str, url: Option<String>) {
     );
 
     // The daily run, by the system.
-    let day = all
-        .iter()
-        .find(|e| e["action"] == "daily.run")
-        .expect("the day");
+    let days: Vec<&Value> = all.iter().filter(|e| e["action"] == "daily.run").collect();
+    assert_eq!(days.len(), 2, "[{backend}]");
+    let day = days[0];
+    assert_eq!(day["object"]["id"], "2026-03-04", "[{backend}] {day:#}");
     assert_eq!(
         (day["actor"]["kind"].as_str(), day["actor"]["name"].as_str()),
         (Some("system"), Some("cron")),
@@ -310,7 +333,12 @@ fn scenario(backend: &'static str, url: Option<String>) {
     let actions: Vec<&str> = mine.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        ["service.unsuspend", "service.suspend", "service.order"],
+        [
+            "service.suspend",
+            "service.unsuspend",
+            "service.suspend",
+            "service.order"
+        ],
         "[{backend}]"
     );
     let by_module = entries(&home, &["--actor", "module"]);

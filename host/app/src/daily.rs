@@ -62,7 +62,7 @@ pub async fn run(
     dry_run: bool,
 ) -> Result<DailyRun> {
     let billing =
-        provisor_billing::run::day(&EngineDriver::new(rt, *settings), date, dry_run).await?;
+        provisor_billing::run::day(&EngineDriver::new(rt, *settings, actor), date, dry_run).await?;
     let handlers = provisor_engine::daily::run(rt, date, dry_run, settings.max_attempts).await?;
     let outcome = DailyRun {
         date,
@@ -149,7 +149,8 @@ pub async fn month_end(
     date: NaiveDate,
 ) -> Result<Vec<Event>> {
     let events =
-        provisor_billing::usage::month_end(&EngineDriver::new(rt, *settings), date, false).await?;
+        provisor_billing::usage::month_end(&EngineDriver::new(rt, *settings, actor), date, false)
+            .await?;
     let after = serde_json::json!({"step": "month_end", "billing": counts(&events)});
     let now = rt.clock.now();
     record_after(
@@ -176,7 +177,7 @@ pub async fn period(
     (issue_date, dry_run): (NaiveDate, bool),
 ) -> Result<Vec<Event>> {
     let events = provisor_billing::run::period(
-        &EngineDriver::new(rt, *settings),
+        &EngineDriver::new(rt, *settings, actor),
         month,
         issue_date,
         dry_run,

@@ -127,3 +127,37 @@ impl std::fmt::Display for Action {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    #[test]
+    fn every_action_is_one_object_and_one_verb_and_named_once() {
+        let mut seen = std::collections::HashSet::new();
+        for a in Action::ALL {
+            let (object, verb) = a.as_str().split_once('.').expect("object.verb");
+            assert!(
+                !object.is_empty() && !verb.is_empty() && !verb.contains('.'),
+                "{a}"
+            );
+            assert_eq!(a.object_kind(), object);
+            assert!(seen.insert(a.as_str()), "{a} twice");
+            assert_eq!(Action::parse(a.as_str()), Some(*a));
+        }
+        assert_eq!(Action::parse("service.explode"), None);
+    }
+
+    #[test]
+    fn docs_audit_md_lists_every_action() {
+        let doc = include_str!("../../../../docs/audit.md");
+        for a in Action::ALL {
+            let (object, verb) = a.as_str().split_once('.').unwrap_or_default();
+            assert!(
+                doc.contains(&format!("`{a}`"))
+                    || doc.contains(&format!("`.{verb}`")) && doc.contains(&format!("`{object}.")),
+                "docs/audit.md does not list {a}"
+            );
+        }
+    }
+}

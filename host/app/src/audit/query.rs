@@ -148,3 +148,46 @@ pub async fn list(store: &Store, filter: &Filter, limit: u64) -> Result<Vec<audi
         .await
         .map_err(db_err("reading the audit log"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Action, ActorKind, Filter};
+
+    #[test]
+    fn filters_are_read_from_what_people_type() {
+        let f = Filter::default().actor("shell:root").unwrap();
+        assert_eq!(
+            (f.actor_kind, f.actor.as_deref()),
+            (Some(ActorKind::Shell), Some("root"))
+        );
+        let f = Filter::default().actor("module").unwrap();
+        assert_eq!((f.actor_kind, f.actor), (Some(ActorKind::Module), None));
+        let f = Filter::default().object("invoice:2026-000001").unwrap();
+        assert_eq!(
+            (f.object_kind.as_deref(), f.object_id.as_deref()),
+            (Some("invoice"), Some("2026-000001"))
+        );
+        let f = Filter::default().action("task.take").unwrap();
+        assert_eq!(f.action, Some(Action::TaskTake));
+        let day = Filter::default()
+            .since("2026-03-01")
+            .unwrap()
+            .since
+            .unwrap();
+        assert_eq!(day.to_rfc3339(), "2026-03-01T00:00:00+00:00");
+        let at = Filter::default()
+            .since("2026-03-01T12:00:00+02:00")
+            .unwrap()
+            .since
+            .unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-03-01T10:00:00+00:00");
+        for (bad, field) in [
+            (Filter::default().actor("robot"), "actor"),
+            (Filter::default().object("spaceship:1"), "object"),
+            (Filter::default().action("service"), "action"),
+            (Filter::default().since("yesterday"), "since"),
+        ] {
+            assert_eq!(bad.unwrap_err().field(), Some(field));
+        }
+    }
+}

@@ -75,7 +75,12 @@ fn sql_succeeds(home: &TestHome, url: Option<&str>, statement: &str) -> bool {
 fn a_day(home: &TestHome) -> (i64, String, String) {
     home.drop_module(&so("provisor_fixture_recorder"), "recorder.so");
     home.drop_module(&so("provisor_manual_task"), "manual-task.so");
-    home.drop_module(&so("provisor_fixture_versioned_v1"), "versioned.so");
+    let versioned = so("provisor_fixture_versioned_v1");
+    home.ok(&[
+        "modules",
+        "install",
+        versioned.to_str().expect("a UTF-8 path"),
+    ]);
     home.ok(&["departments", "add", "noc"]);
     let journal = home.path().join("journal");
     home.add_handler("rec", "recorder", &json!({"journal": journal}), None);
@@ -198,6 +203,12 @@ fn scenario(backend: &'static str, url: Option<String>) {
     );
     shell(&one(&all, "currency.add", ("currency", "EUR")), &user);
     assert_eq!(one(&all, "tax.set", ("tax", "NL"))["after"]["rate"], "21");
+    let installs: Vec<&Value> = all
+        .iter()
+        .filter(|e| e["action"] == "module.install")
+        .collect();
+    assert_eq!(installs.len(), 1, "[{backend}] {installs:#?}");
+    shell(installs[0], &user);
     let e = one(&all, "handler.add", ("handler", "vers"));
     assert_eq!(
         e["after"]["settings"],

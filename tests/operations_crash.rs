@@ -121,6 +121,7 @@ fn order(home: &TestHome, n: usize) -> BTreeSet<i64> {
             let o = provisor_app::order::order(
                 &rt,
                 &provisor_billing::Settings::default(),
+                &provisor_app::audit::Actor::shell(),
                 CLIENT,
                 "P",
                 None,

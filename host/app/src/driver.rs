@@ -1,8 +1,10 @@
 //! What billing asks of provisioning, done with the engine: reading a service's usage
-//! from its module and queueing an action on a service.
+//! from its module and queueing an action on a service (recorded in the audit log as
+//! the driver's actor's, like any other request).
 
 use serde_json::{Map, Value};
 
+use crate::audit::Actor;
 use provisor_billing::Settings;
 use provisor_runtime::{Call, Runtime};
 use provisor_store::clock::Clock;
@@ -14,13 +16,18 @@ use provisor_store::Store;
 pub struct EngineDriver<'a> {
     rt: &'a Runtime,
     settings: Settings,
+    actor: &'a Actor,
 }
 
 impl<'a> EngineDriver<'a> {
     /// A driver over `rt`, with billing's settings (the configuration's `[billing]`,
-    /// see [`crate::Ctx::billing`]).
-    pub fn new(rt: &'a Runtime, settings: Settings) -> Self {
-        EngineDriver { rt, settings }
+    /// see [`crate::Ctx::billing`]), queueing what billing asks for as `actor`.
+    pub fn new(rt: &'a Runtime, settings: Settings, actor: &'a Actor) -> Self {
+        EngineDriver {
+            rt,
+            settings,
+            actor,
+        }
     }
 }
 
@@ -47,8 +54,9 @@ impl provisor_billing::Driver for EngineDriver<'_> {
     }
 
     async fn request(&self, service_id: i64, action: OperationKind) -> Result<i64> {
-        provisor_engine::request(
+        crate::services::request(
             self.rt,
+            self.actor,
             service_id,
             action,
             Value::Null,

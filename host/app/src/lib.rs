@@ -13,15 +13,20 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod audit;
+pub mod catalog;
 pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod daily;
 pub mod driver;
+pub mod handlers;
 pub mod idempotency;
+pub mod invoices;
 pub mod lock;
 pub mod order;
 pub mod page;
+pub mod services;
 pub mod sync;
 #[cfg(test)]
 mod testdb;

@@ -6,32 +6,44 @@ use chrono::NaiveDate;
 use sea_orm::TransactionTrait;
 use serde_json::{Map, Value};
 
+use crate::audit::{self, Action, Actor};
 use provisor_billing::Settings;
 use provisor_engine::Ordered;
 use provisor_runtime::Runtime;
 use provisor_store::db_err;
 use provisor_store::error::Result;
 
-/// Orders a plan for a client today (the billing zone's day).
+/// Orders a plan for a client today (the billing zone's day), for `actor`.
 pub async fn order(
     rt: &Runtime,
     settings: &Settings,
+    actor: &Actor,
     client_ref: &str,
     plan_ref: &str,
     addon_of: Option<i64>,
     options: Map<String, Value>,
 ) -> Result<Ordered> {
-    order_on(rt, settings, client_ref, plan_ref, addon_of, options, None).await
+    order_on(
+        rt,
+        settings,
+        actor,
+        (client_ref, plan_ref),
+        addon_of,
+        options,
+        None,
+    )
+    .await
 }
 
 /// [`order`], taken on `day` (an order received earlier and entered now, or a day of
 /// a simulated timeline, as `cron --date` runs one): a priced plan's invoice is issued
-/// on that day and its first period starts then.
+/// on that day and its first period starts then. The `service.order` audit entry is
+/// written in the order's transaction.
 pub async fn order_on(
     rt: &Runtime,
     settings: &Settings,
-    client_ref: &str,
-    plan_ref: &str,
+    actor: &Actor,
+    (client_ref, plan_ref): (&str, &str),
     addon_of: Option<i64>,
     options: Map<String, Value>,
     day: Option<NaiveDate>,
@@ -64,6 +76,17 @@ pub async fn order_on(
         ),
         None => None,
     };
+    let after = serde_json::json!({
+        "status": svc.status,
+        "client_id": order.client.id,
+        "plan_id": order.plan.id,
+        "handler": order.handler.name,
+        "addon_of": addon_of,
+        "operation_id": op.id,
+        "invoice_id": invoice_id,
+    });
+    let id = Some(svc.id.to_string());
+    audit::record(&tx, actor, Action::ServiceOrder, id, None, Some(after), now).await?;
     tx.commit().await.map_err(db_err("ordering"))?;
     Ok(Ordered {
         service_id: svc.id,

@@ -13,7 +13,7 @@ use serde_json::{json, Map};
 
 use provisor_engine::catalog::{self, NewPlan};
 use provisor_engine::handlers::{self, NewHandler};
-use provisor_engine::{EngineConfig, Worker};
+use provisor_engine::EngineConfig;
 use provisor_runtime::registry::{LoadPolicy, Registry};
 use provisor_runtime::{Limits, Runtime};
 use provisor_store::clock::Clock;
@@ -94,7 +94,7 @@ pub async fn ops_on(
     let spinner =
         provisor_store::progress::spinner(&format!("{label}: working through {count} operations"));
     let work_started = Instant::now();
-    let worker = Worker::new(
+    let worker = provisor_app::services::worker(
         Arc::clone(&rt),
         EngineConfig {
             concurrency,
@@ -203,6 +203,7 @@ async fn place_orders(rt: &Arc<Runtime>, client_id: i64, count: usize, label: &s
                 provisor_app::order::order(
                     &rt,
                     &provisor_billing::Settings::default(),
+                    &provisor_app::audit::Actor::system("bench"),
                     &client,
                     "Noop",
                     None,

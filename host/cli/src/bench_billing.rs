@@ -269,7 +269,11 @@ pub async fn run(n: usize) -> Result<BillingFigures> {
     let began = Instant::now();
     let cpu_began = cpu_secs();
     let events = usage::postpaid(
-        &provisor_app::driver::EngineDriver::new(&rt, provisor_billing::Settings::default()),
+        &provisor_app::driver::EngineDriver::new(
+            &rt,
+            provisor_billing::Settings::default(),
+            &provisor_app::audit::Actor::system("bench"),
+        ),
         day("2026-02-01"),
         false,
     )

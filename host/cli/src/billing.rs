@@ -192,8 +192,9 @@ pub async fn currencies_cmd(ctx: &Ctx, cmd: CurrenciesCmd) -> Result<()> {
             rate,
             rounding,
         } => {
-            let c = currencies::add(
+            let c = provisor_app::catalog::add_currency(
                 &store,
+                &provisor_app::audit::Actor::shell(),
                 currencies::NewCurrency {
                     code,
                     symbol,
@@ -212,8 +213,14 @@ pub async fn currencies_cmd(ctx: &Ctx, cmd: CurrenciesCmd) -> Result<()> {
             rounding,
             symbol,
         } => {
-            let c =
-                currencies::update(&store, &code, rate, rounding, symbol, ctx.clock.now()).await?;
+            let c = provisor_app::catalog::update_currency(
+                &store,
+                &provisor_app::audit::Actor::shell(),
+                &code,
+                (rate, rounding, symbol),
+                ctx.clock.now(),
+            )
+            .await?;
             print_currency_added("changed", &c);
         }
         CurrenciesCmd::List(flag) => {
@@ -271,7 +278,14 @@ pub async fn taxes_cmd(ctx: &Ctx, cmd: TaxesCmd) -> Result<()> {
     let store = ctx.store().await?;
     match cmd {
         TaxesCmd::Set { country, rate } => {
-            let t = taxes::set(&store, &country, &rate, ctx.clock.now()).await?;
+            let t = provisor_app::catalog::set_tax(
+                &store,
+                &provisor_app::audit::Actor::shell(),
+                &country,
+                &rate,
+                ctx.clock.now(),
+            )
+            .await?;
             println!("tax rate for {}: {}%", t.country, t.rate);
         }
         TaxesCmd::List(flag) => {
@@ -440,7 +454,14 @@ async fn pay(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let day = day_or_today("--date", date, settings.zone, now)?;
-    let paid = invoices::pay(store, &invoice, &amount, &reference, day, now, settings).await?;
+    let paid = provisor_app::invoices::pay(
+        (store, settings, now),
+        &provisor_app::audit::Actor::shell(),
+        &invoice,
+        (&amount, &reference),
+        day,
+    )
+    .await?;
     if json.json {
         output::json(&paid);
     } else {
@@ -460,7 +481,13 @@ async fn issue(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let day = day_or_today("--date", date, settings.zone, now)?;
-    let done = invoices::issue_many(store, &ids, day, now, settings).await?;
+    let done = provisor_app::invoices::issue_many(
+        (store, settings, now),
+        &provisor_app::audit::Actor::shell(),
+        &ids,
+        day,
+    )
+    .await?;
     for v in &done {
         if !json.json {
             println!(
@@ -512,7 +539,12 @@ async fn refund(
         to,
         day,
     };
-    let r = refunds::refund(store, request, now, settings).await?;
+    let r = provisor_app::invoices::refund(
+        (store, settings, now),
+        &provisor_app::audit::Actor::shell(),
+        request,
+    )
+    .await?;
     if json.json {
         output::json(&r);
     } else {
@@ -535,7 +567,12 @@ async fn cancel(
     json: JsonFlag,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let v = invoices::cancel(store, &invoice, now, settings).await?;
+    let v = provisor_app::invoices::cancel(
+        (store, settings, now),
+        &provisor_app::audit::Actor::shell(),
+        &invoice,
+    )
+    .await?;
     if json.json {
         output::json(&v);
     } else {
@@ -570,7 +607,14 @@ async fn create(
     } else {
         None
     };
-    let v = invoices::create(store, client, lines, due, issue_on, now, &ctx.billing).await?;
+    let v = provisor_app::invoices::create(
+        (store, &ctx.billing, now),
+        &provisor_app::audit::Actor::shell(),
+        client,
+        lines,
+        (due, issue_on),
+    )
+    .await?;
     if json.json {
         output::json(&v);
     } else {
@@ -601,7 +645,14 @@ async fn overdue(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let day = day_or_today("--date", date, settings.zone, now)?;
-    let rows = invoices::overdue(store, day, dry_run, now).await?;
+    let rows = provisor_app::invoices::overdue(
+        store,
+        &provisor_app::audit::Actor::shell(),
+        day,
+        dry_run,
+        now,
+    )
+    .await?;
     if json.json {
         output::json(&rows);
     } else if rows.is_empty() {

@@ -70,8 +70,14 @@ pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<()> {
                 None => ctx.billing.zone.date_of(ctx.clock.now()),
             };
             let rt = ctx.runtime().await?;
-            let events =
-                provisor_app::daily::period(&rt, &ctx.billing, month, issue, dry_run).await?;
+            let events = provisor_app::daily::period(
+                &rt,
+                &ctx.billing,
+                &provisor_app::audit::Actor::shell(),
+                month,
+                (issue, dry_run),
+            )
+            .await?;
             rt.log.flush().await;
             if json.json {
                 output::json(&serde_json::json!({
@@ -141,10 +147,14 @@ pub async fn run(ctx: &Ctx, cmd: BillingCmd) -> Result<()> {
             json,
         } => {
             let next_due = parse_day("--next-due", &next_due)?;
-            let store = ctx.store().await?;
-            let done =
-                provisor_billing::schedule::schedule(&store, service, next_due, ctx.clock.now())
-                    .await?;
+            let rt = ctx.runtime_without_modules().await?;
+            let done = provisor_app::services::schedule(
+                &rt,
+                &provisor_app::audit::Actor::shell(),
+                service,
+                next_due,
+            )
+            .await?;
             if json.json {
                 output::json(&done);
             } else if done.started {

@@ -51,9 +51,15 @@ async fn base(ctx: &Ctx, cmd: BaseClientsCmd) -> Result<()> {
             currency,
             country,
         } => {
-            let c =
-                catalog::add_client(&store, &name, &email, &currency, &country, ctx.clock.now())
-                    .await?;
+            let c = provisor_app::catalog::add_client(
+                &store,
+                &provisor_app::audit::Actor::shell(),
+                &name,
+                &email,
+                (&currency, &country),
+                ctx.clock.now(),
+            )
+            .await?;
             println!("client #{} added: {} <{}>", c.id, c.name, c.email);
         }
         BaseClientsCmd::List { search, page, json } => {
@@ -171,13 +177,12 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ClientsCmd) -> Result<()> {
             json,
         } => {
             let store = ctx.store().await?;
-            let a = provisor_billing::credit::adjust(
-                &store,
+            let a = provisor_app::invoices::credit(
+                (&store, &ctx.billing, ctx.clock.now()),
+                &provisor_app::audit::Actor::shell(),
                 &client,
                 &amount,
                 &reason,
-                ctx.clock.now(),
-                &ctx.billing,
             )
             .await?;
             if json.json {

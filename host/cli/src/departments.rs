@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::{output, Ctx, JsonFlag};
-use provisor_engine::{catalog, views};
+use provisor_engine::views;
 use provisor_store::error::Result;
 
 #[derive(Debug, Subcommand)]
@@ -22,7 +22,14 @@ pub(crate) async fn run(ctx: &Ctx, cmd: DepartmentsCmd) -> Result<()> {
     let store = ctx.store().await?;
     match cmd {
         DepartmentsCmd::Add { name, email } => {
-            let d = catalog::add_department(&store, &name, email, ctx.clock.now()).await?;
+            let d = provisor_app::catalog::add_department(
+                &store,
+                &provisor_app::audit::Actor::shell(),
+                &name,
+                email,
+                ctx.clock.now(),
+            )
+            .await?;
             println!("department {} added", d.name);
         }
         DepartmentsCmd::List(flag) => {

@@ -120,7 +120,14 @@ pub(crate) async fn run(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
         HandlersCmd::Show { name, json } => show(ctx, name, json).await,
         HandlersCmd::Enable { name } => {
             let store = ctx.store().await?;
-            let changed = handlers::set_enabled(&store, &name, true, ctx.clock.now()).await?;
+            let changed = provisor_app::handlers::set_enabled(
+                &store,
+                &provisor_app::audit::Actor::shell(),
+                &name,
+                true,
+                ctx.clock.now(),
+            )
+            .await?;
             println!(
                 "handler {name} {}",
                 if changed {
@@ -133,7 +140,14 @@ pub(crate) async fn run(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
         }
         HandlersCmd::Disable { name } => {
             let store = ctx.store().await?;
-            let changed = handlers::set_enabled(&store, &name, false, ctx.clock.now()).await?;
+            let changed = provisor_app::handlers::set_enabled(
+                &store,
+                &provisor_app::audit::Actor::shell(),
+                &name,
+                false,
+                ctx.clock.now(),
+            )
+            .await?;
             println!(
                 "handler {name} {}; it takes no new services, its existing services are still processed",
                 if changed { "disabled" } else { "was already disabled" }
@@ -171,7 +185,14 @@ pub(crate) async fn run(ctx: &Ctx, cmd: HandlersCmd) -> Result<()> {
 /// Adds the handler, then creates the module's catalog presets or says they are offered.
 async fn add(ctx: &Ctx, new: NewHandler, with_presets: bool) -> Result<()> {
     let rt = ctx.runtime().await?;
-    let view = handlers::add(&rt.store, &rt.registry, new, ctx.clock.now()).await?;
+    let view = provisor_app::handlers::add(
+        &rt.store,
+        &rt.registry,
+        &provisor_app::audit::Actor::shell(),
+        new,
+        ctx.clock.now(),
+    )
+    .await?;
     println!(
         "handler {} added (module {}, {})",
         view.name,
@@ -180,9 +201,15 @@ async fn add(ctx: &Ctx, new: NewHandler, with_presets: bool) -> Result<()> {
     );
     // The module's catalog presets: created now, or offered.
     if with_presets {
-        let made =
-            catalog::create_presets(&rt.store, &rt.registry, &view.name, &[], ctx.clock.now())
-                .await?;
+        let made = provisor_app::catalog::create_presets(
+            &rt.store,
+            &rt.registry,
+            &provisor_app::audit::Actor::shell(),
+            &view.name,
+            &[],
+            ctx.clock.now(),
+        )
+        .await?;
         for p in &made {
             println!("  plan {}: {}", p.name, p.status);
         }
@@ -324,7 +351,9 @@ async fn import(
     let rt = ctx.runtime().await?;
     let spinner =
         provisor_store::progress::spinner(&format!("importing handler {name}'s remote accounts"));
-    let report = provisor_app::sync::import(&rt, &name, &opts).await;
+    let report =
+        provisor_app::handlers::import(&rt, &provisor_app::audit::Actor::shell(), &name, &opts)
+            .await;
     spinner.finish_and_clear();
     rt.retire_all();
     rt.log.flush().await;
@@ -352,7 +381,8 @@ async fn sync(ctx: &Ctx, name: String, json: JsonFlag) -> Result<()> {
     let spinner = provisor_store::progress::spinner(&format!(
         "reconciling handler {name}'s services with its remote accounts"
     ));
-    let report = provisor_app::sync::sync(&rt, &name).await;
+    let report =
+        provisor_app::handlers::reconcile(&rt, &provisor_app::audit::Actor::shell(), &name).await;
     spinner.finish_and_clear();
     rt.retire_all();
     rt.log.flush().await;

@@ -10,6 +10,7 @@
 //! here: what may be done is decided by the function called.
 
 mod args;
+mod audit;
 pub mod bench;
 pub mod bench_billing;
 mod bench_cmd;
@@ -178,6 +179,8 @@ enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// The audit log: who changed what, newest first (before and after in --json).
+    Audit(audit::AuditArgs),
     /// Benchmarks (figures beside a baseline measured in the same run).
     #[command(subcommand)]
     Bench(bench_cmd::BenchCmd),
@@ -400,6 +403,7 @@ async fn run(cli: Cli, ctx: Ctx) -> Result<()> {
             page,
             json,
         } => log::show(&ctx, handler, service, page, json.json).await,
+        Command::Audit(args) => audit::show(&ctx, args).await,
         Command::Probe { .. } => Ok(()),
     }
 }

@@ -138,18 +138,10 @@ async fn inspect(ctx: &Ctx, file: PathBuf, json: JsonFlag) -> Result<()> {
 
 async fn install(ctx: &Ctx, file: PathBuf) -> Result<()> {
     let file = absolute(&file)?;
-    let store = ctx.store().await?;
     let daemon = daemon::is_running(&ctx.home);
-    let registry = Registry::new(
-        ctx.home.clone(),
-        store.clone(),
-        LoadPolicy::standard(),
-        !daemon,
-        "cli",
-    );
-    registry.learn_proven().await?;
-    registry.scan().await?;
-    let events = registry.install(&file).await?;
+    let events =
+        provisor_app::handlers::install_module(ctx, &provisor_app::audit::Actor::shell(), &file)
+            .await?;
     let mut refused = None;
     for e in &events {
         println!("{e}");

@@ -95,7 +95,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
         OpsCmd::Show { id, json } => show(ctx, id, json).await?,
         OpsCmd::Retry { id } => {
             let rt = ctx.runtime_without_modules().await?;
-            match tasks::retry_operation(&rt, id).await? {
+            match provisor_app::services::retry_operation(&rt, &provisor_app::audit::Actor::shell(), id).await? {
                 tasks::Retried::Requeued(o) => println!(
                     "operation #{} queued again with {} fresh attempts",
                     o.id, o.max_attempts
@@ -109,7 +109,12 @@ pub(crate) async fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<()> {
         }
         OpsCmd::Cancel { id } => {
             let rt = ctx.runtime_without_modules().await?;
-            let o = tasks::cancel_operation(&rt, id).await?;
+            let o = provisor_app::services::cancel_operation(
+                &rt,
+                &provisor_app::audit::Actor::shell(),
+                id,
+            )
+            .await?;
             println!("operation #{} cancelled", o.id);
         }
     }

@@ -30,9 +30,16 @@ pub(crate) async fn order(
         chosen.insert(k.to_string(), Value::String(v.to_string()));
     }
     let rt = ctx.runtime_without_modules().await?;
-    let ordered =
-        provisor_app::order::order_on(&rt, &ctx.billing, &client, &plan, addon_of, chosen, day)
-            .await?;
+    let ordered = provisor_app::order::order_on(
+        &rt,
+        &ctx.billing,
+        &provisor_app::audit::Actor::shell(),
+        (&client, &plan),
+        addon_of,
+        chosen,
+        day,
+    )
+    .await?;
     let invoice = match ordered.invoice_id {
         Some(id) => Some(invoices::show(&rt.store, &id.to_string()).await?),
         None => None,

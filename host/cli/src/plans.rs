@@ -91,9 +91,10 @@ async fn base(ctx: &Ctx, cmd: BasePlansCmd) -> Result<()> {
             let settings = parse_json_arg(settings, "--settings")?;
             let options = parse_json_arg(options, "--options")?;
             let rt = ctx.runtime().await?;
-            let view = catalog::add_plan(
+            let view = provisor_app::catalog::add_plan(
                 &rt.store,
                 &rt.registry,
+                &provisor_app::audit::Actor::shell(),
                 NewPlan {
                     name,
                     handlers,
@@ -180,7 +181,15 @@ async fn presets(
 ) -> Result<()> {
     let rt = ctx.runtime().await?;
     let views = if create {
-        catalog::create_presets(&rt.store, &rt.registry, &handler, &only, ctx.clock.now()).await?
+        provisor_app::catalog::create_presets(
+            &rt.store,
+            &rt.registry,
+            &provisor_app::audit::Actor::shell(),
+            &handler,
+            &only,
+            ctx.clock.now(),
+        )
+        .await?
     } else {
         catalog::presets(&rt.store, &rt.registry, &handler)
             .await?
@@ -288,19 +297,20 @@ pub(crate) async fn run(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {
         } => {
             let store = ctx.store().await?;
             let amount = if remove { None } else { amount };
-            let set = prices::set_price(
+            let set = provisor_app::catalog::set_price(
                 &store,
+                &provisor_app::audit::Actor::shell(),
                 &plan,
-                &currency,
-                &period,
+                (&currency, &period),
                 amount.as_deref(),
                 ctx.clock.now(),
             )
             .await?;
             if apply_to_existing {
                 let today = ctx.billing.zone.date_of(ctx.clock.now());
-                let done = provisor_billing::schedule::apply_to_existing(
+                let done = provisor_app::catalog::apply_to_existing(
                     &store,
+                    &provisor_app::audit::Actor::shell(),
                     &plan,
                     today,
                     ctx.clock.now(),
@@ -341,8 +351,15 @@ pub(crate) async fn run(ctx: &Ctx, cmd: PlansCmd) -> Result<()> {
             let store = ctx.store().await?;
             let amount = if remove { None } else { amount };
             (
-                prices::set_deposit(&store, &plan, &currency, amount.as_deref(), ctx.clock.now())
-                    .await?,
+                provisor_app::catalog::set_deposit(
+                    &store,
+                    &provisor_app::audit::Actor::shell(),
+                    &plan,
+                    &currency,
+                    amount.as_deref(),
+                    ctx.clock.now(),
+                )
+                .await?,
                 json.json,
             )
         }

@@ -8,7 +8,7 @@ use super::args::{key_values, parse_day};
 use super::ops::op_json;
 use super::tasks::task_json;
 use super::{output, Ctx, JsonFlag};
-use provisor_engine::{self as engine, actions, catalog, sso, views};
+use provisor_engine::{self as engine, actions, catalog, views};
 use provisor_runtime::Call;
 use provisor_store::entities::kinds::OperationKind;
 use provisor_store::error::{Error, Result};
@@ -168,7 +168,9 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ServicesCmd) -> Result<()> {
         }
         ServicesCmd::Sso { id, admin } => {
             let rt = ctx.runtime().await?;
-            let link = sso::link(&rt, id, admin).await;
+            let link =
+                provisor_app::services::sso(&rt, &provisor_app::audit::Actor::shell(), id, admin)
+                    .await;
             rt.log.flush().await;
             println!("{}", link?.url);
             Ok(())
@@ -295,19 +297,18 @@ async fn action(ctx: &Ctx, id: i64, name: String, set: Vec<String>, yes: bool) -
     // The form values are read (and bounded) before anything is asked of the module.
     let params = key_values(&set, "--set")?;
     let rt = ctx.runtime().await?;
-    let offered = actions::list(&rt, id).await;
-    rt.log.flush().await;
-    let offered = offered?;
-    let op = actions::queue(
+    let op = provisor_app::services::action(
         &rt,
+        &provisor_app::audit::Actor::shell(),
         id,
-        &offered,
         &name,
         params,
         yes,
         ctx.config.engine.max_attempts,
     )
-    .await?;
+    .await;
+    rt.log.flush().await;
+    let op = op?;
     println!("{name} of service #{id} queued as operation #{}", op.id);
     Ok(())
 }
@@ -371,7 +372,15 @@ async fn client_area(ctx: &Ctx, id: i64, json: bool) -> Result<()> {
 
 async fn queue_op(ctx: &Ctx, id: i64, kind: OperationKind, params: Value) -> Result<()> {
     let rt = ctx.runtime_without_modules().await?;
-    let op = engine::request(&rt, id, kind, params, ctx.config.engine.max_attempts).await?;
+    let op = provisor_app::services::request(
+        &rt,
+        &provisor_app::audit::Actor::shell(),
+        id,
+        kind,
+        params,
+        ctx.config.engine.max_attempts,
+    )
+    .await?;
     println!("{kind} of service #{id} queued as operation #{}", op.id);
     Ok(())
 }

@@ -116,8 +116,8 @@ pub(crate) async fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
 
 pub(crate) async fn secrets(ctx: &Ctx, cmd: SecretsCmd) -> Result<()> {
     let SecretsCmd::Rotate(flag) = cmd;
-    let store = ctx.store().await?;
-    let done = provisor_store::secrets::rotate(&store).await?;
+    let done =
+        provisor_app::handlers::rotate_secrets(ctx, &provisor_app::audit::Actor::shell()).await?;
     if flag.json {
         output::json(&done);
     } else {

@@ -66,15 +66,26 @@ pub(crate) async fn run(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
         } => list(ctx, department, all, page, json).await?,
         TasksCmd::Show { id, json } => show(ctx, id, json).await?,
         TasksCmd::Take { id, staff } => {
-            let store = ctx.store().await?;
-            let t = provisor_app::accounts::staff::take_task(&store, id, &staff, ctx.clock.now())
-                .await?;
+            let rt = ctx.runtime_without_modules().await?;
+            let t = provisor_app::services::take_task(
+                &rt,
+                &provisor_app::audit::Actor::shell(),
+                id,
+                &staff,
+            )
+            .await?;
             println!("task #{} taken by {}", t.id, t.taken_by.unwrap_or_default());
         }
         TasksCmd::Complete { id, set } => {
             let values = key_values(&set, "--set")?;
             let rt = ctx.runtime_without_modules().await?;
-            let t = tasks::complete(&rt, id, values).await?;
+            let t = provisor_app::services::complete_task(
+                &rt,
+                &provisor_app::audit::Actor::shell(),
+                id,
+                values,
+            )
+            .await?;
             println!(
                 "task #{} completed; service #{} moves on",
                 t.id, t.service_id
@@ -82,7 +93,12 @@ pub(crate) async fn run(ctx: &Ctx, cmd: TasksCmd) -> Result<()> {
         }
         TasksCmd::Retry { id } => {
             let rt = ctx.runtime_without_modules().await?;
-            let o = tasks::send_back(&rt, id).await?;
+            let o = provisor_app::services::send_back_task(
+                &rt,
+                &provisor_app::audit::Actor::shell(),
+                id,
+            )
+            .await?;
             println!(
                 "task #{id} sent back; operation #{} queued for another automatic try",
                 o.id

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::{output, Ctx, JsonFlag};
-use provisor_billing::usage::{self, import};
+use provisor_billing::usage;
 use provisor_store::error::Result;
 
 #[allow(
@@ -92,7 +92,15 @@ pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> Result<()> {
             due_days,
             json,
         } => {
-            let p = usage::set_plan(&store, &plan, &mode, due_days, ctx.clock.now()).await?;
+            let p = provisor_app::catalog::set_usage_mode(
+                &store,
+                &provisor_app::audit::Actor::shell(),
+                &plan,
+                &mode,
+                due_days,
+                ctx.clock.now(),
+            )
+            .await?;
             if json.json {
                 output::json(&p);
             } else {
@@ -106,8 +114,15 @@ pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> Result<()> {
             amount,
             json,
         } => {
-            let p =
-                usage::set_price(&store, &plan, &currency, &unit, &amount, ctx.clock.now()).await?;
+            let p = provisor_app::catalog::set_usage_price(
+                &store,
+                &provisor_app::audit::Actor::shell(),
+                &plan,
+                (&currency, &unit),
+                &amount,
+                ctx.clock.now(),
+            )
+            .await?;
             if json.json {
                 output::json(&p);
             } else {
@@ -124,7 +139,12 @@ pub async fn run(ctx: &Ctx, cmd: UsageCmd) -> Result<()> {
         }
         UsageCmd::Import { file, json } => {
             let settings = ctx.billing;
-            let r = import::import_file(&store, &file, ctx.clock.now(), &settings).await?;
+            let r = provisor_app::invoices::import_usage(
+                (&store, &settings, ctx.clock.now()),
+                &provisor_app::audit::Actor::shell(),
+                &file,
+            )
+            .await?;
             if json.json {
                 output::json(&r);
             } else {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::args::parse_day;
 use super::{output, voice, Ctx};
-use provisor_engine::{EngineConfig, Worker};
+use provisor_engine::EngineConfig;
 use provisor_store::error::{Error, Result};
 
 /// `provisor cron`: the daily run for a date.
@@ -15,7 +15,8 @@ pub(crate) async fn cron(ctx: &Ctx, date: Option<String>, dry_run: bool, json: b
         None => provisor_app::today(&ctx.clock, &ctx.billing),
     };
     let rt = ctx.runtime().await?;
-    let day = provisor_app::daily::run(&rt, &ctx.billing, date, dry_run).await?;
+    let actor = provisor_app::audit::Actor::system("cron");
+    let day = provisor_app::daily::run(&rt, &ctx.billing, &actor, date, dry_run).await?;
     let (billing, runs) = (&day.billing, &day.handlers);
     if json {
         output::json(&serde_json::json!({
@@ -133,7 +134,7 @@ impl EngineArgs {
 
 pub(crate) async fn work(ctx: &Ctx, args: EngineArgs, json: bool) -> Result<()> {
     let rt = ctx.runtime().await?;
-    let worker = Worker::new(Arc::clone(&rt), args.config(ctx)?);
+    let worker = provisor_app::services::worker(Arc::clone(&rt), args.config(ctx)?);
     let report = worker.run_until_idle().await?;
     rt.retire_all();
     rt.log.flush().await;

@@ -40,7 +40,7 @@ use provisor_store::error::{Error, Fix, Listing, Message, Result};
 pub use provisor_store::lookup::{get_operation, get_service};
 pub(crate) use provisor_store::queue::insert_operation;
 use provisor_store::{db_err, Store};
-pub use queue::{Worker, WorkerReport};
+pub use queue::{AuditHook, OperationDone, Worker, WorkerReport};
 
 /// What ordering produced.
 #[derive(Debug, Clone, Serialize)]

@@ -507,7 +507,8 @@ pub async fn take_task(
     now: DateTime<Utc>,
 ) -> Result<task::Model> {
     let t = provisor_engine::tasks::get_task(store, task_id).await?;
-    let who = find(store, email).await?;
+    let email = input::email(Name::Field("staff"), email)?;
+    let who = find(store, &email).await?;
     if who.disabled_at.is_some() {
         return Err(forbidden(format!(
             "staff account {} is disabled and cannot take tasks",

@@ -108,7 +108,7 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions, http: Option<Box<dyn HttpServe
     let _ = std::io::stdout().flush();
 
     let worker = opts.engine.clone().map(|cfg| {
-        let worker = provisor_engine::Worker::new(Arc::clone(&rt), cfg);
+        let worker = crate::services::worker(Arc::clone(&rt), cfg);
         tracing::info!("worker {} started", worker.id());
         tokio::spawn(async move {
             if let Err(e) = worker.run_forever(stop_rx).await {
@@ -403,7 +403,9 @@ async fn scheduled(
         }
     }
     if due.month_end && !month_end_done {
-        match crate::daily::month_end(rt, &billing, day).await {
+        match crate::daily::month_end(rt, &billing, &crate::audit::Actor::system("scheduler"), day)
+            .await
+        {
             Ok(events) => {
                 for e in &events {
                     if e.failed {
@@ -434,7 +436,9 @@ async fn daily_once(
     billing: &provisor_billing::Settings,
     day: NaiveDate,
 ) -> Result<Option<(usize, usize)>> {
-    let Some(outcome) = crate::daily::run_once(rt, billing, day).await? else {
+    let Some(outcome) =
+        crate::daily::run_once(rt, billing, &crate::audit::Actor::system("scheduler"), day).await?
+    else {
         return Ok(None);
     };
     for e in &outcome.billing {

@@ -116,7 +116,11 @@ pub(super) async fn runs(d: &Demo, cs_id: i64, again: i64, today: NaiveDate) -> 
     days.dedup();
     for day in days {
         let events = billing::run::day(
-            &provisor_app::driver::EngineDriver::new(&rt, d.billing),
+            &provisor_app::driver::EngineDriver::new(
+                &rt,
+                d.billing,
+                &provisor_app::audit::Actor::system("cron"),
+            ),
             day,
             false,
         )

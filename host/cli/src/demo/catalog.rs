@@ -144,9 +144,16 @@ pub(super) async fn orders(
     let mut ids = Vec::new();
     for (who, plan, options) in orders {
         let client = if who == "ada" { &ada } else { &bob };
-        let o =
-            provisor_app::order::order(&rt, &d.billing, &client.email, plan, None, obj(options))
-                .await?;
+        let o = provisor_app::order::order(
+            &rt,
+            &d.billing,
+            &provisor_app::audit::Actor::shell(),
+            &client.email,
+            plan,
+            None,
+            obj(options),
+        )
+        .await?;
         let held = match o.invoice_id {
             Some(inv) => {
                 let v = invoices::show(&store, &inv.to_string()).await?;

@@ -111,7 +111,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<()> {
     setup::handlers(&d).await?;
     let (ada, bob, now) = catalog::catalog(&d).await?;
     let (ordered, today) = catalog::orders(&d, &ada, &bob, now).await?;
-    let worker = Worker::new(Arc::clone(&d.rt), EngineConfig::default());
+    let worker = provisor_app::services::worker(Arc::clone(&d.rt), EngineConfig::default());
     services::work(&d, &worker, &bob, ordered.dedicated).await?;
     services::list(&d).await?;
     services::panels_and_sso(&d, ordered).await?;

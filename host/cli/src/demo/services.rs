@@ -47,6 +47,7 @@ pub(super) async fn work(
     let addon = provisor_app::order::order(
         &rt,
         &d.billing,
+        &provisor_app::audit::Actor::shell(),
         &bob.email,
         "ISPmanager addon",
         Some(dedicated),
@@ -198,6 +199,7 @@ pub(super) async fn lifecycle(
     let again = provisor_app::order::order(
         &rt,
         &d.billing,
+        &provisor_app::audit::Actor::shell(),
         &ada.email,
         "ISPmanager 6 Lite",
         None,

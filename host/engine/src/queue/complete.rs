@@ -14,14 +14,15 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit};
 
 use super::apply::{apply_verdict, done_status, welcome_row};
+use super::prepare::target_plan;
 use super::prepare::Prepared;
 use super::verdict::Verdict;
 use crate::config::EngineConfig;
 use provisor_runtime::Runtime;
 use provisor_store::db_err;
 use provisor_store::entities::kinds::{AttemptOutcome, OperationKind};
-use provisor_store::entities::status::OperationStatus;
-use provisor_store::entities::{operation, operation_attempt, outbox, service};
+use provisor_store::entities::status::{OperationStatus, ServiceStatus};
+use provisor_store::entities::{audit_entry, operation, operation_attempt, outbox, service};
 use provisor_store::error::Result;
 use provisor_store::queue::queue_emails;
 
@@ -40,6 +41,24 @@ pub struct WorkerReport {
     /// has the operation now).
     pub lost_leases: u64,
 }
+
+/// An operation a worker finished, as the audit log is told of it.
+#[derive(Debug)]
+pub struct OperationDone<'a> {
+    /// The operation, as it was claimed.
+    pub operation: &'a operation::Model,
+    /// The name of the handler whose module answered.
+    pub handler: &'a str,
+    /// The service's status before, and after.
+    pub status: (ServiceStatus, ServiceStatus),
+    /// The service's plan before, and after.
+    pub plan: (i64, i64),
+}
+
+/// Turns each operation a worker finishes into the audit entry written in the same
+/// transaction as its completion (the application layer decides what it says).
+pub type AuditHook =
+    Arc<dyn Fn(&OperationDone<'_>, DateTime<Utc>) -> audit_entry::ActiveModel + Send + Sync>;
 
 /// What became of a verdict its worker still held the lease of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +81,10 @@ pub(super) struct Finished {
 
 /// Writes verdicts as they arrive, as many per transaction as have arrived: while one
 /// group commits, the next gathers.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the completion task's shared state, each handed over once at spawn"
+)]
 pub(super) async fn complete(
     rt: Arc<Runtime>,
     cfg: EngineConfig,
@@ -70,6 +93,7 @@ pub(super) async fn complete(
     report: Arc<Mutex<WorkerReport>>,
     mut finished: mpsc::UnboundedReceiver<Finished>,
     committed: Arc<Notify>,
+    audit: AuditHook,
 ) {
     const GROUP: usize = 512;
     while let Some(first) = finished.recv().await {
@@ -80,7 +104,7 @@ pub(super) async fn complete(
                 Err(_) => break,
             }
         }
-        let labels = match commit(&rt, &cfg, &me, &group).await {
+        let labels = match commit(&rt, &cfg, (&me, &audit), &group).await {
             Ok(labels) => labels,
             Err(e) => {
                 // One bad row must not sink the others: try each on its own.
@@ -90,7 +114,7 @@ pub(super) async fn complete(
                 );
                 let mut labels = Vec::with_capacity(group.len());
                 for f in &group {
-                    match commit(&rt, &cfg, &me, std::slice::from_ref(f)).await {
+                    match commit(&rt, &cfg, (&me, &audit), std::slice::from_ref(f)).await {
                         Ok(mut l) => labels.push(l.pop().flatten()),
                         Err(e) => {
                             // Left running: its lease expires and the reaper requeues it.
@@ -134,7 +158,7 @@ pub(super) async fn complete(
 pub(super) async fn commit(
     rt: &Runtime,
     cfg: &EngineConfig,
-    me: &str,
+    (me, audit): (&str, &AuditHook),
     group: &[Finished],
 ) -> Result<Vec<Option<Landed>>> {
     let now = rt.clock.now();
@@ -159,6 +183,7 @@ pub(super) async fn commit(
     let mut labels = Vec::with_capacity(group.len());
     let mut attempts = Vec::with_capacity(group.len());
     let mut done = DoneBatch::default();
+    let mut audits = Vec::new();
     for f in group {
         let p = &f.prepared;
         let (true, Some(svc), Some(h)) = (held.contains(&p.op.id), &p.svc, &p.handler) else {
@@ -177,6 +202,21 @@ pub(super) async fn commit(
             }
             verdict => apply_verdict(&tx, cfg, p, svc, h, verdict, now).await?,
         };
+        if outcome == Some(AttemptOutcome::Done) {
+            let after_plan = match p.op.kind {
+                OperationKind::ChangePlan => target_plan(&p.op).unwrap_or(svc.plan_id),
+                _ => svc.plan_id,
+            };
+            audits.push(audit(
+                &OperationDone {
+                    operation: &p.op,
+                    handler: &h.name,
+                    status: (svc.status, done_status(p.op.kind, svc.status)),
+                    plan: (svc.plan_id, after_plan),
+                },
+                now,
+            ));
+        }
         let Some(outcome) = outcome else {
             // Not an attempt: nothing was called.
             labels.push(Some(Landed::Waiting));
@@ -202,12 +242,18 @@ pub(super) async fn commit(
             .await
             .map_err(db_err("recording attempts"))?;
     }
+    for chunk in audits.chunks(CHUNK) {
+        audit_entry::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&tx)
+            .await
+            .map_err(db_err("recording finished operations in the audit log"))?;
+    }
     tx.commit().await.map_err(db_err("completing operations"))?;
     Ok(labels)
 }
 
 /// Rows per multi-row statement: far below SQLite's and PostgreSQL's limits on bound
-/// parameters (32766 and 65535) at up to nine columns a row.
+/// parameters (32766 and 65535) at up to eleven columns a row.
 const CHUNK: usize = 500;
 
 /// Done operations of a group (other than plan changes), written with a handful of

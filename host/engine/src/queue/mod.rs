@@ -22,8 +22,8 @@ use sea_orm::{ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
 use tokio::sync::{mpsc, Notify, Semaphore};
 
 pub(crate) use apply::apply_done;
-pub use complete::WorkerReport;
 use complete::{complete, Finished};
+pub use complete::{AuditHook, OperationDone, WorkerReport};
 use prepare::prepare;
 use verdict::call_module;
 
@@ -41,11 +41,14 @@ pub struct Worker {
     cfg: EngineConfig,
     id: String,
     running: Arc<Mutex<HashSet<i64>>>,
+    audit: AuditHook,
 }
 
 impl Worker {
-    /// A worker with a unique id (host name, pid, random suffix).
-    pub fn new(rt: Arc<Runtime>, cfg: EngineConfig) -> Worker {
+    /// A worker with a unique id (host name, pid, random suffix). `audit` makes the
+    /// audit entry of each operation it finishes, written in the completion's
+    /// transaction.
+    pub fn new(rt: Arc<Runtime>, cfg: EngineConfig, audit: AuditHook) -> Worker {
         let id = format!(
             "w{}-{}",
             std::process::id(),
@@ -56,6 +59,7 @@ impl Worker {
             cfg,
             id,
             running: Arc::new(Mutex::new(HashSet::new())),
+            audit,
         }
     }
 
@@ -96,6 +100,7 @@ impl Worker {
             Arc::clone(&report),
             finished_rx,
             Arc::clone(&committed),
+            Arc::clone(&self.audit),
         ));
         // None: reap at once. (Not `now - 60 s`: an Instant before the clock's origin,
         // which std leaves to the platform, makes that subtraction panic.)

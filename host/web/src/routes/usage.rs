@@ -1,6 +1,7 @@
 //! `POST /v1/usage`: `usage import` over HTTP. It takes the same text as the command
 //! (a JSON array or JSON lines of usage records) and runs the same code:
-//! [`import::parse`], then [`import::import_records`], so it is all or nothing, deduped
+//! [`import::parse`], then [`import::import_records`] (through the app, which records
+//! the import in the audit log), so it is all or nothing, deduped
 //! by transaction id, and late usage is flagged. It answers 200 with the summary only
 //! after the import's transaction committed.
 
@@ -100,8 +101,21 @@ async fn import_batch(
     // is sent only after the transaction committed.
     let store = api.store.clone();
     let now = api.clock.now();
+    // The configured token has no row of its own: the entry names it and the address.
+    let actor = provisor_app::audit::Actor {
+        kind: provisor_store::entities::kinds::ActorKind::Token,
+        id: None,
+        name: "api token".to_string(),
+        source: Some(peer.ip().to_string()),
+    };
     let imported = tokio::spawn(async move {
-        import::import_records(&store, records, now, started, &settings).await
+        provisor_app::invoices::import_usage_records(
+            (&store, &settings, now),
+            &actor,
+            records,
+            started,
+        )
+        .await
     })
     .await
     .map_err(|e| {

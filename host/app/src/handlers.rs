@@ -1,0 +1,199 @@
+//! What staff change about handlers and modules — handlers added, enabled, disabled,
+//! their panels' accounts imported or reconciled, module files installed, the secret key
+//! rotated — each recorded in the audit log with its actor, right after the change
+//! commits (`docs/audit.md`). A handler's settings are recorded only as the names of
+//! their keys, never a value.
+//! Must not: validate settings or load modules; the engine and the registry do.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::audit::{record_after, Action, Actor};
+use crate::sync::{self, ImportOptions, SyncReport};
+use crate::Ctx;
+use provisor_engine::handlers::{self, HandlerView, NewHandler};
+use provisor_runtime::registry::{LoadPolicy, Registry, ScanEvent};
+use provisor_runtime::Runtime;
+use provisor_store::error::Result;
+use provisor_store::secrets::Rotation;
+use provisor_store::Store;
+
+/// The names of a settings object's keys, sorted: what the log keeps of settings.
+fn keys(settings: &Value) -> Vec<String> {
+    let mut k: Vec<String> = settings
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+/// Adds a handler (see [`provisor_engine::handlers::add`]).
+pub async fn add(
+    store: &Store,
+    registry: &Registry,
+    actor: &Actor,
+    new: NewHandler,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<HandlerView> {
+    let setting_keys = keys(&new.settings);
+    let v = handlers::add(store, registry, new, now).await?;
+    let after = json!({
+        "module": v.module,
+        "enabled": v.enabled,
+        "department": v.department,
+        "settings": setting_keys,
+    });
+    record_after(
+        store,
+        actor,
+        Action::HandlerAdd,
+        Some(v.name.clone()),
+        None,
+        Some(after),
+        now,
+    )
+    .await?;
+    Ok(v)
+}
+
+/// Enables or disables a handler; answers whether that changed anything (an entry is
+/// recorded only then).
+pub async fn set_enabled(
+    store: &Store,
+    actor: &Actor,
+    name: &str,
+    enabled: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool> {
+    let changed = handlers::set_enabled(store, name, enabled, now).await?;
+    if changed {
+        let action = if enabled {
+            Action::HandlerEnable
+        } else {
+            Action::HandlerDisable
+        };
+        record_after(
+            store,
+            actor,
+            action,
+            Some(name.to_string()),
+            Some(json!({"enabled": !enabled})),
+            Some(json!({"enabled": enabled})),
+            now,
+        )
+        .await?;
+    }
+    Ok(changed)
+}
+
+/// Imports a handler's panel accounts as services (see [`crate::sync::import`]).
+pub async fn import(
+    rt: &Runtime,
+    actor: &Actor,
+    name: &str,
+    opts: &ImportOptions,
+) -> Result<SyncReport> {
+    let report = sync::import(rt, name, opts).await?;
+    record_report(rt, actor, Action::HandlerImport, name, &report).await?;
+    Ok(report)
+}
+
+/// Reconciles a handler's services with its panel (see [`crate::sync::sync`]).
+pub async fn reconcile(rt: &Runtime, actor: &Actor, name: &str) -> Result<SyncReport> {
+    let report = sync::sync(rt, name).await?;
+    record_report(rt, actor, Action::HandlerSync, name, &report).await?;
+    Ok(report)
+}
+
+async fn record_report(
+    rt: &Runtime,
+    actor: &Actor,
+    action: Action,
+    name: &str,
+    r: &SyncReport,
+) -> Result<()> {
+    let after = json!({
+        "seen": r.seen,
+        "imported": r.imported,
+        "already_known": r.already_known,
+        "clients_created": r.clients_created,
+        "scheduled": r.scheduled,
+        "state_changes": r.state_changes,
+        "missing_remotely": r.missing_remotely,
+    });
+    let now = rt.clock.now();
+    record_after(
+        &rt.store,
+        actor,
+        action,
+        Some(name.to_string()),
+        None,
+        Some(after),
+        now,
+    )
+    .await
+}
+
+/// Installs a module file into the modules directory (copied in, checked, loaded unless
+/// a daemon runs, which picks it up): what happened, one event each. An entry is recorded
+/// whenever the file was copied in (also when the checks then refused it).
+pub async fn install_module(ctx: &Ctx, actor: &Actor, file: &Path) -> Result<Vec<ScanEvent>> {
+    let store = ctx.store().await?;
+    let daemon = crate::daemon::is_running(&ctx.home);
+    let registry = Registry::new(
+        ctx.home.clone(),
+        store.clone(),
+        LoadPolicy::standard(),
+        !daemon,
+        "cli",
+    );
+    registry.learn_proven().await?;
+    registry.scan().await?;
+    let events = registry.install(file).await?;
+    if !events.is_empty() {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        let after = json!({
+            "file": name,
+            "events": events.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        let now = ctx.clock.now();
+        record_after(
+            &store,
+            actor,
+            Action::ModuleInstall,
+            name,
+            None,
+            Some(after),
+            now,
+        )
+        .await?;
+    }
+    Ok(events)
+}
+
+/// Re-seals every handler secret with the current key (see
+/// [`provisor_store::secrets::rotate`]); the entry names the key ids, never a key.
+pub async fn rotate_secrets(ctx: &Ctx, actor: &Actor) -> Result<Rotation> {
+    let store = ctx.store().await?;
+    let done = provisor_store::secrets::rotate(&store).await?;
+    let after = json!({
+        "key_id": done.key_id,
+        "retired": done.retired,
+        "handlers": done.handlers,
+        "values": done.values,
+    });
+    let now = ctx.clock.now();
+    record_after(
+        &store,
+        actor,
+        Action::SecretsRotate,
+        None,
+        None,
+        Some(after),
+        now,
+    )
+    .await?;
+    Ok(done)
+}

@@ -248,7 +248,14 @@ async fn login(ctx: &Ctx, client: &str, password_stdin: bool, disable: bool) -> 
     let store = ctx.store().await?;
     let now = ctx.clock.now();
     if disable {
-        let l = client_logins::disable(&store, &shell(), client, now).await?;
+        let l = client_logins::disable(
+            &store,
+            &shell(),
+            &provisor_app::audit::Actor::shell(),
+            client,
+            now,
+        )
+        .await?;
         println!(
             "login of client #{} ({}) disabled; its sessions ended",
             l.client_id, l.email
@@ -257,7 +264,15 @@ async fn login(ctx: &Ctx, client: &str, password_stdin: bool, disable: bool) -> 
     }
     let c = provisor_store::lookup::get_client(&store, client).await?;
     let password = super::staff::read_password(password_stdin, &c.email)?;
-    let l = client_logins::set(&store, &shell(), client, &password, now).await?;
+    let l = client_logins::set(
+        &store,
+        &shell(),
+        &provisor_app::audit::Actor::shell(),
+        client,
+        &password,
+        now,
+    )
+    .await?;
     println!(
         "client #{} ({}) can log in with the password set",
         l.client_id, l.email

@@ -67,7 +67,13 @@ async fn first_owner(ctx: &Ctx, store: &provisor_store::Store, args: InitArgs) -
         password,
         departments: Vec::new(),
     };
-    let s = staff::add_owner(store, new, ctx.clock.now()).await?;
+    let s = staff::add_owner(
+        store,
+        &provisor_app::audit::Actor::shell(),
+        new,
+        ctx.clock.now(),
+    )
+    .await?;
     println!("owner {} ({}) added", s.email, s.name);
     Ok(())
 }

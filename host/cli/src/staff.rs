@@ -191,6 +191,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: StaffCmd) -> Result<()> {
     let store = ctx.store().await?;
     let now = ctx.clock.now();
     let me = shell();
+    let by = provisor_app::audit::Actor::shell();
     match cmd {
         StaffCmd::Add {
             email,
@@ -219,9 +220,9 @@ pub(crate) async fn run(ctx: &Ctx, cmd: StaffCmd) -> Result<()> {
                 departments,
             };
             let s = if owner {
-                staff::add_owner(&store, new, now).await?
+                staff::add_owner(&store, &by, new, now).await?
             } else {
-                staff::add(&store, &me, new, now).await?
+                staff::add(&store, &me, &by, new, now).await?
             };
             println!("staff account #{} {} added as {}", s.id, s.email, s.role);
         }
@@ -235,11 +236,11 @@ pub(crate) async fn run(ctx: &Ctx, cmd: StaffCmd) -> Result<()> {
             }
         }
         StaffCmd::Disable { email } => {
-            let s = staff::disable(&store, &me, &email, now).await?;
+            let s = staff::disable(&store, &me, &by, &email, now).await?;
             println!("staff account {} disabled; its sessions ended", s.email);
         }
         StaffCmd::Enable { email } => {
-            let s = staff::enable(&store, &me, &email, now).await?;
+            let s = staff::enable(&store, &me, &by, &email, now).await?;
             println!("staff account {} enabled", s.email);
         }
         StaffCmd::Passwd {
@@ -247,15 +248,15 @@ pub(crate) async fn run(ctx: &Ctx, cmd: StaffCmd) -> Result<()> {
             password_stdin,
         } => {
             let password = read_password(password_stdin, &email)?;
-            let s = staff::passwd(&store, &me, &email, &password, now).await?;
+            let s = staff::passwd(&store, &me, &by, &email, &password, now).await?;
             println!("password of {} changed; its sessions ended", s.email);
         }
         StaffCmd::Roles { email, role } => {
-            let s = staff::set_role(&store, &me, &email, parse_role(&role)?, now).await?;
+            let s = staff::set_role(&store, &me, &by, &email, parse_role(&role)?, now).await?;
             println!("staff account {} is now {}", s.email, s.role);
         }
         StaffCmd::Departments { email, departments } => {
-            let s = staff::set_departments(&store, &me, &email, &departments).await?;
+            let s = staff::set_departments(&store, &me, &by, &email, &departments, now).await?;
             println!(
                 "staff account {} works in: {}",
                 s.email,
@@ -272,13 +273,13 @@ pub(crate) async fn run(ctx: &Ctx, cmd: StaffCmd) -> Result<()> {
             off,
         } => {
             if off {
-                let s = totp::turn_off(&store, &me, &email).await?;
+                let s = totp::turn_off(&store, &me, &by, &email, now).await?;
                 println!("TOTP is off for {}", s.email);
             } else if let Some(code) = confirm {
-                let s = totp::confirm(&store, &me, &email, &code, now).await?;
+                let s = totp::confirm(&store, &me, &by, &email, &code, now).await?;
                 println!("TOTP is on for {}: logins need a code from now on", s.email);
             } else {
-                let e = totp::enroll(&store, &me, &email).await?;
+                let e = totp::enroll(&store, &me, &by, &email, now).await?;
                 println!("{}", e.uri);
                 eprintln!(
                     "add this otpauth:// URI to an authenticator app (it is shown once), then turn it on with `provisor staff totp {email} --confirm CODE`"
@@ -368,7 +369,14 @@ pub(crate) async fn tokens(ctx: &Ctx, cmd: TokensCmd) -> Result<()> {
                 endpoints,
                 expires_at: expires.as_deref().map(expires_at).transpose()?,
             };
-            let issued = api_tokens::issue(&store, &shell(), new, now).await?;
+            let issued = api_tokens::issue(
+                &store,
+                &shell(),
+                &provisor_app::audit::Actor::shell(),
+                new,
+                now,
+            )
+            .await?;
             println!("{}", issued.token);
             eprintln!(
                 "API token #{} {} issued; it is shown this once and cannot be read again",
@@ -396,7 +404,14 @@ pub(crate) async fn tokens(ctx: &Ctx, cmd: TokensCmd) -> Result<()> {
             }
         }
         TokensCmd::Revoke { id } => {
-            let t = api_tokens::revoke(&store, &shell(), id, now).await?;
+            let t = api_tokens::revoke(
+                &store,
+                &shell(),
+                &provisor_app::audit::Actor::shell(),
+                id,
+                now,
+            )
+            .await?;
             println!("API token #{} {} revoked", t.id, t.name);
         }
     }

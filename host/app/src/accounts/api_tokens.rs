@@ -16,6 +16,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::Serialize;
+use serde_json::json;
 
 use provisor_store::entities::kinds::Role;
 use provisor_store::entities::{api_token, staff};
@@ -24,6 +25,7 @@ use provisor_store::{db_err, input, Store};
 
 use super::principal::{Credential, Principal, Who};
 use super::{digest, mint, role_includes, Actor};
+use crate::audit::{self, Action};
 
 /// What every API token starts with.
 pub const PREFIX: &str = "pvt_";
@@ -184,6 +186,7 @@ async fn may_issue(
 pub async fn issue(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     new: NewToken,
     now: DateTime<Utc>,
 ) -> Result<Issued> {
@@ -249,6 +252,13 @@ pub async fn issue(
     .await
     .map_err(db_err("storing the API token"))?;
     let view = view(row, target.map(|t| t.email));
+    // Never the token, its hash or its prefix: the entry names the token by its id.
+    let after = json!({
+        "name": view.name, "staff": view.staff, "role": view.role.map(|r| r.to_string()),
+        "read_only": view.read_only, "endpoints": view.endpoints, "expires_at": view.expires_at,
+    });
+    let id = Some(view.id.to_string());
+    audit::record_after(store, by, Action::ApiTokenIssue, id, None, Some(after), now).await?;
     Ok(Issued { token, view })
 }
 
@@ -293,6 +303,7 @@ pub async fn list(store: &Store) -> Result<Vec<TokenView>> {
 pub async fn revoke(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<TokenView> {
@@ -325,6 +336,16 @@ pub async fn revoke(
             .exec(store.db())
             .await
             .map_err(db_err("revoking the API token"))?;
+        audit::record_after(
+            store,
+            by,
+            Action::ApiTokenRevoke,
+            Some(id.to_string()),
+            Some(json!({ "revoked": false })),
+            Some(json!({ "revoked": true, "name": row.name })),
+            now,
+        )
+        .await?;
     }
     let staff_email = match row.staff_id {
         Some(s) => Some(super::staff::get(store, s).await?.email),

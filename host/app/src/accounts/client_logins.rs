@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
+use serde_json::json;
 
 use provisor_store::entities::kinds::Role;
 use provisor_store::entities::{client, client_login, session};
@@ -15,6 +16,7 @@ use provisor_store::{db_err, Store};
 
 use super::password::{self, Password};
 use super::{role_includes, Actor};
+use crate::audit::{self, Action};
 
 /// A client's login as shown.
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +58,7 @@ async fn may_manage(store: &Store, actor: &Actor, client: &client::Model) -> Res
 pub async fn set(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     client: &str,
     password: &Password,
     now: DateTime<Utc>,
@@ -63,6 +66,10 @@ pub async fn set(
     let c = provisor_store::lookup::get_client(store, client).await?;
     may_manage(store, actor, &c).await?;
     let hash = password::hash(password).await?;
+    let had = client_login::Entity::find_by_id(c.id)
+        .one(store.db())
+        .await
+        .map_err(db_err("reading client logins"))?;
     let row = client_login::ActiveModel {
         client_id: Set(c.id),
         password_hash: Set(hash),
@@ -83,6 +90,19 @@ pub async fn set(
         .exec(store.db())
         .await
         .map_err(db_err("storing the client's login"))?;
+    let before = had.map(|l| json!({ "login": true, "disabled": l.disabled_at.is_some() }));
+    let after = json!({ "login": true, "disabled": false, "email": c.email });
+    let id = Some(c.id.to_string());
+    audit::record_after(
+        store,
+        by,
+        Action::ClientLoginSet,
+        id,
+        before,
+        Some(after),
+        now,
+    )
+    .await?;
     Ok(ClientLoginView {
         client_id: c.id,
         email: c.email,
@@ -95,6 +115,7 @@ pub async fn set(
 pub async fn disable(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     client: &str,
     now: DateTime<Utc>,
 ) -> Result<ClientLoginView> {
@@ -130,6 +151,18 @@ pub async fn disable(
         .exec(store.db())
         .await
         .map_err(db_err("ending the client's sessions"))?;
+    if login.disabled_at.is_none() {
+        audit::record_after(
+            store,
+            by,
+            Action::ClientLoginDisable,
+            Some(c.id.to_string()),
+            Some(json!({ "disabled": false })),
+            Some(json!({ "disabled": true, "email": c.email })),
+            now,
+        )
+        .await?;
+    }
     Ok(ClientLoginView {
         client_id: c.id,
         email: c.email,

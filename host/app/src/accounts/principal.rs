@@ -168,6 +168,18 @@ impl Principal {
         }
     }
 
+    /// The audit log's actor for it (give it the request's address with
+    /// [`crate::audit::Actor::from_addr`]): what the accounts functions take as `by`.
+    pub fn audit(&self) -> crate::audit::Actor {
+        let (kind, id, name) = self.audit_actor();
+        crate::audit::Actor {
+            kind,
+            id,
+            name,
+            source: None,
+        }
+    }
+
     /// How the audit log names it: the kind, the id and the name.
     pub fn audit_actor(&self) -> (ActorKind, Option<i64>, String) {
         match &self.who {

@@ -9,14 +9,19 @@
 //! login returns it.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
+use serde_json::json;
 
+use provisor_store::entities::kinds::ActorKind;
 use provisor_store::entities::{client, client_login, session, staff};
 use provisor_store::error::{Error, ErrorKind, Message, Name, Result};
 use provisor_store::{db_err, input, Store};
 
 use super::principal::{Credential, Principal, Who};
 use super::{digest, limits, mint, password, Password, Realm};
+use crate::audit::{self, Action};
 use crate::config::AccountsConfig;
 
 /// What every session token starts with.
@@ -104,9 +109,44 @@ async fn account(store: &Store, realm: Realm, email: &str) -> Result<Account> {
     Ok(a)
 }
 
+/// A login refused after its checks ran: the failure counted for the rate limit and
+/// recorded in the audit log as `session.login_failed` by the email as typed, then
+/// `refusal` answered. `reason` is `password` for an unknown email and a wrong
+/// password alike, `disabled` or `totp`.
+async fn failed(
+    store: &Store,
+    keys: &[String],
+    login: &Login<'_>,
+    reason: &str,
+    refusal: Error,
+    now: DateTime<Utc>,
+) -> Result<Opened> {
+    limits::record(store, keys, false, now).await?;
+    let kind = match login.realm {
+        Realm::Staff => ActorKind::Staff,
+        Realm::Client => ActorKind::Client,
+    };
+    let mut by = audit::Actor::claimed(kind, login.email.trim());
+    by.source = login.source_addr.map(ToString::to_string);
+    let after = json!({ "realm": login.realm.as_str(), "reason": reason });
+    audit::record_after(
+        store,
+        &by,
+        Action::SessionLoginFailed,
+        None,
+        None,
+        Some(after),
+        now,
+    )
+    .await?;
+    Err(refusal)
+}
+
 /// Opens a session. Refused before any password is checked when the email or the
-/// address has had too many failures; an unknown email and a wrong password get the
-/// same answer in the same time.
+/// address has had too many failures (the attempts table holds those); an unknown
+/// email and a wrong password get the same answer in the same time. A login refused
+/// after its checks is recorded as `session.login_failed`, an opened session as
+/// `session.login` by the account that logged in, from its address.
 pub async fn login(
     store: &Store,
     policy: &AccountsConfig,
@@ -118,28 +158,39 @@ pub async fn login(
     limits::check(store, &keys, now).await?;
     let a = account(store, login.realm, &email).await?;
     if !password::verify(login.password, a.hash.as_deref()).await? {
-        limits::record(store, &keys, false, now).await?;
-        return Err(wrong());
+        return failed(store, &keys, &login, "password", wrong(), now).await;
     }
     if a.disabled {
-        limits::record(store, &keys, false, now).await?;
-        return Err(Error::refused(
+        let refusal = Error::refused(
             ErrorKind::Forbidden,
             format!("the account {email} is disabled"),
-        ));
+        );
+        return failed(store, &keys, &login, "disabled", refusal, now).await;
     }
     if let Some(s) = &a.staff {
         if let Err(e) = super::totp::check_login(store, s, login.totp, now).await {
-            limits::record(store, &keys, false, now).await?;
-            return Err(e);
+            return failed(store, &keys, &login, "totp", e, now).await;
         }
     }
     limits::record(store, &keys, true, now).await?;
+    let mut by = match (&a.staff, a.client_id) {
+        (Some(s), _) => audit::Actor::staff(s.id, &s.email),
+        (None, Some(id)) => audit::Actor::client(id, &email),
+        // `verify` answered true, so the account exists.
+        (None, None) => return Err(wrong()),
+    };
+    by.source = login.source_addr.map(ToString::to_string);
     let lifetime = match login.realm {
         Realm::Staff => policy.staff_session,
         Realm::Client => policy.client_session,
     };
     let token = mint(PREFIX)?;
+    let _turn = store.write_turn().await;
+    let txn = store
+        .db()
+        .begin()
+        .await
+        .map_err(db_err("opening a session"))?;
     let session = session::ActiveModel {
         token_hash: Set(digest(&token)),
         staff_id: Set(a.staff.as_ref().map(|s| s.id)),
@@ -151,9 +202,13 @@ pub async fn login(
         ended_at: Set(None),
         ..Default::default()
     }
-    .insert(store.db())
+    .insert(&txn)
     .await
     .map_err(db_err("storing the session"))?;
+    let after = json!({ "realm": login.realm.as_str() });
+    let id = Some(session.id.to_string());
+    audit::record(&txn, &by, Action::SessionLogin, id, None, Some(after), now).await?;
+    txn.commit().await.map_err(db_err("opening a session"))?;
     Ok(Opened { token, session })
 }
 
@@ -270,20 +325,48 @@ async fn session_who(
     ))
 }
 
-/// Ends the session of `token` (logging out twice is refused the second time).
-pub async fn logout(store: &Store, token: &str, now: DateTime<Utc>) -> Result<()> {
+/// Ends the session of `token` (logging out twice is refused the second time),
+/// recorded as `session.logout` by the session's account from `source_addr`.
+pub async fn logout(
+    store: &Store,
+    token: &str,
+    source_addr: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let s = by_token(store, token).await?;
     if s.ended_at.is_some() {
         return Err(ended("was already ended"));
     }
+    let mut by = match (s.staff_id, s.client_id) {
+        (Some(id), _) => audit::Actor::staff(id, &super::staff::get(store, id).await?.email),
+        (None, Some(id)) => {
+            let c = client::Entity::find_by_id(id)
+                .one(store.db())
+                .await
+                .map_err(db_err("reading clients"))?;
+            audit::Actor::client(id, &c.map(|c| c.email).unwrap_or_default())
+        }
+        (None, None) => return Err(ended("belongs to no account")),
+    };
+    by.source = source_addr.map(ToString::to_string);
+    let _turn = store.write_turn().await;
+    let txn = store
+        .db()
+        .begin()
+        .await
+        .map_err(db_err("ending the session"))?;
     session::Entity::update_many()
         .col_expr(
             session::Column::EndedAt,
             sea_orm::sea_query::Expr::value(now),
         )
         .filter(session::Column::Id.eq(s.id))
-        .exec(store.db())
+        .filter(session::Column::EndedAt.is_null())
+        .exec(&txn)
         .await
         .map_err(db_err("ending the session"))?;
+    let id = Some(s.id.to_string());
+    audit::record(&txn, &by, Action::SessionLogout, id, None, None, now).await?;
+    txn.commit().await.map_err(db_err("ending the session"))?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use sea_orm::{
     QueryOrder, TransactionTrait,
 };
 use serde::Serialize;
+use serde_json::json;
 
 use provisor_store::entities::kinds::Role;
 use provisor_store::entities::{department, session, staff, staff_department, task};
@@ -23,6 +24,7 @@ use provisor_store::{db_err, input, Store};
 
 use super::password::{self, Password};
 use super::{role_includes, Actor};
+use crate::audit::{self, Action};
 
 /// A staff account as shown: never its password hash or TOTP secret.
 #[derive(Debug, Clone, Serialize)]
@@ -148,7 +150,12 @@ async fn owner_maker(store: &Store, actor: &Actor) -> Result<()> {
 }
 
 /// The first staff account, an owner; refused once any staff account exists.
-pub async fn add_owner(store: &Store, new: NewStaff, now: DateTime<Utc>) -> Result<StaffView> {
+pub async fn add_owner(
+    store: &Store,
+    by: &audit::Actor,
+    new: NewStaff,
+    now: DateTime<Utc>,
+) -> Result<StaffView> {
     if any(store).await? {
         return Err(forbidden(
             "a staff account already exists; only an owner makes another owner",
@@ -156,6 +163,7 @@ pub async fn add_owner(store: &Store, new: NewStaff, now: DateTime<Utc>) -> Resu
     }
     insert(
         store,
+        by,
         NewStaff {
             role: Role::Owner,
             ..new
@@ -166,10 +174,12 @@ pub async fn add_owner(store: &Store, new: NewStaff, now: DateTime<Utc>) -> Resu
 }
 
 /// A staff account, made by an owner (or the shell). The first account must be made
-/// with [`add_owner`]; an owner only by another owner.
+/// with [`add_owner`]; an owner only by another owner. `actor` is judged by the rules,
+/// `by` is recorded in the audit log (the same one, as the log names it).
 pub async fn add(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     new: NewStaff,
     now: DateTime<Utc>,
 ) -> Result<StaffView> {
@@ -182,10 +192,15 @@ pub async fn add(
     if new.role == Role::Owner {
         owner_maker(store, actor).await?;
     }
-    insert(store, new, now).await
+    insert(store, by, new, now).await
 }
 
-async fn insert(store: &Store, new: NewStaff, now: DateTime<Utc>) -> Result<StaffView> {
+async fn insert(
+    store: &Store,
+    by: &audit::Actor,
+    new: NewStaff,
+    now: DateTime<Utc>,
+) -> Result<StaffView> {
     let email = input::email(Name::Field("email"), &new.email)?;
     let name = new.name.trim().to_string();
     if name.is_empty() {
@@ -216,7 +231,12 @@ async fn insert(store: &Store, new: NewStaff, now: DateTime<Utc>) -> Result<Staf
     .insert(&txn)
     .await
     .map_err(db_err("storing the staff account"))?;
-    for d in departments {
+    let mut names: Vec<&str> = departments.iter().map(|d| d.name.as_str()).collect();
+    names.sort_unstable();
+    let after = json!({
+        "email": row.email, "name": row.name, "role": row.role.to_string(), "departments": names,
+    });
+    for d in &departments {
         staff_department::ActiveModel {
             staff_id: Set(row.id),
             department_id: Set(d.id),
@@ -225,6 +245,8 @@ async fn insert(store: &Store, new: NewStaff, now: DateTime<Utc>) -> Result<Staf
         .await
         .map_err(db_err("storing the staff account's departments"))?;
     }
+    let id = Some(row.email.clone());
+    audit::record(&txn, by, Action::StaffAdd, id, None, Some(after), now).await?;
     txn.commit().await.map_err(db_err("adding staff"))?;
     view(store, row).await
 }
@@ -340,6 +362,7 @@ pub(crate) async fn end_sessions<C: sea_orm::ConnectionTrait>(
 pub async fn disable(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     email: &str,
     now: DateTime<Utc>,
 ) -> Result<StaffView> {
@@ -368,7 +391,17 @@ pub async fn disable(
         .exec(&txn)
         .await
         .map_err(db_err("disabling staff"))?;
-    end_sessions(&txn, target.id, now).await?;
+    let ended = end_sessions(&txn, target.id, now).await?;
+    audit::record(
+        &txn,
+        by,
+        Action::StaffDisable,
+        Some(target.email.clone()),
+        Some(json!({ "disabled": false })),
+        Some(json!({ "disabled": true, "sessions_ended": ended })),
+        now,
+    )
+    .await?;
     txn.commit().await.map_err(db_err("disabling staff"))?;
     view(store, get(store, target.id).await?).await
 }
@@ -377,6 +410,7 @@ pub async fn disable(
 pub async fn enable(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     email: &str,
     now: DateTime<Utc>,
 ) -> Result<StaffView> {
@@ -395,6 +429,20 @@ pub async fn enable(
         .exec(store.db())
         .await
         .map_err(db_err("enabling staff"))?;
+    if target.disabled_at.is_some() {
+        let (before, after) = (json!({ "disabled": true }), json!({ "disabled": false }));
+        let id = Some(target.email.clone());
+        audit::record_after(
+            store,
+            by,
+            Action::StaffEnable,
+            id,
+            Some(before),
+            Some(after),
+            now,
+        )
+        .await?;
+    }
     view(store, get(store, target.id).await?).await
 }
 
@@ -403,6 +451,7 @@ pub async fn enable(
 pub async fn passwd(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     email: &str,
     password: &Password,
     now: DateTime<Utc>,
@@ -430,6 +479,8 @@ pub async fn passwd(
         .await
         .map_err(db_err("setting a password"))?;
     end_sessions(&txn, target.id, now).await?;
+    let id = Some(target.email.clone());
+    audit::record(&txn, by, Action::StaffPasswd, id, None, None, now).await?;
     txn.commit().await.map_err(db_err("setting a password"))?;
     view(store, target).await
 }
@@ -438,6 +489,7 @@ pub async fn passwd(
 pub async fn set_role(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     email: &str,
     role: Role,
     now: DateTime<Utc>,
@@ -461,6 +513,19 @@ pub async fn set_role(
         .exec(store.db())
         .await
         .map_err(db_err("setting a role"))?;
+    let before = json!({ "role": target.role.to_string() });
+    let after = json!({ "role": role.to_string() });
+    let id = Some(target.email.clone());
+    audit::record_after(
+        store,
+        by,
+        Action::StaffRole,
+        id,
+        Some(before),
+        Some(after),
+        now,
+    )
+    .await?;
     view(store, get(store, target.id).await?).await
 }
 
@@ -468,12 +533,17 @@ pub async fn set_role(
 pub async fn set_departments(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     email: &str,
     names: &[String],
+    now: DateTime<Utc>,
 ) -> Result<StaffView> {
     manager(store, actor).await?;
     let target = find(store, email).await?;
     let departments = department_ids(store, names).await?;
+    let before = departments_of(store, target.id).await?;
+    let mut after: Vec<&str> = departments.iter().map(|d| d.name.as_str()).collect();
+    after.sort_unstable();
     let _turn = store.write_turn().await;
     let txn = store
         .db()
@@ -485,7 +555,7 @@ pub async fn set_departments(
         .exec(&txn)
         .await
         .map_err(db_err("setting departments"))?;
-    for d in departments {
+    for d in &departments {
         staff_department::ActiveModel {
             staff_id: Set(target.id),
             department_id: Set(d.id),
@@ -493,6 +563,18 @@ pub async fn set_departments(
         .insert(&txn)
         .await
         .map_err(db_err("setting departments"))?;
+    }
+    if before != after {
+        audit::record(
+            &txn,
+            by,
+            Action::StaffDepartments,
+            Some(target.email.clone()),
+            Some(json!({ "departments": before })),
+            Some(json!({ "departments": after })),
+            now,
+        )
+        .await?;
     }
     txn.commit().await.map_err(db_err("setting departments"))?;
     view(store, target).await

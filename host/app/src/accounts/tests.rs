@@ -50,6 +50,10 @@ fn person(email: &str, role: Role, departments: &[&str]) -> NewStaff {
     }
 }
 
+fn by() -> crate::audit::Actor {
+    crate::audit::Actor::system("test")
+}
+
 fn shell() -> Actor {
     Actor::Shell {
         user: "root".to_string(),
@@ -57,10 +61,15 @@ fn shell() -> Actor {
 }
 
 async fn with_owner(t: &T) -> i64 {
-    staff::add_owner(&t.store, person("owner@x.example", Role::Owner, &[]), t0())
-        .await
-        .expect("owner")
-        .id
+    staff::add_owner(
+        &t.store,
+        &by(),
+        person("owner@x.example", Role::Owner, &[]),
+        t0(),
+    )
+    .await
+    .expect("owner")
+    .id
 }
 
 async fn login(
@@ -98,6 +107,7 @@ async fn the_first_account_is_an_owner_and_only_an_owner_makes_another() {
     let e = staff::add(
         &t.store,
         &shell(),
+        &by(),
         person("a@x.example", Role::Admin, &[]),
         t0(),
     )
@@ -105,14 +115,20 @@ async fn the_first_account_is_an_owner_and_only_an_owner_makes_another() {
     .expect_err("no owner yet");
     assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
     let owner = with_owner(&t).await;
-    let e = staff::add_owner(&t.store, person("o2@x.example", Role::Owner, &[]), t0())
-        .await
-        .expect_err("a second first owner");
+    let e = staff::add_owner(
+        &t.store,
+        &by(),
+        person("o2@x.example", Role::Owner, &[]),
+        t0(),
+    )
+    .await
+    .expect_err("a second first owner");
     assert_eq!(e.kind(), ErrorKind::Forbidden, "{e}");
     // The shell adds staff, but not another owner.
     staff::add(
         &t.store,
         &shell(),
+        &by(),
         person("admin@x.example", Role::Admin, &[]),
         t0(),
     )
@@ -121,6 +137,7 @@ async fn the_first_account_is_an_owner_and_only_an_owner_makes_another() {
     let e = staff::add(
         &t.store,
         &shell(),
+        &by(),
         person("o2@x.example", Role::Owner, &[]),
         t0(),
     )
@@ -131,6 +148,7 @@ async fn the_first_account_is_an_owner_and_only_an_owner_makes_another() {
     let e = staff::add(
         &t.store,
         &Actor::Staff { id: admin.id },
+        &by(),
         person("s@x.example", Role::Support, &[]),
         t0(),
     )
@@ -140,6 +158,7 @@ async fn the_first_account_is_an_owner_and_only_an_owner_makes_another() {
     staff::add(
         &t.store,
         &Actor::Staff { id: owner },
+        &by(),
         person("o2@x.example", Role::Owner, &[]),
         t0(),
     )
@@ -154,30 +173,31 @@ async fn the_last_enabled_owner_is_never_disabled_or_demoted() {
     let owner = with_owner(&t).await;
     let me = Actor::Staff { id: owner };
     for r in [
-        staff::disable(&t.store, &shell(), "owner@x.example", t0()).await,
-        staff::set_role(&t.store, &me, "owner@x.example", Role::Admin, t0()).await,
+        staff::disable(&t.store, &shell(), &by(), "owner@x.example", t0()).await,
+        staff::set_role(&t.store, &me, &by(), "owner@x.example", Role::Admin, t0()).await,
     ] {
         assert_eq!(r.expect_err("last owner").kind(), ErrorKind::Forbidden);
     }
     staff::add(
         &t.store,
         &me,
+        &by(),
         person("o2@x.example", Role::Owner, &[]),
         t0(),
     )
     .await
     .unwrap();
-    staff::set_role(&t.store, &me, "o2@x.example", Role::Admin, t0())
+    staff::set_role(&t.store, &me, &by(), "o2@x.example", Role::Admin, t0())
         .await
         .expect("not the last");
-    staff::set_role(&t.store, &me, "o2@x.example", Role::Owner, t0())
+    staff::set_role(&t.store, &me, &by(), "o2@x.example", Role::Owner, t0())
         .await
         .unwrap();
-    let v = staff::disable(&t.store, &me, "owner@x.example", t0())
+    let v = staff::disable(&t.store, &me, &by(), "owner@x.example", t0())
         .await
         .expect("another owner left");
     assert!(v.disabled_at.is_some());
-    let e = staff::disable(&t.store, &shell(), "o2@x.example", t0())
+    let e = staff::disable(&t.store, &shell(), &by(), "o2@x.example", t0())
         .await
         .expect_err("now the last");
     assert_eq!(e.kind(), ErrorKind::Forbidden);
@@ -223,7 +243,7 @@ async fn sessions_expire_go_idle_end_at_logout_and_with_a_disabled_account() {
     let o = login(&t, "owner@x.example", PW, None, "192.0.2.1", t0())
         .await
         .unwrap();
-    sessions::logout(&t.store, &o.token, t0())
+    sessions::logout(&t.store, &o.token, None, t0())
         .await
         .expect("logout");
     assert!(auth(&t, &o.token, t0()).await.is_err());
@@ -231,6 +251,7 @@ async fn sessions_expire_go_idle_end_at_logout_and_with_a_disabled_account() {
     staff::add(
         &t.store,
         &shell(),
+        &by(),
         person("s@x.example", Role::Support, &[]),
         t0(),
     )
@@ -240,11 +261,11 @@ async fn sessions_expire_go_idle_end_at_logout_and_with_a_disabled_account() {
         .await
         .unwrap();
     auth(&t, &s.token, t0()).await.expect("works");
-    staff::disable(&t.store, &shell(), "s@x.example", t0())
+    staff::disable(&t.store, &shell(), &by(), "s@x.example", t0())
         .await
         .unwrap();
     assert!(auth(&t, &s.token, t0()).await.is_err());
-    staff::enable(&t.store, &shell(), "s@x.example", t0())
+    staff::enable(&t.store, &shell(), &by(), "s@x.example", t0())
         .await
         .unwrap();
     assert!(
@@ -310,6 +331,14 @@ async fn the_eleventh_failure_is_refused_without_a_hash_check_and_the_window_pas
     .expect_err("per address");
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(password::checks(), before);
+    // The ten checked failures are in the audit log; the three refused before any
+    // check are not (the attempts table holds them).
+    assert_eq!(
+        audited(&t, crate::audit::Action::SessionLoginFailed)
+            .await
+            .len(),
+        10
+    );
     // After the window the right password works.
     login(
         &t,
@@ -321,6 +350,96 @@ async fn the_eleventh_failure_is_refused_without_a_hash_check_and_the_window_pas
     )
     .await
     .expect("after the window");
+}
+
+async fn audited(
+    t: &T,
+    action: crate::audit::Action,
+) -> Vec<provisor_store::entities::audit_entry::Model> {
+    let filter = crate::audit::Filter {
+        action: Some(action),
+        ..Default::default()
+    };
+    crate::audit::list(&t.store, &filter, 100)
+        .await
+        .expect("audit")
+}
+
+#[tokio::test]
+async fn logins_failed_and_opened_and_logouts_are_audited_by_the_account() {
+    use provisor_store::entities::kinds::ActorKind;
+    let _s = SERIAL.lock().await;
+    let t = store().await;
+    let owner = with_owner(&t).await;
+    let e = login(
+        &t,
+        "Owner@X.example",
+        "wrong password!",
+        None,
+        "192.0.2.7",
+        t0(),
+    );
+    e.await.expect_err("wrong");
+    let e = login(&t, "who@x.example", PW, None, "192.0.2.8", t0());
+    e.await.expect_err("unknown");
+    let failed = audited(&t, crate::audit::Action::SessionLoginFailed).await;
+    let seen: Vec<_> = failed
+        .iter()
+        .map(|f| {
+            (
+                f.actor_kind,
+                f.actor_id,
+                f.actor_name.as_str(),
+                f.source_addr.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (ActorKind::Staff, None, "who@x.example", Some("192.0.2.8")),
+            (ActorKind::Staff, None, "Owner@X.example", Some("192.0.2.7")),
+        ]
+    );
+    for f in &failed {
+        assert_eq!(f.object_id, None);
+        assert_eq!(
+            f.after.as_deref(),
+            Some(r#"{"realm":"staff","reason":"password"}"#),
+            "an unknown email and a wrong password are recorded alike"
+        );
+    }
+    let o = login(&t, "owner@x.example", PW, None, "192.0.2.7", t0())
+        .await
+        .expect("login");
+    let opened = audited(&t, crate::audit::Action::SessionLogin).await;
+    assert_eq!(opened.len(), 1);
+    let (e, session) = (&opened[0], o.session.id.to_string());
+    assert_eq!(
+        (e.actor_kind, e.actor_id, e.actor_name.as_str()),
+        (ActorKind::Staff, Some(owner), "owner@x.example")
+    );
+    assert_eq!(e.source_addr.as_deref(), Some("192.0.2.7"));
+    assert_eq!(e.object_id.as_deref(), Some(session.as_str()));
+    sessions::logout(&t.store, &o.token, Some("192.0.2.9"), t0())
+        .await
+        .expect("logout");
+    let ended = audited(&t, crate::audit::Action::SessionLogout).await;
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].actor_id, Some(owner));
+    assert_eq!(ended[0].object_id.as_deref(), Some(session.as_str()));
+    assert_eq!(ended[0].source_addr.as_deref(), Some("192.0.2.9"));
+    // No password, hash or session token reaches an entry.
+    let all = crate::audit::list(&t.store, &crate::audit::Filter::default(), 100)
+        .await
+        .expect("audit");
+    for e in &all {
+        let text = format!("{e:?}");
+        assert!(
+            !text.contains("pvs_") && !text.contains("$argon2") && !text.contains(PW),
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -352,7 +471,7 @@ async fn totp_needs_a_right_code_used_once() {
     let _s = SERIAL.lock().await;
     let t = store().await;
     let owner = with_owner(&t).await;
-    let e = totp::enroll(&t.store, &shell(), "owner@x.example")
+    let e = totp::enroll(&t.store, &shell(), &by(), "owner@x.example", t0())
         .await
         .expect("enroll");
     assert!(e.uri.starts_with("otpauth://totp/"), "{}", e.uri);
@@ -369,9 +488,9 @@ async fn totp_needs_a_right_code_used_once() {
         .expect("no code yet");
     let code = totp::code_at(&e.secret, t0()).unwrap();
     let bad = if code == "000000" { "111111" } else { "000000" };
-    let refused = totp::confirm(&t.store, &shell(), "owner@x.example", bad, t0()).await;
+    let refused = totp::confirm(&t.store, &shell(), &by(), "owner@x.example", bad, t0()).await;
     assert!(refused.is_err(), "a wrong code turns nothing on");
-    let v = totp::confirm(&t.store, &shell(), "owner@x.example", &code, t0())
+    let v = totp::confirm(&t.store, &shell(), &by(), "owner@x.example", &code, t0())
         .await
         .expect("confirm");
     assert!(v.totp);
@@ -415,6 +534,7 @@ async fn tokens_are_shown_once_scoped_and_refused_when_revoked_expired_or_disabl
     staff::add(
         &t.store,
         &shell(),
+        &by(),
         person("s@x.example", Role::Support, &[]),
         t0(),
     )
@@ -432,6 +552,7 @@ async fn tokens_are_shown_once_scoped_and_refused_when_revoked_expired_or_disabl
     let e = api_tokens::issue(
         &t.store,
         &shell(),
+        &by(),
         new(
             Scope::Staff {
                 email: "s@x.example".into(),
@@ -447,6 +568,7 @@ async fn tokens_are_shown_once_scoped_and_refused_when_revoked_expired_or_disabl
     let e = api_tokens::issue(
         &t.store,
         &Actor::Staff { id: support },
+        &by(),
         new(Scope::Role(Role::Support), None),
         t0(),
     )
@@ -456,6 +578,7 @@ async fn tokens_are_shown_once_scoped_and_refused_when_revoked_expired_or_disabl
     let i = api_tokens::issue(
         &t.store,
         &Actor::Staff { id: support },
+        &by(),
         new(
             Scope::Staff {
                 email: "s@x.example".into(),
@@ -490,21 +613,27 @@ async fn tokens_are_shown_once_scoped_and_refused_when_revoked_expired_or_disabl
     let used = api_tokens::list(&t.store).await.unwrap();
     assert_eq!(used[0].last_used_at, Some(t0() + Duration::minutes(1)));
     // Disabled account: refused; enabled again: works.
-    staff::disable(&t.store, &shell(), "s@x.example", t0())
+    staff::disable(&t.store, &shell(), &by(), "s@x.example", t0())
         .await
         .unwrap();
     assert_eq!(
         auth(&t, &i.token, t0()).await.expect_err("disabled").kind(),
         ErrorKind::Unauthenticated
     );
-    staff::enable(&t.store, &shell(), "s@x.example", t0())
+    staff::enable(&t.store, &shell(), &by(), "s@x.example", t0())
         .await
         .unwrap();
     auth(&t, &i.token, t0()).await.expect("enabled again");
     // Revoked.
-    api_tokens::revoke(&t.store, &Actor::Staff { id: owner }, i.view.id, t0())
-        .await
-        .unwrap();
+    api_tokens::revoke(
+        &t.store,
+        &Actor::Staff { id: owner },
+        &by(),
+        i.view.id,
+        t0(),
+    )
+    .await
+    .unwrap();
     assert!(auth(&t, &i.token, t0())
         .await
         .unwrap_err()
@@ -514,6 +643,7 @@ async fn tokens_are_shown_once_scoped_and_refused_when_revoked_expired_or_disabl
     let i = api_tokens::issue(
         &t.store,
         &shell(),
+        &by(),
         new(Scope::Role(Role::Billing), Some(t0() + Duration::hours(1))),
         t0(),
     )
@@ -572,6 +702,7 @@ async fn a_task_is_taken_by_staff_of_its_department() {
     staff::add(
         &t.store,
         &shell(),
+        &by(),
         person("in@x.example", Role::Support, &["dc"]),
         t0(),
     )
@@ -580,6 +711,7 @@ async fn a_task_is_taken_by_staff_of_its_department() {
     staff::add(
         &t.store,
         &shell(),
+        &by(),
         person("out@x.example", Role::Support, &["other"]),
         t0(),
     )
@@ -589,9 +721,16 @@ async fn a_task_is_taken_by_staff_of_its_department() {
         .await
         .expect_err("no task #1");
     assert_eq!(e.kind(), ErrorKind::NotFound);
-    let e = staff::set_departments(&t.store, &shell(), "in@x.example", &["nope".to_string()])
-        .await
-        .expect_err("no such department");
+    let e = staff::set_departments(
+        &t.store,
+        &shell(),
+        &by(),
+        "in@x.example",
+        &["nope".to_string()],
+        t0(),
+    )
+    .await
+    .expect_err("no such department");
     assert_eq!(e.kind(), ErrorKind::Invalid);
 }
 
@@ -604,11 +743,11 @@ async fn a_key_rotation_seals_totp_again_and_it_still_works() {
     let store = Store::open_with_secrets(&url, ring).await.expect("store");
     let t = T { _dir: dir, store };
     let owner = with_owner(&t).await;
-    let e = totp::enroll(&t.store, &shell(), "owner@x.example")
+    let e = totp::enroll(&t.store, &shell(), &by(), "owner@x.example", t0())
         .await
         .unwrap();
     let code = totp::code_at(&e.secret, t0()).unwrap();
-    totp::confirm(&t.store, &shell(), "owner@x.example", &code, t0())
+    totp::confirm(&t.store, &shell(), &by(), "owner@x.example", &code, t0())
         .await
         .unwrap();
     let before = staff::get(&t.store, owner)

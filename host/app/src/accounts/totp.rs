@@ -13,6 +13,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 
@@ -23,6 +24,7 @@ use provisor_store::{db_err, Store};
 use super::sealed::{open, seal, State};
 use super::staff::{self as staff_accounts, StaffView};
 use super::Actor;
+use crate::audit::{self, Action};
 
 /// The step, in seconds.
 const STEP: u64 = 30;
@@ -73,7 +75,13 @@ fn matching_step(t: &TOTP, code: &str, now: DateTime<Utc>, after: Option<u64>) -
 
 /// Starts a second factor for an account (by itself or a manager): a new secret,
 /// sealed and off until [`confirm`]ed with a code. Refused while one is on.
-pub async fn enroll(store: &Store, actor: &Actor, email: &str) -> Result<Enrollment> {
+pub async fn enroll(
+    store: &Store,
+    actor: &Actor,
+    by: &audit::Actor,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<Enrollment> {
     let target = staff_accounts::find(store, email).await?;
     staff_accounts::self_or_manager(store, actor, &target).await?;
     if let Some(sealed) = &target.totp_secret {
@@ -95,6 +103,8 @@ pub async fn enroll(store: &Store, actor: &Actor, email: &str) -> Result<Enrollm
     let t = totp(&state.secret, &target.email)?;
     let sealed = seal(store, target.id, &state)?;
     store_state(store, &target, Some(sealed), None).await?;
+    let id = Some(target.email.clone());
+    audit::record_after(store, by, Action::StaffTotpEnroll, id, None, None, now).await?;
     Ok(Enrollment {
         secret: t.get_secret_base32(),
         uri: t.get_url(),
@@ -128,6 +138,7 @@ async fn store_state(
 pub async fn confirm(
     store: &Store,
     actor: &Actor,
+    by: &audit::Actor,
     email: &str,
     code: &str,
     now: DateTime<Utc>,
@@ -154,15 +165,49 @@ pub async fn confirm(
     state.on = true;
     state.last_step = Some(step);
     let new = seal(store, target.id, &state)?;
-    store_state(store, &target, Some(new), Some(&sealed)).await?;
+    if store_state(store, &target, Some(new), Some(&sealed)).await? {
+        let (before, after) = (json!({ "totp": false }), json!({ "totp": true }));
+        let id = Some(target.email.clone());
+        audit::record_after(
+            store,
+            by,
+            Action::StaffTotpConfirm,
+            id,
+            Some(before),
+            Some(after),
+            now,
+        )
+        .await?;
+    }
     staff_accounts::view(store, staff_accounts::get(store, target.id).await?).await
 }
 
 /// Turns the second factor off (by the account itself or a manager).
-pub async fn turn_off(store: &Store, actor: &Actor, email: &str) -> Result<StaffView> {
+pub async fn turn_off(
+    store: &Store,
+    actor: &Actor,
+    by: &audit::Actor,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<StaffView> {
     let target = staff_accounts::find(store, email).await?;
     staff_accounts::self_or_manager(store, actor, &target).await?;
     store_state(store, &target, None, None).await?;
+    if let Some(sealed) = &target.totp_secret {
+        let before = json!({ "totp": super::sealed::is_on(store, target.id, sealed)? });
+        let after = json!({ "totp": false });
+        let id = Some(target.email.clone());
+        audit::record_after(
+            store,
+            by,
+            Action::StaffTotpRemove,
+            id,
+            Some(before),
+            Some(after),
+            now,
+        )
+        .await?;
+    }
     staff_accounts::view(store, staff_accounts::get(store, target.id).await?).await
 }
 

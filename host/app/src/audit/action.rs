@@ -29,6 +29,38 @@ actions! {
     ClientCredit => "client.credit",
     /// A department added.
     DepartmentAdd => "department.add",
+    /// A staff account added (its role and departments; never its password).
+    StaffAdd => "staff.add",
+    /// A staff account disabled (its sessions ended).
+    StaffDisable => "staff.disable",
+    /// A disabled staff account enabled again.
+    StaffEnable => "staff.enable",
+    /// A staff account's password changed (that it changed, never a value).
+    StaffPasswd => "staff.passwd",
+    /// A staff account's role changed.
+    StaffRole => "staff.role",
+    /// A staff account's departments replaced.
+    StaffDepartments => "staff.departments",
+    /// A TOTP secret enrolled for a staff account (not yet on; never the secret).
+    StaffTotpEnroll => "staff.totp_enroll",
+    /// A staff account's TOTP confirmed with a code and turned on (never the code).
+    StaffTotpConfirm => "staff.totp_confirm",
+    /// A staff account's TOTP removed.
+    StaffTotpRemove => "staff.totp_remove",
+    /// A client's login password set or replaced (the login enabled).
+    ClientLoginSet => "client_login.set",
+    /// A client's login disabled (its sessions ended).
+    ClientLoginDisable => "client_login.disable",
+    /// An API token issued: its name, scope and expiry (never the token or its hash).
+    ApiTokenIssue => "api_token.issue",
+    /// An API token revoked.
+    ApiTokenRevoke => "api_token.revoke",
+    /// A session opened by a login (the actor is the account that logged in).
+    SessionLogin => "session.login",
+    /// A login refused after its checks ran (the actor is the email as typed).
+    SessionLoginFailed => "session.login_failed",
+    /// A session ended by its logout.
+    SessionLogout => "session.logout",
     /// A plan added (by hand or as one of a module's presets).
     PlanAdd => "plan.add",
     /// A plan's price for a currency and period set or removed.

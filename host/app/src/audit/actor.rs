@@ -49,6 +49,12 @@ impl Actor {
         Self::of(ActorKind::Token, Some(id), name.to_string())
     }
 
+    /// Someone who gave `name` (an email, as typed) to log in to the `kind` realm
+    /// (staff or client) and was refused: no account id is known.
+    pub fn claimed(kind: ActorKind, name: &str) -> Self {
+        Self::of(kind, None, name.to_string())
+    }
+
     /// The same actor, acting from the address `addr`.
     #[must_use]
     pub fn from_addr(mut self, addr: &impl ToString) -> Self {

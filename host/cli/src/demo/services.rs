@@ -258,6 +258,7 @@ async fn demo_staff(
     if !staff::any(store).await? {
         staff::add_owner(
             store,
+            &provisor_app::audit::Actor::shell(),
             person("owner@example.invalid", "Owner", Role::Owner, vec![])?,
             now,
         )
@@ -270,6 +271,7 @@ async fn demo_staff(
         staff::add(
             store,
             &shell,
+            &provisor_app::audit::Actor::shell(),
             person(bob, "bob", Role::Support, vec!["datacenter".to_string()])?,
             now,
         )

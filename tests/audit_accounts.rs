@@ -81,6 +81,12 @@ fn scenario(backend: &'static str, url: Option<String>) {
         .cloned()
         .unwrap_or_default();
     staff_entries(backend, &all, &user);
+    let sams = h.json(&["audit", "--json", "--object", "staff:sam@x.example"]);
+    assert_eq!(
+        sams.as_array().map(Vec::len),
+        Some(9),
+        "[{backend}] add, role, departments, passwd, disable, enable, three TOTP: {sams:#}"
+    );
     token_and_login_entries(backend, &all, &user, &made);
     // No secret reaches the log.
     let given = [&made.token, &made.totp_secret, &made.code];

@@ -180,16 +180,19 @@ impl Principal {
         }
     }
 
-    /// How the audit log names it: the kind, the id and the name.
+    /// How the audit log names it: the kind, the id and the name. People are named by
+    /// their email, as the accounts' own entries name them (`docs/audit.md`); a token by
+    /// its name, with the staff account it acts for.
     pub fn audit_actor(&self) -> (ActorKind, Option<i64>, String) {
         match &self.who {
-            Who::Staff { id, name, .. }
-            | Who::Token {
-                staff_id: Some(id),
-                staff_name: Some(name),
+            Who::Staff { id, email, .. } => (ActorKind::Staff, Some(*id), email.clone()),
+            Who::Client { id, email, .. } => (ActorKind::Client, Some(*id), email.clone()),
+            Who::Token {
+                id,
+                name,
+                staff_name: Some(staff),
                 ..
-            } => (ActorKind::Staff, Some(*id), name.clone()),
-            Who::Client { id, name, .. } => (ActorKind::Client, Some(*id), name.clone()),
+            } => (ActorKind::Token, Some(*id), format!("{name} (for {staff})")),
             Who::Token { id, name, .. } => (ActorKind::Token, Some(*id), name.clone()),
             Who::Integration { name } => (ActorKind::Token, None, (*name).to_string()),
         }

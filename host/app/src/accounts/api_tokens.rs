@@ -390,7 +390,7 @@ pub async fn authenticate(store: &Store, token: &str, now: DateTime<Utc>) -> Res
             at.to_rfc3339()
         )));
     }
-    let (role, staff_name) = match row.staff_id {
+    let (role, staff_email) = match row.staff_id {
         Some(id) => {
             let s = super::staff::get(store, id).await?;
             if s.disabled_at.is_some() {
@@ -405,7 +405,7 @@ pub async fn authenticate(store: &Store, token: &str, now: DateTime<Utc>) -> Res
                     row.id
                 )));
             }
-            (Some(row.role.unwrap_or(s.role)), Some(s.name))
+            (Some(row.role.unwrap_or(s.role)), Some(s.email))
         }
         None => (row.role, None),
     };
@@ -426,7 +426,7 @@ pub async fn authenticate(store: &Store, token: &str, now: DateTime<Utc>) -> Res
             id: row.id,
             name: row.name,
             staff_id: row.staff_id,
-            staff_name,
+            staff_email,
         },
         role,
         read_only: row.read_only,

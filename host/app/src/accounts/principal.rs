@@ -47,8 +47,8 @@ pub enum Who {
         name: String,
         /// The staff account it acts for, if any.
         staff_id: Option<i64>,
-        /// That account's name, if any.
-        staff_name: Option<String>,
+        /// That account's email, if any.
+        staff_email: Option<String>,
     },
     /// The usage-push token of the configuration (`api.token`): no row, limited to
     /// [`USAGE_ENDPOINT`].
@@ -190,7 +190,7 @@ impl Principal {
             Who::Token {
                 id,
                 name,
-                staff_name: Some(staff),
+                staff_email: Some(staff),
                 ..
             } => (ActorKind::Token, Some(*id), format!("{name} (for {staff})")),
             Who::Token { id, name, .. } => (ActorKind::Token, Some(*id), name.clone()),

@@ -357,6 +357,48 @@ pub(crate) async fn end_sessions<C: sea_orm::ConnectionTrait>(
     Ok(r.rows_affected)
 }
 
+/// One change to staff account `id`: `column` set to `value` (and `updated_at`), its
+/// sessions ended when `end_sessions_too`, and the audit entry `action` — all in one
+/// transaction, so no change commits without its entry. Answers the sessions ended.
+async fn change(
+    store: &Store,
+    by: &audit::Actor,
+    target: &staff::Model,
+    (column, value): (staff::Column, sea_orm::Value),
+    end_sessions_too: bool,
+    (action, before, after): (Action, Option<serde_json::Value>, Option<serde_json::Value>),
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let doing = action.as_str();
+    let _turn = store.write_turn().await;
+    let txn = store.db().begin().await.map_err(db_err(doing))?;
+    staff::Entity::update_many()
+        .col_expr(column, sea_orm::sea_query::Expr::value(value))
+        .col_expr(
+            staff::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(staff::Column::Id.eq(target.id))
+        .exec(&txn)
+        .await
+        .map_err(db_err(doing))?;
+    let ended = if end_sessions_too {
+        end_sessions(&txn, target.id, now).await?
+    } else {
+        0
+    };
+    let after = after.map(|mut a| {
+        if end_sessions_too {
+            a["sessions_ended"] = json!(ended);
+        }
+        a
+    });
+    let id = Some(target.email.clone());
+    audit::record(&txn, by, action, id, before, after, now).await?;
+    txn.commit().await.map_err(db_err(doing))?;
+    Ok(ended)
+}
+
 /// Disables an account: it can no longer log in, its sessions end and its tokens are
 /// refused. The last enabled owner is never disabled.
 pub async fn disable(
@@ -372,37 +414,13 @@ pub async fn disable(
         return view(store, target).await;
     }
     keep_an_owner(store, &target, "disabled").await?;
-    let _turn = store.write_turn().await;
-    let txn = store
-        .db()
-        .begin()
-        .await
-        .map_err(db_err("disabling staff"))?;
-    staff::Entity::update_many()
-        .col_expr(
-            staff::Column::DisabledAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .col_expr(
-            staff::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(staff::Column::Id.eq(target.id))
-        .exec(&txn)
-        .await
-        .map_err(db_err("disabling staff"))?;
-    let ended = end_sessions(&txn, target.id, now).await?;
-    audit::record(
-        &txn,
-        by,
+    let entry = (
         Action::StaffDisable,
-        Some(target.email.clone()),
         Some(json!({ "disabled": false })),
-        Some(json!({ "disabled": true, "sessions_ended": ended })),
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(db_err("disabling staff"))?;
+        Some(json!({ "disabled": true })),
+    );
+    let set = (staff::Column::DisabledAt, Some(now).into());
+    change(store, by, &target, set, true, entry, now).await?;
     view(store, get(store, target.id).await?).await
 }
 
@@ -416,33 +434,19 @@ pub async fn enable(
 ) -> Result<StaffView> {
     manager(store, actor).await?;
     let target = find(store, email).await?;
-    staff::Entity::update_many()
-        .col_expr(
-            staff::Column::DisabledAt,
-            sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            staff::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(staff::Column::Id.eq(target.id))
-        .exec(store.db())
-        .await
-        .map_err(db_err("enabling staff"))?;
-    if target.disabled_at.is_some() {
-        let (before, after) = (json!({ "disabled": true }), json!({ "disabled": false }));
-        let id = Some(target.email.clone());
-        audit::record_after(
-            store,
-            by,
-            Action::StaffEnable,
-            id,
-            Some(before),
-            Some(after),
-            now,
-        )
-        .await?;
+    if target.disabled_at.is_none() {
+        return view(store, target).await;
     }
+    let entry = (
+        Action::StaffEnable,
+        Some(json!({ "disabled": true })),
+        Some(json!({ "disabled": false })),
+    );
+    let set = (
+        staff::Column::DisabledAt,
+        Option::<DateTime<Utc>>::None.into(),
+    );
+    change(store, by, &target, set, false, entry, now).await?;
     view(store, get(store, target.id).await?).await
 }
 
@@ -459,29 +463,17 @@ pub async fn passwd(
     let target = find(store, email).await?;
     self_or_manager(store, actor, &target).await?;
     let hash = password::hash(password).await?;
-    let _turn = store.write_turn().await;
-    let txn = store
-        .db()
-        .begin()
-        .await
-        .map_err(db_err("setting a password"))?;
-    staff::Entity::update_many()
-        .col_expr(
-            staff::Column::PasswordHash,
-            sea_orm::sea_query::Expr::value(hash),
-        )
-        .col_expr(
-            staff::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(staff::Column::Id.eq(target.id))
-        .exec(&txn)
-        .await
-        .map_err(db_err("setting a password"))?;
-    end_sessions(&txn, target.id, now).await?;
-    let id = Some(target.email.clone());
-    audit::record(&txn, by, Action::StaffPasswd, id, None, None, now).await?;
-    txn.commit().await.map_err(db_err("setting a password"))?;
+    let set = (staff::Column::PasswordHash, hash.into());
+    change(
+        store,
+        by,
+        &target,
+        set,
+        true,
+        (Action::StaffPasswd, None, None),
+        now,
+    )
+    .await?;
     view(store, target).await
 }
 
@@ -503,29 +495,13 @@ pub async fn set_role(
         owner_maker(store, actor).await?;
     }
     keep_an_owner(store, &target, "demoted").await?;
-    staff::Entity::update_many()
-        .col_expr(staff::Column::Role, sea_orm::sea_query::Expr::value(role))
-        .col_expr(
-            staff::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(staff::Column::Id.eq(target.id))
-        .exec(store.db())
-        .await
-        .map_err(db_err("setting a role"))?;
-    let before = json!({ "role": target.role.to_string() });
-    let after = json!({ "role": role.to_string() });
-    let id = Some(target.email.clone());
-    audit::record_after(
-        store,
-        by,
+    let entry = (
         Action::StaffRole,
-        id,
-        Some(before),
-        Some(after),
-        now,
-    )
-    .await?;
+        Some(json!({ "role": target.role.to_string() })),
+        Some(json!({ "role": role.to_string() })),
+    );
+    let set = (staff::Column::Role, role.as_str().into());
+    change(store, by, &target, set, false, entry, now).await?;
     view(store, get(store, target.id).await?).await
 }
 

@@ -435,6 +435,26 @@ fn idempotent_order(api: &Api, seen: &mut Seen, owner: &str, client_a: i64, back
         (s0 + 1, i0 + 1),
         "[{backend}] one service and one invoice"
     );
+    // A page's `next` keeps the listing's filters.
+    let (_, page) = api.call(
+        seen,
+        ("GET", &format!("/v1/services?client_id={client_a}&limit=1")),
+        Some(owner),
+        None,
+        None,
+    );
+    let next = page["next"].as_str().expect("a next page").to_string();
+    assert!(next.contains(&format!("client_id={client_a}")), "{next}");
+    let (s, more) = api.call(seen, ("GET", &next), Some(owner), None, None);
+    assert_eq!(s, 200, "{more}");
+    assert!(
+        more["data"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .all(|x| x["client_id"] == client_a),
+        "[{backend}] {more}"
+    );
 }
 
 /// The 11th wrong password in a minute is refused before the hash is checked (from

@@ -84,12 +84,15 @@ pub(crate) async fn list(
     let run = async {
         let cursor = page::cursor(&q)?;
         let mut select = client::Entity::find();
+        let mut filters = Vec::new();
         if let Some(email) = q.get("email") {
-            select = select.filter(client::Column::Email.eq(email.trim().to_lowercase()));
+            let email = email.trim().to_lowercase();
+            select = select.filter(client::Column::Email.eq(email.clone()));
+            filters.push(("email", email));
         }
         let p = provisor_app::page::read(&api.store, select, client::Column::Id, cursor).await?;
         Ok::<_, Problem>(page::envelope(
-            "/v1/clients",
+            &page::filtered("/v1/clients", &filters),
             cursor,
             p,
             |c| c.id,

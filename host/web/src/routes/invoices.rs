@@ -98,6 +98,7 @@ pub(crate) async fn list(
     let run = async {
         let cursor = page::cursor(&q)?;
         let mut select = invoice::Entity::find();
+        let mut filters = Vec::new();
         if let Some(own) = p.client_id() {
             select = select.filter(invoice::Column::ClientId.eq(own));
         }
@@ -109,6 +110,7 @@ pub(crate) async fn list(
                 )))
             })?;
             select = select.filter(invoice::Column::ClientId.eq(id));
+            filters.push(("client_id", id.to_string()));
         }
         if let Some(v) = q.get("status") {
             let status: InvoiceStatus = serde_json::from_value(Value::String(v.clone()))
@@ -119,10 +121,11 @@ pub(crate) async fn list(
                     )))
                 })?;
             select = select.filter(invoice::Column::Status.eq(status));
+            filters.push(("status", v.clone()));
         }
         let pg = provisor_app::page::read(&api.store, select, invoice::Column::Id, cursor).await?;
         Ok::<_, Problem>(page::envelope(
-            "/v1/invoices",
+            &page::filtered("/v1/invoices", &filters),
             cursor,
             pg,
             |i| i.id,

@@ -141,14 +141,19 @@ pub(crate) async fn list(
     let run = async {
         let cursor = page::cursor(&q)?;
         let mut select = service::Entity::find();
+        let mut filters = Vec::new();
         if let Some(own) = p.client_id() {
             select = select.filter(service::Column::ClientId.eq(own));
         }
         if let Some(v) = q.get("client_id") {
-            select = select.filter(service::Column::ClientId.eq(whole("client_id", v)?));
+            let id = whole("client_id", v)?;
+            select = select.filter(service::Column::ClientId.eq(id));
+            filters.push(("client_id", id.to_string()));
         }
         if let Some(v) = q.get("plan_id") {
-            select = select.filter(service::Column::PlanId.eq(whole("plan_id", v)?));
+            let id = whole("plan_id", v)?;
+            select = select.filter(service::Column::PlanId.eq(id));
+            filters.push(("plan_id", id.to_string()));
         }
         if let Some(v) = q.get("status") {
             let status: ServiceStatus = serde_json::from_value(Value::String(v.clone()))
@@ -159,10 +164,11 @@ pub(crate) async fn list(
                     )))
                 })?;
             select = select.filter(service::Column::Status.eq(status));
+            filters.push(("status", v.clone()));
         }
         let pg = provisor_app::page::read(&api.store, select, service::Column::Id, cursor).await?;
         Ok::<_, Problem>(page::envelope(
-            "/v1/services",
+            &page::filtered("/v1/services", &filters),
             cursor,
             pg,
             |s| s.id,

@@ -184,64 +184,59 @@ fn allowed(p: &Principal, policy: Policy) -> Result<(), Problem> {
     }
 }
 
-/// The policy middleware: authenticates the request's credential (when it carries
-/// one) and enforces the route's policy; the principal goes into the request's
+/// The policy middleware: a public route runs as it is (a credential it carries is
+/// not even read, so a health check costs no database read); any other route needs a
+/// known credential that its policy allows, and its principal goes into the request's
 /// extensions.
 pub(crate) async fn check(
     State((api, route)): State<(Arc<Api>, &'static Route)>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let public = route.policy == Policy::Public;
+    if route.policy == Policy::Public {
+        return next.run(req).await;
+    }
     let hint = hint(route);
     let presented = match bearer(req.headers(), &hint) {
-        Ok(p) => p,
-        // A public route answers the same with a broken header.
-        Err(_) if public => None,
-        Err(p) => return p.into_response(),
-    };
-    let principal = match presented {
-        None => None,
-        Some(b) => {
-            let settings = &api.accounts;
-            match provisor_app::accounts::authenticate(&api.store, settings, b, api.clock.now())
-                .await
-            {
-                Ok(p) => Some(p),
-                Err(_) if public => None,
-                Err(e) => return unauthenticated(&e, &hint),
-            }
-        }
-    };
-    if !public {
-        let Some(p) = &principal else {
+        Ok(Some(b)) => b,
+        Ok(None) => {
             return Problem::new(
                 Kind::Unauthenticated,
                 format!("the Authorization header is missing: send `Authorization: Bearer <token>` with {hint}"),
             )
             .field("Authorization")
-            .into_response();
+            .into_response()
+        }
+        Err(p) => return p.into_response(),
+    };
+    let p = match provisor_app::accounts::authenticate(
+        &api.store,
+        &api.accounts,
+        presented,
+        api.clock.now(),
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => return unauthenticated(&e, &hint),
+    };
+    if !p.may_reach(route.method.as_str(), route.path) {
+        let why = if p.read_only {
+            "this credential is read-only and this route changes something"
+        } else {
+            "this credential is limited to other endpoints"
         };
-        if !p.may_reach(route.method.as_str(), route.path) {
-            let why = if p.read_only {
-                "this credential is read-only and this route changes something"
-            } else {
-                "this credential is limited to other endpoints"
-            };
-            return forbidden(format!(
-                "{why}: use a credential issued for {} {}",
-                route.method.as_str(),
-                route.path
-            ))
-            .into_response();
-        }
-        if let Err(r) = allowed(p, route.policy) {
-            return r.into_response();
-        }
+        return forbidden(format!(
+            "{why}: use a credential issued for {} {}",
+            route.method.as_str(),
+            route.path
+        ))
+        .into_response();
     }
-    if let Some(p) = principal {
-        req.extensions_mut().insert(p);
+    if let Err(r) = allowed(&p, route.policy) {
+        return r.into_response();
     }
+    req.extensions_mut().insert(p);
     next.run(req).await
 }
 

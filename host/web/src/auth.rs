@@ -281,6 +281,72 @@ pub(crate) fn usage_actor(p: Option<&Principal>, peer: SocketAddr) -> Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::{ANY_STAFF, BILLING, SUPPORT};
+    use provisor_store::entities::kinds::Role;
+
+    fn staff(role: Role) -> Principal {
+        Principal {
+            who: Who::Staff {
+                id: 1,
+                email: "s@x.example".into(),
+                name: "S".into(),
+            },
+            role: Some(role),
+            read_only: false,
+            endpoints: None,
+            credential: Credential::Session { id: 9 },
+        }
+    }
+
+    fn client(id: i64) -> Principal {
+        Principal {
+            who: Who::Client {
+                id,
+                email: "c@x.example".into(),
+                name: "C".into(),
+            },
+            role: None,
+            read_only: false,
+            endpoints: None,
+            credential: Credential::Session { id: 10 + id },
+        }
+    }
+
+    #[test]
+    fn policies_admit_roles_as_they_include_each_other_and_clients_their_own() {
+        let status = |p: &Principal, policy| allowed(p, policy).err().map(|e| e.status);
+        for role in [Role::Owner, Role::Admin, Role::Billing, Role::Support] {
+            assert_eq!(status(&staff(role), Policy::Staff(ANY_STAFF)), None);
+        }
+        assert_eq!(
+            status(&staff(Role::Support), Policy::Staff(BILLING)),
+            Some(403)
+        );
+        assert_eq!(
+            status(&staff(Role::Billing), Policy::Staff(SUPPORT)),
+            Some(403)
+        );
+        assert_eq!(status(&staff(Role::Admin), Policy::Staff(SUPPORT)), None);
+        assert_eq!(status(&staff(Role::Billing), Policy::UsagePush), None);
+        assert_eq!(status(&staff(Role::Support), Policy::UsagePush), Some(403));
+        assert_eq!(status(&client(1), Policy::Staff(ANY_STAFF)), Some(403));
+        assert_eq!(
+            status(&client(1), Policy::StaffOrClient { staff: BILLING }),
+            None
+        );
+        assert_eq!(
+            status(
+                &staff(Role::Support),
+                Policy::StaffOrClient { staff: BILLING }
+            ),
+            Some(403)
+        );
+        // Ownership: a client's own object, another's is a 404; staff see any.
+        assert!(owned(&client(1), 1, "service 5").is_ok());
+        assert_eq!(owned(&client(2), 1, "service 5").unwrap_err().status, 404);
+        assert!(owned(&staff(Role::Support), 1, "service 5").is_ok());
+        assert_eq!(owner(&client(1)), "session:11");
+    }
 
     #[test]
     fn the_bearer_header_is_parsed_strictly() {

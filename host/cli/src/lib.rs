@@ -368,7 +368,10 @@ async fn run(cli: Cli, ctx: Ctx) -> Result<()> {
             let http = match args.listen {
                 Some(addr) => Some(Box::new(provisor_web::Server::new(
                     addr,
-                    &ctx.config.api,
+                    (
+                        &ctx.config.api,
+                        provisor_app::accounts::AccountSettings::from_config(&ctx.config),
+                    ),
                     &ctx.config.named("api.token"),
                     ctx.billing,
                     ctx.clock.clone(),

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use provisor_app::idempotency::{self as keys, Begun};
 use provisor_store::error::Error;
 
-use crate::auth::{Principal, ANONYMOUS};
+use crate::auth::{self, Principal, ANONYMOUS};
 use crate::body;
 use crate::problem::{Kind, Problem, PROBLEM_JSON};
 use crate::state::Api;
@@ -98,7 +98,7 @@ pub(crate) async fn layer(
     let owner = parts
         .extensions
         .get::<Principal>()
-        .map_or(ANONYMOUS.to_string(), |p| p.id.clone());
+        .map_or(ANONYMOUS.to_string(), auth::owner);
     let method = parts.method.as_str().to_string();
     let path = parts.uri.path().to_string();
     let hash = hash(&method, &path, &bytes);

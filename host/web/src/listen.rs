@@ -19,19 +19,19 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
+use provisor_app::accounts::AccountSettings;
 use provisor_app::config::ApiConfig;
 use provisor_app::daemon::{HttpServer, Stopped};
+use provisor_runtime::Runtime;
 use provisor_store::clock::Clock;
 use provisor_store::error::{Error, Message, Result};
 use provisor_store::Store;
 
-use crate::auth::{Authenticate, UsageToken};
 use crate::problem::{Kind, Problem};
 use crate::state::{Api, JSON_MAX_BODY};
 use crate::{openapi, routes};
 
-/// The environment variable holding the bearer token (`api.token`).
-pub const TOKEN_VAR: &str = "PROVISOR_API_TOKEN";
+pub use crate::state::TOKEN_VAR;
 /// The shortest token accepted.
 const MIN_TOKEN_CHARS: usize = 24;
 /// How long a stopping daemon waits for requests in flight.
@@ -77,7 +77,7 @@ impl Limits {
 /// The HTTP API, checked and ready to bind: what `serve --listen` hands the daemon.
 pub struct Server {
     listen: SocketAddr,
-    auth: Arc<dyn Authenticate>,
+    accounts: AccountSettings,
     max_body: usize,
     limits: Limits,
     cors_origins: Vec<String>,
@@ -98,7 +98,7 @@ impl std::fmt::Debug for Server {
 
 /// Checks the usage token: set, long enough, sendable in a header. `named` says where
 /// it is set (`PROVISOR_API_TOKEN`, or the file's `api.token`).
-fn usage_token(listen: SocketAddr, api: &ApiConfig, named: &str) -> Result<UsageToken> {
+fn usage_token(listen: SocketAddr, api: &ApiConfig, named: &str) -> Result<()> {
     let make = "make one with `openssl rand -hex 32`";
     let Some(token) = &api.token else {
         return Err(Error::invalid(Message::about(
@@ -118,23 +118,24 @@ fn usage_token(listen: SocketAddr, api: &ApiConfig, named: &str) -> Result<Usage
             "{named} holds spaces, control or non-ASCII characters, which an Authorization header cannot carry: {make}; nothing was started"
         )));
     }
-    Ok(UsageToken::new(token.as_bytes(), TOKEN_VAR))
+    Ok(())
 }
 
 impl Server {
     /// The API's settings from the configuration, refused before anything starts when
-    /// the token is missing, short or unsendable. `named` is where the token is set.
+    /// the usage token is missing, short or unsendable. `named` is where the token is
+    /// set; `accounts` is what authentication needs (from the same configuration).
     pub fn new(
         listen: SocketAddr,
-        api: &ApiConfig,
+        (api, accounts): (&ApiConfig, AccountSettings),
         named: &str,
         billing: provisor_billing::Settings,
         clock: Clock,
     ) -> Result<Server> {
-        let token = usage_token(listen, api, named)?;
+        usage_token(listen, api, named)?;
         Ok(Server {
             listen,
-            auth: Arc::new(token),
+            accounts,
             max_body: api.max_body,
             limits: Limits::from_config(api),
             cors_origins: api.cors_origins.clone(),
@@ -144,21 +145,14 @@ impl Server {
         })
     }
 
-    /// The same server with another authenticator (the accounts work's sessions and
-    /// tokens, in place of the usage token alone).
-    #[must_use]
-    pub fn with_auth(mut self, auth: Arc<dyn Authenticate>) -> Server {
-        self.auth = auth;
-        self
-    }
-
-    /// The router over `store`, as the listener serves it (also for in-process tests).
-    pub fn router(&self, store: Store) -> Router {
+    /// The router over `rt`, as the listener serves it (also for in-process tests).
+    pub fn router(&self, rt: Arc<Runtime>) -> Router {
         let api = Arc::new(Api {
-            store,
+            store: rt.store.clone(),
+            rt,
             billing: self.billing,
             clock: self.clock.clone(),
-            auth: Arc::clone(&self.auth),
+            accounts: self.accounts.clone(),
             max_body: self.max_body,
             json_max_body: JSON_MAX_BODY.min(self.max_body),
             body_timeout: self.limits.body_timeout,
@@ -190,8 +184,13 @@ impl HttpServer for Server {
         Ok(addr)
     }
 
-    fn start(self: Box<Self>, store: Store, stop: tokio::sync::watch::Receiver<bool>) -> Stopped {
-        let app = self.router(store.clone());
+    fn start(
+        self: Box<Self>,
+        rt: Arc<Runtime>,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Stopped {
+        let store = rt.store.clone();
+        let app = self.router(rt);
         let limits = self.limits;
         let clock = self.clock.clone();
         let Some(listener) = self.listener else {

@@ -13,7 +13,11 @@ use utoipa::openapi::{
 use utoipa::ToSchema;
 
 use crate::problem::{FieldError, Problem, PROBLEM_JSON};
+use crate::routes::clients::{Client, NewClient};
 use crate::routes::health::Health;
+use crate::routes::invoices::Invoice;
+use crate::routes::services::{NewOrder, OrderPlaced, Queued, Service};
+use crate::routes::sessions::{LoginRealm, Me, NewSession, SessionOpened};
 use crate::routes::usage::UsageImported;
 use crate::table::{Method, Operation, Policy, Route, ROUTES};
 
@@ -64,12 +68,124 @@ fn problem(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
+fn json_body(schema_name: &str) -> utoipa::openapi::request_body::RequestBody {
+    RequestBodyBuilder::new()
+        .required(Some(utoipa::openapi::Required::True))
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(schema(schema_name)))
+                .build(),
+        )
+        .build()
+}
+
+fn id_param(what: &str) -> utoipa::openapi::path::Parameter {
+    utoipa::openapi::path::ParameterBuilder::new()
+        .name("id")
+        .parameter_in(utoipa::openapi::path::ParameterIn::Path)
+        .required(utoipa::openapi::Required::True)
+        .description(Some(format!("The {what}'s id")))
+        .schema(Some(
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::Integer),
+        ))
+        .build()
+}
+
+fn query_param(name: &str, description: &str, integer: bool) -> utoipa::openapi::path::Parameter {
+    let t = if integer {
+        utoipa::openapi::Type::Integer
+    } else {
+        utoipa::openapi::Type::String
+    };
+    utoipa::openapi::path::ParameterBuilder::new()
+        .name(name)
+        .parameter_in(utoipa::openapi::path::ParameterIn::Query)
+        .description(Some(description))
+        .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(t)))
+        .build()
+}
+
+/// A listing: the cursor's parameters, `filters`, and the envelope of `item`s.
+fn listing(op: OperationBuilder, item: &str, filters: &[(&str, &str, bool)]) -> OperationBuilder {
+    let mut op = op
+        .parameter(query_param(
+            "limit",
+            "How many objects, 1 to 100 (default 20)",
+            true,
+        ))
+        .parameter(query_param(
+            "starting_after",
+            "The id of the last object of the page before",
+            true,
+        ));
+    for (name, description, integer) in filters {
+        op = op.parameter(query_param(name, description, *integer));
+    }
+    op.response(
+        "200",
+        json_response(&format!("A page of {item} objects, in id order"), "List"),
+    )
+    .response("400", problem("A bad limit, cursor or filter, named"))
+}
+
 fn operation(r: &Route) -> utoipa::openapi::path::Operation {
     let mut op = OperationBuilder::new()
         .operation_id(Some(r.operation_id))
         .summary(Some(r.summary))
         .tag(r.tag);
+    if r.path.contains("{id}") {
+        op = op
+            .parameter(id_param(r.tag.trim_end_matches('s')))
+            .response(
+                "404",
+                problem("No such object, or one this credential may not see"),
+            );
+    }
     op = match r.operation {
+        Operation::CreateSession => op
+            .request_body(Some(json_body("NewSession")))
+            .response("201", json_response("The session; its token is shown this once", "SessionOpened"))
+            .response("400", problem("A field is missing or malformed"))
+            .response("401", problem("The email, password or code is wrong (the same answer for an unknown email)"))
+            .response("429", problem("Too many failed logins for this email or address; the detail says when to retry")),
+        Operation::DeleteSession => op.response(
+            "204",
+            ResponseBuilder::new().description("The session ended").build(),
+        ),
+        Operation::GetMe => op.response("200", json_response("Who the credential stands for", "Me")),
+        Operation::ListClients => listing(op, "Client", &[("email", "Only the client of this email", false)]),
+        Operation::GetClient => op.response("200", json_response("The client", "Client")),
+        Operation::CreateClient => op
+            .request_body(Some(json_body("NewClient")))
+            .response("201", json_response("The client added", "Client"))
+            .response("400", problem("A field is refused, named")),
+        Operation::ListServices => listing(
+            op,
+            "Service",
+            &[
+                ("client_id", "Only this client's services", true),
+                ("status", "Only services in this status", false),
+                ("plan_id", "Only services on this plan", true),
+            ],
+        ),
+        Operation::GetService => op.response("200", json_response("The service", "Service")),
+        Operation::CreateService => op
+            .request_body(Some(json_body("NewOrder")))
+            .response("201", json_response("The order: the service, its create operation and its invoice", "OrderPlaced"))
+            .response("400", problem("The order is refused, the field named")),
+        Operation::SuspendService | Operation::UnsuspendService | Operation::TerminateService => op
+            .response("202", json_response("The request is queued as an operation", "Queued"))
+            .response("409", problem("The service is in no state for it")),
+        Operation::ListInvoices => listing(
+            op,
+            "Invoice",
+            &[
+                ("client_id", "Only this client's invoices", true),
+                ("status", "Only invoices in this status", false),
+            ],
+        ),
+        Operation::GetInvoice => op.response("200", json_response("The invoice", "Invoice")),
         Operation::Health => op.response("200", json_response("The server answers", "Health")),
         Operation::OpenApi => op.response(
             "200",
@@ -90,7 +206,7 @@ fn operation(r: &Route) -> utoipa::openapi::path::Operation {
             .response("400", problem("A record is refused; nothing was imported"))
             .response("413", problem("The batch is over api.max_body_bytes")),
     };
-    if r.method == Method::Post {
+    if r.method == Method::Post && r.operation != Operation::CreateSession {
         op = op
             .parameter(
                 utoipa::openapi::path::ParameterBuilder::new()
@@ -114,8 +230,14 @@ fn operation(r: &Route) -> utoipa::openapi::path::Operation {
             .security(SecurityRequirement::new::<_, [&str; 0], &str>(BEARER, []))
             .response(
                 "401",
-                problem("No credential, or one the server does not know"),
+                problem("No credential, or one the server does not know (wrong, revoked, expired)"),
             );
+        if !matches!(r.policy, Policy::Signed) {
+            op = op.response(
+                "403",
+                problem("The credential may not call this route (its role, read-only or endpoint limits; a client on a staff route)"),
+            );
+        }
     }
     op.response(
         "default",
@@ -131,6 +253,7 @@ pub fn document() -> OpenApi {
         let method = match r.method {
             Method::Get => HttpMethod::Get,
             Method::Post => HttpMethod::Post,
+            Method::Delete => HttpMethod::Delete,
         };
         paths.add_path_operation(r.path, vec![method], operation(r));
     }
@@ -145,12 +268,28 @@ pub fn document() -> OpenApi {
         .schema_from::<List>()
         .schema_from::<Health>()
         .schema_from::<UsageImported>()
+        .schema_from::<LoginRealm>()
+        .schema_from::<NewSession>()
+        .schema_from::<SessionOpened>()
+        .schema_from::<Me>()
+        .schema_from::<Client>()
+        .schema_from::<NewClient>()
+        .schema_from::<Service>()
+        .schema_from::<NewOrder>()
+        .schema_from::<OrderPlaced>()
+        .schema_from::<Queued>()
+        .schema_from::<Invoice>()
         .security_scheme(BEARER, SecurityScheme::Http(bearer))
         .build();
     let mut meta = Tag::new("meta");
     meta.description = Some("The server itself".into());
     let mut usage = Tag::new("usage");
     usage.description = Some("Usage pushed by modules and panels".into());
+    let tag = |name: &str, description: &str| {
+        let mut t = Tag::new(name);
+        t.description = Some(description.into());
+        t
+    };
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -162,7 +301,14 @@ pub fn document() -> OpenApi {
         .servers(Some([ServerBuilder::new().url("/").build()]))
         .paths(paths)
         .components(Some(components))
-        .tags(Some([meta, usage]))
+        .tags(Some([
+            meta,
+            tag("sessions", "Logging in and out; who a credential stands for"),
+            usage,
+            tag("clients", "The hoster's customers"),
+            tag("services", "What clients ordered: orders and service requests"),
+            tag("invoices", "What clients are billed"),
+        ]))
         .build()
 }
 

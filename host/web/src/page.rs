@@ -33,6 +33,15 @@ fn whole_number(name: &'static str, v: &str) -> Result<i64, Problem> {
     })
 }
 
+/// The path of a listing with its filters (`pairs` already checked), for [`envelope`].
+pub fn filtered(path: &str, pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return path.to_string();
+    }
+    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    format!("{path}?{query}")
+}
+
 /// The cursor a listing's query asks for; a bad `limit` or `starting_after` is a 400
 /// naming it.
 pub fn cursor<S: std::hash::BuildHasher>(
@@ -49,7 +58,8 @@ pub fn cursor<S: std::hash::BuildHasher>(
     Cursor::new(limit, after).map_err(Problem::from)
 }
 
-/// The envelope of a page of `path`'s listing: `id` gives an object's id for `next`.
+/// The envelope of a page of `path`'s listing (with its filters as a query, so `next`
+/// keeps them): `id` gives an object's id for `next`.
 pub fn envelope<M, T>(
     path: &str,
     cursor: Cursor,
@@ -58,9 +68,14 @@ pub fn envelope<M, T>(
     render: impl Fn(M) -> T,
 ) -> List<T> {
     let next = if page.has_more {
-        page.data
-            .last()
-            .map(|m| format!("{path}?limit={}&starting_after={}", cursor.limit, id(m)))
+        page.data.last().map(|m| {
+            let join = if path.contains('?') { '&' } else { '?' };
+            format!(
+                "{path}{join}limit={}&starting_after={}",
+                cursor.limit,
+                id(m)
+            )
+        })
     } else {
         None
     };
@@ -99,10 +114,15 @@ mod tests {
             data: vec![3_i64, 7],
             has_more: true,
         };
-        let list = envelope("/v1/things", c, page, |m| *m, |m| m * 10);
+        let list = envelope("/v1/things", c, page.clone(), |m| *m, |m| m * 10);
         assert_eq!(
             serde_json::to_value(&list).unwrap(),
             serde_json::json!({"object": "list", "data": [30, 70], "has_more": true, "next": "/v1/things?limit=2&starting_after=7"})
+        );
+        let filtered = envelope("/v1/things?status=active", c, page, |m| *m, |m| m * 10);
+        assert_eq!(
+            filtered.next.as_deref(),
+            Some("/v1/things?status=active&limit=2&starting_after=7")
         );
     }
 }

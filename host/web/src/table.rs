@@ -1,17 +1,42 @@
 //! The route table: every route the API serves, once, with its operation id and the
 //! policy that says who may call it. The router is built from this table alone
-//! (`routes::router`), the OpenAPI document is built from it, and the authorization
-//! matrix of the accounts work will be generated from it, so a route cannot be served
+//! (`routes::router`), the policy middleware enforces each row's policy
+//! (`auth::check`), the OpenAPI document is built from it, and the authorization
+//! matrix (`tests/api_authz.rs`) is generated from it, so a route cannot be served
 //! without a row here.
 
-/// Who may call a route. The accounts work fills in the staff roles and clients; until
-/// then a route is public or needs the usage token.
+use provisor_store::entities::kinds::Role;
+
+/// Staff roles a route admits: any role that includes one of them (as
+/// `provisor_app::accounts::role_includes` defines: owner includes every role, admin
+/// every role but owner; billing and support only themselves).
+pub type Roles = &'static [Role];
+
+/// Every staff account (billing and support, and so admin and owner).
+pub const ANY_STAFF: Roles = &[Role::Billing, Role::Support];
+/// Billing staff (and admin, owner).
+pub const BILLING: Roles = &[Role::Billing];
+/// Support staff (and admin, owner).
+pub const SUPPORT: Roles = &[Role::Support];
+
+/// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
     /// Anyone, without a credential.
     Public,
-    /// A credential that may push usage (the `api.token` today).
+    /// Any known credential (a staff or client session, an API token).
+    Signed,
+    /// A credential that may push usage: the configured `api.token`, or billing staff.
     UsagePush,
+    /// Staff of one of these roles; a client is refused (403) before anything is read.
+    Staff(Roles),
+    /// Staff of one of these roles, or a client for **their own** objects only (the
+    /// handler resolves ownership through `auth::owned`: another client's object is a
+    /// 404).
+    StaffOrClient {
+        /// The staff roles admitted.
+        staff: Roles,
+    },
 }
 
 /// An HTTP method a route takes.
@@ -21,6 +46,8 @@ pub enum Method {
     Get,
     /// `POST`: takes an `Idempotency-Key`.
     Post,
+    /// `DELETE`.
+    Delete,
 }
 
 impl Method {
@@ -29,6 +56,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Delete => "DELETE",
         }
     }
 }
@@ -42,6 +70,34 @@ pub enum Operation {
     OpenApi,
     /// `POST /v1/usage`.
     PushUsage,
+    /// `POST /v1/sessions`.
+    CreateSession,
+    /// `DELETE /v1/sessions/current`.
+    DeleteSession,
+    /// `GET /v1/me`.
+    GetMe,
+    /// `GET /v1/clients`.
+    ListClients,
+    /// `GET /v1/clients/{id}`.
+    GetClient,
+    /// `POST /v1/clients`.
+    CreateClient,
+    /// `GET /v1/services`.
+    ListServices,
+    /// `GET /v1/services/{id}`.
+    GetService,
+    /// `POST /v1/services`.
+    CreateService,
+    /// `POST /v1/services/{id}/suspend`.
+    SuspendService,
+    /// `POST /v1/services/{id}/unsuspend`.
+    UnsuspendService,
+    /// `POST /v1/services/{id}/terminate`.
+    TerminateService,
+    /// `GET /v1/invoices`.
+    ListInvoices,
+    /// `GET /v1/invoices/{id}`.
+    GetInvoice,
 }
 
 /// How large a request body a route accepts.
@@ -106,6 +162,146 @@ pub const ROUTES: &[Route] = &[
         summary: "Import a batch of usage records (all or nothing, deduplicated by transaction id)",
         tag: "usage",
     },
+    Route {
+        method: Method::Post,
+        path: "/v1/sessions",
+        operation_id: "createSession",
+        operation: Operation::CreateSession,
+        policy: Policy::Public,
+        body: BodyLimit::Json,
+        summary: "Log in: a staff or client session token, shown once",
+        tag: "sessions",
+    },
+    Route {
+        method: Method::Delete,
+        path: "/v1/sessions/current",
+        operation_id: "deleteSession",
+        operation: Operation::DeleteSession,
+        policy: Policy::Signed,
+        body: BodyLimit::Json,
+        summary: "Log out: end the session the request is made with",
+        tag: "sessions",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/me",
+        operation_id: "getMe",
+        operation: Operation::GetMe,
+        policy: Policy::Signed,
+        body: BodyLimit::Json,
+        summary: "Who the credential stands for (never the credential)",
+        tag: "sessions",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/clients",
+        operation_id: "listClients",
+        operation: Operation::ListClients,
+        policy: Policy::Staff(ANY_STAFF),
+        body: BodyLimit::Json,
+        summary: "List clients (filter: email)",
+        tag: "clients",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/clients",
+        operation_id: "createClient",
+        operation: Operation::CreateClient,
+        policy: Policy::Staff(BILLING),
+        body: BodyLimit::Json,
+        summary: "Add a client",
+        tag: "clients",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/clients/{id}",
+        operation_id: "getClient",
+        operation: Operation::GetClient,
+        policy: Policy::StaffOrClient { staff: ANY_STAFF },
+        body: BodyLimit::Json,
+        summary: "Show a client (a client: itself only)",
+        tag: "clients",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/services",
+        operation_id: "listServices",
+        operation: Operation::ListServices,
+        policy: Policy::StaffOrClient { staff: ANY_STAFF },
+        body: BodyLimit::Json,
+        summary: "List services (filters: client_id, status, plan_id; a client: its own)",
+        tag: "services",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/services",
+        operation_id: "createService",
+        operation: Operation::CreateService,
+        policy: Policy::StaffOrClient { staff: BILLING },
+        body: BodyLimit::Json,
+        summary: "Order a plan for a client (a client: for itself)",
+        tag: "services",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/services/{id}",
+        operation_id: "getService",
+        operation: Operation::GetService,
+        policy: Policy::StaffOrClient { staff: ANY_STAFF },
+        body: BodyLimit::Json,
+        summary: "Show a service (a client: its own only)",
+        tag: "services",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/services/{id}/suspend",
+        operation_id: "suspendService",
+        operation: Operation::SuspendService,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Queue a suspend of a service",
+        tag: "services",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/services/{id}/unsuspend",
+        operation_id: "unsuspendService",
+        operation: Operation::UnsuspendService,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Queue an unsuspend of a service",
+        tag: "services",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/services/{id}/terminate",
+        operation_id: "terminateService",
+        operation: Operation::TerminateService,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Queue the termination of a service",
+        tag: "services",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/invoices",
+        operation_id: "listInvoices",
+        operation: Operation::ListInvoices,
+        policy: Policy::StaffOrClient { staff: ANY_STAFF },
+        body: BodyLimit::Json,
+        summary: "List invoices (filters: client_id, status; a client: its own)",
+        tag: "invoices",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/invoices/{id}",
+        operation_id: "getInvoice",
+        operation: Operation::GetInvoice,
+        policy: Policy::StaffOrClient { staff: ANY_STAFF },
+        body: BodyLimit::Json,
+        summary: "Show an invoice with its amounts (a client: its own only)",
+        tag: "invoices",
+    },
 ];
 
 /// The methods a path takes, for `Allow` (`GET` brings `HEAD`).
@@ -115,6 +311,7 @@ pub fn allow(path: &str) -> String {
         match r.method {
             Method::Get => methods.extend(["GET", "HEAD"]),
             Method::Post => methods.push("POST"),
+            Method::Delete => methods.push("DELETE"),
         }
     }
     methods.join(", ")

@@ -47,7 +47,7 @@ pub type Stopped = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// An HTTP server the daemon runs beside its loop (`serve --listen`). The web crate
 /// implements it; the daemon only binds it (after taking its lock, before loading
-/// modules), starts it with the daemon's store and stop signal, and waits for it to
+/// modules), starts it with the daemon's runtime and stop signal, and waits for it to
 /// drain when it stops. Its settings were checked when it was built, so a refused
 /// setting stops the start before anything is taken or opened.
 #[async_trait::async_trait]
@@ -59,7 +59,7 @@ pub trait HttpServer: Send {
     /// ends once the requests in flight then finished.
     fn start(
         self: Box<Self>,
-        store: provisor_store::Store,
+        rt: Arc<Runtime>,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Stopped;
 }
@@ -91,13 +91,13 @@ pub async fn serve(ctx: &Ctx, opts: ServeOptions, http: Option<Box<dyn HttpServe
         None => None,
     };
     let rt = open_runtime(ctx).await?;
-    let (store, registry) = (rt.store.clone(), Arc::clone(&rt.registry));
+    let registry = Arc::clone(&rt.registry);
     let (_watcher, changes) = watcher::watch(&ctx.home.modules_dir())?;
     let seen = refresh_handlers(&rt, &HashMap::new()).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let api_running = api_bound.map(|(server, addr)| {
         println!("api listening on http://{addr}");
-        server.start(store.clone(), stop_tx.subscribe())
+        server.start(Arc::clone(&rt), stop_tx.subscribe())
     });
     println!(
         "provisor serve: ready; home {}, {} module(s) loaded, {} handler(s)",

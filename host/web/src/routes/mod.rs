@@ -4,7 +4,11 @@
 //! a path does not take a 405 problem with `Allow`. A handler parses, calls app and
 //! renders; it holds no business rule.
 
+pub(crate) mod clients;
 pub(crate) mod health;
+pub(crate) mod invoices;
+pub(crate) mod services;
+pub(crate) mod sessions;
 pub(crate) mod usage;
 
 use std::sync::Arc;
@@ -14,7 +18,7 @@ use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 
 use crate::auth;
@@ -41,16 +45,32 @@ fn handler(op: Operation, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
             })
         }
         Operation::PushUsage => post(usage::post),
+        Operation::CreateSession => post(sessions::create),
+        Operation::DeleteSession => delete(sessions::delete),
+        Operation::GetMe => get(sessions::me),
+        Operation::ListClients => get(clients::list),
+        Operation::GetClient => get(clients::show),
+        Operation::CreateClient => post(clients::create),
+        Operation::ListServices => get(services::list),
+        Operation::GetService => get(services::show),
+        Operation::CreateService => post(services::order),
+        Operation::SuspendService => post(services::suspend),
+        Operation::UnsuspendService => post(services::unsuspend),
+        Operation::TerminateService => post(services::terminate),
+        Operation::ListInvoices => get(invoices::list),
+        Operation::GetInvoice => get(invoices::show),
     }
 }
 
-fn route_of(api: &Arc<Api>, r: &Route, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
+fn route_of(api: &Arc<Api>, r: &'static Route, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
     let mut h = handler(r.operation, openapi);
     let limit = match r.body {
         BodyLimit::Json => api.json_max_body,
         BodyLimit::Batch => api.max_body,
     };
-    if r.method == Method::Post {
+    // A login's answer holds the new session token: it is never stored as an
+    // idempotent answer (a replay would hand the token out again).
+    if r.method == Method::Post && r.operation != Operation::CreateSession {
         h = h.layer(from_fn_with_state(
             (Arc::clone(api), limit),
             idempotency::layer,
@@ -58,10 +78,7 @@ fn route_of(api: &Arc<Api>, r: &Route, openapi: &OpenApiText) -> MethodRouter<Ar
     }
     // axum's own body extractors (`Bytes`, `Json`) hold the route's limit too.
     h.layer(DefaultBodyLimit::max(limit))
-        .layer(from_fn_with_state(
-            (Arc::clone(&api.auth), r.policy),
-            auth::check,
-        ))
+        .layer(from_fn_with_state((Arc::clone(api), r), auth::check))
 }
 
 /// The API's router, from the route table, with the security headers on every answer.
@@ -115,4 +132,15 @@ fn wrong_method(req: &Request, allowed: &str) -> Response {
     )
     .header(ALLOW, value)
     .into_response()
+}
+
+/// A time as the API writes it: RFC 3339 in UTC, to the second.
+pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A path's `{id}`, a whole number; anything else is the same 404 as a missing object.
+pub(crate) fn id_of(raw: &str, what: &str) -> Result<i64, Problem> {
+    raw.parse::<i64>()
+        .map_err(|_| crate::auth::not_found(&format!("{what} {raw:?}")))
 }

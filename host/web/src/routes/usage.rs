@@ -13,13 +13,14 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use provisor_billing::usage::import;
 use provisor_store::error::Error;
 
+use crate::auth;
 use crate::body;
 use crate::problem::Problem;
 use crate::state::Api;
@@ -57,11 +58,13 @@ impl From<import::Imported> for UsageImported {
 pub(crate) async fn post(
     State(api): State<Arc<Api>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    principal: Option<Extension<provisor_app::accounts::Principal>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let answer = match import_batch(&api, peer, &headers, body, started).await {
+    let actor = auth::usage_actor(principal.as_deref(), peer);
+    let answer = match import_batch(&api, (peer, actor), &headers, body, started).await {
         Ok(imported) => Json(imported).into_response(),
         Err(p) => p.into_response(),
     };
@@ -74,7 +77,7 @@ pub(crate) async fn post(
 
 async fn import_batch(
     api: &Api,
-    peer: SocketAddr,
+    (peer, actor): (SocketAddr, provisor_app::audit::Actor),
     headers: &HeaderMap,
     body: Body,
     started: Instant,
@@ -101,13 +104,8 @@ async fn import_batch(
     // is sent only after the transaction committed.
     let store = api.store.clone();
     let now = api.clock.now();
-    // The configured token has no row of its own: the entry names it and the address.
-    let actor = provisor_app::audit::Actor {
-        kind: provisor_store::entities::kinds::ActorKind::Token,
-        id: None,
-        name: "api token".to_string(),
-        source: Some(peer.ip().to_string()),
-    };
+    // The configured token has no row of its own: the entry names it and the address
+    // (`auth::usage_actor`); a staff credential is recorded as itself.
     let imported = tokio::spawn(async move {
         provisor_app::invoices::import_usage_records(
             (&store, &settings, now),

@@ -505,19 +505,19 @@ fn audited(audit: &str, o: &Objects, backend: &str) {
                 e["object"]["id"] == suspended.as_str()
             }),
             "staff",
-            "support",
+            "support@staff.example.test",
         ),
         (
             find("client.add", &|e| {
                 e["after"]["email"] == "new-billing@example.com"
             }),
             "staff",
-            "billing",
+            "billing@staff.example.test",
         ),
         (
             find("service.order", &|e| e["actor"]["kind"] == "client"),
             "client",
-            "A",
+            "a@example.com",
         ),
     ];
     for (e, kind, name) in cases {

@@ -129,6 +129,7 @@ async fn login(
 pub(crate) async fn delete(
     State(api): State<Arc<Api>>,
     Extension(p): Extension<Principal>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
     if !matches!(
@@ -146,7 +147,8 @@ pub(crate) async fn delete(
         Ok(None) => return auth::principal_missing().into_response(),
         Err(p) => return p.into_response(),
     };
-    match sessions::logout(&api.store, token, api.clock.now()).await {
+    let addr = peer.ip().to_string();
+    match sessions::logout(&api.store, token, Some(&addr), api.clock.now()).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => Problem::from(e).into_response(),
     }

@@ -80,6 +80,36 @@ where
     E: EntityTrait,
     C: ColumnTrait,
 {
+    walk(store, select, id, cursor, false).await
+}
+
+/// [`read`] newest first: ordered by `id` descending, a page's `starting_after` the
+/// last (lowest) id of the page before, so the next page holds the older rows. For
+/// logs (the audit log), where ids are the order rows were written in.
+pub async fn read_newest_first<E, C>(
+    store: &Store,
+    select: Select<E>,
+    id: C,
+    cursor: Cursor,
+) -> Result<Page<E::Model>>
+where
+    E: EntityTrait,
+    C: ColumnTrait,
+{
+    walk(store, select, id, cursor, true).await
+}
+
+async fn walk<E, C>(
+    store: &Store,
+    select: Select<E>,
+    id: C,
+    cursor: Cursor,
+    descending: bool,
+) -> Result<Page<E::Model>>
+where
+    E: EntityTrait,
+    C: ColumnTrait,
+{
     let mut select = select;
     if let Some(after) = cursor.starting_after {
         let known = select
@@ -94,10 +124,18 @@ where
                 format!("{after} is not an id in this listing: start from the first page, or pass the id of the last object of the page before"),
             )));
         }
-        select = select.filter(id.gt(after));
+        select = if descending {
+            select.filter(id.lt(after))
+        } else {
+            select.filter(id.gt(after))
+        };
     }
-    let mut data = select
-        .order_by_asc(id)
+    let ordered = if descending {
+        select.order_by_desc(id)
+    } else {
+        select.order_by_asc(id)
+    };
+    let mut data = ordered
         .limit(cursor.limit + 1)
         .all(store.db())
         .await

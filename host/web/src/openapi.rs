@@ -13,6 +13,11 @@ use utoipa::openapi::{
 use utoipa::ToSchema;
 
 use crate::problem::{FieldError, Problem, PROBLEM_JSON};
+use crate::routes::audit::{AuditActor, AuditEntry};
+use crate::routes::billing::{
+    BillingEvent, BillingRun, HandlerDaily, InvoiceLine, IssueInvoice, NewBillingRun, NewPayment,
+    NewRefund, Payment, Refund,
+};
 use crate::routes::clients::{Client, NewClient};
 use crate::routes::health::Health;
 use crate::routes::invoices::Invoice;
@@ -129,6 +134,45 @@ fn listing(op: OperationBuilder, item: &str, filters: &[(&str, &str, bool)]) -> 
     .response("400", problem("A bad limit, cursor or filter, named"))
 }
 
+/// The operations of invoices' changes, billing runs and the audit log.
+fn billing_operation(op: OperationBuilder, operation: Operation) -> OperationBuilder {
+    match operation {
+        Operation::ListInvoiceLines => op.response("200", json_response("The invoice's lines (InvoiceLine objects), all on one page", "List")),
+        Operation::IssueInvoice => op
+            .request_body(Some(json_body("IssueInvoice")))
+            .response("200", json_response("The invoice, issued", "Invoice"))
+            .response("400", problem("A bad date, or the invoice is no draft")),
+        Operation::PayInvoice => op
+            .request_body(Some(json_body("NewPayment")))
+            .response("201", json_response("The payment, recorded", "Payment"))
+            .response("200", json_response("A payment with this reference was already recorded; nothing changed", "Payment"))
+            .response("400", problem("The payment does not fit the invoice (amount, currency, status), the field named")),
+        Operation::RefundInvoice => op
+            .request_body(Some(json_body("NewRefund")))
+            .response("201", json_response("The refund, recorded", "Refund"))
+            .response("200", json_response("A refund with this reference was already recorded; nothing changed", "Refund"))
+            .response("400", problem("The refund does not fit the invoice (more than was paid, wrong currency), the field named")),
+        Operation::CancelInvoice => op
+            .response("200", json_response("The invoice, cancelled", "Invoice"))
+            .response("400", problem("The invoice is paid or already cancelled")),
+        Operation::RunBilling => op
+            .request_body(Some(json_body("NewBillingRun")))
+            .response("200", json_response("What was billed, or would be in a dry run", "BillingRun"))
+            .response("400", problem("A bad date or period, named")),
+        Operation::ListAudit => listing(
+            op,
+            "AuditEntry",
+            &[
+                ("actor", "KIND[:ID|NAME]: staff, client, token, module, system or shell (staff:3, client:a@example.com)", false),
+                ("object", "KIND[:ID]: invoice, service:12, invoice:2026-000003", false),
+                ("action", "An action as recorded: invoice.pay", false),
+                ("since", "A day (YYYY-MM-DD, from its start in UTC) or an RFC 3339 time", false),
+            ],
+        ),
+        _ => op,
+    }
+}
+
 fn operation(r: &Route) -> utoipa::openapi::path::Operation {
     let mut op = OperationBuilder::new()
         .operation_id(Some(r.operation_id))
@@ -205,6 +249,8 @@ fn operation(r: &Route) -> utoipa::openapi::path::Operation {
             .response("200", json_response("Imported (or every record a duplicate); the transaction committed", "UsageImported"))
             .response("400", problem("A record is refused; nothing was imported"))
             .response("413", problem("The batch is over api.max_body_bytes")),
+        // Invoices' changes, billing runs, the audit log.
+        _ => billing_operation(op, r.operation),
     };
     if r.method == Method::Post && r.operation != Operation::CreateSession {
         op = op
@@ -279,6 +325,18 @@ pub fn document() -> OpenApi {
         .schema_from::<OrderPlaced>()
         .schema_from::<Queued>()
         .schema_from::<Invoice>()
+        .schema_from::<InvoiceLine>()
+        .schema_from::<IssueInvoice>()
+        .schema_from::<NewPayment>()
+        .schema_from::<Payment>()
+        .schema_from::<NewRefund>()
+        .schema_from::<Refund>()
+        .schema_from::<NewBillingRun>()
+        .schema_from::<BillingEvent>()
+        .schema_from::<HandlerDaily>()
+        .schema_from::<BillingRun>()
+        .schema_from::<AuditActor>()
+        .schema_from::<AuditEntry>()
         .security_scheme(BEARER, SecurityScheme::Http(bearer))
         .build();
     let mut meta = Tag::new("meta");
@@ -308,6 +366,8 @@ pub fn document() -> OpenApi {
             tag("clients", "The hoster's customers"),
             tag("services", "What clients ordered: orders and service requests"),
             tag("invoices", "What clients are billed"),
+            tag("billing", "Billing runs"),
+            tag("audit", "Who changed what, when and from where"),
         ]))
         .build()
 }

@@ -98,6 +98,20 @@ pub enum Operation {
     ListInvoices,
     /// `GET /v1/invoices/{id}`.
     GetInvoice,
+    /// `GET /v1/invoices/{id}/lines`.
+    ListInvoiceLines,
+    /// `POST /v1/invoices/{id}/issue`.
+    IssueInvoice,
+    /// `POST /v1/invoices/{id}/payments`.
+    PayInvoice,
+    /// `POST /v1/invoices/{id}/refunds`.
+    RefundInvoice,
+    /// `POST /v1/invoices/{id}/cancel`.
+    CancelInvoice,
+    /// `POST /v1/billing/runs`.
+    RunBilling,
+    /// `GET /v1/audit`.
+    ListAudit,
 }
 
 /// How large a request body a route accepts.
@@ -301,6 +315,78 @@ pub const ROUTES: &[Route] = &[
         body: BodyLimit::Json,
         summary: "Show an invoice with its amounts (a client: its own only)",
         tag: "invoices",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/invoices/{id}/lines",
+        operation_id: "listInvoiceLines",
+        operation: Operation::ListInvoiceLines,
+        policy: Policy::StaffOrClient { staff: ANY_STAFF },
+        body: BodyLimit::Json,
+        summary: "An invoice's lines, in their order (a client: its own invoices only)",
+        tag: "invoices",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/invoices/{id}/issue",
+        operation_id: "issueInvoice",
+        operation: Operation::IssueInvoice,
+        policy: Policy::Staff(BILLING),
+        body: BodyLimit::Json,
+        summary: "Issue a draft invoice: it gets its number and becomes unpaid",
+        tag: "invoices",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/invoices/{id}/payments",
+        operation_id: "payInvoice",
+        operation: Operation::PayInvoice,
+        policy: Policy::Staff(BILLING),
+        body: BodyLimit::Json,
+        summary: "Record a payment on an invoice (once per reference)",
+        tag: "invoices",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/invoices/{id}/refunds",
+        operation_id: "refundInvoice",
+        operation: Operation::RefundInvoice,
+        policy: Policy::Staff(BILLING),
+        body: BodyLimit::Json,
+        summary:
+            "Give money paid on an invoice back, to the payer or as credit (once per reference)",
+        tag: "invoices",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/invoices/{id}/cancel",
+        operation_id: "cancelInvoice",
+        operation: Operation::CancelInvoice,
+        policy: Policy::Staff(BILLING),
+        body: BodyLimit::Json,
+        summary: "Cancel a draft or unpaid invoice; what was paid on it becomes credit",
+        tag: "invoices",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/billing/runs",
+        operation_id: "runBilling",
+        operation: Operation::RunBilling,
+        policy: Policy::Staff(BILLING),
+        body: BodyLimit::Json,
+        summary:
+            "Run billing for a day, or bill a past month's usage again; a dry run writes nothing",
+        tag: "billing",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/audit",
+        operation_id: "listAudit",
+        operation: Operation::ListAudit,
+        policy: Policy::Staff(&[Role::Admin]),
+        body: BodyLimit::Json,
+        summary: "The audit log, newest first (filters: actor, object, action, since)",
+        tag: "audit",
     },
 ];
 

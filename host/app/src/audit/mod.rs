@@ -13,7 +13,7 @@ mod query;
 
 pub use action::Action;
 pub use actor::Actor;
-pub use query::{list, Filter};
+pub use query::{list, select, Filter};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};

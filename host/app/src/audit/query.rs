@@ -1,7 +1,7 @@
 //! Reading the audit log: newest first, by actor, object, action and time.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use super::Action;
 use provisor_store::db_err;
@@ -112,8 +112,9 @@ impl Filter {
     }
 }
 
-/// The entries `filter` selects, newest first, at most `limit`.
-pub async fn list(store: &Store, filter: &Filter, limit: u64) -> Result<Vec<audit_entry::Model>> {
+/// The entries `filter` selects, in no order yet: for [`list`], and for the HTTP API's
+/// pages (`crate::page::read_newest_first`).
+pub fn select(filter: &Filter) -> Select<audit_entry::Entity> {
     use audit_entry::Column as C;
     let mut q = audit_entry::Entity::find();
     if let Some(kind) = filter.actor_kind {
@@ -141,7 +142,14 @@ pub async fn list(store: &Store, filter: &Filter, limit: u64) -> Result<Vec<audi
     if let Some(since) = filter.since {
         q = q.filter(C::At.gte(since));
     }
-    q.order_by_desc(C::At)
+    q
+}
+
+/// The entries `filter` selects, newest first, at most `limit`.
+pub async fn list(store: &Store, filter: &Filter, limit: u64) -> Result<Vec<audit_entry::Model>> {
+    use audit_entry::Column as C;
+    select(filter)
+        .order_by_desc(C::At)
         .order_by_desc(C::Id)
         .limit(limit)
         .all(store.db())

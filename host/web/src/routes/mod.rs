@@ -4,6 +4,8 @@
 //! a path does not take a 405 problem with `Allow`. A handler parses, calls app and
 //! renders; it holds no business rule.
 
+pub(crate) mod audit;
+pub(crate) mod billing;
 pub(crate) mod clients;
 pub(crate) mod health;
 pub(crate) mod invoices;
@@ -59,6 +61,13 @@ fn handler(op: Operation, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
         Operation::TerminateService => post(services::terminate),
         Operation::ListInvoices => get(invoices::list),
         Operation::GetInvoice => get(invoices::show),
+        Operation::ListInvoiceLines => get(billing::lines),
+        Operation::IssueInvoice => post(billing::issue),
+        Operation::PayInvoice => post(billing::pay),
+        Operation::RefundInvoice => post(billing::refund),
+        Operation::CancelInvoice => post(billing::cancel),
+        Operation::RunBilling => post(billing::run),
+        Operation::ListAudit => get(audit::list),
     }
 }
 

@@ -54,6 +54,9 @@ struct Objects {
     /// Fresh services for each (operation, principal) that may change one: a request
     /// queued on a service blocks the next.
     fresh: HashMap<(&'static str, &'static str), i64>,
+    /// Fresh invoices for each (operation, principal) that may change one: a draft to
+    /// issue, an unpaid one to pay or cancel, a paid one to refund.
+    fresh_invoices: HashMap<(&'static str, &'static str), i64>,
 }
 
 /// One concrete request of a route for a principal, and the status of success.
@@ -114,6 +117,38 @@ fn case(r: &Route, p: &Principal, o: &Objects) -> Option<Case> {
                 true,
             )
         }
+        "listInvoiceLines" => c(format!("/v1/invoices/{}/lines", o.invoice), None, 200, true),
+        op @ ("issueInvoice" | "payInvoice" | "refundInvoice" | "cancelInvoice") => {
+            let inv = o
+                .fresh_invoices
+                .get(&(op, p.name))
+                .copied()
+                .unwrap_or(o.invoice);
+            let (verb, body, ok) = match op {
+                "issueInvoice" => ("issue", None, 200),
+                "payInvoice" => (
+                    "payments",
+                    Some(
+                        json!({"amount": "6.05", "currency": "EUR", "reference": format!("pay-{}", p.name)}),
+                    ),
+                    201,
+                ),
+                "refundInvoice" => (
+                    "refunds",
+                    Some(json!({"reference": format!("refund-{}", p.name)})),
+                    201,
+                ),
+                _ => ("cancel", None, 200),
+            };
+            c(format!("/v1/invoices/{inv}/{verb}"), body, ok, true)
+        }
+        "runBilling" => c(
+            r.path.to_string(),
+            Some(json!({"date": "2026-01-15", "dry_run": true})),
+            200,
+            false,
+        ),
+        "listAudit" => c("/v1/audit?limit=5".to_string(), None, 200, false),
         _ => None,
     }
 }
@@ -286,7 +321,50 @@ fn setup(home: &TestHome) -> Objects {
         service,
         invoice,
         fresh,
+        fresh_invoices: fresh_invoices(home),
     }
+}
+
+/// Client A's invoices of 6.05 EUR (5.00 and 21 % tax) for the staff who may change
+/// one: drafts to issue, unpaid ones to pay and cancel, paid ones to refund.
+fn fresh_invoices(home: &TestHome) -> HashMap<(&'static str, &'static str), i64> {
+    let mut fresh = HashMap::new();
+    for who in ["owner", "admin", "billing"] {
+        for op in [
+            "issueInvoice",
+            "payInvoice",
+            "refundInvoice",
+            "cancelInvoice",
+        ] {
+            let mut args = vec![
+                "invoices",
+                "create",
+                "--client",
+                "a@example.com",
+                "--line",
+                "Setup;1;5.00",
+                "--json",
+            ];
+            if op != "issueInvoice" {
+                args.push("--issue");
+            }
+            let id = home.json(&args)["id"].as_i64().expect("an invoice");
+            if op == "refundInvoice" {
+                let reference = format!("paid-{who}");
+                home.ok(&[
+                    "invoices",
+                    "pay",
+                    &id.to_string(),
+                    "--amount",
+                    "6.05",
+                    "--reference",
+                    &reference,
+                ]);
+            }
+            fresh.insert((op, who), id);
+        }
+    }
+    fresh
 }
 
 /// The principals, with their credentials: staff and client sessions from the API,

@@ -4,7 +4,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use provisor_store::entities::department;
 use provisor_store::error::ErrorKind;
 
-use super::{read, Cursor, DEFAULT_LIMIT, MAX_LIMIT};
+use super::{read, read_newest_first, Cursor, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::testdb::each_backend;
 
 #[test]
@@ -84,6 +84,54 @@ async fn pages_walk_a_listing_in_id_order_on_both_backends() {
             "[{b}] {e}"
         );
         let e = read(&store, all, id, Cursor::new(None, Some(999_999)).unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(e.field(), Some("starting_after"), "[{b}] {e}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn newest_first_pages_walk_down_the_ids_on_both_backends() {
+    each_backend(|b, store| async move {
+        for i in 0..3 {
+            department::ActiveModel {
+                name: Set(format!("n{i}")),
+                email: Set(None),
+                created_at: Set(Utc::now()),
+                ..Default::default()
+            }
+            .insert(store.db())
+            .await
+            .unwrap();
+        }
+        let all = department::Entity::find();
+        let id = department::Column::Id;
+        let names = |p: &super::Page<department::Model>| {
+            p.data.iter().map(|d| d.name.clone()).collect::<Vec<_>>()
+        };
+        let first = read_newest_first(&store, all.clone(), id, Cursor::new(Some(2), None).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            (names(&first), first.has_more),
+            (vec!["n2".into(), "n1".into()], true),
+            "[{b}]"
+        );
+        let rest = read_newest_first(
+            &store,
+            all.clone(),
+            id,
+            Cursor::new(Some(2), Some(first.data[1].id)).unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (names(&rest), rest.has_more),
+            (vec!["n0".into()], false),
+            "[{b}]"
+        );
+        let e = read_newest_first(&store, all, id, Cursor::new(None, Some(999_999)).unwrap())
             .await
             .unwrap_err();
         assert_eq!(e.field(), Some("starting_after"), "[{b}] {e}");

@@ -1,7 +1,8 @@
 //! Invoices' payments and refunds, billing runs and the audit log over the real
 //! `provisor serve --listen`, on SQLite and (with `PROVISOR_TEST_PG`) PostgreSQL: a
 //! payment over the API pays an order's invoice and releases its held create, once
-//! under one `Idempotency-Key`; a refund is recorded once per reference; a dry run of a
+//! under one `Idempotency-Key`; a refund is recorded once per reference; a draft is
+//! issued and cancelled; a dry run of a
 //! billing run says what it would invoice and changes nothing, the real run invoices
 //! it; the audit log names the principal and is for admins only; bad input is a 400
 //! naming the field, an unknown invoice a 404.
@@ -238,6 +239,49 @@ fn pay_and_refund(api: &Api, home: &TestHome, billing: &str, ids: (i64, i64), ba
     assert_eq!(shown["amount_refunded"], "2.00", "[{backend}] {shown}");
 }
 
+/// A draft issued over the API gets its number; cancelled, it is cancelled, and a
+/// second cancel is refused; both are audited with the principal.
+fn issue_and_cancel(api: &Api, home: &TestHome, billing: &str, backend: &str) {
+    let draft = home.json(&[
+        "invoices",
+        "create",
+        "--client",
+        "a@example.com",
+        "--line",
+        "Setup;1;5.00",
+        "--json",
+    ])["id"]
+        .as_i64()
+        .expect("a draft");
+    let (s, _, v) = api.post(
+        &format!("/v1/invoices/{draft}/issue"),
+        billing,
+        &json!({"date": "last week"}),
+        "issue-bad",
+    );
+    assert_eq!((s, field(&v)), (400, "date"), "[{backend}] {v}");
+    let (s, _, v) = api.post(
+        &format!("/v1/invoices/{draft}/issue"),
+        billing,
+        &json!({}),
+        "issue",
+    );
+    assert_eq!(
+        (s, v["status"].as_str(), v["number"].is_string()),
+        (200, Some("unpaid"), true),
+        "[{backend}] {v}"
+    );
+    let path = format!("/v1/invoices/{draft}/cancel");
+    let (s, _, v) = api.post(&path, billing, &json!({}), "cancel");
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (200, Some("cancelled")),
+        "[{backend}] {v}"
+    );
+    let (s, _, v) = api.post(&path, billing, &json!({}), "cancel-again");
+    assert!((400..500).contains(&s), "[{backend}] {s} {v}");
+}
+
 /// A dry run of a day whose renewal is due says it would invoice it and changes
 /// nothing; the real run invoices it.
 fn billing_run(api: &Api, home: &TestHome, billing: &str, backend: &str) {
@@ -343,6 +387,13 @@ fn audit(api: &Api, who: [&str; 4], backend: &str) {
         second["data"][0]["id"].as_i64() < first["data"][0]["id"].as_i64(),
         "[{backend}] newest first: {first} then {second}"
     );
+    for action in ["invoice.issue", "invoice.cancel", "invoice.refund"] {
+        let (_, v) = api.get(&format!("/v1/audit?action={action}&actor=staff"), admin);
+        assert_eq!(
+            v["data"][0]["actor"]["name"], "billing@staff.example.test",
+            "[{backend}] {action}: {v}"
+        );
+    }
     let (s, v) = api.get("/v1/audit?action=invoice.nothing", admin);
     assert_eq!((s, field(&v)), (400, "action"), "[{backend}] {v}");
 }
@@ -371,6 +422,7 @@ fn scenario(backend: &'static str, url: Option<String>) {
     let client = api.login("client", "a@example.com", CLIENT_PW);
     refusals(&api, &billing, &client, invoice, backend);
     pay_and_refund(&api, &home, &billing, (op, invoice), backend);
+    issue_and_cancel(&api, &home, &billing, backend);
     billing_run(&api, &home, &billing, backend);
     audit(&api, [&admin, &billing, &support, &client], backend);
     daemon.stop();

@@ -139,7 +139,11 @@ fn billing_operation(op: OperationBuilder, operation: Operation) -> OperationBui
     match operation {
         Operation::ListInvoiceLines => op.response("200", json_response("The invoice's lines (InvoiceLine objects), all on one page", "List")),
         Operation::IssueInvoice => op
-            .request_body(Some(json_body("IssueInvoice")))
+            .request_body(Some({
+                let mut body = json_body("IssueInvoice");
+                body.required = Some(utoipa::openapi::Required::False);
+                body
+            }))
             .response("200", json_response("The invoice, issued", "Invoice"))
             .response("400", problem("A bad date, or the invoice is no draft")),
         Operation::PayInvoice => op

@@ -16,8 +16,13 @@ use crate::problem::{FieldError, Problem, PROBLEM_JSON};
 use crate::routes::clients::{Client, NewClient};
 use crate::routes::health::Health;
 use crate::routes::invoices::Invoice;
+use crate::routes::operations::{
+    self as ops, LogRow, OperationAttempt, OperationDetail, RetriedOperation,
+};
+use crate::routes::service_ops::{ActionRequest, Audience, Panel, PlanChange, SsoLink, SsoRequest};
 use crate::routes::services::{NewOrder, OrderPlaced, Queued, Service};
 use crate::routes::sessions::{LoginRealm, Me, NewSession, SessionOpened};
+use crate::routes::tasks::{Task, TaskReturned, TaskValues};
 use crate::routes::usage::UsageImported;
 use crate::table::{Method, Operation, Policy, Route, ROUTES};
 
@@ -129,6 +134,126 @@ fn listing(op: OperationBuilder, item: &str, filters: &[(&str, &str, bool)]) -> 
     .response("400", problem("A bad limit, cursor or filter, named"))
 }
 
+/// The responses of a service's other actions, operations and tasks.
+fn service_ops_and_queue(op: OperationBuilder, o: Operation) -> OperationBuilder {
+    match o {
+        Operation::ChangeServicePlan => op
+            .request_body(Some(json_body("PlanChange")))
+            .response(
+                "202",
+                json_response("The plan change is queued as an operation", "Queued"),
+            )
+            .response(
+                "400",
+                problem("No such plan, or a malformed body (the field named)"),
+            )
+            .response("409", problem("The service is in no state for it")),
+        Operation::RenewService => op
+            .response(
+                "202",
+                json_response("The renewal is queued as an operation", "Queued"),
+            )
+            .response("409", problem("The service is in no state for it")),
+        Operation::ServiceSso => op
+            .request_body(Some(json_body("SsoRequest")))
+            .response(
+                "200",
+                json_response(
+                    "The link, answered once (Cache-Control: no-store) and never stored",
+                    "SsoLink",
+                ),
+            )
+            .response(
+                "400",
+                problem("A malformed body, or the module offers no sign-in link"),
+            ),
+        Operation::GetServicePanel => op
+            .response("200", json_response("The module's panel", "Panel"))
+            .response("400", problem("The module offers no panel")),
+        Operation::RunServiceAction => op
+            .parameter(
+                utoipa::openapi::path::ParameterBuilder::new()
+                    .name("action")
+                    .parameter_in(utoipa::openapi::path::ParameterIn::Path)
+                    .required(utoipa::openapi::Required::True)
+                    .description(Some("The action's name, as the module offers it"))
+                    .schema(Some(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::String),
+                    )),
+            )
+            .request_body(Some(json_body("ActionRequest")))
+            .response(
+                "202",
+                json_response("The action is queued as an operation", "Queued"),
+            )
+            .response(
+                "400",
+                problem("No such action, a field refused, or confirmation missing"),
+            ),
+        Operation::ListOperations => listing(
+            op,
+            "Operation",
+            &[
+                ("status", "Only operations in this status", false),
+                ("service_id", "Only this service's operations", true),
+                ("kind", "Only operations of this kind", false),
+            ],
+        ),
+        Operation::GetOperation => op.response(
+            "200",
+            json_response(
+                "The operation with its attempts and module log",
+                "OperationDetail",
+            ),
+        ),
+        Operation::RetryOperation => op
+            .response(
+                "200",
+                json_response("The operation, queued again or due now", "RetriedOperation"),
+            )
+            .response("409", problem("The operation is in no state for a retry")),
+        Operation::CancelOperation => op
+            .response("200", json_response("The cancelled operation", "Operation"))
+            .response(
+                "409",
+                problem("The operation is in no state to be cancelled"),
+            ),
+        Operation::ListTasks => listing(
+            op,
+            "Task",
+            &[
+                ("status", "Only tasks in this status", false),
+                ("department", "Only this department's tasks", false),
+            ],
+        ),
+        Operation::GetTask => op.response("200", json_response("The task", "Task")),
+        Operation::TakeTask => op
+            .response(
+                "200",
+                json_response("The task, taken by the caller's staff account", "Task"),
+            )
+            .response("409", problem("The task is no longer open")),
+        Operation::CompleteTask => op
+            .request_body(Some(json_body("TaskValues")))
+            .response(
+                "200",
+                json_response("The task, done; its operation is done", "Task"),
+            )
+            .response(
+                "400",
+                problem("A value is missing or refused, the field named"),
+            ),
+        Operation::ReturnTask => op
+            .response(
+                "200",
+                json_response("The task and its operation, queued again", "TaskReturned"),
+            )
+            .response("409", problem("The task is no longer open or taken")),
+        _ => op,
+    }
+}
+
 fn operation(r: &Route) -> utoipa::openapi::path::Operation {
     let mut op = OperationBuilder::new()
         .operation_id(Some(r.operation_id))
@@ -205,6 +330,8 @@ fn operation(r: &Route) -> utoipa::openapi::path::Operation {
             .response("200", json_response("Imported (or every record a duplicate); the transaction committed", "UsageImported"))
             .response("400", problem("A record is refused; nothing was imported"))
             .response("413", problem("The batch is over api.max_body_bytes")),
+        // A service's other actions, operations and tasks.
+        other => service_ops_and_queue(op, other),
     };
     if r.method == Method::Post && r.operation != Operation::CreateSession {
         op = op
@@ -279,6 +406,20 @@ pub fn document() -> OpenApi {
         .schema_from::<OrderPlaced>()
         .schema_from::<Queued>()
         .schema_from::<Invoice>()
+        .schema_from::<PlanChange>()
+        .schema_from::<Audience>()
+        .schema_from::<SsoRequest>()
+        .schema_from::<SsoLink>()
+        .schema_from::<Panel>()
+        .schema_from::<ActionRequest>()
+        .schema_from::<ops::Operation>()
+        .schema_from::<OperationAttempt>()
+        .schema_from::<LogRow>()
+        .schema_from::<OperationDetail>()
+        .schema_from::<RetriedOperation>()
+        .schema_from::<Task>()
+        .schema_from::<TaskValues>()
+        .schema_from::<TaskReturned>()
         .security_scheme(BEARER, SecurityScheme::Http(bearer))
         .build();
     let mut meta = Tag::new("meta");
@@ -308,6 +449,8 @@ pub fn document() -> OpenApi {
             tag("clients", "The hoster's customers"),
             tag("services", "What clients ordered: orders and service requests"),
             tag("invoices", "What clients are billed"),
+            tag("operations", "The durable queue of lifecycle calls"),
+            tag("tasks", "Operations that need a person, by department"),
         ]))
         .build()
 }

@@ -7,8 +7,11 @@
 pub(crate) mod clients;
 pub(crate) mod health;
 pub(crate) mod invoices;
+pub(crate) mod operations;
+pub(crate) mod service_ops;
 pub(crate) mod services;
 pub(crate) mod sessions;
+pub(crate) mod tasks;
 pub(crate) mod usage;
 
 use std::sync::Arc;
@@ -59,6 +62,20 @@ fn handler(op: Operation, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
         Operation::TerminateService => post(services::terminate),
         Operation::ListInvoices => get(invoices::list),
         Operation::GetInvoice => get(invoices::show),
+        Operation::ChangeServicePlan => post(service_ops::change_plan),
+        Operation::RenewService => post(service_ops::renew),
+        Operation::ServiceSso => post(service_ops::sso),
+        Operation::GetServicePanel => get(service_ops::panel),
+        Operation::RunServiceAction => post(service_ops::action),
+        Operation::ListOperations => get(operations::list),
+        Operation::GetOperation => get(operations::show),
+        Operation::RetryOperation => post(operations::retry),
+        Operation::CancelOperation => post(operations::cancel),
+        Operation::ListTasks => get(tasks::list),
+        Operation::GetTask => get(tasks::show),
+        Operation::TakeTask => post(tasks::take),
+        Operation::CompleteTask => post(tasks::complete),
+        Operation::ReturnTask => post(tasks::send_back),
     }
 }
 

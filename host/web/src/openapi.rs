@@ -333,7 +333,12 @@ fn operation(r: &Route) -> utoipa::openapi::path::Operation {
         // A service's other actions, operations and tasks.
         other => service_ops_and_queue(op, other),
     };
-    if r.method == Method::Post && r.operation != Operation::CreateSession {
+    if r.method == Method::Post
+        && !matches!(
+            r.operation,
+            Operation::CreateSession | Operation::ServiceSso
+        )
+    {
         op = op
             .parameter(
                 utoipa::openapi::path::ParameterBuilder::new()

@@ -85,9 +85,14 @@ fn route_of(api: &Arc<Api>, r: &'static Route, openapi: &OpenApiText) -> MethodR
         BodyLimit::Json => api.json_max_body,
         BodyLimit::Batch => api.max_body,
     };
-    // A login's answer holds the new session token: it is never stored as an
-    // idempotent answer (a replay would hand the token out again).
-    if r.method == Method::Post && r.operation != Operation::CreateSession {
+    // A login's answer holds the new session token, a sign-in link's the link: neither
+    // is stored as an idempotent answer (a replay would hand the secret out again).
+    if r.method == Method::Post
+        && !matches!(
+            r.operation,
+            Operation::CreateSession | Operation::ServiceSso
+        )
+    {
         h = h.layer(from_fn_with_state(
             (Arc::clone(api), limit),
             idempotency::layer,

@@ -28,18 +28,33 @@ struct Api {
     addr: String,
 }
 
-/// One answer: status, `Cache-Control`, the body.
+/// One answer: status, `Cache-Control`, whether it was a replay, the body.
 struct Answer {
     status: u16,
     cache: Option<String>,
+    replayed: bool,
     body: Value,
 }
 
 impl Api {
     fn call(&self, method: &str, path: &str, bearer: &str, body: Option<Value>) -> Answer {
+        self.keyed(method, path, bearer, body, None)
+    }
+
+    fn keyed(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Answer {
         let url = format!("http://{}{path}", self.addr);
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
         let mut req = self.http.request(method, url).bearer_auth(bearer);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
         if let Some(b) = body {
             req = req
                 .header("content-type", "application/json")
@@ -53,10 +68,12 @@ impl Api {
                 .get("cache-control")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            let replayed = r.headers().contains_key("idempotent-replayed");
             let text = r.text().await.expect("a body");
             Answer {
                 status,
                 cache,
+                replayed,
                 body: serde_json::from_str(&text).unwrap_or(Value::Null),
             }
         })

@@ -251,6 +251,17 @@ fn links(api: &Api, who: &Who, sid: i64, backend: &str) {
         assert_eq!(a.body["audience"], audience);
         assert_eq!(a.cache.as_deref(), Some("no-store"), "[{backend}]");
     }
+    // A link is never stored as an idempotent answer: a key sent twice mints twice.
+    for _ in 0..2 {
+        let body = Some(json!({"audience": "client"}));
+        let a = api.keyed("POST", &path, &who.client, body, Some("sso-once"));
+        assert_eq!(
+            (a.status, a.replayed),
+            (200, false),
+            "[{backend}] {:#}",
+            a.body
+        );
+    }
     let panel = api.ok(
         "GET",
         &format!("/v1/services/{sid}/panel"),

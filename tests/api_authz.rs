@@ -16,7 +16,7 @@ mod support;
 use std::collections::HashMap;
 
 use provisor_app::accounts::role_includes;
-use provisor_e2e::{each_backend, Daemon, TestHome, PATIENCE, STAFF_PASSWORD};
+use provisor_e2e::{each_backend, so, Daemon, TestHome, PATIENCE, STAFF_PASSWORD};
 use provisor_store::entities::kinds::Role;
 use provisor_web::table::{Method, Policy, Route, ROUTES};
 use serde_json::{json, Value};
@@ -51,6 +51,9 @@ struct Objects {
     /// The service the reads name.
     service: i64,
     invoice: i64,
+    /// A manual-task service's operation and its task, for the reads.
+    operation: i64,
+    task: i64,
     /// Fresh services for each (operation, principal) that may change one: a request
     /// queued on a service blocks the next.
     fresh: HashMap<(&'static str, &'static str), i64>,
@@ -149,6 +152,45 @@ fn case(r: &Route, p: &Principal, o: &Objects) -> Option<Case> {
             false,
         ),
         "listAudit" => c("/v1/audit?limit=5".to_string(), None, 200, false),
+        // A service's other actions, operations and tasks. The recorder offers no
+        // renewal (refused before the module: 400), sign-in link or panel (the module
+        // answers not_supported: 502) or admin action: past the policy, every principal
+        // allowed gets the same refusal; their behaviour is `tests/api_operations.rs`'s,
+        // on the manual-task module.
+        "changeServicePlan" => c(
+            format!("/v1/services/{}/change_plan", svc_for("changeServicePlan")),
+            Some(json!({"plan": "priced"})),
+            202,
+            true,
+        ),
+        "renewService" => c(format!("/v1/services/{}/renew", o.service), None, 400, true),
+        "createServiceSso" => c(
+            format!("/v1/services/{}/sso", o.service),
+            Some(json!({"audience": "client"})),
+            502,
+            true,
+        ),
+        "getServicePanel" => c(format!("/v1/services/{}/panel", o.service), None, 502, true),
+        "runServiceAction" => c(
+            format!("/v1/services/{}/actions/reboot", o.service),
+            Some(json!({"fields": {}})),
+            400,
+            true,
+        ),
+        "listOperations" | "listTasks" => c(r.path.to_string(), None, 200, false),
+        "getOperation" => c(format!("/v1/operations/{}", o.operation), None, 200, false),
+        "getTask" => c(format!("/v1/tasks/{}", o.task), None, 200, false),
+        op @ ("retryOperation" | "cancelOperation") => {
+            let id = o.fresh.get(&(op, p.name)).copied().unwrap_or(o.operation);
+            let verb = op.trim_end_matches("Operation");
+            c(format!("/v1/operations/{id}/{verb}"), None, 200, false)
+        }
+        op @ ("takeTask" | "completeTask" | "returnTask") => {
+            let id = o.fresh.get(&(op, p.name)).copied().unwrap_or(o.task);
+            let verb = op.trim_end_matches("Task");
+            let body = (op == "completeTask").then(|| json!({"remote_id": "box-1"}));
+            c(format!("/v1/tasks/{id}/{verb}"), body, 200, false)
+        }
         _ => None,
     }
 }
@@ -316,10 +358,13 @@ fn setup(home: &TestHome) -> Objects {
         ok(&["services", "suspend", &sid]);
     }
     ok(&["work", "--until-idle"]);
+    let (operation, task) = manual_tasks(home, &mut fresh);
     Objects {
         client_a,
         service,
         invoice,
+        operation,
+        task,
         fresh,
         fresh_invoices: fresh_invoices(home),
     }
@@ -365,6 +410,61 @@ fn fresh_invoices(home: &TestHome) -> HashMap<(&'static str, &'static str), i64>
         }
     }
     fresh
+}
+
+/// Manual-task services (handler `hands`, department `noc`, where support works) whose
+/// create is a task: a fresh task or manual operation for each (operation, principal)
+/// that changes one, and fresh active services for plan changes. Answers an operation
+/// and a task for the reads.
+fn manual_tasks(
+    home: &TestHome,
+    fresh: &mut HashMap<(&'static str, &'static str), i64>,
+) -> (i64, i64) {
+    let ok = |args: &[&str]| support::ok(home, args);
+    home.drop_module(&so("provisor_manual_task"), "manual-task.so");
+    ok(&["departments", "add", "noc"]);
+    home.add_handler("hands", "manual-task", &json!({}), Some("noc"));
+    ok(&["plans", "add", "box", "--handler", "hands"]);
+    ok(&["staff", "departments", "support@staff.example.test", "noc"]);
+    let mut boxes = Vec::new();
+    for op in [
+        "takeTask",
+        "completeTask",
+        "returnTask",
+        "retryOperation",
+        "cancelOperation",
+    ] {
+        for who in ["owner", "admin", "support"] {
+            let (sid, _) = home.order("a@example.com", "box", &[]);
+            boxes.push((op, who, sid));
+        }
+    }
+    for who in ["owner", "admin", "support"] {
+        let (sid, _) = home.order("a@example.com", "basic", &[]);
+        fresh.insert(("changeServicePlan", who), sid);
+    }
+    ok(&["work", "--until-idle"]);
+    let tasks = home.json(&["tasks", "list", "--json", "--limit", "1000"]);
+    let of = |sid: i64| {
+        tasks
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .find(|t| t["service_id"] == sid)
+            .map(|t| (t["operation_id"].as_i64(), t["id"].as_i64()))
+            .and_then(|(o, t)| Some((o?, t?)))
+            .unwrap_or_else(|| panic!("no task of service {sid}: {tasks:#}"))
+    };
+    for &(op, who, sid) in &boxes {
+        let (operation, task) = of(sid);
+        let id = if op.ends_with("Task") {
+            task
+        } else {
+            operation
+        };
+        fresh.insert((op, who), id);
+    }
+    of(boxes[0].2)
 }
 
 /// The principals, with their credentials: staff and client sessions from the API,

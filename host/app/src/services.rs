@@ -18,6 +18,9 @@ use provisor_store::entities::kinds::OperationKind;
 use provisor_store::entities::{operation, task};
 use provisor_store::error::Result;
 
+/// What retrying an operation did (see [`retry_operation`]).
+pub use provisor_engine::tasks::Retried;
+
 /// A worker whose finished operations are recorded, each as `operation.done` by
 /// [`Actor::module`] with the service's status (and plan) before and after, in the
 /// completion's transaction.
@@ -151,6 +154,17 @@ pub async fn sso(
     )
     .await?;
     Ok(link)
+}
+
+/// The module's client-area panel of a service, asked now. A read: no audit entry.
+pub async fn panel(rt: &Runtime, service_id: i64) -> Result<provisor_module_api::Panel> {
+    engine::call_now(
+        rt,
+        service_id,
+        provisor_runtime::Call::ClientArea,
+        Map::new(),
+    )
+    .await
 }
 
 /// Gives a service a billing term from `next_due` (see

@@ -21,8 +21,13 @@ use crate::routes::billing::{
 use crate::routes::clients::{Client, NewClient};
 use crate::routes::health::Health;
 use crate::routes::invoices::Invoice;
+use crate::routes::operations::{
+    self as ops, LogRow, OperationAttempt, OperationDetail, RetriedOperation,
+};
+use crate::routes::service_ops::{ActionRequest, Audience, Panel, PlanChange, SsoLink, SsoRequest};
 use crate::routes::services::{NewOrder, OrderPlaced, Queued, Service};
 use crate::routes::sessions::{LoginRealm, Me, NewSession, SessionOpened};
+use crate::routes::tasks::{Task, TaskReturned, TaskValues};
 use crate::routes::usage::UsageImported;
 use crate::table::{Method, Operation, Policy, Route, ROUTES};
 
@@ -177,20 +182,130 @@ fn billing_operation(op: OperationBuilder, operation: Operation) -> OperationBui
     }
 }
 
-fn operation(r: &Route) -> utoipa::openapi::path::Operation {
-    let mut op = OperationBuilder::new()
-        .operation_id(Some(r.operation_id))
-        .summary(Some(r.summary))
-        .tag(r.tag);
-    if r.path.contains("{id}") {
-        op = op
-            .parameter(id_param(r.tag.trim_end_matches('s')))
+/// The responses of a service's other actions, operations and tasks.
+fn service_ops_and_queue(op: OperationBuilder, o: Operation) -> OperationBuilder {
+    match o {
+        Operation::ChangeServicePlan => op
+            .request_body(Some(json_body("PlanChange")))
             .response(
-                "404",
-                problem("No such object, or one this credential may not see"),
-            );
+                "202",
+                json_response("The plan change is queued as an operation", "Queued"),
+            )
+            .response(
+                "400",
+                problem("No such plan, or a malformed body (the field named)"),
+            )
+            .response("409", problem("The service is in no state for it")),
+        Operation::RenewService => op
+            .response(
+                "202",
+                json_response("The renewal is queued as an operation", "Queued"),
+            )
+            .response("409", problem("The service is in no state for it")),
+        Operation::ServiceSso => op
+            .request_body(Some(json_body("SsoRequest")))
+            .response(
+                "200",
+                json_response(
+                    "The link, answered once (Cache-Control: no-store) and never stored",
+                    "SsoLink",
+                ),
+            )
+            .response(
+                "400",
+                problem("A malformed body, or the module offers no sign-in link"),
+            ),
+        Operation::GetServicePanel => op
+            .response("200", json_response("The module's panel", "Panel"))
+            .response("400", problem("The module offers no panel")),
+        Operation::RunServiceAction => op
+            .parameter(
+                utoipa::openapi::path::ParameterBuilder::new()
+                    .name("action")
+                    .parameter_in(utoipa::openapi::path::ParameterIn::Path)
+                    .required(utoipa::openapi::Required::True)
+                    .description(Some("The action's name, as the module offers it"))
+                    .schema(Some(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::String),
+                    )),
+            )
+            .request_body(Some(json_body("ActionRequest")))
+            .response(
+                "202",
+                json_response("The action is queued as an operation", "Queued"),
+            )
+            .response(
+                "400",
+                problem("No such action, a field refused, or confirmation missing"),
+            ),
+        Operation::ListOperations => listing(
+            op,
+            "Operation",
+            &[
+                ("status", "Only operations in this status", false),
+                ("service_id", "Only this service's operations", true),
+                ("kind", "Only operations of this kind", false),
+            ],
+        ),
+        Operation::GetOperation => op.response(
+            "200",
+            json_response(
+                "The operation with its attempts and module log",
+                "OperationDetail",
+            ),
+        ),
+        Operation::RetryOperation => op
+            .response(
+                "200",
+                json_response("The operation, queued again or due now", "RetriedOperation"),
+            )
+            .response("409", problem("The operation is in no state for a retry")),
+        Operation::CancelOperation => op
+            .response("200", json_response("The cancelled operation", "Operation"))
+            .response(
+                "409",
+                problem("The operation is in no state to be cancelled"),
+            ),
+        Operation::ListTasks => listing(
+            op,
+            "Task",
+            &[
+                ("status", "Only tasks in this status", false),
+                ("department", "Only this department's tasks", false),
+            ],
+        ),
+        Operation::GetTask => op.response("200", json_response("The task", "Task")),
+        Operation::TakeTask => op
+            .response(
+                "200",
+                json_response("The task, taken by the caller's staff account", "Task"),
+            )
+            .response("409", problem("The task is no longer open")),
+        Operation::CompleteTask => op
+            .request_body(Some(json_body("TaskValues")))
+            .response(
+                "200",
+                json_response("The task, done; its operation is done", "Task"),
+            )
+            .response(
+                "400",
+                problem("A value is missing or refused, the field named"),
+            ),
+        Operation::ReturnTask => op
+            .response(
+                "200",
+                json_response("The task and its operation, queued again", "TaskReturned"),
+            )
+            .response("409", problem("The task is no longer open or taken")),
+        _ => op,
     }
-    op = match r.operation {
+}
+
+/// The request body and answers of each operation. Every operation is named, so the
+/// compiler flags a route added without them.
+fn responses(op: OperationBuilder, o: Operation) -> OperationBuilder {
+    match o {
         Operation::CreateSession => op
             .request_body(Some(json_body("NewSession")))
             .response("201", json_response("The session; its token is shown this once", "SessionOpened"))
@@ -254,9 +369,51 @@ fn operation(r: &Route) -> utoipa::openapi::path::Operation {
             .response("400", problem("A record is refused; nothing was imported"))
             .response("413", problem("The batch is over api.max_body_bytes")),
         // Invoices' changes, billing runs, the audit log.
-        _ => billing_operation(op, r.operation),
-    };
-    if r.method == Method::Post && r.operation != Operation::CreateSession {
+        o @ (Operation::ListInvoiceLines
+        | Operation::IssueInvoice
+        | Operation::PayInvoice
+        | Operation::RefundInvoice
+        | Operation::CancelInvoice
+        | Operation::RunBilling
+        | Operation::ListAudit) => billing_operation(op, o),
+        // A service's other actions, operations and tasks.
+        o @ (Operation::ChangeServicePlan
+        | Operation::RenewService
+        | Operation::ServiceSso
+        | Operation::GetServicePanel
+        | Operation::RunServiceAction
+        | Operation::ListOperations
+        | Operation::GetOperation
+        | Operation::RetryOperation
+        | Operation::CancelOperation
+        | Operation::ListTasks
+        | Operation::GetTask
+        | Operation::TakeTask
+        | Operation::CompleteTask
+        | Operation::ReturnTask) => service_ops_and_queue(op, o),
+    }
+}
+
+fn operation(r: &Route) -> utoipa::openapi::path::Operation {
+    let mut op = OperationBuilder::new()
+        .operation_id(Some(r.operation_id))
+        .summary(Some(r.summary))
+        .tag(r.tag);
+    if r.path.contains("{id}") {
+        op = op
+            .parameter(id_param(r.tag.trim_end_matches('s')))
+            .response(
+                "404",
+                problem("No such object, or one this credential may not see"),
+            );
+    }
+    op = responses(op, r.operation);
+    if r.method == Method::Post
+        && !matches!(
+            r.operation,
+            Operation::CreateSession | Operation::ServiceSso
+        )
+    {
         op = op
             .parameter(
                 utoipa::openapi::path::ParameterBuilder::new()
@@ -341,6 +498,20 @@ pub fn document() -> OpenApi {
         .schema_from::<BillingRun>()
         .schema_from::<AuditActor>()
         .schema_from::<AuditEntry>()
+        .schema_from::<PlanChange>()
+        .schema_from::<Audience>()
+        .schema_from::<SsoRequest>()
+        .schema_from::<SsoLink>()
+        .schema_from::<Panel>()
+        .schema_from::<ActionRequest>()
+        .schema_from::<ops::Operation>()
+        .schema_from::<OperationAttempt>()
+        .schema_from::<LogRow>()
+        .schema_from::<OperationDetail>()
+        .schema_from::<RetriedOperation>()
+        .schema_from::<Task>()
+        .schema_from::<TaskValues>()
+        .schema_from::<TaskReturned>()
         .security_scheme(BEARER, SecurityScheme::Http(bearer))
         .build();
     let mut meta = Tag::new("meta");
@@ -372,6 +543,8 @@ pub fn document() -> OpenApi {
             tag("invoices", "What clients are billed"),
             tag("billing", "Billing runs"),
             tag("audit", "Who changed what, when and from where"),
+            tag("operations", "The durable queue of lifecycle calls"),
+            tag("tasks", "Operations that need a person, by department"),
         ]))
         .build()
 }

@@ -112,6 +112,34 @@ pub enum Operation {
     RunBilling,
     /// `GET /v1/audit`.
     ListAudit,
+    /// `POST /v1/services/{id}/change_plan`.
+    ChangeServicePlan,
+    /// `POST /v1/services/{id}/renew`.
+    RenewService,
+    /// `POST /v1/services/{id}/sso`.
+    ServiceSso,
+    /// `GET /v1/services/{id}/panel`.
+    GetServicePanel,
+    /// `POST /v1/services/{id}/actions/{action}`.
+    RunServiceAction,
+    /// `GET /v1/operations`.
+    ListOperations,
+    /// `GET /v1/operations/{id}`.
+    GetOperation,
+    /// `POST /v1/operations/{id}/retry`.
+    RetryOperation,
+    /// `POST /v1/operations/{id}/cancel`.
+    CancelOperation,
+    /// `GET /v1/tasks`.
+    ListTasks,
+    /// `GET /v1/tasks/{id}`.
+    GetTask,
+    /// `POST /v1/tasks/{id}/take`.
+    TakeTask,
+    /// `POST /v1/tasks/{id}/complete`.
+    CompleteTask,
+    /// `POST /v1/tasks/{id}/return`.
+    ReturnTask,
 }
 
 /// How large a request body a route accepts.
@@ -387,6 +415,146 @@ pub const ROUTES: &[Route] = &[
         body: BodyLimit::Json,
         summary: "The audit log, newest first (filters: actor, object, action, since)",
         tag: "audit",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/services/{id}/change_plan",
+        operation_id: "changeServicePlan",
+        operation: Operation::ChangeServicePlan,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Queue a plan change of a service",
+        tag: "services",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/services/{id}/renew",
+        operation_id: "renewService",
+        operation: Operation::RenewService,
+        policy: Policy::Staff(ANY_STAFF),
+        body: BodyLimit::Json,
+        summary: "Queue a renewal of a service",
+        tag: "services",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/services/{id}/sso",
+        operation_id: "createServiceSso",
+        operation: Operation::ServiceSso,
+        policy: Policy::StaffOrClient { staff: SUPPORT },
+        body: BodyLimit::Json,
+        summary: "A control panel sign-in link (a client: its own service, client audience only); never stored",
+        tag: "services",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/services/{id}/panel",
+        operation_id: "getServicePanel",
+        operation: Operation::GetServicePanel,
+        policy: Policy::StaffOrClient { staff: ANY_STAFF },
+        body: BodyLimit::Json,
+        summary: "The module's client-area panel of a service (a client: its own only)",
+        tag: "services",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/services/{id}/actions/{action}",
+        operation_id: "runServiceAction",
+        operation: Operation::RunServiceAction,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Queue one of the module's admin actions on a service",
+        tag: "services",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/operations",
+        operation_id: "listOperations",
+        operation: Operation::ListOperations,
+        policy: Policy::Staff(ANY_STAFF),
+        body: BodyLimit::Json,
+        summary: "List operations (filters: status, service_id, kind)",
+        tag: "operations",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/operations/{id}",
+        operation_id: "getOperation",
+        operation: Operation::GetOperation,
+        policy: Policy::Staff(ANY_STAFF),
+        body: BodyLimit::Json,
+        summary: "Show an operation with its attempts and module log rows (redacted)",
+        tag: "operations",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/operations/{id}/retry",
+        operation_id: "retryOperation",
+        operation: Operation::RetryOperation,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Retry an operation: a manual or failed one afresh, a waiting one now",
+        tag: "operations",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/operations/{id}/cancel",
+        operation_id: "cancelOperation",
+        operation: Operation::CancelOperation,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Cancel a queued or manual operation",
+        tag: "operations",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/tasks",
+        operation_id: "listTasks",
+        operation: Operation::ListTasks,
+        policy: Policy::Staff(ANY_STAFF),
+        body: BodyLimit::Json,
+        summary: "List manual tasks (filters: status, department)",
+        tag: "tasks",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/tasks/{id}",
+        operation_id: "getTask",
+        operation: Operation::GetTask,
+        policy: Policy::Staff(ANY_STAFF),
+        body: BodyLimit::Json,
+        summary: "Show a manual task with its form",
+        tag: "tasks",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/tasks/{id}/take",
+        operation_id: "takeTask",
+        operation: Operation::TakeTask,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Take a task for the caller's staff account (in the task's department)",
+        tag: "tasks",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/tasks/{id}/complete",
+        operation_id: "completeTask",
+        operation: Operation::CompleteTask,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Complete a task with its form's values: its operation is done",
+        tag: "tasks",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/tasks/{id}/return",
+        operation_id: "returnTask",
+        operation: Operation::ReturnTask,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Send a task back: its operation gets fresh automatic attempts",
+        tag: "tasks",
     },
 ];
 

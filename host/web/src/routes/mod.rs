@@ -9,8 +9,11 @@ pub(crate) mod billing;
 pub(crate) mod clients;
 pub(crate) mod health;
 pub(crate) mod invoices;
+pub(crate) mod operations;
+pub(crate) mod service_ops;
 pub(crate) mod services;
 pub(crate) mod sessions;
+pub(crate) mod tasks;
 pub(crate) mod usage;
 
 use std::sync::Arc;
@@ -68,6 +71,20 @@ fn handler(op: Operation, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
         Operation::CancelInvoice => post(billing::cancel),
         Operation::RunBilling => post(billing::run),
         Operation::ListAudit => get(audit::list),
+        Operation::ChangeServicePlan => post(service_ops::change_plan),
+        Operation::RenewService => post(service_ops::renew),
+        Operation::ServiceSso => post(service_ops::sso),
+        Operation::GetServicePanel => get(service_ops::panel),
+        Operation::RunServiceAction => post(service_ops::action),
+        Operation::ListOperations => get(operations::list),
+        Operation::GetOperation => get(operations::show),
+        Operation::RetryOperation => post(operations::retry),
+        Operation::CancelOperation => post(operations::cancel),
+        Operation::ListTasks => get(tasks::list),
+        Operation::GetTask => get(tasks::show),
+        Operation::TakeTask => post(tasks::take),
+        Operation::CompleteTask => post(tasks::complete),
+        Operation::ReturnTask => post(tasks::send_back),
     }
 }
 
@@ -77,9 +94,14 @@ fn route_of(api: &Arc<Api>, r: &'static Route, openapi: &OpenApiText) -> MethodR
         BodyLimit::Json => api.json_max_body,
         BodyLimit::Batch => api.max_body,
     };
-    // A login's answer holds the new session token: it is never stored as an
-    // idempotent answer (a replay would hand the token out again).
-    if r.method == Method::Post && r.operation != Operation::CreateSession {
+    // A login's answer holds the new session token, a sign-in link's the link: neither
+    // is stored as an idempotent answer (a replay would hand the secret out again).
+    if r.method == Method::Post
+        && !matches!(
+            r.operation,
+            Operation::CreateSession | Operation::ServiceSso
+        )
+    {
         h = h.layer(from_fn_with_state(
             (Arc::clone(api), limit),
             idempotency::layer,

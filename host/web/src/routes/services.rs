@@ -183,7 +183,11 @@ pub(crate) async fn list(
 
 /// The service `raw` names, if the principal may see it; otherwise the same 404 as a
 /// missing one.
-async fn visible(api: &Api, p: &Principal, raw: &str) -> Result<service::Model, Problem> {
+pub(crate) async fn visible(
+    api: &Api,
+    p: &Principal,
+    raw: &str,
+) -> Result<service::Model, Problem> {
     let id = id_of(raw, "service")?;
     let what = format!("service {id}");
     let s = service::Entity::find_by_id(id)

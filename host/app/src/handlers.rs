@@ -151,16 +151,29 @@ pub async fn install_module(ctx: &Ctx, actor: &Actor, file: &Path) -> Result<Vec
     );
     registry.learn_proven().await?;
     registry.scan().await?;
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    install_with(&store, &registry, actor, file, name, ctx.clock.now()).await
+}
+
+/// Installs `file` with `registry` (checked exactly as a file dropped into the modules
+/// directory, copied in only when the checks pass) and records the entry, naming the
+/// file `name`.
+async fn install_with(
+    store: &Store,
+    registry: &Registry,
+    actor: &Actor,
+    file: &Path,
+    name: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<ScanEvent>> {
     let events = registry.install(file).await?;
     if !events.is_empty() {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
         let after = json!({
             "file": name,
             "events": events.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
-        let now = ctx.clock.now();
         record_after(
-            &store,
+            store,
             actor,
             Action::ModuleInstall,
             name,
@@ -171,6 +184,66 @@ pub async fn install_module(ctx: &Ctx, actor: &Actor, file: &Path) -> Result<Vec
         .await?;
     }
     Ok(events)
+}
+
+/// Installs an uploaded module file (its bytes) into the running daemon's registry,
+/// checked exactly as a file dropped into the modules directory. The bytes are written
+/// to a private file beside the modules directory first and removed after; a file the
+/// checks refuse is never copied in, and one the load then refuses is taken out again,
+/// so nothing refused is left in the modules directory. A refusal is an invalid-input
+/// error naming the reason.
+pub async fn upload_module(rt: &Runtime, actor: &Actor, bytes: &[u8]) -> Result<Vec<ScanEvent>> {
+    use std::os::unix::fs::PermissionsExt;
+    let staged = rt
+        .home
+        .root()
+        .join(format!(".upload-{}-{}.so", std::process::id(), uuid_like()));
+    rt.home.ensure()?;
+    std::fs::write(&staged, bytes)
+        .and_then(|()| std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o644)))
+        .map_err(|e| {
+            provisor_store::error::Error::io("cannot stage the uploaded module file", e)
+        })?;
+    let shown = staged.display().to_string();
+    let result = install_with(
+        &rt.store,
+        &rt.registry,
+        actor,
+        &staged,
+        Some("upload".to_string()),
+        rt.clock.now(),
+    )
+    .await;
+    let _ = std::fs::remove_file(&staged);
+    let events = result.map_err(|e| match e {
+        provisor_store::error::Error::Invalid(m) => provisor_store::error::Error::Invalid(
+            m.replace(&format!("module file {shown}"), "the uploaded module file")
+                .replace(&shown, "the uploaded file"),
+        ),
+        other => other,
+    })?;
+    if let Some((file, reason)) = events.iter().find_map(|e| match e {
+        ScanEvent::Refused { file, reason } => Some((file.clone(), reason.clone())),
+        _ => None,
+    }) {
+        let _ = std::fs::remove_file(rt.home.modules_dir().join(&file));
+        rt.registry.scan().await?;
+        return Err(provisor_store::error::Error::Invalid(format!(
+            "the uploaded module file was refused: {reason}; nothing was installed"
+        )));
+    }
+    Ok(events)
+}
+
+/// A name no other staged upload has at the same time.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{nanos}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Re-seals every handler secret with the current key (see

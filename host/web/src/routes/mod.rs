@@ -4,7 +4,9 @@
 //! a path does not take a 405 problem with `Allow`. A handler parses, calls app and
 //! renders; it holds no business rule.
 
+pub(crate) mod catalog;
 pub(crate) mod clients;
+pub(crate) mod handlers;
 pub(crate) mod health;
 pub(crate) mod invoices;
 pub(crate) mod services;
@@ -59,6 +61,20 @@ fn handler(op: Operation, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
         Operation::TerminateService => post(services::terminate),
         Operation::ListInvoices => get(invoices::list),
         Operation::GetInvoice => get(invoices::show),
+        Operation::ListPlans => get(catalog::list_plans),
+        Operation::GetPlan => get(catalog::show_plan),
+        Operation::SetPlanPrice => post(catalog::set_price),
+        Operation::ListDepartments => get(catalog::list_departments),
+        Operation::AddDepartment => post(catalog::add_department),
+        Operation::ListHandlers => get(handlers::list),
+        Operation::GetHandler => get(handlers::show),
+        Operation::AddHandler => post(handlers::add),
+        Operation::EnableHandler => post(handlers::enable),
+        Operation::DisableHandler => post(handlers::disable),
+        Operation::TestHandler => post(handlers::test),
+        Operation::ListModules => get(handlers::list_modules),
+        Operation::UploadModule => post(handlers::upload_module),
+        Operation::GetLedger => get(catalog::ledger),
     }
 }
 

@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 const USAGE_TOKEN: &str = "e2e-authz-0123456789abcdef0123456789abcdef";
 const CLIENT_PW: &str = "client A's long password";
 const CLIENT_B_PW: &str = "client B's long password";
+/// The secret setting of the `probe` handlers (module `versioned`): never in an answer.
+const PROBE_TOKEN: &str = "probe-handler-token-5a1e9c0d7b";
 
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,8 @@ struct Objects {
     /// The service the reads name.
     service: i64,
     invoice: i64,
+    /// The plan the catalog's rows name (`catalog`, served by the enabled `rec`).
+    catalog_plan: i64,
     /// Fresh services for each (operation, principal) that may change one: a request
     /// queued on a service blocks the next.
     fresh: HashMap<(&'static str, &'static str), i64>,
@@ -114,6 +118,46 @@ fn case(r: &Route, p: &Principal, o: &Objects) -> Option<Case> {
                 true,
             )
         }
+        "listPlans" | "listDepartments" | "listHandlers" | "listModules" => {
+            c(r.path.to_string(), None, 200, false)
+        }
+        "getPlan" => c(format!("/v1/plans/{}", o.catalog_plan), None, 200, false),
+        "setPlanPrice" => c(
+            format!("/v1/plans/{}/prices", o.catalog_plan),
+            Some(json!({"currency": "EUR", "period": "annual", "amount": "100.00"})),
+            200,
+            false,
+        ),
+        "addDepartment" => c(
+            r.path.to_string(),
+            Some(json!({"name": format!("dept-{}", p.name.replace('_', "-"))})),
+            201,
+            false,
+        ),
+        "getHandler" => c("/v1/handlers/probe".to_string(), None, 200, false),
+        "addHandler" => c(
+            r.path.to_string(),
+            Some(json!({
+                "name": format!("probe-{}", p.name.replace('_', "-")),
+                "module": "versioned",
+                "settings": {"token": PROBE_TOKEN},
+            })),
+            201,
+            false,
+        ),
+        op @ ("enableHandler" | "disableHandler" | "testHandler") => {
+            let verb = op.trim_end_matches("Handler");
+            c(format!("/v1/handlers/probe/{verb}"), None, 200, false)
+        }
+        // The matrix sends JSON: a module upload refuses it (400, naming Content-Type)
+        // once the policy let it through.
+        "uploadModule" => c(r.path.to_string(), Some(json!({})), 400, false),
+        "getLedger" => c(
+            format!("/v1/clients/{}/ledger", o.client_a),
+            None,
+            200,
+            true,
+        ),
         _ => None,
     }
 }
@@ -281,10 +325,21 @@ fn setup(home: &TestHome) -> Objects {
         ok(&["services", "suspend", &sid]);
     }
     ok(&["work", "--until-idle"]);
+    // The catalog's rows: a plan, and a handler with a secret setting.
+    ok(&["plans", "add", "catalog", "--handler", "rec"]);
+    let catalog_plan = home.json(&["plans", "show", "catalog", "--json"])["id"]
+        .as_i64()
+        .expect("the plan's id");
+    home.drop_module(
+        &provisor_e2e::so("provisor_fixture_versioned_v1"),
+        "versioned.so",
+    );
+    home.add_handler("probe", "versioned", &json!({"token": PROBE_TOKEN}), None);
     Objects {
         client_a,
         service,
         invoice,
+        catalog_plan,
         fresh,
     }
 }
@@ -583,7 +638,16 @@ fn scenario(backend: &'static str, url: Option<String>) {
     let secrets: Vec<String> = who
         .iter()
         .filter_map(|p| p.bearer.clone())
-        .chain([STAFF_PASSWORD, CLIENT_PW, CLIENT_B_PW, USAGE_TOKEN].map(str::to_string))
+        .chain(
+            [
+                STAFF_PASSWORD,
+                CLIENT_PW,
+                CLIENT_B_PW,
+                USAGE_TOKEN,
+                PROBE_TOKEN,
+            ]
+            .map(str::to_string),
+        )
         .collect();
     matrix(&api, &mut seen, &who, &objects, backend);
     rate_limited(&api, &mut seen, backend);

@@ -15,7 +15,7 @@ use crate::Ctx;
 use provisor_engine::handlers::{self, HandlerView, NewHandler};
 use provisor_runtime::registry::{LoadPolicy, Registry, ScanEvent};
 use provisor_runtime::Runtime;
-use provisor_store::error::Result;
+use provisor_store::error::{Error, Result};
 use provisor_store::secrets::Rotation;
 use provisor_store::Store;
 
@@ -151,29 +151,16 @@ pub async fn install_module(ctx: &Ctx, actor: &Actor, file: &Path) -> Result<Vec
     );
     registry.learn_proven().await?;
     registry.scan().await?;
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
-    install_with(&store, &registry, actor, file, name, ctx.clock.now()).await
-}
-
-/// Installs `file` with `registry` (checked exactly as a file dropped into the modules
-/// directory, copied in only when the checks pass) and records the entry, naming the
-/// file `name`.
-async fn install_with(
-    store: &Store,
-    registry: &Registry,
-    actor: &Actor,
-    file: &Path,
-    name: Option<String>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<ScanEvent>> {
     let events = registry.install(file).await?;
     if !events.is_empty() {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
         let after = json!({
             "file": name,
             "events": events.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
+        let now = ctx.clock.now();
         record_after(
-            store,
+            &store,
             actor,
             Action::ModuleInstall,
             name,
@@ -186,13 +173,27 @@ async fn install_with(
     Ok(events)
 }
 
+/// What an uploaded module file became.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    /// Its file in the modules directory.
+    pub file: String,
+    /// The module's name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// What the registry did, one line each (empty when the same file was there, or the
+    /// daemon's own scan loaded it first).
+    pub events: Vec<String>,
+}
+
 /// Installs an uploaded module file (its bytes) into the running daemon's registry,
 /// checked exactly as a file dropped into the modules directory. The bytes are written
 /// to a private file beside the modules directory first and removed after; a file the
 /// checks refuse is never copied in, and one the load then refuses is taken out again,
 /// so nothing refused is left in the modules directory. A refusal is an invalid-input
-/// error naming the reason.
-pub async fn upload_module(rt: &Runtime, actor: &Actor, bytes: &[u8]) -> Result<Vec<ScanEvent>> {
+/// error naming the reason. The entry names the installed file and what became of it.
+pub async fn upload_module(rt: &Runtime, actor: &Actor, bytes: &[u8]) -> Result<Uploaded> {
     use std::os::unix::fs::PermissionsExt;
     let staged = rt
         .home
@@ -201,38 +202,83 @@ pub async fn upload_module(rt: &Runtime, actor: &Actor, bytes: &[u8]) -> Result<
     rt.home.ensure()?;
     std::fs::write(&staged, bytes)
         .and_then(|()| std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o644)))
-        .map_err(|e| {
-            provisor_store::error::Error::io("cannot stage the uploaded module file", e)
-        })?;
+        .map_err(|e| Error::io("cannot stage the uploaded module file", e))?;
     let shown = staged.display().to_string();
-    let result = install_with(
-        &rt.store,
-        &rt.registry,
-        actor,
-        &staged,
-        Some("upload".to_string()),
-        rt.clock.now(),
-    )
+    let installed = async {
+        let events = rt.registry.install(&staged).await?;
+        // Checked and proven by the install: this reads the probe's answer again.
+        let manifest = rt
+            .registry
+            .inspect(&staged)?
+            .result
+            .map_err(Error::Invalid)?;
+        Ok::<_, Error>((events, manifest))
+    }
     .await;
     let _ = std::fs::remove_file(&staged);
-    let events = result.map_err(|e| match e {
-        provisor_store::error::Error::Invalid(m) => provisor_store::error::Error::Invalid(
+    let (events, manifest) = installed.map_err(|e| match e {
+        Error::Invalid(m) => Error::Invalid(
             m.replace(&format!("module file {shown}"), "the uploaded module file")
                 .replace(&shown, "the uploaded file"),
         ),
         other => other,
     })?;
-    if let Some((file, reason)) = events.iter().find_map(|e| match e {
-        ScanEvent::Refused { file, reason } => Some((file.clone(), reason.clone())),
-        _ => None,
-    }) {
+    let file = format!("{}.so", manifest.name);
+    let verdict = verdict(
+        rt,
+        &file,
+        &provisor_runtime::registry::loader::sha256_hex(bytes),
+    )
+    .await?;
+    let events: Vec<String> = events.iter().map(ToString::to_string).collect();
+    let after = json!({"file": file, "events": events, "verdict": verdict.as_ref().err()});
+    record_after(
+        &rt.store,
+        actor,
+        Action::ModuleInstall,
+        Some(file.clone()),
+        None,
+        Some(after),
+        rt.clock.now(),
+    )
+    .await?;
+    if let Err(reason) = verdict {
         let _ = std::fs::remove_file(rt.home.modules_dir().join(&file));
         rt.registry.scan().await?;
-        return Err(provisor_store::error::Error::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "the uploaded module file was refused: {reason}; nothing was installed"
         )));
     }
-    Ok(events)
+    Ok(Uploaded {
+        file,
+        name: manifest.name,
+        version: manifest.version,
+        events,
+    })
+}
+
+/// The registry's verdict on `file` with these contents: loaded, or refused and why.
+/// The daemon's own scan may be the one that takes the file in, so this waits (a few
+/// seconds at most) for the verdict to be recorded.
+async fn verdict(
+    rt: &Runtime,
+    file: &str,
+    sha256: &str,
+) -> Result<std::result::Result<(), String>> {
+    use provisor_store::entities::status::ModuleFileStatus;
+    for _ in 0..100 {
+        let rows = Registry::recorded(&rt.store).await?;
+        if let Some(r) = rows.iter().find(|r| r.file == file && r.sha256 == sha256) {
+            return Ok(match r.status {
+                ModuleFileStatus::Refused => Err(r.reason.clone().unwrap_or_default()),
+                _ => Ok(()),
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(Error::Invalid(format!(
+        "the uploaded module file was copied in as {file} but no verdict on it was recorded within 10 s: list the module files to see its state"
+    )))
 }
 
 /// A name no other staged upload has at the same time.

@@ -26,7 +26,6 @@ use utoipa::ToSchema;
 
 use provisor_app::accounts::Principal;
 use provisor_engine::handlers::{self as engine, HandlerView, NewHandler as EngineNew};
-use provisor_runtime::registry::ScanEvent;
 use provisor_store::entities::{handler, module_file};
 
 use crate::auth;
@@ -196,10 +195,16 @@ pub struct ModuleInstalled {
     /// Always `module_install`.
     #[schema(example = "module_install")]
     pub object: &'static str,
-    /// What the registry did, one line each (empty: the same file was already there).
+    /// Its file in the modules directory.
+    #[schema(example = "recorder.so")]
+    pub file: String,
+    /// The module's name.
+    pub name: String,
+    /// Its version, loaded.
+    pub version: String,
+    /// What the registry did, one line each (empty: the same file was already there,
+    /// or the daemon's own scan took it in first).
     pub events: Vec<String>,
-    /// The modules loaded or upgraded by it: `name version`.
-    pub loaded: Vec<String>,
 }
 
 pub(crate) async fn list(
@@ -391,20 +396,14 @@ pub(crate) async fn upload_module(
     let run = async {
         octet_stream(&headers)?;
         let bytes = body::read(&headers, body, api.max_body, api.body_timeout).await?;
-        let events =
+        let up =
             provisor_app::handlers::upload_module(&api.rt, &auth::actor(&p, peer), &bytes).await?;
-        let loaded = events
-            .iter()
-            .filter_map(|e| match e {
-                ScanEvent::Loaded { name, version, .. } => Some(format!("{name} {version}")),
-                ScanEvent::Upgraded { name, to, .. } => Some(format!("{name} {to}")),
-                _ => None,
-            })
-            .collect();
         Ok::<_, Problem>(ModuleInstalled {
             object: "module_install",
-            events: events.iter().map(ToString::to_string).collect(),
-            loaded,
+            file: up.file,
+            name: up.name,
+            version: up.version,
+            events: up.events,
         })
     };
     match run.await {

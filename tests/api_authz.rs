@@ -119,7 +119,7 @@ fn case(r: &Route, p: &Principal, o: &Objects) -> Option<Case> {
             )
         }
         "listPlans" | "listDepartments" | "listHandlers" | "listModules" => {
-            c(r.path.to_string(), None, 200, false)
+            c(format!("{}?limit=100", r.path), None, 200, false)
         }
         "getPlan" => c(format!("/v1/plans/{}", o.catalog_plan), None, 200, false),
         "setPlanPrice" => c(

@@ -88,6 +88,13 @@ pub async fn set_enabled(
     Ok(changed)
 }
 
+/// Runs the module's connection test for a handler and records its outcome on the
+/// handler (see [`provisor_engine::handlers::test`]); not an audited change, as from
+/// the command line.
+pub async fn test(rt: &Runtime, name: &str) -> Result<provisor_module_api::ConnectionInfo> {
+    handlers::test(rt, name).await
+}
+
 /// Imports a handler's panel accounts as services (see [`crate::sync::import`]).
 pub async fn import(
     rt: &Runtime,

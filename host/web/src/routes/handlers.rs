@@ -324,7 +324,7 @@ pub(crate) async fn disable(
 pub(crate) async fn test(State(api): State<Arc<Api>>, Path(name): Path<String>) -> Response {
     let run = async {
         named(&api, &name).await?;
-        let info = engine::test(&api.rt, &name).await?;
+        let info = provisor_app::handlers::test(&api.rt, &name).await?;
         Ok::<_, Problem>(ConnectionTest {
             object: "connection_test",
             handler: name,

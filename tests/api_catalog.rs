@@ -251,7 +251,20 @@ fn catalog(
     );
     let bad = json!({"currency": "EUR", "period": "weekly", "amount": "1.00"});
     let (s, v) = api.post(&format!("/v1/plans/{web}/prices"), billing, &bad);
-    assert_eq!(s, 400, "[{backend}] {v}");
+    assert_eq!(
+        (s, &v["errors"][0]["field"]),
+        (400, &json!("period")),
+        "[{backend}] {v}"
+    );
+    let negative = json!({"currency": "EUR", "period": "monthly", "amount": "-1.00"});
+    let (s, v) = api.post(&format!("/v1/plans/{web}/prices"), billing, &negative);
+    assert_eq!(
+        (s, &v["errors"][0]["field"]),
+        (400, &json!("amount")),
+        "[{backend}] {v}"
+    );
+    let (s, v) = api.post(&format!("/v1/plans/{web}/prices"), client, &price);
+    assert_eq!(s, 403, "[{backend}] a client sets no price: {v}");
     let (s, v) = api.post("/v1/plans/99999/prices", billing, &price);
     assert_eq!(s, 404, "[{backend}] {v}");
 

@@ -359,6 +359,7 @@ pub(crate) async fn set_price(
         let m = visible_plan(&api, &p, &raw).await?;
         let bytes = body::read(&headers, body, api.json_max_body, api.body_timeout).await?;
         let new: NewPrice = body::json(&bytes)?;
+        prices::Period::parse(&new.period).map_err(|e| Problem::from(e).field("period"))?;
         provisor_app::catalog::set_price(
             &api.store,
             &auth::actor(&p, peer),

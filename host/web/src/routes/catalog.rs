@@ -460,7 +460,10 @@ pub(crate) async fn ledger(
                     reason: e.reason,
                     invoice_id: e.invoice_id,
                     payment_id: e.payment_id,
-                    created_at: e.created_at,
+                    // Billing shows the time with its fractions; the API to the second.
+                    created_at: chrono::DateTime::parse_from_rfc3339(&e.created_at)
+                        .map(|t| time(t.with_timezone(&chrono::Utc)))
+                        .unwrap_or(e.created_at),
                 })
                 .collect(),
         })

@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 const USAGE_TOKEN: &str = "e2e-authz-0123456789abcdef0123456789abcdef";
 const CLIENT_PW: &str = "client A's long password";
 const CLIENT_B_PW: &str = "client B's long password";
+/// The secret setting of the `probe` handlers (module `versioned`): never in an answer.
+const PROBE_TOKEN: &str = "probe-handler-token-5a1e9c0d7b";
 
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +56,8 @@ struct Objects {
     /// A manual-task service's operation and its task, for the reads.
     operation: i64,
     task: i64,
+    /// The plan the catalog's rows name (`catalog`, served by the enabled `rec`).
+    catalog_plan: i64,
     /// Fresh services for each (operation, principal) that may change one: a request
     /// queued on a service blocks the next.
     fresh: HashMap<(&'static str, &'static str), i64>,
@@ -152,6 +156,23 @@ fn case(r: &Route, p: &Principal, o: &Objects) -> Option<Case> {
             false,
         ),
         "listAudit" => c("/v1/audit?limit=5".to_string(), None, 200, false),
+        _ => more_cases(r, p, o),
+    }
+}
+
+/// The concrete request of the routes of a service's other actions, operations, tasks
+/// and the catalog (the rest of [`case`]).
+fn more_cases(r: &Route, p: &Principal, o: &Objects) -> Option<Case> {
+    let svc_for = |op: &'static str| o.fresh.get(&(op, p.name)).copied().unwrap_or(o.service);
+    let c = |path: String, body: Option<Value>, ok: u16, of_a: bool| {
+        Some(Case {
+            path,
+            body,
+            ok,
+            of_a,
+        })
+    };
+    match r.operation_id {
         // A service's other actions, operations and tasks. The recorder offers no
         // renewal (refused before the module: 400), sign-in link or panel (the module
         // answers not_supported: 502) or admin action: past the policy, every principal
@@ -191,6 +212,46 @@ fn case(r: &Route, p: &Principal, o: &Objects) -> Option<Case> {
             let body = (op == "completeTask").then(|| json!({"remote_id": "box-1"}));
             c(format!("/v1/tasks/{id}/{verb}"), body, 200, false)
         }
+        "listPlans" | "listDepartments" | "listHandlers" | "listModules" => {
+            c(format!("{}?limit=100", r.path), None, 200, false)
+        }
+        "getPlan" => c(format!("/v1/plans/{}", o.catalog_plan), None, 200, false),
+        "setPlanPrice" => c(
+            format!("/v1/plans/{}/prices", o.catalog_plan),
+            Some(json!({"currency": "EUR", "period": "annual", "amount": "100.00"})),
+            200,
+            false,
+        ),
+        "addDepartment" => c(
+            r.path.to_string(),
+            Some(json!({"name": format!("dept-{}", p.name.replace('_', "-"))})),
+            201,
+            false,
+        ),
+        "getHandler" => c("/v1/handlers/probe".to_string(), None, 200, false),
+        "addHandler" => c(
+            r.path.to_string(),
+            Some(json!({
+                "name": format!("probe-{}", p.name.replace('_', "-")),
+                "module": "versioned",
+                "settings": {"token": PROBE_TOKEN},
+            })),
+            201,
+            false,
+        ),
+        op @ ("enableHandler" | "disableHandler" | "testHandler") => {
+            let verb = op.trim_end_matches("Handler");
+            c(format!("/v1/handlers/probe/{verb}"), None, 200, false)
+        }
+        // The matrix sends JSON: a module upload refuses it (400, naming Content-Type)
+        // once the policy let it through.
+        "uploadModule" => c(r.path.to_string(), Some(json!({})), 400, false),
+        "getLedger" => c(
+            format!("/v1/clients/{}/ledger", o.client_a),
+            None,
+            200,
+            true,
+        ),
         _ => None,
     }
 }
@@ -359,12 +420,23 @@ fn setup(home: &TestHome) -> Objects {
     }
     ok(&["work", "--until-idle"]);
     let (operation, task) = manual_tasks(home, &mut fresh);
+    // The catalog's rows: a plan, and a handler with a secret setting.
+    ok(&["plans", "add", "catalog", "--handler", "rec"]);
+    let catalog_plan = home.json(&["plans", "show", "catalog", "--json"])["id"]
+        .as_i64()
+        .expect("the plan's id");
+    home.drop_module(
+        &provisor_e2e::so("provisor_fixture_versioned_v1"),
+        "versioned.so",
+    );
+    home.add_handler("probe", "versioned", &json!({"token": PROBE_TOKEN}), None);
     Objects {
         client_a,
         service,
         invoice,
         operation,
         task,
+        catalog_plan,
         fresh,
         fresh_invoices: fresh_invoices(home),
     }
@@ -761,7 +833,16 @@ fn scenario(backend: &'static str, url: Option<String>) {
     let secrets: Vec<String> = who
         .iter()
         .filter_map(|p| p.bearer.clone())
-        .chain([STAFF_PASSWORD, CLIENT_PW, CLIENT_B_PW, USAGE_TOKEN].map(str::to_string))
+        .chain(
+            [
+                STAFF_PASSWORD,
+                CLIENT_PW,
+                CLIENT_B_PW,
+                USAGE_TOKEN,
+                PROBE_TOKEN,
+            ]
+            .map(str::to_string),
+        )
         .collect();
     matrix(&api, &mut seen, &who, &objects, backend);
     rate_limited(&api, &mut seen, backend);

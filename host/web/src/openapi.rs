@@ -18,7 +18,11 @@ use crate::routes::billing::{
     BillingEvent, BillingRun, HandlerDaily, InvoiceLine, IssueInvoice, NewBillingRun, NewPayment,
     NewRefund, Payment, Refund,
 };
+use crate::routes::catalog::{
+    Department, Deposit, Ledger, LedgerEntry, NewDepartment, NewPrice, Plan, Price,
+};
 use crate::routes::clients::{Client, NewClient};
+use crate::routes::handlers::{ConnectionTest, Handler, ModuleFile, ModuleInstalled, NewHandler};
 use crate::routes::health::Health;
 use crate::routes::invoices::Invoice;
 use crate::routes::operations::{
@@ -102,6 +106,18 @@ fn id_param(what: &str) -> utoipa::openapi::path::Parameter {
         .build()
 }
 
+fn name_param(what: &str) -> utoipa::openapi::path::Parameter {
+    utoipa::openapi::path::ParameterBuilder::new()
+        .name("name")
+        .parameter_in(utoipa::openapi::path::ParameterIn::Path)
+        .required(utoipa::openapi::Required::True)
+        .description(Some(format!("The {what}'s name")))
+        .schema(Some(
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String),
+        ))
+        .build()
+}
+
 fn query_param(name: &str, description: &str, integer: bool) -> utoipa::openapi::path::Parameter {
     let t = if integer {
         utoipa::openapi::Type::Integer
@@ -180,6 +196,85 @@ fn billing_operation(op: OperationBuilder, operation: Operation) -> OperationBui
         ),
         _ => op,
     }
+}
+
+/// The answers of the catalog's routes: plans, departments, handlers, modules, ledgers.
+fn catalog(operation: Operation, op: OperationBuilder) -> OperationBuilder {
+    match operation {
+        Operation::ListPlans => listing(op, "Plan", &[]),
+        Operation::GetPlan => op.response("200", json_response("The plan with its prices and deposits", "Plan")),
+        Operation::SetPlanPrice => op
+            .request_body(Some(json_body("NewPrice")))
+            .response("200", json_response("The plan with its prices now", "Plan"))
+            .response("400", problem("The currency, period or amount is refused, named")),
+        Operation::ListDepartments => listing(op, "Department", &[]),
+        Operation::AddDepartment => op
+            .request_body(Some(json_body("NewDepartment")))
+            .response("201", json_response("The department added", "Department"))
+            .response("400", problem("The name or email is refused, or the department exists")),
+        Operation::ListHandlers => listing(op, "Handler", &[]),
+        Operation::GetHandler => op.response("200", json_response("The handler, secrets redacted", "Handler")),
+        Operation::AddHandler => op
+            .request_body(Some(json_body("NewHandler")))
+            .response("201", json_response("The handler added, secrets redacted", "Handler"))
+            .response("400", problem("The settings do not fit the module's schema, or a field is refused, named")),
+        Operation::EnableHandler | Operation::DisableHandler => op
+            .response("200", json_response("The handler now (the same answer when nothing changed)", "Handler")),
+        Operation::TestHandler => op
+            .response("200", json_response("The connection works", "ConnectionTest"))
+            .response("400", problem("The module has no connection test"))
+            .response("502", problem("The connection test failed")),
+        Operation::ListModules => listing(op, "ModuleFile", &[]),
+        Operation::UploadModule => op
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .description(Some("The module's .so file, at most api.max_body_bytes"))
+                    .required(Some(utoipa::openapi::Required::True))
+                    .content("application/octet-stream", ContentBuilder::new().build())
+                    .build(),
+            ))
+            .response("201", json_response("Installed: what the registry did", "ModuleInstalled"))
+            .response("400", problem("Refused (the reason named; nothing is left in the modules directory), or not sent as application/octet-stream"))
+            .response("413", problem("The file is over api.max_body_bytes")),
+        Operation::GetLedger => op.response("200", json_response("The client's credit ledger and balance", "Ledger")),
+        _ => op,
+    }
+}
+
+/// The path's `{id}` or `{name}` parameter and its 404.
+fn path_params(r: &Route, op: OperationBuilder) -> OperationBuilder {
+    let what = r.tag.trim_end_matches('s');
+    if r.path.contains("{name}") {
+        return op
+            .parameter(name_param(what))
+            .response("404", problem("No object of that name"));
+    }
+    if r.path.contains("{id}") {
+        return op.parameter(id_param(what)).response(
+            "404",
+            problem("No such object, or one this credential may not see"),
+        );
+    }
+    op
+}
+
+/// The `Idempotency-Key` header of a POST and its answers.
+fn idempotent(op: OperationBuilder) -> OperationBuilder {
+    op
+            .parameter(
+                utoipa::openapi::path::ParameterBuilder::new()
+                    .name("Idempotency-Key")
+                    .parameter_in(utoipa::openapi::path::ParameterIn::Header)
+                    .description(Some("1 to 255 printable characters: the same key and body replay the first answer (Idempotent-Replayed: true); another body is a 422"))
+                    .schema(Some(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::String)
+                            .min_length(Some(1))
+                            .max_length(Some(255)),
+                    )),
+            )
+            .response("409", problem("A request with the same Idempotency-Key is still running"))
+            .response("422", problem("The Idempotency-Key was used for another request"))
 }
 
 /// The responses of a service's other actions, operations and tasks.
@@ -349,6 +444,20 @@ fn responses(op: OperationBuilder, o: Operation) -> OperationBuilder {
             ],
         ),
         Operation::GetInvoice => op.response("200", json_response("The invoice", "Invoice")),
+        Operation::ListPlans
+        | Operation::GetPlan
+        | Operation::SetPlanPrice
+        | Operation::ListDepartments
+        | Operation::AddDepartment
+        | Operation::ListHandlers
+        | Operation::GetHandler
+        | Operation::AddHandler
+        | Operation::EnableHandler
+        | Operation::DisableHandler
+        | Operation::TestHandler
+        | Operation::ListModules
+        | Operation::UploadModule
+        | Operation::GetLedger => catalog(o, op),
         Operation::Health => op.response("200", json_response("The server answers", "Health")),
         Operation::OpenApi => op.response(
             "200",
@@ -399,14 +508,7 @@ fn operation(r: &Route) -> utoipa::openapi::path::Operation {
         .operation_id(Some(r.operation_id))
         .summary(Some(r.summary))
         .tag(r.tag);
-    if r.path.contains("{id}") {
-        op = op
-            .parameter(id_param(r.tag.trim_end_matches('s')))
-            .response(
-                "404",
-                problem("No such object, or one this credential may not see"),
-            );
-    }
+    op = path_params(r, op);
     op = responses(op, r.operation);
     if r.method == Method::Post
         && !matches!(
@@ -414,21 +516,7 @@ fn operation(r: &Route) -> utoipa::openapi::path::Operation {
             Operation::CreateSession | Operation::ServiceSso
         )
     {
-        op = op
-            .parameter(
-                utoipa::openapi::path::ParameterBuilder::new()
-                    .name("Idempotency-Key")
-                    .parameter_in(utoipa::openapi::path::ParameterIn::Header)
-                    .description(Some("1 to 255 printable characters: the same key and body replay the first answer (Idempotent-Replayed: true); another body is a 422"))
-                    .schema(Some(
-                        utoipa::openapi::ObjectBuilder::new()
-                            .schema_type(utoipa::openapi::Type::String)
-                            .min_length(Some(1))
-                            .max_length(Some(255)),
-                    )),
-            )
-            .response("409", problem("A request with the same Idempotency-Key is still running"))
-            .response("422", problem("The Idempotency-Key was used for another request"));
+        op = idempotent(op);
     }
     if r.policy == Policy::Public {
         op = op.securities(Some(Vec::<SecurityRequirement>::new()));
@@ -512,6 +600,19 @@ pub fn document() -> OpenApi {
         .schema_from::<Task>()
         .schema_from::<TaskValues>()
         .schema_from::<TaskReturned>()
+        .schema_from::<Plan>()
+        .schema_from::<Price>()
+        .schema_from::<Deposit>()
+        .schema_from::<NewPrice>()
+        .schema_from::<Department>()
+        .schema_from::<NewDepartment>()
+        .schema_from::<Handler>()
+        .schema_from::<NewHandler>()
+        .schema_from::<ConnectionTest>()
+        .schema_from::<ModuleFile>()
+        .schema_from::<ModuleInstalled>()
+        .schema_from::<Ledger>()
+        .schema_from::<LedgerEntry>()
         .security_scheme(BEARER, SecurityScheme::Http(bearer))
         .build();
     let mut meta = Tag::new("meta");
@@ -545,6 +646,10 @@ pub fn document() -> OpenApi {
             tag("audit", "Who changed what, when and from where"),
             tag("operations", "The durable queue of lifecycle calls"),
             tag("tasks", "Operations that need a person, by department"),
+            tag("plans", "The catalog: tariff plans, their prices and deposits"),
+            tag("departments", "Who takes manual tasks"),
+            tag("handlers", "Modules plus their connection settings (secrets redacted)"),
+            tag("modules", "Module files: their state, uploads"),
         ]))
         .build()
 }

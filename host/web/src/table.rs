@@ -140,6 +140,34 @@ pub enum Operation {
     CompleteTask,
     /// `POST /v1/tasks/{id}/return`.
     ReturnTask,
+    /// `GET /v1/plans`.
+    ListPlans,
+    /// `GET /v1/plans/{id}`.
+    GetPlan,
+    /// `POST /v1/plans/{id}/prices`.
+    SetPlanPrice,
+    /// `GET /v1/departments`.
+    ListDepartments,
+    /// `POST /v1/departments`.
+    AddDepartment,
+    /// `GET /v1/handlers`.
+    ListHandlers,
+    /// `GET /v1/handlers/{name}`.
+    GetHandler,
+    /// `POST /v1/handlers`.
+    AddHandler,
+    /// `POST /v1/handlers/{name}/enable`.
+    EnableHandler,
+    /// `POST /v1/handlers/{name}/disable`.
+    DisableHandler,
+    /// `POST /v1/handlers/{name}/test`.
+    TestHandler,
+    /// `GET /v1/modules`.
+    ListModules,
+    /// `POST /v1/modules`.
+    UploadModule,
+    /// `GET /v1/clients/{id}/ledger`.
+    GetLedger,
 }
 
 /// How large a request body a route accepts.
@@ -555,6 +583,148 @@ pub const ROUTES: &[Route] = &[
         body: BodyLimit::Json,
         summary: "Send a task back: its operation gets fresh automatic attempts",
         tag: "tasks",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/plans",
+        operation_id: "listPlans",
+        operation: Operation::ListPlans,
+        policy: Policy::StaffOrClient { staff: ANY_STAFF },
+        body: BodyLimit::Json,
+        summary:
+            "List plans with their prices (a client: those it can order, its currency's prices)",
+        tag: "plans",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/plans/{id}",
+        operation_id: "getPlan",
+        operation: Operation::GetPlan,
+        policy: Policy::StaffOrClient { staff: ANY_STAFF },
+        body: BodyLimit::Json,
+        summary: "Show a plan with its prices and deposits (a client: an orderable one)",
+        tag: "plans",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/plans/{id}/prices",
+        operation_id: "setPlanPrice",
+        operation: Operation::SetPlanPrice,
+        policy: Policy::Staff(BILLING),
+        body: BodyLimit::Json,
+        summary: "Set (or, with a null amount, remove) a plan's price for a currency and period",
+        tag: "plans",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/departments",
+        operation_id: "listDepartments",
+        operation: Operation::ListDepartments,
+        policy: Policy::Staff(ANY_STAFF),
+        body: BodyLimit::Json,
+        summary: "List departments",
+        tag: "departments",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/departments",
+        operation_id: "addDepartment",
+        operation: Operation::AddDepartment,
+        policy: Policy::Staff(&[Role::Admin]),
+        body: BodyLimit::Json,
+        summary: "Add a department",
+        tag: "departments",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/handlers",
+        operation_id: "listHandlers",
+        operation: Operation::ListHandlers,
+        policy: Policy::Staff(ANY_STAFF),
+        body: BodyLimit::Json,
+        summary: "List handlers (settings redacted)",
+        tag: "handlers",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/handlers",
+        operation_id: "addHandler",
+        operation: Operation::AddHandler,
+        policy: Policy::Staff(&[Role::Admin]),
+        body: BodyLimit::Json,
+        summary: "Add a handler; its settings are checked against the module's schema",
+        tag: "handlers",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/handlers/{name}",
+        operation_id: "getHandler",
+        operation: Operation::GetHandler,
+        policy: Policy::Staff(ANY_STAFF),
+        body: BodyLimit::Json,
+        summary: "Show a handler (settings redacted)",
+        tag: "handlers",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/handlers/{name}/enable",
+        operation_id: "enableHandler",
+        operation: Operation::EnableHandler,
+        policy: Policy::Staff(&[Role::Admin]),
+        body: BodyLimit::Json,
+        summary: "Let a handler take new services",
+        tag: "handlers",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/handlers/{name}/disable",
+        operation_id: "disableHandler",
+        operation: Operation::DisableHandler,
+        policy: Policy::Staff(&[Role::Admin]),
+        body: BodyLimit::Json,
+        summary: "Stop new services going to a handler",
+        tag: "handlers",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/handlers/{name}/test",
+        operation_id: "testHandler",
+        operation: Operation::TestHandler,
+        policy: Policy::Staff(SUPPORT),
+        body: BodyLimit::Json,
+        summary: "Run the module's connection test for a handler",
+        tag: "handlers",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/modules",
+        operation_id: "listModules",
+        operation: Operation::ListModules,
+        policy: Policy::Staff(&[Role::Admin]),
+        body: BodyLimit::Json,
+        summary: "List module files with their state (a refused file: why)",
+        tag: "modules",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/modules",
+        operation_id: "uploadModule",
+        operation: Operation::UploadModule,
+        policy: Policy::Staff(&[Role::Admin]),
+        body: BodyLimit::Batch,
+        summary:
+            "Install a module file (the body, application/octet-stream), checked as a dropped file",
+        tag: "modules",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/clients/{id}/ledger",
+        operation_id: "getLedger",
+        operation: Operation::GetLedger,
+        policy: Policy::StaffOrClient { staff: ANY_STAFF },
+        body: BodyLimit::Json,
+        summary: "A client's credit ledger and balance (a client: its own)",
+        tag: "clients",
     },
 ];
 

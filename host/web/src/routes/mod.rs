@@ -6,7 +6,9 @@
 
 pub(crate) mod audit;
 pub(crate) mod billing;
+pub(crate) mod catalog;
 pub(crate) mod clients;
+pub(crate) mod handlers;
 pub(crate) mod health;
 pub(crate) mod invoices;
 pub(crate) mod operations;
@@ -85,6 +87,20 @@ fn handler(op: Operation, openapi: &OpenApiText) -> MethodRouter<Arc<Api>> {
         Operation::TakeTask => post(tasks::take),
         Operation::CompleteTask => post(tasks::complete),
         Operation::ReturnTask => post(tasks::send_back),
+        Operation::ListPlans => get(catalog::list_plans),
+        Operation::GetPlan => get(catalog::show_plan),
+        Operation::SetPlanPrice => post(catalog::set_price),
+        Operation::ListDepartments => get(catalog::list_departments),
+        Operation::AddDepartment => post(catalog::add_department),
+        Operation::ListHandlers => get(handlers::list),
+        Operation::GetHandler => get(handlers::show),
+        Operation::AddHandler => post(handlers::add),
+        Operation::EnableHandler => post(handlers::enable),
+        Operation::DisableHandler => post(handlers::disable),
+        Operation::TestHandler => post(handlers::test),
+        Operation::ListModules => get(handlers::list_modules),
+        Operation::UploadModule => post(handlers::upload_module),
+        Operation::GetLedger => get(catalog::ledger),
     }
 }
 

@@ -1,14 +1,15 @@
 //! `provisor bench api` runs end to end with tiny numbers, so it cannot rot: the real
 //! binary starts the real server on a free loopback port, and the output has its
-//! shape (four phases with rates and latencies, three targets). No rate is asserted:
+//! shape (five phases with rates and latencies, three targets). No rate is asserted:
 //! figures belong in `docs/performance.md`, never in a timed test.
 
 use provisor_e2e::TestHome;
 
-const PHASES: [&str; 4] = [
+const PHASES: [&str; 5] = [
     "GET /v1/health",
     "GET /v1/services/{id}",
     "POST /v1/services",
+    "POST, no Idempotency-Key",
     "order in process",
 ];
 

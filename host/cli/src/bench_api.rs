@@ -34,6 +34,10 @@ const READS_TARGET: f64 = 10_000.0;
 const READS_VS_HEALTH_TARGET: f64 = 0.5;
 /// Orders over HTTP must reach this share of the in-process order rate.
 const ORDERS_VS_IN_PROCESS_TARGET: f64 = 0.8;
+/// The orders over HTTP, each with its own idempotency key: the figure of the target.
+const ORDERS: &str = "POST /v1/services";
+/// The same without the key: not a target, it shows what the key's row costs.
+const ORDERS_NO_KEY: &str = "POST, no Idempotency-Key";
 /// Services ordered before the run, which the reads cycle through.
 const READ_SET: usize = 200;
 
@@ -94,7 +98,8 @@ pub struct ApiFigures {
     pub backend: String,
     /// Requests in flight at once.
     pub connections: usize,
-    /// Health, reads, HTTP orders, in-process orders.
+    /// Health, reads, HTTP orders (with and without an idempotency key), in-process
+    /// orders.
     pub phases: Vec<Phase>,
     /// Reads per second, reads ÷ health, HTTP orders ÷ in-process orders.
     pub targets: Vec<Target>,
@@ -162,7 +167,7 @@ pub async fn api(run: &ApiRun) -> Result<ApiFigures> {
     })
 }
 
-/// The four phases, one after the other.
+/// The phases, one after the other.
 async fn phases(
     run: &ApiRun,
     rt: &Arc<Runtime>,
@@ -189,14 +194,17 @@ async fn phases(
         })
         .await?,
     );
-    let h = http.clone();
-    all.push(
-        drive("POST /v1/services", run, move |_| {
-            let h = h.clone();
-            async move { h.order(client_id).await }
-        })
-        .await?,
-    );
+    for keyed in [true, false] {
+        let h = http.clone();
+        let name = if keyed { ORDERS } else { ORDERS_NO_KEY };
+        all.push(
+            drive(name, run, move |_| {
+                let h = h.clone();
+                async move { h.order(client_id, keyed).await }
+            })
+            .await?,
+        );
+    }
     let rt = Arc::clone(rt);
     let client = client_id.to_string();
     all.push(
@@ -230,7 +238,7 @@ fn targets(phases: &[Phase]) -> Vec<Target> {
     };
     let reads = rate("GET /v1/services/{id}");
     let health = rate("GET /v1/health");
-    let orders = rate("POST /v1/services");
+    let orders = rate(ORDERS);
     let in_process = rate("order in process");
     let target = |name: &str, value: f64, target: f64| Target {
         name: name.into(),
@@ -337,12 +345,16 @@ impl Http {
         answered(&format!("GET {path}"), r, 200).await
     }
 
-    async fn order(&self, client_id: i64) -> Result<()> {
-        let r = self
+    /// An order, with a fresh `Idempotency-Key` when `keyed`.
+    async fn order(&self, client_id: i64, keyed: bool) -> Result<()> {
+        let mut r = self
             .client
             .post(format!("{}/v1/services", self.base))
-            .header("authorization", &*self.bearer)
-            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .header("authorization", &*self.bearer);
+        if keyed {
+            r = r.header("idempotency-key", uuid::Uuid::new_v4().to_string());
+        }
+        let r = r
             .json(&json!({"client_id": client_id, "plan": "Noop"}))
             .send()
             .await;

@@ -65,29 +65,7 @@ pub async fn ops_on(
     };
     let store = Store::open(&url).await?;
     let raw = raw_write_rate(&store, count.min(5000)).await?;
-    std::fs::copy(module, home.modules_dir().join("bench-noop.so"))
-        .map_err(|e| Error::io(format!("cannot copy {}", module.display()), e))?;
-    let registry = Arc::new(Registry::new(
-        home.clone(),
-        store.clone(),
-        LoadPolicy::direct(),
-        true,
-        "bench",
-    ));
-    registry.scan().await?;
-    let name = registry
-        .loaded()
-        .first()
-        .map(|m| m.name().to_string())
-        .ok_or_else(|| Error::Invalid(format!("{} did not load", module.display())))?;
-    let rt = Arc::new(Runtime::new(
-        home.clone(),
-        store.clone(),
-        Arc::clone(&registry),
-        Clock::system(),
-        Limits::default(),
-    )?);
-    let client = bench_catalog(&store, &registry, name).await?;
+    let (rt, client) = noop_runtime(&home, &store, module).await?;
     // Phase 1: the orders. Phase 2: the worker drains the backlog; its rate is the
     // queue's capacity, the figure the targets are about.
     let order_secs = place_orders(&rt, client.id, count, label).await?;
@@ -133,6 +111,39 @@ pub async fn ops_on(
         order_to_active_per_sec: count as f64 / (order_secs + work_secs),
         raw_write_tx_per_sec: raw,
     })
+}
+
+/// The no-op module copied into `home` and loaded, a runtime over `store`, and the
+/// bench's catalog (see [`bench_catalog`]). Answers the runtime and the client.
+pub(crate) async fn noop_runtime(
+    home: &Home,
+    store: &Store,
+    module: &std::path::Path,
+) -> Result<(Arc<Runtime>, provisor_store::entities::client::Model)> {
+    std::fs::copy(module, home.modules_dir().join("bench-noop.so"))
+        .map_err(|e| Error::io(format!("cannot copy {}", module.display()), e))?;
+    let registry = Arc::new(Registry::new(
+        home.clone(),
+        store.clone(),
+        LoadPolicy::direct(),
+        true,
+        "bench",
+    ));
+    registry.scan().await?;
+    let name = registry
+        .loaded()
+        .first()
+        .map(|m| m.name().to_string())
+        .ok_or_else(|| Error::Invalid(format!("{} did not load", module.display())))?;
+    let rt = Arc::new(Runtime::new(
+        home.clone(),
+        store.clone(),
+        Arc::clone(&registry),
+        Clock::system(),
+        Limits::default(),
+    )?);
+    let client = bench_catalog(store, &registry, name).await?;
+    Ok((rt, client))
 }
 
 /// The bench's catalog: a department, the no-op handler (module `module`), a client and
@@ -188,7 +199,12 @@ async fn bench_catalog(
 
 /// Phase 1 of the run: `count` orders placed by several clients at once. Answers the
 /// seconds it took.
-async fn place_orders(rt: &Arc<Runtime>, client_id: i64, count: usize, label: &str) -> Result<f64> {
+pub(crate) async fn place_orders(
+    rt: &Arc<Runtime>,
+    client_id: i64,
+    count: usize,
+    label: &str,
+) -> Result<f64> {
     // Orders arrive from ORDERERS clients at once.
     const ORDERERS: usize = 8;
     let started = Instant::now();

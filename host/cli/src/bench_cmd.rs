@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use std::path::PathBuf;
 
-use super::{bench, bench_billing, output, JsonFlag};
+use super::{bench, bench_api, bench_billing, output, JsonFlag};
 use provisor_store::error::{Error, Result};
 
 #[allow(
@@ -27,6 +27,25 @@ pub(crate) enum BenchCmd {
         /// Operations the worker runs at once (module calls in flight).
         #[arg(long, default_value_t = 128)]
         concurrency: usize,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// The HTTP API over loopback on SQLite: authenticated GET /v1/services/{id} and
+    /// POST /v1/services (orders) from N connections, beside GET /v1/health and beside
+    /// orders placed in process; rates, p50 and p99 latencies, and the targets.
+    Api {
+        /// Requests in flight at once (kept-alive connections).
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Seconds each of the four phases runs.
+        #[arg(long, default_value_t = 5, conflicts_with = "requests")]
+        duration: u64,
+        /// Instead of --duration: requests each phase sends.
+        #[arg(long)]
+        requests: Option<usize>,
+        /// The no-op module (default: the bench-noop fixture next to this binary).
+        #[arg(long)]
+        module: Option<PathBuf>,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -57,6 +76,13 @@ pub(crate) async fn run(cmd: BenchCmd) -> Result<()> {
             concurrency,
             json,
         } => ops(count, module, pg, concurrency, json.json).await,
+        BenchCmd::Api {
+            connections,
+            duration,
+            requests,
+            module,
+            json,
+        } => api(connections, duration, requests, module, json.json).await,
         BenchCmd::Billing {
             clients,
             scale,
@@ -72,6 +98,46 @@ pub(crate) async fn run(cmd: BenchCmd) -> Result<()> {
     }
 }
 
+async fn api(
+    connections: usize,
+    duration: u64,
+    requests: Option<usize>,
+    module: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    if connections == 0 || duration == 0 || requests == Some(0) {
+        return Err(Error::Invalid(
+            "--connections, --duration and --requests must be at least 1".into(),
+        ));
+    }
+    let module = module
+        .or_else(bench::default_module)
+        .ok_or_else(no_module)?;
+    let length = match requests {
+        Some(n) => bench_api::Length::Requests(n),
+        None => bench_api::Length::Duration(std::time::Duration::from_secs(duration)),
+    };
+    let f = bench_api::api(&bench_api::ApiRun {
+        connections,
+        length,
+        module,
+    })
+    .await?;
+    if json {
+        output::json(&f);
+    } else {
+        bench_api::print(&f);
+    }
+    Ok(())
+}
+
+fn no_module() -> Error {
+    Error::Invalid(
+        "no no-op module: build the workspace (cargo build --workspace) or pass --module FILE"
+            .into(),
+    )
+}
+
 async fn ops(
     count: usize,
     module: Option<PathBuf>,
@@ -84,12 +150,9 @@ async fn ops(
             "--count and --concurrency must be at least 1".into(),
         ));
     }
-    let module = module.or_else(bench::default_module).ok_or_else(|| {
-        Error::Invalid(
-            "no no-op module: build the workspace (cargo build --workspace) or pass --module FILE"
-                .into(),
-        )
-    })?;
+    let module = module
+        .or_else(bench::default_module)
+        .ok_or_else(no_module)?;
     let mut all = Vec::new();
     let f = bench::ops_on("", "sqlite", &module, count, concurrency).await?;
     if !json {

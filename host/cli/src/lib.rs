@@ -12,6 +12,7 @@
 mod args;
 mod audit;
 pub mod bench;
+pub mod bench_api;
 pub mod bench_billing;
 mod bench_cmd;
 mod billing;
@@ -332,7 +333,9 @@ fn progress_for(command: &Command) {
         | Command::Billing(billing_run::BillingCmd::Run { json, .. })
         | Command::Cron { json, .. }
         | Command::Bench(
-            bench_cmd::BenchCmd::Ops { json, .. } | bench_cmd::BenchCmd::Billing { json, .. },
+            bench_cmd::BenchCmd::Ops { json, .. }
+            | bench_cmd::BenchCmd::Api { json, .. }
+            | bench_cmd::BenchCmd::Billing { json, .. },
         ) => json.json,
         #[allow(unreachable_patterns)]
         _ => return,

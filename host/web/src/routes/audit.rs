@@ -3,12 +3,12 @@
 //! `since`). Pages walk down the ids (`provisor_app::page::read_newest_first`): the
 //! next page's `starting_after` is the lowest id of the page before.
 
+use super::answer;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -125,8 +125,5 @@ pub(crate) async fn list(
             AuditEntry::from,
         ))
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }

@@ -6,6 +6,7 @@
 //! admin, through `provisor_app::catalog::add_department`) and a client's credit ledger
 //! (`GET /v1/clients/{id}/ledger`: staff, or the client itself).
 
+use super::{answer, answer_as};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,8 +14,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -310,10 +311,7 @@ pub(crate) async fn list_plans(
         };
         Ok::<_, Problem>(page::envelope("/v1/plans", cursor, pg, |p| p.id, |p| p))
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 /// The plan `raw` names, if the principal may see it (a client: an orderable one).
@@ -341,10 +339,7 @@ pub(crate) async fn show_plan(
         let currency = client_currency(&api, &p).await?;
         render(&api, m, currency.as_deref()).await
     };
-    match run.await {
-        Ok(v) => Json(v).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn set_price(
@@ -371,10 +366,7 @@ pub(crate) async fn set_price(
         .await?;
         render(&api, m, None).await
     };
-    match run.await {
-        Ok(v) => Json(v).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn list_departments(
@@ -398,10 +390,7 @@ pub(crate) async fn list_departments(
             Department::from,
         ))
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn add_department(
@@ -424,10 +413,7 @@ pub(crate) async fn add_department(
         .await?;
         Ok::<_, Problem>(Department::from(d))
     };
-    match run.await {
-        Ok(d) => (StatusCode::CREATED, Json(d)).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer_as(StatusCode::CREATED, run.await)
 }
 
 pub(crate) async fn ledger(
@@ -468,8 +454,5 @@ pub(crate) async fn ledger(
                 .collect(),
         })
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }

@@ -2,6 +2,7 @@
 //! or the client itself), `POST /v1/clients` (billing staff; through
 //! `provisor_app::catalog::add_client`, which records the audit entry).
 
+use super::{answer, answer_as};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,8 +10,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -99,10 +100,7 @@ pub(crate) async fn list(
             Client::from,
         ))
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn show(
@@ -121,10 +119,7 @@ pub(crate) async fn show(
             .ok_or_else(|| auth::not_found(&what))?;
         Ok::<_, Problem>(Client::from(c))
     };
-    match run.await {
-        Ok(c) => Json(c).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn create(
@@ -148,8 +143,5 @@ pub(crate) async fn create(
         .await?;
         Ok::<_, Problem>(Client::from(c))
     };
-    match run.await {
-        Ok(c) => (StatusCode::CREATED, Json(c)).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer_as(StatusCode::CREATED, run.await)
 }

@@ -9,6 +9,7 @@
 //! file dropped into the modules directory by `provisor_app::handlers::upload_module`;
 //! a refused file leaves nothing behind).
 
+use super::{answer, answer_as};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -229,10 +230,7 @@ pub(crate) async fn list(
             |h| Handler::from(engine::view(&h, registry)),
         ))
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 /// The handler called `name`; an unknown one is a 404 naming it.
@@ -277,10 +275,7 @@ pub(crate) async fn add(
         .await?;
         Ok::<_, Problem>(Handler::from(v))
     };
-    match run.await {
-        Ok(h) => (StatusCode::CREATED, Json(h)).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer_as(StatusCode::CREATED, run.await)
 }
 
 async fn set_enabled(api: &Api, p: &Principal, peer: SocketAddr, name: &str, on: bool) -> Response {
@@ -297,10 +292,7 @@ async fn set_enabled(api: &Api, p: &Principal, peer: SocketAddr, name: &str, on:
         let h = named(api, name).await?;
         Ok::<_, Problem>(Handler::from(engine::view(&h, &api.rt.registry)))
     };
-    match run.await {
-        Ok(h) => Json(h).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn enable(
@@ -332,10 +324,7 @@ pub(crate) async fn test(State(api): State<Arc<Api>>, Path(name): Path<String>) 
             message: info.message,
         })
     };
-    match run.await {
-        Ok(t) => Json(t).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn list_modules(
@@ -359,10 +348,7 @@ pub(crate) async fn list_modules(
             ModuleFile::from,
         ))
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 /// The request's media type is `application/octet-stream`, or a 400 naming
@@ -406,8 +392,5 @@ pub(crate) async fn upload_module(
             events: up.events,
         })
     };
-    match run.await {
-        Ok(m) => (StatusCode::CREATED, Json(m)).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer_as(StatusCode::CREATED, run.await)
 }

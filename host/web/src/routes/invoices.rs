@@ -2,12 +2,13 @@
 //! its own) and `GET /v1/invoices/{id}` (staff, or the owning client; another client's
 //! is a 404). Amounts are decimal strings in the invoice's currency.
 
+use super::answer;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use serde_json::Value;
@@ -132,10 +133,7 @@ pub(crate) async fn list(
             Invoice::from,
         ))
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn show(
@@ -154,8 +152,5 @@ pub(crate) async fn show(
         auth::owned(&p, i.client_id, &what)?;
         Ok::<_, Problem>(Invoice::from(i))
     };
-    match run.await {
-        Ok(i) => Json(i).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }

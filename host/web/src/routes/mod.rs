@@ -22,11 +22,11 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{ALLOW, CONTENT_TYPE};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, MethodRouter};
-use axum::Router;
+use axum::{Json, Router};
 
 use crate::auth;
 use crate::headers::{self, Cors};
@@ -190,4 +190,20 @@ pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
 pub(crate) fn id_of(raw: &str, what: &str) -> Result<i64, Problem> {
     raw.parse::<i64>()
         .map_err(|_| crate::auth::not_found(&format!("{what} {raw:?}")))
+}
+
+/// A handler's answer: the value as JSON (200), or the problem.
+pub(crate) fn answer<T: serde::Serialize>(r: Result<T, Problem>) -> Response {
+    answer_as(StatusCode::OK, r)
+}
+
+/// A handler's answer with `status` on success: the value as JSON, or the problem.
+pub(crate) fn answer_as<T: serde::Serialize>(
+    status: StatusCode,
+    r: Result<T, Problem>,
+) -> Response {
+    match r {
+        Ok(v) => (status, Json(v)).into_response(),
+        Err(p) => p.into_response(),
+    }
 }

@@ -4,13 +4,14 @@
 //! (`provisor_app::services::{retry_operation, cancel_operation}`, each audited with the
 //! principal's actor).
 
+use super::answer;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::Value;
@@ -200,10 +201,7 @@ pub(crate) async fn list(
             Operation::from,
         ))
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 async fn find(api: &Api, raw: &str) -> Result<operation::Model, Problem> {
@@ -264,10 +262,7 @@ async fn detail(api: &Api, raw: &str) -> Result<OperationDetail, Problem> {
 }
 
 pub(crate) async fn show(State(api): State<Arc<Api>>, Path(raw): Path<String>) -> Response {
-    match detail(&api, &raw).await {
-        Ok(d) => Json(d).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(detail(&api, &raw).await)
 }
 
 pub(crate) async fn retry(
@@ -291,10 +286,7 @@ pub(crate) async fn retry(
             },
         })
     };
-    match run.await {
-        Ok(r) => Json(r).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn cancel(
@@ -309,8 +301,5 @@ pub(crate) async fn cancel(
             provisor_app::services::cancel_operation(&api.rt, &auth::actor(&p, peer), o.id).await?;
         Ok::<_, Problem>(Operation::from(op))
     };
-    match run.await {
-        Ok(o) => Json(o).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }

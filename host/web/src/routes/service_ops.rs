@@ -5,6 +5,7 @@
 //! or audited), the module's client-area panel, and the module's admin actions
 //! (`provisor_app::services::action`, with the module's confirmation rule).
 
+use super::answer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -255,10 +256,7 @@ pub(crate) async fn panel(
             links: serde_json::to_value(&panel.links).unwrap_or(Value::Array(Vec::new())),
         })
     };
-    match run.await {
-        Ok(panel) => Json(panel).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn action(

@@ -4,6 +4,7 @@
 //! (`provisor_app::services::request`). Each use case records its audit entry with the
 //! principal's actor and the peer's address.
 
+use super::{answer, answer_as};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -175,10 +176,7 @@ pub(crate) async fn list(
             Service::from,
         ))
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 /// The service `raw` names, if the principal may see it; otherwise the same 404 as a
@@ -254,10 +252,7 @@ pub(crate) async fn order(
             invoice_id: ordered.invoice_id,
         })
     };
-    match run.await {
-        Ok(o) => (StatusCode::CREATED, Json(o)).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer_as(StatusCode::CREATED, run.await)
 }
 
 async fn request(
@@ -285,10 +280,7 @@ async fn request(
             kind,
         })
     };
-    match run.await {
-        Ok(q) => (StatusCode::ACCEPTED, Json(q)).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer_as(StatusCode::ACCEPTED, run.await)
 }
 
 pub(crate) async fn suspend(

@@ -6,6 +6,7 @@
 //! Must not: answer the token anywhere but the login's own answer; store a login's
 //! answer as an idempotent replay (the router keeps the idempotency layer off it).
 
+use super::answer_as;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -90,10 +91,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match login(&api, peer, &headers, body).await {
-        Ok(opened) => (StatusCode::CREATED, Json(opened)).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer_as(StatusCode::CREATED, login(&api, peer, &headers, body).await)
 }
 
 async fn login(

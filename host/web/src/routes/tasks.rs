@@ -5,6 +5,7 @@
 //! (`provisor_app::services`, each audited with the principal's actor). The values a
 //! task was completed with are never shown (a form may ask for a password).
 
+use super::{answer, answer_as};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -133,10 +134,7 @@ pub(crate) async fn list(
             Task::from,
         ))
     };
-    match run.await {
-        Ok(l) => Json(l).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 async fn find(api: &Api, raw: &str) -> Result<task::Model, Problem> {
@@ -175,10 +173,7 @@ pub(crate) async fn take(
                 .await?;
         Ok::<_, Problem>(Task::from(taken))
     };
-    match run.await {
-        Ok(t) => Json(t).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn complete(
@@ -202,10 +197,7 @@ pub(crate) async fn complete(
                 .await?;
         Ok::<_, Problem>(Task::from(done))
     };
-    match run.await {
-        Ok(t) => Json(t).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer(run.await)
 }
 
 pub(crate) async fn send_back(
@@ -224,8 +216,5 @@ pub(crate) async fn send_back(
             operation: Operation::from(op),
         })
     };
-    match run.await {
-        Ok(r) => (StatusCode::OK, Json(r)).into_response(),
-        Err(p) => p.into_response(),
-    }
+    answer_as(StatusCode::OK, run.await)
 }

@@ -5,6 +5,7 @@
 //! by transaction id, and late usage is flagged. It answers 200 with the summary only
 //! after the import's transaction committed.
 
+use super::answer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,8 +13,8 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -64,10 +65,7 @@ pub(crate) async fn post(
 ) -> Response {
     let started = Instant::now();
     let actor = auth::usage_actor(principal.as_deref(), peer);
-    let answer = match import_batch(&api, (peer, actor), &headers, body, started).await {
-        Ok(imported) => Json(imported).into_response(),
-        Err(p) => p.into_response(),
-    };
+    let answer = answer(import_batch(&api, (peer, actor), &headers, body, started).await);
     let status = answer.status();
     if !status.is_success() {
         tracing::warn!("api: usage batch from {peer} refused: {status}");
